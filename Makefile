@@ -1,0 +1,58 @@
+# Math for ML, by running it. `make help` lists every target.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.install-stamp
+ARGS   ?=
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+WEEKS  := week1
+
+.PHONY: help install week1 all ui test test-slow test-all bench lint format clean
+
+help: ## List every target with one line
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+	@echo '  Hydra overrides go in ARGS, e.g. make week1 ARGS="patch.target_bpp=0.5" or ARGS="-m svd.rank=20,50"'
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP) ## Create .venv and install the project with its dev extra (editable)
+
+week1: $(STAMP) ## Week 1, linear algebra: PCA image compression
+	$(PY) -m projects.week1_pca $(ARGS)
+
+all: $(WEEKS) ## Run every week that exists, one after another
+
+ui: $(STAMP) ## MLflow UI on 127.0.0.1:5000 (HOST=, PORT=) to compare runs
+	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" \
+		--host $(HOST) --port $(PORT)
+
+test: $(STAMP) ## Fast tests (the default CI set)
+	$(PY) -m pytest
+
+test-slow: $(STAMP) ## Only the slow end-to-end tests (CI runs them after `make test`)
+	$(PY) -m pytest -m slow
+
+test-all: $(STAMP) ## Every test, including slow end-to-end ones (real server, real browser)
+	$(PY) -m pytest -m ''
+
+bench: $(STAMP) ## From-scratch vs library, timed side by side; prints ratios
+	$(PY) -m benchmarks
+
+lint: $(STAMP) ## ruff: lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP) ## ruff: fix what can be fixed and format
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean: ## Remove run outputs and caches (keeps mlflow.db, its artifacts and .venv)
+	rm -rf outputs .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -1,0 +1,28 @@
+"""Typed config schemas shared by every week, and their registration with Hydra.
+
+Each week declares a dataclass schema whose fields are the keys of its YAML
+config. Registered in Hydra's ConfigStore and named first in the YAML's
+``defaults`` list, it makes a misspelled key or a wrong type fail at
+composition, with Hydra's own message, before any work starts.
+"""
+
+from dataclasses import dataclass, field
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class TrackingConfig:
+    uri: str | None = None  # None: $MLFLOW_TRACKING_URI, else sqlite:///<repo>/mlflow.db
+    experiment: str | None = None  # None: the week's name
+
+
+@dataclass
+class BaseConfig:
+    seed: int = 0
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+
+def register_schema(name: str, schema: type) -> None:
+    """Make ``schema`` available to ``defaults: [<name>]`` in a primary config."""
+    ConfigStore.instance().store(name=name, node=schema)

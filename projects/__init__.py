@@ -1,0 +1,1 @@
+"""One package per week; each reads like a table of contents (math, use, pipeline, entry)."""

@@ -1,0 +1,140 @@
+"""common.tracking against a real SQLite MLflow store: every way a run can end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from common.config import BaseConfig, TrackingConfig
+from common.paths import REPO_ROOT
+from common.tracking import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    artifact_root,
+    flatten,
+    resolve_tracking_uri,
+    run_tracked,
+)
+
+
+def make_cfg(uri: str, seed: int = 0):
+    return OmegaConf.structured(BaseConfig(seed=seed, tracking=TrackingConfig(uri=uri)))
+
+
+def test_flatten_names_lists_by_index_and_nests_with_dots():
+    nested = {"a": {"b": [1, 2], "c": None}, "d": "x", "e": []}
+    assert flatten(nested) == {"a.b.0": "1", "a.b.1": "2", "a.c": "None", "d": "x", "e": "[]"}
+
+
+def test_flatten_truncates_values_mlflow_would_reject():
+    assert len(flatten({"long": "x" * 10_000})["long"]) == 6000
+
+
+def test_tracking_uri_precedence(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert resolve_tracking_uri(None) == f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    assert resolve_tracking_uri(None) == "http://127.0.0.1:5999"
+    assert resolve_tracking_uri("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+
+
+def test_artifacts_of_a_sqlite_store_live_beside_it(tmp_path):
+    assert artifact_root(f"sqlite:///{tmp_path}/m.db") == tmp_path / "mlartifacts"
+    assert artifact_root("http://127.0.0.1:5000") is None
+
+
+def test_success_logs_params_tags_and_finishes(tracking_uri, runs_of):
+    def pipeline(cfg):
+        import mlflow
+
+        mlflow.log_metric("answer", 42.0)
+        return 42.0
+
+    assert run_tracked(make_cfg(tracking_uri, seed=7), "demo", pipeline) == 42.0
+    [run] = runs_of("demo")
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["answer"] == 42.0
+    assert run.data.params["seed"] == "7"
+    assert run.data.params["tracking.uri"] == tracking_uri
+    assert run.data.tags["week"] == "demo"
+    assert len(run.data.tags["git.commit"]) in (40, len("unknown"))
+    assert run.data.tags["version.numpy"]
+    experiment = runs_of.client.get_experiment_by_name("demo")
+    assert experiment.artifact_location.startswith("file:///")
+
+
+def test_exception_marks_failed_with_error_tag_and_traceback(tracking_uri, runs_of):
+    def pipeline(cfg):
+        raise ValueError("k must be in [1, 427], got 0")
+
+    with pytest.raises(SystemExit) as exited:
+        run_tracked(make_cfg(tracking_uri), "demo", pipeline)
+    assert exited.value.code == EXIT_FAILED
+    [run] = runs_of("demo")
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error"] == "ValueError: k must be in [1, 427], got 0"
+    traceback_text = runs_of.client.download_artifacts(run.info.run_id, "traceback.txt")
+    assert "k must be in [1, 427]" in Path(traceback_text).read_text()
+
+
+def test_ctrl_c_marks_killed(tracking_uri, runs_of):
+    def pipeline(cfg):
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as exited:
+        run_tracked(make_cfg(tracking_uri), "demo", pipeline)
+    assert exited.value.code == EXIT_INTERRUPTED
+    assert runs_of("demo")[0].info.status == "KILLED"
+
+
+def test_runs_of_one_experiment_accumulate(tracking_uri, runs_of):
+    for seed in (1, 2):
+        run_tracked(make_cfg(tracking_uri, seed=seed), "demo", lambda cfg: 0.0)
+    assert [r.data.params["seed"] for r in runs_of("demo")] == ["2", "1"]
+
+
+SLEEPER = textwrap.dedent(
+    """
+    import sys, time
+    from omegaconf import OmegaConf
+    from common.config import BaseConfig, TrackingConfig
+    from common.tracking import run_tracked
+
+    def pipeline(cfg):
+        print("pipeline started", flush=True)
+        time.sleep(60)
+
+    cfg = OmegaConf.structured(BaseConfig(tracking=TrackingConfig(uri=sys.argv[1])))
+    run_tracked(cfg, "demo", pipeline)
+    """
+)
+
+
+def test_sigterm_marks_killed_not_running(tracking_uri, runs_of):
+    """A real process, a real SIGTERM: the run must not stay RUNNING."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLEEPER, tracking_uri],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while process.stdout.readline().strip() != "pipeline started":
+            assert time.monotonic() < deadline and process.poll() is None, "never started"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 143
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert runs_of("demo")[0].info.status == "KILLED"

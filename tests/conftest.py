@@ -1,0 +1,41 @@
+"""Fixtures shared by every test: a temporary MLflow store, and reading runs back from it."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory):
+    """An MLflow SQLite database with its schema created once (migrations take seconds)."""
+    from mlflow.tracking import MlflowClient
+
+    database = tmp_path_factory.mktemp("store") / "mlflow.db"
+    MlflowClient(f"sqlite:///{database}").search_experiments()
+    return database
+
+
+@pytest.fixture
+def tracking_uri(tmp_path, empty_store):
+    """A fresh SQLite store of this test's own, in a temporary folder (artifacts beside it)."""
+    database = tmp_path / "mlflow.db"
+    shutil.copyfile(empty_store, database)
+    return f"sqlite:///{database}"
+
+
+@pytest.fixture
+def runs_of(tracking_uri):
+    """``runs_of("week1")``: the runs of an experiment in the test store, newest first."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+
+    def runs(experiment: str):
+        found = client.get_experiment_by_name(experiment)
+        assert found is not None, f"no experiment {experiment!r} in {tracking_uri}"
+        return client.search_runs([found.experiment_id], order_by=["attributes.start_time DESC"])
+
+    runs.client = client
+    return runs
