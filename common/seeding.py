@@ -10,5 +10,5 @@ def seed_everything(seed: int) -> None:
     import torch  # imported here: about 2 s, and only runs need it
 
     random.seed(seed)
-    np.random.seed(seed)  # legacy global state, for libraries that still read it
+    np.random.seed(seed)  # noqa: NPY002  (legacy global state, for libraries that read it)
     torch.manual_seed(seed)

@@ -165,7 +165,6 @@ def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], flo
 
     from common.seeding import seed_everything
 
-    seed_everything(cfg.seed)
     tracking_uri = resolve_tracking_uri(cfg.tracking.uri)
     mlflow.set_tracking_uri(tracking_uri)
     experiment_id = ensure_experiment(cfg.tracking.experiment or week, tracking_uri)
@@ -187,6 +186,7 @@ def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], flo
         status, exit_code, result = "FINISHED", 0, float("nan")
         try:
             with sigterm_raises():
+                seed_everything(cfg.seed)  # after start_run: MLflow names runs with `random`
                 result = pipeline(cfg)
         except (KeyboardInterrupt, Terminated) as stop:
             status = "KILLED"

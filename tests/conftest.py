@@ -7,6 +7,15 @@ import shutil
 import pytest
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_blas_thread():
+    """Tests use small matrices: BLAS threads only add contention (x15 slower on 2 busy cores)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 @pytest.fixture(scope="session")
 def empty_store(tmp_path_factory):
     """An MLflow SQLite database with its schema created once (migrations take seconds)."""

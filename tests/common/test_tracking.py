@@ -130,7 +130,8 @@ def test_sigterm_marks_killed_not_running(tracking_uri, runs_of):
     try:
         deadline = time.monotonic() + 60
         while process.stdout.readline().strip() != "pipeline started":
-            assert time.monotonic() < deadline and process.poll() is None, "never started"
+            assert process.poll() is None, "the run exited before its pipeline started"
+            assert time.monotonic() < deadline, "the pipeline never started"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 143
     finally:

@@ -1,0 +1,27 @@
+"""``python -m benchmarks`` (``make bench``): every benchmark, one after another.
+
+Each module times the from-scratch code against the library side by side in one
+process and prints ratios; nothing here asserts a time.
+"""
+
+import platform
+import time
+
+import numpy as np
+
+from benchmarks import bench_codec, bench_pca
+
+BENCHMARKS = {"week 1: PCA fit": bench_pca.main, "week 1: patch-PCA codec": bench_codec.main}
+
+
+def main() -> None:
+    print(f"{platform.processor() or platform.machine()}, numpy {np.__version__}")
+    for title, bench in BENCHMARKS.items():
+        print(f"\n=== {title} ===")
+        start = time.perf_counter()
+        bench()
+        print(f"({time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

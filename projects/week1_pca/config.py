@@ -1,0 +1,42 @@
+"""The typed schema of ``configs/week1.yaml``: a typo or a wrong type fails at composition."""
+
+from dataclasses import dataclass, field
+
+from common.config import BaseConfig, register_schema
+
+
+@dataclass
+class PCAConfig:
+    solver: str = "covariance_eigh"  # covariance_eigh | svd | randomized
+    n_components: int = 20  # components kept when comparing with scikit-learn on digits
+
+
+@dataclass
+class LowRankConfig:
+    ranks: list[int] = field(default_factory=lambda: [5, 10, 20, 40, 80, 160])
+    rank: int = 40  # the setting shown in the reconstruction grid and logged as svd_*
+
+
+@dataclass
+class PatchCodecConfig:
+    block: int = 8  # B: the codec works on B x B blocks
+    target_bpp: float = 1.0  # the chosen setting: the quantization step is searched to hit it
+    curve_bpp: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.5, 2.0, 3.0])
+
+
+@dataclass
+class JpegConfig:
+    qualities: list[int] = field(default_factory=lambda: list(range(5, 100, 5)))
+
+
+@dataclass
+class Week1Config(BaseConfig):
+    images: list[str] = field(default_factory=lambda: ["china.jpg", "flower.jpg"])
+    max_pixels: int = 4_000_000  # larger images are shrunk while decoding
+    pca: PCAConfig = field(default_factory=PCAConfig)
+    low_rank: LowRankConfig = field(default_factory=LowRankConfig)
+    patch_codec: PatchCodecConfig = field(default_factory=PatchCodecConfig)
+    jpeg: JpegConfig = field(default_factory=JpegConfig)
+
+
+register_schema("week1_schema", Week1Config)

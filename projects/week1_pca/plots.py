@@ -1,0 +1,63 @@
+"""The figures of a week-1 run: what a learner looks at in the MLflow UI.
+
+Each function draws onto axes it is given and returns nothing; the pipeline
+opens, logs and closes the figure (``common.plotting.figure``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+CODEC_STYLE = {"svd": "o-", "patch_pca": "s-", "jpeg": "^-"}
+
+
+def singular_value_spectrum(ax, singular_values: dict[str, np.ndarray]) -> None:
+    """sigma_i per channel on a log axis, and the energy share of the top k (W1.5)."""
+    energy_ax = ax.twinx()
+    for channel, s in singular_values.items():
+        i = np.arange(1, len(s) + 1)
+        ax.semilogy(i, s, label=f"sigma_i ({channel})")
+        energy_ax.plot(i, np.cumsum(s**2) / np.sum(s**2), "--", alpha=0.6)
+    ax.set(xlabel="i", ylabel="singular value sigma_i (log)", title="Singular-value spectrum")
+    energy_ax.set(ylabel="energy kept by rank k (dashed)", ylim=(0, 1.02))
+    energy_ax.grid(False)
+    ax.legend(loc="center right")
+
+
+def cumulative_explained_variance(ax, ratios: dict[str, np.ndarray]) -> None:
+    """sum_{i<=k} lambda_i / sum_i lambda_i against k, one curve per dataset (W1.4)."""
+    for label, ratio in ratios.items():
+        ax.plot(np.arange(1, len(ratio) + 1), np.cumsum(ratio), marker=".", label=label)
+    ax.axhline(0.95, color="grey", linestyle=":", label="95%")
+    ax.set(xlabel="components k", ylabel="cumulative explained variance", ylim=(0, 1.02))
+    ax.set_title("PCA: variance kept by the first k components")
+    ax.legend()
+
+
+def rate_distortion(ax, curves: pd.DataFrame, title: str) -> None:
+    """PSNR (dB) against bits per pixel, one line per codec (columns codec, bpp, psnr_db)."""
+    for codec, points in curves.groupby("codec", sort=False):
+        points = points.sort_values("bpp")
+        ax.plot(points["bpp"], points["psnr_db"], CODEC_STYLE.get(codec, "o-"), label=codec)
+    ax.set(xlabel="bits per pixel", ylabel="PSNR (dB)", title=title, xscale="log")
+    ax.legend()
+
+
+def image_grid(axes, images: dict[str, np.ndarray]) -> None:
+    """One image per axis, titled with its caption."""
+    for ax, (caption, image) in zip(np.ravel(axes), images.items(), strict=False):
+        ax.imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None)
+        ax.set_title(caption, fontsize=9)
+    for ax in np.ravel(axes):
+        ax.axis("off")
+
+
+def patch_basis(axes, basis: np.ndarray) -> None:
+    """The learned B x B basis images, first component top left (diverging colour map)."""
+    limit = np.abs(basis).max()
+    for i, ax in enumerate(np.ravel(axes)):
+        ax.axis("off")
+        if i < len(basis):
+            ax.imshow(basis[i], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.set_title(str(i + 1), fontsize=7)

@@ -1,0 +1,163 @@
+"""Rate and distortion: how many bytes a codec spends, how far its image is from the original.
+
+Distortion is the peak signal-to-noise ratio over all pixels and channels,
+
+    PSNR = 10 log10(peak^2 / MSE),  MSE = mean((x - x_hat)^2),
+
+and rate is bits per pixel, bpp = 8 n_bytes / (H W). A codec is better than another at a
+rate when its PSNR is higher there; the references are JPEG (Pillow's libjpeg, default
+4:2:0 chroma subsampling and Huffman tables) and the truncated SVD of ``low_rank``.
+
+Sources:
+- D. Salomon, G. Motta, "Handbook of Data Compression", 5th ed. (2010), section 1.4 (PSNR).
+- G. K. Wallace, "The JPEG still picture compression standard", Communications of the ACM
+  34(4) (1991), 30-44.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from projects.week1_pca import patch_codec
+
+DENSE_QUALITIES = tuple(range(1, 101))  # every Pillow quality: the grid of jpeg_psnr_at_bytes
+STEP_BRACKET = (0.05, 5000.0)  # Delta range searched by step_for_bpp
+
+
+def psnr(reference, test, peak=255.0):
+    """PSNR = 10 log10(peak^2 / MSE) in dB, MSE over all pixels and channels; inf if equal."""
+    reference = np.asarray(reference, dtype=np.float64)
+    test = np.asarray(test, dtype=np.float64)
+    if reference.shape != test.shape:
+        raise ValueError(f"shapes differ: reference {reference.shape}, test {test.shape}")
+    mse = np.mean((reference - test) ** 2)
+    return np.inf if mse == 0 else float(10 * np.log10(peak**2 / mse))
+
+
+def bits_per_pixel(n_bytes, height, width):
+    """bpp = 8 n_bytes / (H W), whatever the number of channels."""
+    return 8 * n_bytes / (height * width)
+
+
+def compression_ratio(raw_bytes, n_bytes):
+    """raw_bytes / n_bytes; raw_bytes = H W C for a uint8 image."""
+    return raw_bytes / n_bytes
+
+
+def point(codec, setting, n_bytes, image, approx):
+    """One rate-distortion point as a dict: codec, setting, bytes, bpp, ratio, PSNR."""
+    height, width = image.shape[:2]
+    return {
+        "codec": codec,
+        "setting": setting,
+        "bytes": int(n_bytes),
+        "bpp": bits_per_pixel(n_bytes, height, width),
+        "compression_ratio": compression_ratio(image.size, n_bytes),
+        "psnr_db": psnr(image, approx),
+    }
+
+
+# -- JPEG ----------------------------------------------------------------------------------
+
+
+def to_pil(image):
+    """A uint8 H x W, H x W x 1 or H x W x 3 array as a Pillow image (L or RGB)."""
+    pixels = np.asarray(image)
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    return Image.fromarray(np.clip(np.round(pixels), 0, 255).astype(np.uint8))
+
+
+def jpeg_bytes(image, quality):
+    """The JPEG file Pillow writes at ``quality`` (1..100, default 4:2:0), in memory."""
+    buffer = io.BytesIO()
+    to_pil(image).save(buffer, format="JPEG", quality=int(quality))
+    return buffer.getvalue()
+
+
+def decode_jpeg(data, shape=None):
+    """JPEG bytes -> uint8 array, H x W x C (C = 1 for gray) or ``shape`` when given."""
+    with Image.open(io.BytesIO(data)) as img:
+        pixels = np.asarray(img)
+    pixels = np.atleast_3d(pixels)
+    return pixels if shape is None else pixels.reshape(shape)
+
+
+def jpeg_point(image, quality):
+    """(bytes, PSNR) of JPEG at one quality."""
+    data = jpeg_bytes(image, quality)
+    return len(data), psnr(image, decode_jpeg(data, np.shape(image)))
+
+
+def jpeg_curve(image, qualities):
+    """DataFrame with columns quality, bytes, bpp, psnr_db: JPEG's rate-distortion curve."""
+    height, width = np.shape(image)[:2]
+    rows = []
+    for quality in qualities:
+        n_bytes, db = jpeg_point(image, quality)
+        rows.append((quality, n_bytes, bits_per_pixel(n_bytes, height, width), db))
+    return pd.DataFrame(rows, columns=["quality", "bytes", "bpp", "psnr_db"])
+
+
+@dataclass(frozen=True)
+class JpegFile:
+    quality: int
+    data: bytes
+
+
+def jpeg_bytes_near(image, n_bytes):
+    """The JPEG (over qualities 1..100) whose size is closest to ``n_bytes``."""
+    files = [JpegFile(q, jpeg_bytes(image, q)) for q in DENSE_QUALITIES]
+    return min(files, key=lambda f: abs(len(f.data) - n_bytes))
+
+
+def jpeg_psnr_at_bytes(image, n_bytes, qualities=DENSE_QUALITIES):
+    """JPEG's PSNR at exactly ``n_bytes``: PSNR interpolated linearly in log(bytes).
+
+    JPEG can only be asked for a quality, not a size, so its curve is sampled at every
+    quality 1..100 and read at log(n_bytes) between the two neighbouring sizes (PSNR is
+    close to affine in log-rate: about 6 dB per doubling of bits at high rate). Outside
+    the sizes JPEG produced the answer is nan: no extrapolation.
+    """
+    curve = jpeg_curve(image, qualities).sort_values("bytes")
+    log_bytes = np.log(curve["bytes"].to_numpy())
+    return float(
+        np.interp(
+            np.log(n_bytes), log_bytes, curve["psnr_db"].to_numpy(), left=np.nan, right=np.nan
+        )
+    )
+
+
+# -- the patch codec at a target rate -------------------------------------------------------
+
+
+def step_for_bpp(image, target_bpp, rtol=0.02, max_iter=40, **codec_kwargs):
+    """Delta with bpp(encode(image, Delta)) within rtol of the target, by bisection on log Delta.
+
+    The size falls (almost) monotonically as Delta grows; the search halves a bracket in
+    log Delta until the size is close enough, and returns the step whose size came closest
+    if it never is (a rate beyond reach, such as far below the fixed overhead).
+    """
+    if not np.isfinite(target_bpp) or target_bpp <= 0:
+        raise ValueError(f"target_bpp must be a finite number > 0, got {target_bpp!r}")
+    height, width = np.shape(image)[:2]
+
+    def bpp(step):
+        return bits_per_pixel(len(patch_codec.encode(image, step, **codec_kwargs)), height, width)
+
+    low, high = np.log(STEP_BRACKET[0]), np.log(STEP_BRACKET[1])
+    best_step, best_error = None, np.inf
+    for _ in range(max_iter):
+        step = float(np.exp((low + high) / 2))
+        error = bpp(step) / target_bpp - 1
+        if abs(error) < best_error:
+            best_step, best_error = step, abs(error)
+        if abs(error) <= rtol:
+            break
+        low, high = (np.log(step), high) if error > 0 else (low, np.log(step))
+    return best_step

@@ -1,0 +1,230 @@
+"""`make ui` end to end: a real MLflow server, a real headless Chromium, two logged runs.
+
+Slow (a server start, a browser start): deselected by default, run with
+``pytest -m slow``. Needs the Debian packages ``chromium`` and ``chromium-driver``;
+Selenium is pointed at their binaries and never downloads a driver.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from common.config import BaseConfig, TrackingConfig
+from common.paths import OUTPUTS_DIR, REPO_ROOT
+from common.tracking import run_tracked
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",  # root in a container has no user namespaces to sandbox with
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    # No internet here: background fetches to Google stall on refused connections.
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1600,1000",
+)
+STAMP = ".venv/.install-stamp"  # the Makefile's install prerequisite of `ui`
+SERVER_START_TIMEOUT = 90  # s, `mlflow ui` spawns workers and checks the database schema
+PAGE_RENDER_TIMEOUT = 60  # s, the single-page app fetches the runs after it loads
+EXPERIMENT = "week1"
+SEEDS = (1, 2)
+SCREENSHOT_COPY = OUTPUTS_DIR / "e2e" / "mlflow_ui_week1.png"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now: the one the kernel picks for port 0."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture
+def logged_runs(tracking_uri, runs_of):
+    """Two finished runs in experiment ``week1``: ``{run_id: run_name}`` (names MLflow picked)."""
+
+    def pipeline(cfg):
+        import mlflow
+
+        mlflow.log_metric("loss", 1.0 / (cfg.seed + 1))
+        return 1.0 / (cfg.seed + 1)
+
+    for seed in SEEDS:
+        cfg = OmegaConf.structured(BaseConfig(seed=seed, tracking=TrackingConfig(uri=tracking_uri)))
+        run_tracked(cfg, EXPERIMENT, pipeline)
+    runs = runs_of(EXPERIMENT)
+    assert [run.data.params["seed"] for run in runs] == [str(s) for s in reversed(SEEDS)]
+    names = {run.info.run_id: run.info.run_name for run in runs}
+    assert len(set(names.values())) == len(SEEDS), f"run names not distinct: {names}"
+    return names
+
+
+@pytest.fixture
+def ui_server(tracking_uri, tmp_path):
+    """``make ui`` on a free port of 127.0.0.1, serving ``tracking_uri``: its base URL.
+
+    ``-o`` (``--assume-old``) keeps make from re-running the install recipe when the
+    stamp is missing or older than pyproject.toml: this test is about the `ui` recipe.
+    """
+    port = free_port()
+    log_path = tmp_path / "make_ui.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            ["make", "-o", STAMP, "ui", f"PORT={port}"],
+            cwd=REPO_ROOT,
+            env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: make, mlflow and the workers
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"make ui exited with {process.returncode}:\n{tail(log_path)}")
+            try:
+                with urllib.request.urlopen(f"{base_url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"no answer on {base_url}/health in {SERVER_START_TIMEOUT} s:\n{tail(log_path)}"
+                )
+            time.sleep(0.5)
+        yield base_url
+    finally:
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the whole process group, SIGKILL if it lingers, then reap make."""
+    for sig, grace in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+        # make is gone; workers of the group may still be shutting down
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and group_alive(process.pid):
+            time.sleep(0.2)
+        if not group_alive(process.pid):
+            break
+    process.wait(timeout=10)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Chromium driven by the system chromedriver, on a fresh profile."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    if missing:
+        pytest.skip(
+            f"{', '.join(missing)} not found: install with "
+            "`apt-get install chromium chromium-driver`"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    driver = webdriver.Chrome(
+        service=Service(executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "driver.log")),
+        options=options,
+    )
+    driver.set_page_load_timeout(PAGE_RENDER_TIMEOUT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_make_ui_shows_logged_runs_in_a_browser(
+    logged_runs, ui_server, browser, tracking_uri, tmp_path
+):
+    from mlflow.tracking import MlflowClient
+    from PIL import Image
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    experiment_id = MlflowClient(tracking_uri).get_experiment_by_name(EXPERIMENT).experiment_id
+    names = sorted(logged_runs.values())
+    # The HTML shell the server sends carries no run: names on screen come from rendering.
+    with urllib.request.urlopen(f"{ui_server}/", timeout=10) as response:
+        shell = response.read().decode()
+    assert not any(name in shell for name in names)
+
+    # MLflow 3 opens an experiment on its GenAI overview (/#/experiments/<id>/overview/usage);
+    # the runs table of classic training lives at /runs, in the "Model training" view.
+    browser.get(f"{ui_server}/#/experiments/{experiment_id}/runs?workflowType=machine_learning")
+    screenshot = tmp_path / "mlflow_ui_week1.png"
+
+    def page_text(driver) -> str:
+        return driver.find_element(By.TAG_NAME, "body").text
+
+    try:
+        WebDriverWait(browser, PAGE_RENDER_TIMEOUT, poll_frequency=0.5).until(
+            lambda driver: all(name in page_text(driver) for name in names)
+        )
+    except TimeoutException:
+        browser.save_screenshot(str(screenshot))
+        pytest.fail(
+            f"runs {names} not on {browser.current_url} after {PAGE_RENDER_TIMEOUT} s "
+            f"(screenshot {screenshot}); page text:\n{page_text(browser)[:2000]}"
+        )
+    # Each name is a link to its own run page: the runs table, not stray text.
+    for run_id, name in logged_runs.items():
+        links = browser.find_elements(By.LINK_TEXT, name)
+        hrefs = [link.get_attribute("href") or "" for link in links]
+        assert any(f"/runs/{run_id}" in href for href in hrefs), (name, hrefs)
+
+    assert browser.save_screenshot(str(screenshot))
+    SCREENSHOT_COPY.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(screenshot, SCREENSHOT_COPY)
+    png = screenshot.read_bytes()
+    assert png.startswith(PNG_SIGNATURE)
+    assert len(png) > 10_000, f"{len(png)} bytes: too small for a rendered runs table"
+    with Image.open(screenshot) as image:
+        assert image.width >= 800, image.size
+        assert image.height >= 600, image.size
+        colors = image.convert("RGB").getcolors(maxcolors=1 << 16)  # None: more than 65536
+        assert colors is None or len(colors) > 16, "screenshot is nearly uniform: blank page"

@@ -1,0 +1,95 @@
+"""The README's curriculum table stays true: every id of a week that exists has a row,
+and every row points at code and a test that exist.
+
+The run artifacts a row names are checked where a run exists: in each week's
+pipeline smoke test (``logged_names`` below).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from common.paths import REPO_ROOT
+
+CURRICULUM = Path(__file__).with_name("CURRICULUM.md")  # a copy of ../shared/CURRICULUM.md
+SHARED_CURRICULUM = REPO_ROOT.parent / "shared" / "CURRICULUM.md"
+ID = re.compile(r"\bW(\d)\.(?:\d+|P\d+|X\d+)\b")
+REFERENCE = re.compile(r"`([\w/.]+\.py)::(\w+)`")
+
+
+def curriculum_ids() -> list[str]:
+    return [
+        m.group(1)
+        for line in CURRICULUM.read_text().splitlines()
+        if (m := re.match(r"- (W\d\.\w+) ", line))
+    ]
+
+
+def weeks_that_exist() -> set[str]:
+    return {p.name[4] for p in (REPO_ROOT / "projects").glob("week[1-4]_*") if p.is_dir()}
+
+
+def readme_rows() -> dict[str, str]:
+    """``{"W1.1": "| W1.1 | ... |"}`` for every row of the README's curriculum table."""
+    rows = {}
+    for line in (REPO_ROOT / "README.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and ID.fullmatch(cells[0]):
+            rows[cells[0]] = line
+    return rows
+
+
+def defined_names(path: Path) -> set[str]:
+    """Functions and classes defined anywhere in a Python file."""
+    tree = ast.parse(path.read_text())
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return {node.name for node in ast.walk(tree) if isinstance(node, kinds)}
+
+
+def artifacts_of(row: str) -> list[str]:
+    """The run artifacts and metrics named in a row's last cell (backticked, no ``::``)."""
+    last_cell = row.strip().strip("|").split("|")[-1]
+    return [name for name in re.findall(r"`([^`]+)`", last_cell) if "::" not in name]
+
+
+def test_the_copy_of_the_curriculum_is_current():
+    if not SHARED_CURRICULUM.exists():
+        pytest.skip(f"{SHARED_CURRICULUM} is not beside this checkout")
+    assert CURRICULUM.read_text() == SHARED_CURRICULUM.read_text()
+
+
+def test_every_id_of_an_existing_week_has_a_row():
+    rows = readme_rows()
+    expected = [i for i in curriculum_ids() if i[1] in weeks_that_exist()]
+    assert expected, "no week exists yet"
+    missing = [i for i in expected if i not in rows]
+    assert not missing, f"README curriculum table lacks rows for {missing}"
+
+
+@pytest.mark.parametrize("curriculum_id", sorted(readme_rows()))
+def test_row_points_at_code_and_a_test_that_exist(curriculum_id):
+    row = readme_rows()[curriculum_id]
+    references = REFERENCE.findall(row)
+    assert any(p.startswith("tests/") for p, _ in references), f"{curriculum_id}: no test named"
+    assert any(not p.startswith("tests/") for p, _ in references), f"{curriculum_id}: no code named"
+    assert artifacts_of(row), f"{curriculum_id}: names nothing to look at in the run"
+    for relative, name in references:
+        path = REPO_ROOT / relative
+        assert path.is_file(), f"{curriculum_id}: {relative} does not exist"
+        assert name in defined_names(path), f"{curriculum_id}: {relative} defines no {name}"
+
+
+def logged_names(week: int) -> list[str]:
+    """Every artifact or metric the README promises for a week's run (for its smoke test)."""
+    return sorted(
+        {
+            name
+            for i, row in readme_rows().items()
+            if i.startswith(f"W{week}.")
+            for name in artifacts_of(row)
+        }
+    )

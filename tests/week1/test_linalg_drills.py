@@ -1,0 +1,88 @@
+"""Hand-written linear algebra against NumPy (tolerance 1e-12 on small well-scaled data)."""
+
+import numpy as np
+import pytest
+
+from projects.week1_pca.linalg_drills import (
+    describe_image,
+    dot,
+    drill_table,
+    flat_index,
+    matmul,
+    outer,
+    project_onto_subspace,
+)
+
+RNG = np.random.default_rng(0)
+CURRICULUM_IDS = {"W1.1", "W1.2", "W1.3", "W1.P1", "W1.P2", "W1.X1"}
+
+
+def test_dot_matches_numpy():
+    u, v = RNG.standard_normal(9), RNG.standard_normal(9)
+    assert dot(u, v) == pytest.approx(np.dot(u, v), rel=1e-12)
+    assert dot([1, 2, 3], [4, 5, 6]) == 32
+
+
+@pytest.mark.parametrize(("rows", "inner", "cols"), [(1, 1, 1), (3, 4, 2), (5, 1, 6)])
+def test_matmul_matches_numpy(rows, inner, cols):
+    A, B = RNG.standard_normal((rows, inner)), RNG.standard_normal((inner, cols))
+    np.testing.assert_allclose(matmul(A, B), A @ B, rtol=1e-12, atol=1e-12)
+
+
+def test_outer_matches_numpy_and_has_rank_one():
+    u, v = RNG.standard_normal(4), RNG.standard_normal(6)
+    np.testing.assert_allclose(outer(u, v), np.outer(u, v), rtol=1e-12)
+    assert np.linalg.matrix_rank(outer(u, v)) == 1
+
+
+def test_projection_is_symmetric_idempotent_and_leaves_an_orthogonal_residual():
+    basis, x = RNG.standard_normal((6, 2)), RNG.standard_normal(6)
+    P = project_onto_subspace(np.eye(6), basis)  # projecting e_1..e_6 gives P itself
+    np.testing.assert_allclose(P, P.T, atol=1e-12)
+    np.testing.assert_allclose(P @ P, P, atol=1e-12)
+    residual = x - project_onto_subspace(x, basis)
+    np.testing.assert_allclose(basis.T @ residual, 0.0, atol=1e-12)
+    np.testing.assert_allclose(project_onto_subspace(basis, basis), basis, atol=1e-12)
+
+
+def test_flat_index_matches_numpy_row_major_layout():
+    shape = (5, 7, 3)
+    indices = np.stack([RNG.integers(0, n, size=20) for n in shape], axis=1)
+    ours = [flat_index(tuple(index), shape) for index in indices]
+    np.testing.assert_array_equal(ours, np.ravel_multi_index(tuple(indices.T), shape))
+
+
+def test_describe_image_reports_the_tensor():
+    image = RNG.integers(10, 200, size=(4, 5, 3), dtype=np.uint8)
+    info = describe_image(image)
+    assert info["shape"] == (4, 5, 3)
+    assert (info["height"], info["width"], info["channels"]) == (4, 5, 3)
+    assert info["dtype"] == "uint8"
+    assert (info["min"], info["max"]) == (image.min(), image.max())
+    assert info["n_values"] == info["nbytes"] == 60
+    assert describe_image(image[..., 0])["channels"] == 1
+
+
+def test_shape_mismatches_raise_clear_errors():
+    with pytest.raises(ValueError, match="u and v must have the same length, got 3 and 2"):
+        dot([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match=r"cannot multiply shapes \(2, 3\) and \(2, 3\)"):
+        matmul(np.ones((2, 3)), np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_drill_table_all_rows_pass(seed):
+    table = drill_table(np.random.default_rng(seed))
+    assert list(table.columns) == [
+        "check",
+        "curriculum_id",
+        "ours",
+        "reference",
+        "abs_error",
+        "tolerance",
+        "passed",
+    ]
+    assert set(table["curriculum_id"]) == CURRICULUM_IDS
+    failed = table.loc[~table["passed"], ["check", "abs_error", "tolerance"]]
+    assert failed.empty, failed.to_string()
+    assert (table["abs_error"] <= table["tolerance"]).all()

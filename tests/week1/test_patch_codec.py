@@ -1,0 +1,332 @@
+"""The patch-PCA codec: real bytes round-trip, rate and distortion move the right way, every
+small function is the exact inverse or invariant its docstring promises, bad input fails clearly.
+
+Data: crops of scikit-learn's china.jpg (a 128 x 192 RGB crop, an odd 61 x 83 one, their gray
+versions). Tolerances: block split/merge, zigzag, DC prediction and the entropy coder are exact;
+orthonormality to 1e-12; the learned basis matches sklearn's PCA to 1e-8 (up to sign).
+"""
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from sklearn import decomposition
+from sklearn.datasets import load_sample_image
+from threadpoolctl import threadpool_limits
+
+from projects.week1_pca import patch_codec as pc
+
+CHINA = load_sample_image("china.jpg")  # 427 x 640 x 3 uint8
+CROP = CHINA[150:278, 200:392]  # 128 x 192 x 3: texture and sky edge
+ODD = CHINA[17:78, 301:384]  # 61 x 83 x 3: every edge needs padding
+GRAY = np.round(CROP @ [0.299, 0.587, 0.114]).astype(np.uint8)  # 128 x 192
+IMAGES = {"rgb": CROP, "odd_rgb": ODD, "gray": GRAY, "gray_hw1": GRAY[:, :, np.newaxis]}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_blas_thread():
+    """Small matrices: BLAS threads only add contention on a busy machine."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def psnr(reference, test):
+    mse = np.mean((reference.astype(float) - test.astype(float)) ** 2)
+    return 10 * np.log10(255**2 / mse)
+
+
+# -- the codec end to end ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_round_trip_through_a_file(name, tmp_path):
+    image = IMAGES[name]
+    path = tmp_path / f"{name}.klt"
+    path.write_bytes(pc.encode(image, step=16))
+    decoded = pc.decode(path.read_bytes())
+    assert decoded.shape == image.shape
+    assert decoded.dtype == np.uint8
+    assert psnr(image, decoded) > 30
+
+
+@pytest.mark.parametrize("name", ["rgb", "gray"])
+def test_smaller_step_gives_more_bytes_and_higher_psnr(name):
+    image = IMAGES[name]
+    steps = [96, 48, 24, 12, 6]
+    sizes, dbs = [], []
+    for step in steps:
+        data = pc.encode(image, step)
+        sizes.append(len(data))
+        dbs.append(psnr(image, pc.decode(data)))
+    assert np.all(np.diff(sizes) > 0), sizes
+    assert np.all(np.diff(dbs) > 0), dbs
+
+
+@pytest.mark.parametrize("name", ["rgb", "gray"])
+def test_tiny_step_is_near_lossless(name):
+    image = IMAGES[name]
+    assert psnr(image, pc.decode(pc.encode(image, step=0.5))) > 45
+
+
+def test_decoding_is_deterministic_and_bytes_are_self_contained():
+    data = pc.encode(CROP, 20)
+    assert pc.encode(CROP, 20) == data
+    np.testing.assert_array_equal(pc.decode(data), pc.decode(bytearray(data)))
+
+
+@pytest.mark.parametrize("subsample_chroma", [True, False])
+def test_auto_keeps_the_lower_lagrangian_cost(subsample_chroma):
+    step = 30.0
+    fixed = pc.encode(CROP, step, subsample_chroma=subsample_chroma)
+    auto = pc.encode(CROP, step)
+    pixels = CROP.astype(float)
+    assert pc.lagrangian_cost(pixels, auto, step) <= pc.lagrangian_cost(pixels, fixed, step)
+
+
+def test_subsampled_chroma_costs_fewer_bytes_at_low_rate():
+    sub = pc.encode(CROP, 60, subsample_chroma=True)
+    full = pc.encode(CROP, 60, subsample_chroma=False)
+    assert len(sub) < len(full)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (3, 5), (9, 17, 3), (8, 8)])
+def test_tiny_images_round_trip(shape):
+    image = np.random.default_rng(0).integers(0, 256, size=shape, dtype=np.uint8)
+    decoded = pc.decode(pc.encode(image, step=1.0))
+    assert decoded.shape == image.shape
+    assert np.max(np.abs(decoded.astype(int) - image)) <= 2
+
+
+def test_constant_image_is_exact():
+    image = np.full((20, 30, 3), 77, dtype=np.uint8)
+    np.testing.assert_array_equal(pc.decode(pc.encode(image, step=50)), image)
+
+
+# -- the basis -----------------------------------------------------------------------------
+
+
+def test_learned_basis_matches_sklearn_pca():
+    """First 10 axes (distinct eigenvalues) agree with sklearn's to 1e-8, up to sign."""
+    basis = pc.learned_basis(GRAY)
+    assert basis.shape == (64, 8, 8)
+    X, _ = pc.split_blocks(GRAY.astype(float), 8)
+    ref = decomposition.PCA(svd_solver="covariance_eigh").fit(X).components_
+    ours = basis.reshape(64, 64)
+    signs = np.sign(np.sum(ours * ref, axis=1, keepdims=True))
+    np.testing.assert_allclose((ours * signs)[:10], ref[:10], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(ours @ ours.T, np.eye(64), atol=1e-12)
+
+
+def test_first_component_is_nearly_the_block_mean():
+    first = pc.learned_basis(CROP)[0].ravel()
+    assert abs(first @ np.full(64, 1 / 8)) > 0.95
+
+
+@pytest.mark.parametrize("exponent", [0, 1, 3, 7, 15])
+def test_dequantized_basis_is_orthonormal(exponent):
+    _, V, _ = pc.learn_basis(pc.split_blocks(GRAY.astype(float), 8)[0])
+    exponents = np.full(64, exponent)
+    V_hat = pc.dequantize_basis(pc.quantize_basis(V, exponents), exponents)
+    np.testing.assert_allclose(V_hat @ V_hat.T, np.eye(64), atol=1e-12)
+    if exponent == 15:  # a fine grid changes almost nothing
+        np.testing.assert_allclose(V_hat, V, atol=1e-3)
+
+
+def test_gram_schmidt_keeps_leading_spans():
+    V = np.random.default_rng(1).standard_normal((6, 10))
+    Q = pc.gram_schmidt(V)
+    np.testing.assert_allclose(Q @ Q.T, np.eye(6), atol=1e-12)
+    for k in range(1, 7):  # V[:k] lies in span(Q[:k])
+        np.testing.assert_allclose(V[:k] @ Q[:k].T @ Q[:k], V[:k], atol=1e-10)
+
+
+def test_basis_exponents_follow_sigma():
+    sigma = np.array([800.0, 100.0, 10.0, 1.0, 0.0])
+    e = pc.basis_exponents(sigma, step=20, alpha=0.05)
+    np.testing.assert_array_equal(e, [10, 7, 3, 0, 0])  # round(log2(sigma / 1)), clipped
+
+
+def test_components_to_keep_drops_silent_tail():
+    Z = np.zeros((100, 8))
+    Z[:, :3] = np.random.default_rng(2).normal(scale=50, size=(100, 3))
+    Q = pc.quantize(Z, 5.0)
+    assert pc.components_to_keep(Z, Q, 5.0, np.full(8, 4)) == 3
+
+
+# -- blocks, colour, resampling --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", [2, 4, 8, 16])
+@pytest.mark.parametrize("shape", [(61, 83), (64, 64), (1, 1)])
+def test_split_merge_is_an_exact_inverse(block, shape):
+    plane = np.random.default_rng(3).standard_normal(shape)
+    X, grid = pc.split_blocks(plane, block)
+    assert X.shape == (grid[0] * grid[1], block * block)
+    np.testing.assert_array_equal(pc.merge_blocks(X, grid, block, shape), plane)
+
+
+def test_split_blocks_is_raster_order():
+    plane = np.arange(16 * 24, dtype=float).reshape(16, 24)
+    X, grid = pc.split_blocks(plane, 8)
+    assert grid == (2, 3)
+    np.testing.assert_array_equal(X[1], plane[0:8, 8:16].ravel())
+    np.testing.assert_array_equal(X[3], plane[8:16, 0:8].ravel())
+
+
+def test_split_blocks_pads_by_replication():
+    plane = np.arange(15, dtype=float).reshape(3, 5)
+    X, _ = pc.split_blocks(plane, 4)
+    blocks = X.reshape(-1, 4, 4)
+    np.testing.assert_array_equal(blocks[0][3], blocks[0][2])  # last row repeated
+    np.testing.assert_array_equal(blocks[1][:, 1:], np.repeat(blocks[1][:, :1], 3, axis=1))
+
+
+def test_colour_transform_is_orthonormal():
+    np.testing.assert_allclose(pc.COLOUR @ pc.COLOUR.T, np.eye(3), atol=1e-15)
+    pixels = CROP.astype(float)
+    np.testing.assert_allclose(pc.opponent_to_rgb(pc.rgb_to_opponent(pixels)), pixels, atol=1e-12)
+    # squared error is preserved: ||M e|| = ||e||
+    error = np.random.default_rng(4).standard_normal((5, 7, 3))
+    np.testing.assert_allclose(np.sum(pc.rgb_to_opponent(error) ** 2), np.sum(error**2))
+
+
+def test_resampling_keeps_constants_and_shapes():
+    plane = np.full((61, 83), 3.5)
+    small = pc.downsample2(plane)
+    assert small.shape == (31, 42)
+    up = pc.upsample2(small, plane.shape)
+    np.testing.assert_allclose(up, plane)
+
+
+def test_chroma_step_matches_the_upsampler_energy_gain():
+    """g = sum of squared weights of one chroma sample through upsample2 (interior)."""
+    impulse = np.zeros((9, 9))
+    impulse[4, 4] = 1.0
+    g = np.sum(pc.upsample2(impulse, (18, 18)) ** 2)
+    assert g == pytest.approx(1.5625)
+    assert pc.chroma_step(10.0, subsampled=True) == pytest.approx(10 / np.sqrt(g))
+    assert pc.chroma_step(10.0, subsampled=False) == 10.0
+
+
+# -- quantization and entropy coding ---------------------------------------------------------
+
+
+def test_quantization_error_is_at_most_half_a_step():
+    z = np.random.default_rng(5).normal(scale=40, size=10_000)
+    error = pc.dequantize(pc.quantize(z, 7.0, rounding=0.5), 7.0) - z
+    assert np.max(np.abs(error)) <= 3.5 + 1e-12
+
+
+def test_dead_zone_widens_only_the_zero_bin():
+    step, r = 10.0, 0.4
+    z = np.array([-6.1, -5.9, 0.0, 5.9, 6.1, 15.9, 16.1])  # zero bin |z| < (1 - r) step = 6
+    np.testing.assert_array_equal(pc.quantize(z, step, r), [-1, 0, 0, 0, 1, 1, 2])
+
+
+def test_zigzag_maps_signed_to_unsigned_and_back():
+    q = np.array([0, -1, 1, -2, 2, -(2**40), 2**40])
+    np.testing.assert_array_equal(pc.zigzag(q)[:5], [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(pc.unzigzag(pc.zigzag(q)), q)
+
+
+def test_dc_prediction_is_exactly_invertible():
+    first = np.random.default_rng(6).integers(-500, 500, size=7 * 11)
+    residual = pc.dc_residual(first, (7, 11))
+    np.testing.assert_array_equal(pc.dc_restore(residual, (7, 11)), first)
+
+
+def test_coefficient_stream_is_exactly_invertible():
+    rng = np.random.default_rng(7)
+    Q = np.round(rng.laplace(scale=[20, 5, 5, 2, 1, 0.3], size=(6 * 9, 6))).astype(np.int64)
+    stream = pc.coefficient_stream(Q, (6, 9))
+    np.testing.assert_array_equal(pc.coefficients_from_stream(stream, (6, 9), 6), Q)
+
+
+@pytest.mark.parametrize("scale", [1, 300, 2**20, 2**40])
+def test_entropy_coder_is_lossless_on_random_integers(scale):
+    q = np.round(np.random.default_rng(8).laplace(scale=scale, size=5000)).astype(np.int64)
+    width = pc.symbol_bytes(q)
+    np.testing.assert_array_equal(pc.unpack_ints(pc.pack_ints(q, width), q.size, width), q)
+
+
+def test_entropy_coder_beats_order_zero_entropy_on_sorted_zeros():
+    """A long run of zeros then values: LZMA (adaptive) spends less than n H(p) bits."""
+    q = np.concatenate([np.zeros(20_000, dtype=np.int64), np.arange(-50, 50).repeat(10)])
+    assert 8 * len(pc.pack_ints(q, 1)) < pc.entropy_bits(q)
+
+
+# -- failures ------------------------------------------------------------------------------
+
+
+def with_crc(tail):
+    """A byte string with a valid checksum around an arbitrary tail."""
+    return pc.MAGIC + struct.pack("<I", zlib.crc32(tail)) + tail
+
+
+@pytest.fixture(scope="module")
+def encoded():
+    return pc.encode(CROP, 20)
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda d: d[: len(d) // 2],  # truncated
+        lambda d: d[:-1],  # one byte short
+        lambda d: d[:6],  # shorter than the header
+        lambda d: b"",
+        lambda d: b"GIF89a" + d[6:],  # wrong magic
+        lambda d: d[:40] + bytes([d[40] ^ 0xFF]) + d[41:],  # one flipped byte
+        lambda d: with_crc(d[8:-50]),  # valid checksum, payload cut short
+        lambda d: with_crc(d[8:200] + b"\x00" * (len(d) - 200)),  # valid checksum, junk payload
+        lambda d: with_crc(pc.HEADER.pack(10, 10, 3, 2, 8, 1, 1)),  # two channels
+        lambda d: with_crc(pc.HEADER.pack(10, 10, 3, 3, 8, 1, 1)),  # plane headers missing
+        lambda d: with_crc(pc.HEADER.pack(10, 10, 2, 1, 8, 0, 1) + pc.PLANE.pack(-1.0, 3)),
+        lambda d: with_crc(pc.HEADER.pack(10, 10, 2, 1, 8, 0, 1) + pc.PLANE.pack(1.0, 3) + b"\x30"),
+    ],
+)
+def test_decode_rejects_corrupted_bytes(encoded, mangle):
+    with pytest.raises(ValueError, match=r"patch-codec|corrupted|truncated"):
+        pc.decode(mangle(encoded))
+
+
+@pytest.mark.parametrize("step", [0, -1.0, float("nan"), float("inf"), 1e-9, "8"])
+def test_invalid_step_is_rejected_with_its_value(step):
+    with pytest.raises(ValueError, match=f"step must be .*got {step!r}"):
+        pc.encode(CROP, step)
+
+
+@pytest.mark.parametrize("block", [0, 1, 33, 8.0, True])
+def test_invalid_block_is_rejected_with_its_value(block):
+    with pytest.raises(ValueError, match=f"block must be .*got {block!r}"):
+        pc.encode(CROP, 10, block=block)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"rounding": 0.0}, "rounding"),
+        ({"rounding": 0.7}, "rounding"),
+        ({"basis_precision": 0}, "basis_precision"),
+        ({"subsample_chroma": "yes"}, "subsample_chroma"),
+    ],
+)
+def test_invalid_options_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pc.encode(CROP, 10, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((4, 4, 4)),
+        np.zeros((4, 4, 2)),
+        np.zeros(10),
+        np.zeros((0, 5)),
+        np.full((4, 4), np.nan),
+    ],
+)
+def test_invalid_images_are_rejected(image):
+    with pytest.raises(ValueError, match="image"):
+        pc.encode(image, 10)

@@ -1,0 +1,159 @@
+"""Week 1 end to end on a small image: through the real CLI, and every bad input.
+
+The CLI tests run ``python -m projects.week1_pca`` as a user would (Hydra, a
+real SQLite store in a temporary folder). The bad-input tests compose the
+same config with Hydra's compose API and run it in-process, which is faster.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+from PIL import Image
+from sklearn.datasets import load_sample_image
+
+from common.paths import CONFIG_DIR, REPO_ROOT
+from common.tracking import EXIT_FAILED, run_tracked
+from projects.week1_pca import (
+    config,  # noqa: F401  (registers the schema)
+    pipeline,
+)
+from projects.week1_pca.patch_codec import decode
+from tests.test_curriculum import logged_names
+
+SMALL = [  # a quick run: one small crop, few settings
+    "low_rank.ranks=[2,8]",
+    "low_rank.rank=8",
+    "patch_codec.curve_bpp=[2.0]",
+    "jpeg.qualities=[20,50,80]",
+    "pca.n_components=5",
+]
+
+
+@pytest.fixture(scope="module")
+def crop(tmp_path_factory) -> Path:
+    """A 96 x 128 crop of china.jpg as a PNG file."""
+    path = tmp_path_factory.mktemp("images") / "crop.png"
+    Image.fromarray(load_sample_image("china.jpg")[150:246, 250:378]).save(path)
+    return path
+
+
+def run_cli(*overrides: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "projects.week1_pca", *overrides, f"hydra.run.dir={tmp_path}/run"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def compose_week1(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose("week1", overrides=list(overrides))
+
+
+def test_cli_run_finishes_and_logs_what_the_readme_promises(crop, tracking_uri, runs_of, tmp_path):
+    result = run_cli(f"images=[{crop}]", *SMALL, f"tracking.uri={tracking_uri}", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = runs_of("week1")
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["overrides"].startswith(f"images=[{crop}]")
+    assert run.data.params["images.0"] == str(crop)
+    assert run.data.params["low_rank.ranks.1"] == "8"
+    artifact_dir = Path(runs_of.client.download_artifacts(run.info.run_id, "", str(tmp_path)))
+    for name in logged_names(week=1):
+        name = name.replace("<image>", "crop")
+        if "/" in name or name.endswith((".json", ".log")):
+            assert (artifact_dir / name).is_file(), f"README promises artifact {name}"
+        else:
+            assert name in run.data.metrics, f"README promises metric {name}"
+    assert (artifact_dir / "hydra" / "overrides.yaml").is_file()
+    # The compressed file decodes to the logged PNG, byte for byte.
+    decoded = decode((artifact_dir / "compressed" / "crop.klt").read_bytes())
+    logged = Image.open(artifact_dir / "compressed" / "crop_decoded.png")
+    assert (decoded == np.asarray(logged).reshape(decoded.shape)).all()
+    metrics = run.data.metrics
+    assert metrics["drills_passed"] == 13
+    assert metrics["pca_explained_variance_max_rel_diff"] < 1e-8
+    assert 0.9 < metrics["bpp"] < 1.1
+    assert metrics["psnr_db"] > metrics["svd_psnr_db"]
+    assert metrics["codec_vs_jpeg_db"] == pytest.approx(
+        metrics["psnr_db"] - metrics["jpeg_psnr_db"]
+    )
+
+
+def test_cli_bad_input_is_one_line_a_non_zero_exit_and_a_failed_run(
+    tracking_uri, runs_of, tmp_path
+):
+    result = run_cli(
+        "images=[/no/such/photo.png]", f"tracking.uri={tracking_uri}", tmp_path=tmp_path
+    )
+    assert result.returncode == EXIT_FAILED
+    errors = [line for line in result.stdout.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, result.stdout
+    assert "image not found: /no/such/photo.png" in errors[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    [run] = runs_of("week1")
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error"].startswith("FileNotFoundError: image not found")
+
+
+def write_truncated_jpeg(path: Path) -> None:
+    Image.fromarray(load_sample_image("flower.jpg")).save(path, quality=90)
+    path.write_bytes(path.read_bytes()[:2000])
+
+
+BAD_IMAGES = {
+    "text.jpg": (lambda p: p.write_text("not pixels"), "not an image"),
+    "empty.png": (lambda p: p.write_bytes(b""), "not an image"),
+    "truncated.jpg": (write_truncated_jpeg, "cannot decode image"),
+}
+
+
+@pytest.mark.parametrize("filename", sorted(BAD_IMAGES))
+def test_bad_image_files_fail_the_run(filename, tmp_path, tracking_uri, runs_of):
+    make, message = BAD_IMAGES[filename]
+    make(tmp_path / filename)
+    cfg = compose_week1(f"images=[{tmp_path / filename}]", f"tracking.uri={tracking_uri}")
+    with pytest.raises(SystemExit) as exited:
+        run_tracked(cfg, "week1", pipeline.run)
+    assert exited.value.code == EXIT_FAILED
+    [run] = runs_of("week1")
+    assert run.info.status == "FAILED"
+    assert message in run.data.tags["error"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["low_rank.rank=0"], r"k must be in \[1, 96\]"),
+        (["low_rank.ranks=[2,500]"], r"k must be in \[1, 96\].*got 500"),
+        (["pca.solver=qr"], "solver must be one of"),
+        (["patch_codec.target_bpp=-1"], "target_bpp must be"),
+    ],
+)
+def test_bad_settings_fail_the_run_with_the_value(overrides, message, crop, tracking_uri, runs_of):
+    cfg = compose_week1(f"images=[{crop}]", *SMALL, *overrides, f"tracking.uri={tracking_uri}")
+    with pytest.raises(SystemExit):
+        run_tracked(cfg, "week1", pipeline.run)
+    [run] = runs_of("week1")
+    assert run.info.status == "FAILED"
+    assert re.search(message, run.data.tags["error"])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("low_rank.rnak=3", "Key 'rnak' not in"), ("seed=abc", "could not be converted to Integer")],
+)
+def test_config_typos_fail_at_composition_before_any_run(override, message):
+    with pytest.raises(ConfigCompositionException) as error:
+        compose_week1(override)
+    assert message in str(error.value.__cause__ or error.value)
