@@ -15,6 +15,7 @@ from hydra.core.config_store import ConfigStore
 class TrackingConfig:
     uri: str | None = None  # None: $MLFLOW_TRACKING_URI, else sqlite:///<repo>/mlflow.db
     experiment: str | None = None  # None: the week's name
+    run_name: str | None = None  # None: the overrides that change the experiment, else random
 
 
 @dataclass

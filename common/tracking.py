@@ -37,6 +37,7 @@ DEFAULT_DB = REPO_ROOT / "mlflow.db"
 ARTIFACTS_DIRNAME = "mlartifacts"
 TRACKED_LIBRARIES = ("numpy", "pandas", "scikit-learn", "torch", "mlflow", "hydra-core")
 MAX_PARAM_LENGTH = 6000  # MLflow truncates longer values
+RUN_NAME_LENGTH = 250
 PARAMS_PER_BATCH = 100  # MLflow's limit for one log_batch call
 EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 130, 143
 
@@ -124,6 +125,12 @@ def hydra_context() -> tuple[list[str], Path | None]:
     return list(hydra_cfg.overrides.task), Path(hydra_cfg.runtime.output_dir)
 
 
+def default_run_name(overrides: list[str]) -> str | None:
+    """``low_rank.rank=80 seed=1`` from the overrides that change what runs; None: MLflow picks."""
+    settings = [o for o in overrides if not o.lstrip("+~").startswith(("tracking.", "hydra."))]
+    return " ".join(settings)[:RUN_NAME_LENGTH] or None
+
+
 @contextmanager
 def sigterm_raises() -> Iterator[None]:
     """Turn SIGTERM into a :class:`Terminated` exception while the block runs."""
@@ -176,7 +183,7 @@ def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], flo
         **git_state(),
         **library_versions(),
     }
-    run_name = "_".join(overrides)[:200] or None
+    run_name = cfg.tracking.run_name or default_run_name(overrides)
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
         log.info("MLflow run %s in %s (experiment %s)", run.info.run_id, tracking_uri, week)
         params = flatten(OmegaConf.to_container(cfg, resolve=True))

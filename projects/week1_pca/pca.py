@@ -282,7 +282,10 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.mean_ = mean
         self.components_ = flip_signs(components)
         self.explained_variance_ = explained_variance
-        self.explained_variance_ratio_ = explained_variance / total_variance
+        # lambda_i / trace(C); constant data has no variance to explain: ratios 0, not 0 / 0
+        self.explained_variance_ratio_ = (
+            explained_variance / total_variance if total_variance > 0 else explained_variance * 0.0
+        )
         self.singular_values_ = np.sqrt(explained_variance * (n_samples - 1))
         self.n_components_ = n_components
         self.n_samples_ = n_samples

@@ -97,51 +97,44 @@ def compress(image: LoadedImage, cfg: DictConfig) -> dict[str, float | str]:
     log.info("%s: %s", name, linalg_drills.describe_image(pixels))
     log_spectrum(pixels, name)
 
-    ranks = sorted({*cfg.low_rank.ranks, cfg.low_rank.rank})
-    svd_images = {k: low_rank.rank_k_image(pixels, k) for k in ranks}
-    svd_curve = pd.DataFrame(
-        rd.point(
-            "svd",
-            f"k={k}",
-            low_rank.rank_k_storage_bytes(*pixels.shape[:2], k, pixels.shape[2]),
-            pixels,
-            approx,
-        )
-        for k, approx in svd_images.items()
-    )
+    svd_curve, svd_images = truncated_svd_curve(pixels, {*cfg.low_rank.ranks, cfg.low_rank.rank})
     chosen, decoded = write_and_read_back(pixels, name, cfg.patch_codec)
     codec_curve = pd.DataFrame(
         [codec_point(pixels, bpp, cfg.patch_codec.block) for bpp in cfg.patch_codec.curve_bpp]
         + [chosen]
     )
-    curves = pd.concat(
-        [svd_curve, codec_curve, rd.jpeg_curve(pixels, cfg.jpeg.qualities).assign(codec="jpeg")],
-        ignore_index=True,
-    )
+    jpeg_curve = rd.jpeg_curve(pixels, cfg.jpeg.qualities).assign(codec="jpeg")
+    curves = pd.concat([svd_curve, codec_curve, jpeg_curve], ignore_index=True)
     mlflow.log_table(curves, f"tables/{name}/rate_distortion.json")
     with figure(f"{name}/rate_distortion", figsize=(7, 5)) as (_, ax):
         plots.rate_distortion(ax, curves, f"{name}: three codecs")
 
+    svd = svd_curve.set_index("setting").loc[f"k={cfg.low_rank.rank}"]
+    smallest_rank = min(svd_images)
     jpeg = rd.jpeg_bytes_near(pixels, chosen["bytes"])
     jpeg_image = rd.decode_jpeg(jpeg.data, pixels.shape)
-    svd = svd_curve.set_index(svd_curve["setting"]).loc[f"k={cfg.low_rank.rank}"]
+    jpeg_bpp = rd.bits_per_pixel(len(jpeg.data), *pixels.shape[:2])
     log_reconstructions(
         name,
         {
             "original": pixels,
-            f"SVD k={ranks[0]}, {svd_curve['psnr_db'].iloc[0]:.1f} dB": svd_images[ranks[0]],
+            f"SVD k={smallest_rank}, {svd_curve['psnr_db'].iloc[0]:.1f} dB": svd_images[
+                smallest_rank
+            ],
             f"SVD k={cfg.low_rank.rank}, {svd['psnr_db']:.1f} dB": svd_images[cfg.low_rank.rank],
             f"patch PCA {chosen['bpp']:.2f} bpp, {chosen['psnr_db']:.1f} dB": decoded,
-            f"JPEG q={jpeg.quality} {rd.bits_per_pixel(len(jpeg.data), *pixels.shape[:2]):.2f} bpp,"
-            f" {rd.psnr(pixels, jpeg_image):.1f} dB": jpeg_image,
+            f"JPEG q={jpeg.quality} {jpeg_bpp:.2f} bpp, {rd.psnr(pixels, jpeg_image):.1f} dB": (
+                jpeg_image
+            ),
         },
     )
-    basis = patch_codec.learned_basis(pixels, block=cfg.patch_codec.block)
-    side = int(np.ceil(np.sqrt(len(basis))))
-    with figure(f"{name}/patch_basis", nrows=side, ncols=side, figsize=(side, side)) as (_, axes):
-        plots.patch_basis(axes, basis)
+    log_patch_basis(pixels, name, cfg.patch_codec.block)
 
     jpeg_psnr = rd.jpeg_psnr_at_bytes(pixels, chosen["bytes"])
+    if np.isnan(jpeg_psnr):
+        log.warning(
+            "%s: JPEG cannot reach %d bytes: codec_vs_jpeg_db is nan", name, chosen["bytes"]
+        )
     summary = {
         "psnr_db": chosen["psnr_db"],
         "bpp": chosen["bpp"],
@@ -154,6 +147,23 @@ def compress(image: LoadedImage, cfg: DictConfig) -> dict[str, float | str]:
     }
     mlflow.log_metrics({f"{name}.{key}": float(value) for key, value in summary.items()})
     return {"image": name, **summary}
+
+
+def truncated_svd_curve(pixels: np.ndarray, ranks) -> tuple[pd.DataFrame, dict]:
+    """Codec 1 at each rank k: its rate-distortion points and reconstructions (W1.5)."""
+    height, width, channels = pixels.shape
+    images = {k: low_rank.rank_k_image(pixels, k) for k in sorted(ranks)}
+    points = [
+        rd.point(
+            "svd",
+            f"k={k}",
+            low_rank.rank_k_storage_bytes(height, width, k, channels),
+            pixels,
+            approx,
+        )
+        for k, approx in images.items()
+    ]
+    return pd.DataFrame(points), images
 
 
 def log_dataset(image: LoadedImage) -> None:
@@ -199,6 +209,14 @@ def log_spectrum(pixels: np.ndarray, name: str) -> None:
     }
     with figure(f"{name}/singular_values", figsize=(7, 4)) as (_, ax):
         plots.singular_value_spectrum(ax, sigma)
+
+
+def log_patch_basis(pixels: np.ndarray, name: str, block: int) -> None:
+    """The B x B basis images the patch codec learns from the image (W1.4)."""
+    basis = patch_codec.learned_basis(pixels, block=block)
+    side = int(np.ceil(np.sqrt(len(basis))))
+    with figure(f"{name}/patch_basis", nrows=side, ncols=side, figsize=(side, side)) as (_, axes):
+        plots.patch_basis(axes, basis)
 
 
 def log_reconstructions(name: str, images: dict[str, np.ndarray]) -> None:

@@ -19,6 +19,7 @@ from common.tracking import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     artifact_root,
+    default_run_name,
     flatten,
     resolve_tracking_uri,
     run_tracked,
@@ -139,3 +140,16 @@ def test_sigterm_marks_killed_not_running(tracking_uri, runs_of):
             process.kill()
             process.wait()
     assert runs_of("demo")[0].info.status == "KILLED"
+
+
+def test_default_run_name_leaves_out_where_the_run_is_stored():
+    overrides = ["low_rank.rank=80", "tracking.uri=sqlite:////x.db", "hydra.run.dir=/t", "+a=1"]
+    assert default_run_name(overrides) == "low_rank.rank=80 +a=1"
+    assert default_run_name(["tracking.uri=sqlite:////x.db"]) is None
+
+
+def test_run_name_from_the_config_wins(tracking_uri, runs_of):
+    cfg = make_cfg(tracking_uri)
+    cfg.tracking.run_name = "baseline"
+    run_tracked(cfg, "demo", lambda cfg: 0.0)
+    assert runs_of("demo")[0].info.run_name == "baseline"

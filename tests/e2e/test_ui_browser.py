@@ -12,17 +12,17 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
+from PIL import Image
+from sklearn.datasets import load_sample_image
 
-from common.config import BaseConfig, TrackingConfig
 from common.paths import OUTPUTS_DIR, REPO_ROOT
-from common.tracking import run_tracked
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ STAMP = ".venv/.install-stamp"  # the Makefile's install prerequisite of `ui`
 SERVER_START_TIMEOUT = 90  # s, `mlflow ui` spawns workers and checks the database schema
 PAGE_RENDER_TIMEOUT = 60  # s, the single-page app fetches the runs after it loads
 EXPERIMENT = "week1"
-SEEDS = (1, 2)
+RUNS = {"ui-e2e-rank-4": 4, "ui-e2e-rank-16": 16}  # run name -> low_rank.rank
 SCREENSHOT_COPY = OUTPUTS_DIR / "e2e" / "mlflow_ui_week1.png"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -62,23 +62,33 @@ def tail(path: Path, lines: int = 40) -> str:
 
 
 @pytest.fixture
-def logged_runs(tracking_uri, runs_of):
-    """Two finished runs in experiment ``week1``: ``{run_id: run_name}`` (names MLflow picked)."""
-
-    def pipeline(cfg):
-        import mlflow
-
-        mlflow.log_metric("loss", 1.0 / (cfg.seed + 1))
-        return 1.0 / (cfg.seed + 1)
-
-    for seed in SEEDS:
-        cfg = OmegaConf.structured(BaseConfig(seed=seed, tracking=TrackingConfig(uri=tracking_uri)))
-        run_tracked(cfg, EXPERIMENT, pipeline)
+def logged_runs(tracking_uri, runs_of, tmp_path):
+    """Two real week-1 runs (the CLI, on a small crop) in a temporary store: ``{id: name}``."""
+    crop = tmp_path / "crop.png"
+    Image.fromarray(load_sample_image("china.jpg")[150:246, 250:378]).save(crop)
+    for name, rank in RUNS.items():
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "projects.week1_pca",
+                f"images=[{crop}]",
+                f"low_rank.rank={rank}",
+                "low_rank.ranks=[2]",
+                "patch_codec.curve_bpp=[2.0]",
+                "jpeg.qualities=[20,80]",
+                f"tracking.uri={tracking_uri}",
+                f"tracking.run_name={name}",
+                f"hydra.run.dir={tmp_path / name}",
+            ],
+            cwd=REPO_ROOT,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     runs = runs_of(EXPERIMENT)
-    assert [run.data.params["seed"] for run in runs] == [str(s) for s in reversed(SEEDS)]
-    names = {run.info.run_id: run.info.run_name for run in runs}
-    assert len(set(names.values())) == len(SEEDS), f"run names not distinct: {names}"
-    return names
+    assert {run.info.status for run in runs} == {"FINISHED"}
+    return {run.info.run_id: run.info.run_name for run in runs}
 
 
 @pytest.fixture
@@ -181,7 +191,6 @@ def test_make_ui_shows_logged_runs_in_a_browser(
     logged_runs, ui_server, browser, tracking_uri, tmp_path
 ):
     from mlflow.tracking import MlflowClient
-    from PIL import Image
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait

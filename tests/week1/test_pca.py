@@ -6,6 +6,8 @@ Tolerances: exact solvers agree with sklearn's to rtol 1e-8 on variances, atol 1
 components and reconstructions; randomized is exact (rtol 1e-6) on a low-rank matrix.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn import decomposition
@@ -208,3 +210,12 @@ def test_works_in_a_pipeline_like_sklearn_pca():
 def test_sklearn_estimator_checks(estimator, check):
     # check_array_api_input skips itself unless SCIPY_ARRAY_API=1 (we use NumPy only).
     check(estimator)
+
+
+@pytest.mark.parametrize("solver", ["covariance_eigh", "svd"])
+def test_constant_data_explains_no_variance_without_warnings(solver):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pca = PCA(solver=solver).fit(np.full((10, 4), 3.0))
+    np.testing.assert_array_equal(pca.explained_variance_ratio_, 0.0)
+    np.testing.assert_allclose(pca.inverse_transform(pca.transform(np.full((2, 4), 3.0))), 3.0)
