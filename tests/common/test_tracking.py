@@ -18,6 +18,7 @@ from common.paths import REPO_ROOT
 from common.tracking import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
     artifact_root,
     default_run_name,
     flatten,
@@ -119,8 +120,11 @@ SLEEPER = textwrap.dedent(
 )
 
 
-def test_sigterm_marks_killed_not_running(tracking_uri, runs_of):
-    """A real process, a real SIGTERM: the run must not stay RUNNING."""
+@pytest.mark.parametrize(
+    ("signum", "exit_code"), [(signal.SIGTERM, EXIT_TERMINATED), (signal.SIGINT, EXIT_INTERRUPTED)]
+)
+def test_a_signal_marks_the_run_killed_not_running(signum, exit_code, tracking_uri, runs_of):
+    """A real process, a real SIGTERM (kill) or SIGINT (Ctrl-C): no run stays RUNNING."""
     process = subprocess.Popen(
         [sys.executable, "-c", SLEEPER, tracking_uri],
         cwd=REPO_ROOT,
@@ -133,8 +137,8 @@ def test_sigterm_marks_killed_not_running(tracking_uri, runs_of):
         while process.stdout.readline().strip() != "pipeline started":
             assert process.poll() is None, "the run exited before its pipeline started"
             assert time.monotonic() < deadline, "the pipeline never started"
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 143
+        process.send_signal(signum)
+        assert process.wait(timeout=30) == exit_code
     finally:
         if process.poll() is None:
             process.kill()
