@@ -8,13 +8,15 @@ STAMP  := $(VENV)/.install-stamp
 ARGS   ?=
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
-WEEKS  := week1
+WEEKS  := week1 week2
+RUN_ID ?=
+TEXT   ?=
 
-.PHONY: help install week1 all ui test test-slow test-all bench lint format clean
+.PHONY: help install week1 week2 serve-week2 predict-week2 all ui test test-slow test-all bench lint format clean
 
 help: ## List every target with one line
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 	@echo '  Hydra overrides go in ARGS, e.g. make week1 ARGS="patch.target_bpp=0.5" or ARGS="-m svd.rank=20,50"'
 
 $(STAMP): pyproject.toml
@@ -26,6 +28,15 @@ install: $(STAMP) ## Create .venv and install the project with its dev extra (ed
 
 week1: $(STAMP) ## Week 1, linear algebra: PCA image compression
 	$(PY) -m projects.week1_pca $(ARGS)
+
+week2: $(STAMP) ## Week 2, probability: naive Bayes spam filter (ARGS="eval=cv" for 10-fold CV)
+	$(PY) -m projects.week2_spam $(ARGS)
+
+serve-week2: $(STAMP) ## Serve the newest (or RUN_ID=...) week-2 filter on 127.0.0.1:5001 (SERVE_PORT=)
+	$(PY) -m projects.week2_spam.cli $(if $(RUN_ID),--run-id $(RUN_ID)) serve --host $(HOST) --port $(or $(SERVE_PORT),5001)
+
+predict-week2: $(STAMP) ## Classify TEXT="..." with the newest (or RUN_ID=...) week-2 filter, explained
+	$(PY) -m projects.week2_spam.cli $(if $(RUN_ID),--run-id $(RUN_ID)) predict "$$TEXT"
 
 all: $(WEEKS) ## Run every week that exists, one after another
 

@@ -9,9 +9,13 @@ import time
 
 import numpy as np
 
-from benchmarks import bench_codec, bench_pca
+from benchmarks import bench_codec, bench_pca, bench_week2
 
-BENCHMARKS = {"week 1: PCA fit": bench_pca.main, "week 1: patch-PCA codec": bench_codec.main}
+BENCHMARKS = {
+    "week 1: PCA fit": bench_pca.main,
+    "week 1: patch-PCA codec": bench_codec.main,
+    "week 2: spam filter fit + predict": bench_week2.main,
+}
 
 
 def main() -> None:

@@ -172,6 +172,7 @@ def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], flo
 
     from common.seeding import seed_everything
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep logs readable
     tracking_uri = resolve_tracking_uri(cfg.tracking.uri)
     mlflow.set_tracking_uri(tracking_uri)
     experiment_id = ensure_experiment(cfg.tracking.experiment or week, tracking_uri)

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -23,6 +19,7 @@ from PIL import Image
 from sklearn.datasets import load_sample_image
 
 from common.paths import OUTPUTS_DIR, REPO_ROOT
+from tests.servers import free_port, stop_group, wait_until_up
 
 pytestmark = pytest.mark.slow
 
@@ -48,17 +45,6 @@ EXPERIMENT = "week1"
 RUNS = {"ui-e2e-rank-4": 4, "ui-e2e-rank-16": 16}  # run name -> low_rank.rank
 SCREENSHOT_COPY = OUTPUTS_DIR / "e2e" / "mlflow_ui_week1.png"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now: the one the kernel picks for port 0."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 @pytest.fixture
@@ -111,52 +97,10 @@ def ui_server(tracking_uri, tmp_path):
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"make ui exited with {process.returncode}:\n{tail(log_path)}")
-            try:
-                with urllib.request.urlopen(f"{base_url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"no answer on {base_url}/health in {SERVER_START_TIMEOUT} s:\n{tail(log_path)}"
-                )
-            time.sleep(0.5)
+        wait_until_up(f"{base_url}/health", process, log_path, SERVER_START_TIMEOUT)
         yield base_url
     finally:
         stop_group(process)
-
-
-def stop_group(process: subprocess.Popen) -> None:
-    """SIGTERM to the whole process group, SIGKILL if it lingers, then reap make."""
-    for sig, grace in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            continue
-        # make is gone; workers of the group may still be shutting down
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and group_alive(process.pid):
-            time.sleep(0.2)
-        if not group_alive(process.pid):
-            break
-    process.wait(timeout=10)
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture

@@ -1,0 +1,153 @@
+"""Time the from-scratch spam filter against scikit-learn's on the same work.
+
+Run: ``.venv/bin/python -m benchmarks.bench_week2`` (the SMS Spam Collection comes from
+``common.data.fetch``: the cache, ``MATH4ML_DATA_MIRROR`` or the network). The work is
+the whole filter on all 5,574 messages: vectorize and fit (``fit``), then vectorize again
+and predict (``predict``), as a pipeline used for training and then for serving does.
+
+- ``default``: ``CountVectorizer()`` + ``MultinomialNB()`` against our ``CountVectorizer``
+  + ``MultinomialNaiveBayes`` with the same (default) parameters.
+- ``rich``: the union of word 1-2-grams and char_wb 2-5-grams, then the same models.
+
+Times are the best of ``repeats`` rounds (``time.perf_counter``), ours and sklearn's
+alternating so drift hits both; ``ratio`` = ours / sklearn. Peak memory is the tracemalloc
+peak of one more run of each, in a pass of its own (tracing slows Python down, so it is
+never on while timing). ``max_abs_diff`` is max |log P(y|x) ours - sklearn's|, and
+``same_vocabulary`` / ``same_labels`` check that both computed the same thing.
+"""
+
+import gc
+import time
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+from sklearn import naive_bayes as sk_nb
+from sklearn.feature_extraction import text as sk_text
+from sklearn.pipeline import FeatureUnion, make_pipeline
+from threadpoolctl import threadpool_limits
+
+from common.data import fetch
+from projects.week2_spam.naive_bayes import MultinomialNaiveBayes
+from projects.week2_spam.vectorizer import CountVectorizer
+
+SETTINGS = {  # name -> list of vectorizer parameter sets, unioned
+    "default": [{}],
+    "rich": [
+        {"ngram_range": (1, 2)},
+        {"analyzer": "char_wb", "ngram_range": (2, 5)},
+    ],
+}
+
+
+def load_sms():
+    """(texts, labels): the SMS Spam Collection, one ``label<TAB>text`` line per message."""
+    lines = fetch("sms_spam").read_text(encoding="utf-8").split("\n")
+    labels, texts = zip(*(line.split("\t", 1) for line in lines if line), strict=True)
+    return list(texts), np.array(labels, dtype=object)
+
+
+def build(vectorizer_cls, model, settings):
+    """vectorizer(s) -> model; several vectorizers are joined by a FeatureUnion."""
+    vectorizers = [vectorizer_cls(**params) for params in settings]
+    if len(vectorizers) == 1:
+        return make_pipeline(vectorizers[0], model)
+    union = FeatureUnion([(f"v{i}", v) for i, v in enumerate(vectorizers)])
+    return make_pipeline(union, model)
+
+
+def filter_run(spam_filter, texts, labels):
+    """The timed work: fit on every message, then predict every message."""
+    return spam_filter.fit(texts, labels).predict(texts)
+
+
+def best_times(run_ours, run_theirs, repeats):
+    """Best seconds of each of two callables over ``repeats`` alternating rounds."""
+    best = [np.inf, np.inf]
+    for _ in range(repeats):
+        for i, run in enumerate((run_ours, run_theirs)):
+            gc.collect()  # garbage of the previous run is not charged to this one
+            start = time.perf_counter()
+            run()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
+
+
+def peak_bytes(run):
+    """tracemalloc's peak of the bytes allocated during one call."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def vocabularies(spam_filter):
+    """The vocabulary of each vectorizer of a fitted filter, in order."""
+    features = spam_filter[0]
+    parts = (
+        [v for _, v in features.transformer_list]
+        if hasattr(features, "transformer_list")
+        else [features]
+    )
+    return [v.vocabulary_ for v in parts]
+
+
+def compare(name, texts, labels, repeats):
+    """One table row: both filters timed, their peak memory, and how far apart they are."""
+    settings = SETTINGS[name]
+    ours = build(CountVectorizer, MultinomialNaiveBayes(), settings)
+    theirs = build(sk_text.CountVectorizer, sk_nb.MultinomialNB(), settings)
+    ours_s, sklearn_s = best_times(
+        lambda: filter_run(ours, texts, labels),
+        lambda: filter_run(theirs, texts, labels),
+        repeats,
+    )
+    ours_peak = peak_bytes(lambda: filter_run(ours, texts, labels))
+    sklearn_peak = peak_bytes(lambda: filter_run(theirs, texts, labels))
+    return {
+        "setting": name,
+        "n_features": ours[-1].n_features_in_,
+        "ours_s": ours_s,
+        "sklearn_s": sklearn_s,
+        "ratio": ours_s / sklearn_s,
+        "ours_peak_MiB": ours_peak / 2**20,
+        "sklearn_peak_MiB": sklearn_peak / 2**20,
+        "max_abs_diff": np.max(
+            np.abs(ours.predict_log_proba(texts) - theirs.predict_log_proba(texts))
+        ),
+        "same_vocabulary": vocabularies(ours) == vocabularies(theirs),
+        "same_labels": bool(np.all(ours.predict(texts) == theirs.predict(texts))),
+    }
+
+
+def main(repeats=7, blas_threads=1):
+    """Print the timing table and return its rows as a list of dicts."""
+    texts, labels = load_sms()
+    with threadpool_limits(limits=blas_threads, user_api="blas"):
+        rows = [compare(name, texts, labels, repeats) for name in SETTINGS]
+    table = pd.DataFrame(rows)
+    print(
+        f"Spam filter fit + predict on {len(texts)} messages, best of {repeats}, "
+        f"BLAS threads: {blas_threads}"
+    )
+    print(
+        table.to_string(
+            index=False,
+            formatters={
+                "ours_s": "{:.4f}".format,
+                "sklearn_s": "{:.4f}".format,
+                "ratio": "{:.2f}".format,
+                "ours_peak_MiB": "{:.1f}".format,
+                "sklearn_peak_MiB": "{:.1f}".format,
+                "max_abs_diff": "{:.1e}".format,
+            },
+        )
+    )
+    return rows
+
+
+if __name__ == "__main__":
+    main()

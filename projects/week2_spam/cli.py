@@ -1,0 +1,108 @@
+"""Use a logged spam filter from the terminal: classify one message, or serve them all.
+
+    python -m projects.week2_spam.cli predict "WINNER! Claim your prize"   (make predict-week2)
+    python -m projects.week2_spam.cli serve --port 5001                    (make serve-week2)
+
+Both take the newest FINISHED week-2 run's filter unless ``--run-id`` names one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from common.tracking import resolve_tracking_uri
+from projects.week2_spam.spam_filter import MODEL_NAME
+
+EXPERIMENT = "week2"
+
+
+def model_uri(run_id: str | None, tracking_uri: str) -> str:
+    """``runs:/<id>/spam_filter`` of ``run_id``, or of the newest FINISHED week-2 run."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    if run_id:
+        try:
+            client.get_run(run_id)
+        except MlflowException:
+            raise SystemExit(f"error: no run {run_id!r} in {tracking_uri}") from None
+        return f"runs:/{run_id}/{MODEL_NAME}"
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    runs = (
+        client.search_runs(
+            [experiment.experiment_id],
+            filter_string="attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        if experiment
+        else []
+    )
+    if not runs:
+        raise SystemExit(f"error: no FINISHED week2 run in {tracking_uri}; run `make week2` first")
+    return f"runs:/{runs[0].info.run_id}/{MODEL_NAME}"
+
+
+def predict(text: str, uri: str, tracking_uri: str) -> None:
+    """Print P(spam | text) and the terms of its posterior log-odds."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    from projects.week2_spam import explain
+    from projects.week2_spam.spam_filter import filter_parts
+
+    spam_filter = mlflow.pyfunc.load_model(uri).unwrap_python_model().spam_filter
+    vectorizer, model = filter_parts(spam_filter)
+    contributions, summary = explain.explain(text, vectorizer, model)
+    verdict = "spam" if summary["p_spam"] > 0.5 else "ham"
+    print(f"{verdict}: P(spam | text) = {summary['p_spam']:.4f}   ({uri})")
+    print(f"prior log-odds log P(spam)/P(ham) = {summary['prior_log_odds']:+.3f}")
+    if len(contributions):
+        ranked = contributions.sort_values("contribution", key=abs, ascending=False)
+        print(ranked.head(15).to_string(index=False, float_format=lambda v: f"{v:+.3f}"))
+    else:
+        print("(no known token: the posterior is the prior)")
+    if summary["absent_log_odds"]:
+        print(f"absent tokens (Bernoulli)          {summary['absent_log_odds']:+.3f}")
+    print(f"posterior log-odds = {summary['posterior_log_odds']:+.3f}")
+
+
+def serve(uri: str, host: str, port: int, tracking_uri: str) -> None:
+    """Replace this process with ``mlflow models serve`` on ``host:port``."""
+    bin_dir = str(Path(sys.executable).parent)  # mlflow execs uvicorn: it must be on PATH
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env["MLFLOW_TRACKING_URI"] = tracking_uri
+    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri,
+               "--env-manager", "local", "--host", host, "--port", str(port)]  # fmt: skip
+    print(f"serving {uri} on http://{host}:{port}/invocations", flush=True)
+    os.execve(sys.executable, command, env)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run-id", help="a week-2 run id (default: the newest FINISHED run)")
+    parser.add_argument(
+        "--tracking-uri", help="default: $MLFLOW_TRACKING_URI, else <repo>/mlflow.db"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    predict_parser = commands.add_parser("predict", help="classify one message and explain it")
+    predict_parser.add_argument("text")
+    serve_parser = commands.add_parser("serve", help="serve the filter over HTTP")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=5001)
+    args = parser.parse_args(argv)
+
+    tracking_uri = resolve_tracking_uri(args.tracking_uri)
+    uri = model_uri(args.run_id, tracking_uri)
+    if args.command == "predict":
+        predict(args.text, uri, tracking_uri)
+    else:
+        serve(uri, args.host, args.port, tracking_uri)
+
+
+if __name__ == "__main__":
+    main()

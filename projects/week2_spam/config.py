@@ -1,0 +1,46 @@
+"""The typed schema of ``configs/week2.yaml``: a typo or a wrong type fails at composition."""
+
+from dataclasses import dataclass, field
+
+from common.config import BaseConfig, register_schema
+
+
+@dataclass
+class DataConfig:
+    path: str | None = None  # None: the SMS Spam Collection (downloaded, sha256-verified)
+    test_size: float = 0.2  # held-out share for eval=holdout (stratified, seeded)
+
+
+@dataclass
+class FeaturesConfig:
+    lowercase: bool = True
+    word_ngrams: list[int] | None = field(default_factory=lambda: [1, 1])  # [min_n, max_n]
+    char_ngrams: list[int] | None = field(default_factory=lambda: [2, 4])  # char_wb; None: none
+    min_df: int = 2  # a term must occur in at least this many training messages
+    binary: bool = False  # presence (1) instead of counts
+
+
+@dataclass
+class ModelConfig:
+    name: str = "bernoulli"  # multinomial | bernoulli | complement
+    alpha: float = 0.01  # Lidstone pseudo-count; 1: Laplace, 0: the unsmoothed MLE
+
+
+@dataclass
+class ExplainConfig:
+    n_misclassified: int = 3  # misclassified test messages explained token by token
+    n_tokens: int = 15  # most spam- and ham-indicative tokens shown
+
+
+@dataclass
+class Week2Config(BaseConfig):
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    eval: str = "holdout"  # holdout: one stratified split | cv: stratified k-fold
+    cv_folds: int = 10  # k for eval=cv
+    explain: ExplainConfig = field(default_factory=ExplainConfig)
+    drill_samples: int = 10_000  # draws per distribution in the probability drills
+
+
+register_schema("week2_schema", Week2Config)

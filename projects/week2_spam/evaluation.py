@@ -1,0 +1,104 @@
+"""Out-of-sample evaluation of the filter beside scikit-learn's: one split, or k folds.
+
+Both schemes return the same thing, an :class:`OutOfSample`: every evaluated
+message with its true label and both filters' P(spam), and the metrics. Spam is
+the positive class throughout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn import metrics as skm
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline
+
+from projects.week2_spam.data import POSITIVE
+from projects.week2_spam.spam_filter import spam_probability
+
+THRESHOLD = 0.5  # predict spam when P(spam | x) > 1/2: the Bayes decision for 0-1 loss
+
+
+@dataclass
+class OutOfSample:
+    texts: np.ndarray  # the messages the filters did not train on
+    is_spam: np.ndarray  # bool, their true labels
+    p_ours: np.ndarray  # P(spam | text) from the from-scratch filter
+    p_reference: np.ndarray  # ... and from scikit-learn's
+    filters: list[Pipeline]  # our fitted filter of each fold (holdout: one)
+    fold: np.ndarray  # fold[i]: the filter that scored texts[i] without training on it
+    metrics: dict[str, float] = field(default_factory=dict)
+    fold_metrics: list[dict[str, float]] = field(default_factory=list)  # cv only
+
+
+def classification_metrics(is_spam: np.ndarray, p_spam: np.ndarray) -> dict[str, float]:
+    """Accuracy, precision, recall, F1, MCC at the 1/2 threshold; ROC AUC over all thresholds."""
+    predicted = p_spam > THRESHOLD
+    return {
+        "accuracy": skm.accuracy_score(is_spam, predicted),
+        "precision": skm.precision_score(is_spam, predicted, zero_division=0.0),
+        "recall": skm.recall_score(is_spam, predicted),
+        "f1": skm.f1_score(is_spam, predicted),
+        "mcc": skm.matthews_corrcoef(is_spam, predicted),
+        "roc_auc": skm.roc_auc_score(is_spam, p_spam),
+    }
+
+
+def parity_error(ours: Pipeline, reference: Pipeline, texts) -> float:
+    """max |log P_ours(y|x) - log P_sklearn(y|x)| over messages and classes (equal -inf: 0)."""
+    a, b = ours.predict_log_proba(list(texts)), reference.predict_log_proba(list(texts))
+    both_infinite = np.isneginf(a) & np.isneginf(b)
+    return float(np.max(np.where(both_infinite, 0.0, np.abs(a - b))))
+
+
+def fit_and_score(ours, reference, train_texts, train_labels, test_texts, test_labels):
+    """Fit both filters on the training part; P(spam) of each on the test part, and parity."""
+    ours.fit(list(train_texts), train_labels)
+    reference.fit(list(train_texts), train_labels)
+    p_ours, p_reference = (spam_probability(f, test_texts) for f in (ours, reference))
+    return ours, p_ours, p_reference, parity_error(ours, reference, test_texts)
+
+
+def holdout(build, texts, labels, *, test_size: float, seed: int) -> OutOfSample:
+    """One stratified split: ``test_*`` metrics of ours, ``sklearn_test_*`` of the reference."""
+    if not 0 < test_size < 1:
+        raise ValueError(f"data.test_size must be in (0, 1), got {test_size}")
+    train_x, test_x, train_y, test_y = train_test_split(
+        texts, labels, test_size=test_size, stratify=labels, random_state=seed
+    )
+    ours, p_ours, p_ref, parity = fit_and_score(*build(), train_x, train_y, test_x, test_y)
+    is_spam = test_y == POSITIVE
+    result = OutOfSample(test_x, is_spam, p_ours, p_ref, [ours], np.zeros(len(test_x), int))
+    result.metrics = {
+        **{f"test_{k}": v for k, v in classification_metrics(is_spam, p_ours).items()},
+        **{f"sklearn_test_{k}": v for k, v in classification_metrics(is_spam, p_ref).items()},
+        "parity_max_abs_log_proba": parity,
+    }
+    return result
+
+
+def cross_validate(build, texts, labels, *, folds: int, seed: int) -> OutOfSample:
+    """Stratified k-fold: ``cv_<metric>_mean`` and ``_std`` over folds; out-of-fold P(spam)."""
+    if folds < 2:
+        raise ValueError(f"cv_folds must be >= 2, got {folds}")
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    p_ours, p_ref, fold = np.empty(len(texts)), np.empty(len(texts)), np.empty(len(texts), int)
+    is_spam = labels == POSITIVE
+    filters, fold_metrics, parity = [], [], 0.0
+    for k, (train, test) in enumerate(splitter.split(texts, labels)):
+        ours, p_ours[test], p_ref[test], fold_parity = fit_and_score(
+            *build(), texts[train], labels[train], texts[test], labels[test]
+        )
+        filters.append(ours)
+        fold[test] = k
+        parity = max(parity, fold_parity)
+        fold_metrics.append(classification_metrics(is_spam[test], p_ours[test]))
+    result = OutOfSample(texts, is_spam, p_ours, p_ref, filters, fold, fold_metrics=fold_metrics)
+    for name in fold_metrics[0]:
+        values = np.array([m[name] for m in fold_metrics])
+        result.metrics[f"cv_{name}_mean"] = float(values.mean())
+        result.metrics[f"cv_{name}_std"] = float(values.std(ddof=1))
+    reference_mcc = classification_metrics(is_spam, p_ref)["mcc"]
+    result.metrics |= {"sklearn_cv_mcc_pooled": reference_mcc, "parity_max_abs_log_proba": parity}
+    return result

@@ -1,0 +1,51 @@
+"""Loading labelled messages: the real corpus exactly, and one clear error per bad file."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from projects.week2_spam.data import load_messages
+
+MIRROR = os.environ.get("MATH4ML_DATA_MIRROR")
+
+
+@pytest.mark.skipif(not MIRROR, reason="set MATH4ML_DATA_MIRROR to the offline dataset copies")
+def test_the_sms_spam_collection_has_every_message_quotes_included():
+    messages = load_messages()
+    assert len(messages) == 5574
+    assert messages["label"].value_counts().to_dict() == {"ham": 4827, "spam": 747}
+    assert messages["text"].str.contains('"', regex=False).sum() == 145  # a CSV reader loses some
+
+
+def write(tmp_path, content: bytes):
+    path = tmp_path / "messages.tsv"
+    path.write_bytes(content)
+    return path
+
+
+def test_a_file_in_the_same_format_loads_and_blank_lines_are_skipped(tmp_path):
+    path = write(tmp_path, 'ham\tsee you at "noon"\n\nspam\tWIN £1000 now\t!\n'.encode())
+    messages = load_messages(path)
+    assert messages.values.tolist() == [["ham", 'see you at "noon"'], ["spam", "WIN £1000 now\t!"]]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"ham\tok\nspam\tcaf\xe9 prize\n", r"line 2: byte 0xe9 is not UTF-8; re-encode"),
+        (b"ham\tok\nspma\tprize\n", r"line 2: unknown label 'spma'; expected one of"),
+        (b"ham\tok\nspam prize\n", r"line 2: no tab between label and text"),
+        (b"ham\tok\nham\tfine\n", r"labelled \['ham'\]; a spam filter needs both"),
+        (b"", r"labelled \[\]"),
+    ],
+)
+def test_bad_files_fail_with_the_line_and_the_fix(tmp_path, content, message):
+    with pytest.raises(ValueError, match=message):
+        load_messages(write(tmp_path, content))
+
+
+def test_a_missing_file_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"data file not found: .*nope\.tsv"):
+        load_messages(tmp_path / "nope.tsv")

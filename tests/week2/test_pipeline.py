@@ -1,0 +1,146 @@
+"""Week 2 end to end: the real CLI on the real corpus, the logged model, and bad inputs."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+
+from common.paths import CONFIG_DIR, REPO_ROOT
+from common.tracking import EXIT_FAILED, run_tracked
+from projects.week2_spam import cli, config, pipeline  # noqa: F401  (config registers the schema)
+from tests.test_curriculum import logged_names
+
+needs_corpus = pytest.mark.skipif(
+    not os.environ.get("MATH4ML_DATA_MIRROR"),
+    reason="set MATH4ML_DATA_MIRROR to the offline dataset copies (../shared/data)",
+)
+QUICK = ["drill_samples=2000", "explain.n_misclassified=1"]
+
+
+def run_cli(*overrides: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "projects.week2_spam", *overrides, f"hydra.run.dir={tmp_path}/run"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def compose_week2(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose("week2", overrides=list(overrides))
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, empty_store):
+    """One default week-2 run through the CLI, in a store of this module's own."""
+    from mlflow.tracking import MlflowClient
+
+    folder = tmp_path_factory.mktemp("week2")
+    shutil.copyfile(empty_store, folder / "mlflow.db")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    result = run_cli(*QUICK, f"tracking.uri={uri}", tmp_path=folder)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    client = MlflowClient(uri)
+    [run] = client.search_runs([client.get_experiment_by_name("week2").experiment_id])
+    return client, run, uri, folder
+
+
+@needs_corpus
+def test_default_run_finishes_with_the_metrics_and_artifacts_the_readme_promises(finished_run):
+    client, run, _, folder = finished_run
+    assert run.info.status == "FINISHED"
+    metrics = run.data.metrics
+    for name in ("accuracy", "precision", "recall", "f1", "mcc", "roc_auc"):
+        assert 0 <= metrics[f"test_{name}"] <= 1
+    assert metrics["parity_max_abs_log_proba"] < 1e-10
+    assert 0 <= metrics["mcnemar_p_value"] <= 1
+    artifacts = Path(client.download_artifacts(run.info.run_id, "", str(folder / "artifacts")))
+    for name in logged_names(week=2):
+        if "/" in name or name.endswith(".json"):
+            assert (artifacts / name).exists(), f"README promises artifact {name}"
+        else:
+            assert name in metrics, f"README promises metric {name}"
+
+
+@needs_corpus
+def test_the_logged_model_scores_raw_text_like_the_filter(finished_run):
+    import mlflow
+
+    _, run, uri, _ = finished_run
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/spam_filter")
+    messages = ["WINNER!! Claim your FREE prize now, call 09061701461", "see you at lunch :)", ""]
+    served = np.array(model.predict(messages))
+    assert served[0] > 0.9 > 0.1 > served[1]
+    assert 0 <= served[2] <= 1
+    assert model.metadata.signature is not None
+    spam_filter = model.unwrap_python_model().spam_filter
+    np.testing.assert_allclose(served, spam_filter.predict_proba(messages)[:, 1], rtol=0, atol=0)
+
+
+@needs_corpus
+def test_predict_command_prints_the_verdict_and_the_evidence(finished_run, capsys):
+    _, run, uri, _ = finished_run
+    cli.main(["--tracking-uri", uri, "predict", "URGENT! You have won a £900 prize. Call now"])
+    out = capsys.readouterr().out
+    assert out.startswith("spam: P(spam | text) = ")
+    assert run.info.run_id in out
+    assert "prior log-odds" in out
+    assert "posterior log-odds" in out
+
+
+def test_predict_without_runs_says_what_to_do(tracking_uri):
+    with pytest.raises(SystemExit, match=r"no FINISHED week2 run .* run `make week2` first"):
+        cli.main(["--tracking-uri", tracking_uri, "predict", "hello"])
+
+
+def test_predict_with_an_unknown_run_id_is_a_clear_error(tracking_uri):
+    with pytest.raises(SystemExit, match="no run 'abc123'"):
+        cli.main(["--tracking-uri", tracking_uri, "--run-id", "abc123", "predict", "hello"])
+
+
+def test_unknown_labels_fail_the_run_with_the_line(tmp_path, tracking_uri, runs_of):
+    data = tmp_path / "messages.tsv"
+    data.write_text("ham\thello\nspam\tWIN\nsapm\tprize\n")
+    cfg = compose_week2(f"data.path={data}", *QUICK, f"tracking.uri={tracking_uri}")
+    with pytest.raises(SystemExit) as exited:
+        run_tracked(cfg, "week2", pipeline.run)
+    assert exited.value.code == EXIT_FAILED
+    [run] = runs_of("week2")
+    assert run.info.status == "FAILED"
+    assert "line 3: unknown label 'sapm'" in run.data.tags["error"]
+
+
+@needs_corpus
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("eval=kfold", "eval must be one of"),
+        ("model.name=gaussian", "model.name must be one of"),
+        ("data.test_size=1.5", r"data.test_size must be in \(0, 1\)"),
+        ("model.alpha=-1", "alpha"),
+    ],
+)
+def test_bad_settings_fail_the_run(override, message, tracking_uri, runs_of):
+    cfg = compose_week2(override, *QUICK, f"tracking.uri={tracking_uri}")
+    with pytest.raises(SystemExit):
+        run_tracked(cfg, "week2", pipeline.run)
+    [run] = runs_of("week2")
+    assert run.info.status == "FAILED"
+    assert re.search(message, run.data.tags["error"])
+
+
+def test_config_typos_fail_at_composition():
+    with pytest.raises(ConfigCompositionException):
+        compose_week2("model.alhpa=1")

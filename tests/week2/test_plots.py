@@ -1,0 +1,174 @@
+"""The week-2 figures draw what they are given, on the axes they are given, and open no figure.
+
+Each test draws on small inputs (Agg backend), then reads the artists back: bar heights,
+line data, annotations, colours. The fixture closes the figure and checks none is left.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_rgba
+from matplotlib.patches import Rectangle
+from scipy import stats
+
+from projects.week2_spam import plots
+from projects.week2_spam.probability import DISTRIBUTIONS, running_mean, sample_means
+
+SPAM, HAM = to_rgba(plots.CLASS_COLOURS["spam"]), to_rgba(plots.CLASS_COLOURS["ham"])
+
+
+@pytest.fixture
+def subplots():
+    """``subplots(nrows, ncols)`` like ``plt.subplots``; afterwards no figure may stay open."""
+    opened = []
+
+    def make(*args, **kwargs):
+        fig, axes = plt.subplots(*args, **kwargs)
+        opened.append(fig)
+        return axes
+
+    yield make
+    assert len(plt.get_fignums()) == len(opened), "a plot function opened a figure of its own"
+    for fig in opened:
+        plt.close(fig)
+    assert plt.get_fignums() == []
+
+
+def bars(ax):
+    return [p for p in ax.patches if isinstance(p, Rectangle)]
+
+
+def line_labelled(ax, label):
+    (line,) = [line for line in ax.get_lines() if line.get_label() == label]
+    return line
+
+
+def test_distribution_grid_draws_each_sample_over_its_exact_pmf_or_pdf(subplots):
+    rng = np.random.default_rng(0)
+    samples = {name: sampler(rng, 400) for name, (sampler, _) in DISTRIBUTIONS.items()}
+    exact = {name: dist for name, (_, dist) in DISTRIBUTIONS.items()}
+    axes = subplots(2, 4)
+    plots.distribution_grid(axes, samples, exact)
+    for ax, (name, x) in zip(axes.flat, samples.items(), strict=False):
+        dist = exact[name]
+        assert ax.get_title().startswith(f"{name}: mean {dist.mean():.3g}")
+        if name in {"Bernoulli", "binomial", "Poisson"}:
+            values, counts = np.unique(x, return_counts=True)
+            heights = {p.get_x() + p.get_width() / 2: p.get_height() for p in bars(ax)}
+            assert heights == pytest.approx(dict(zip(values, counts / 400, strict=True)))
+            pmf = line_labelled(ax, "exact pmf")
+            np.testing.assert_allclose(pmf.get_ydata(), dist.pmf(pmf.get_xdata()))
+            assert dist.pmf(pmf.get_xdata()).sum() > 0.999  # the stems cover the support
+        else:
+            area = sum(p.get_width() * p.get_height() for p in bars(ax))
+            assert area == pytest.approx(1.0)  # a density histogram
+            pdf = line_labelled(ax, "exact pdf")
+            np.testing.assert_allclose(pdf.get_ydata(), dist.pdf(pdf.get_xdata()))
+            assert line_labelled(ax, "KDE").get_linestyle() == "--"
+    assert [ax.axison for ax in axes.flat] == [True] * 6 + [False] * 2
+
+
+def test_law_of_large_numbers_draws_the_running_mean_inside_its_band(subplots):
+    x = np.random.default_rng(0).integers(0, 2, 1_000)
+    ax = subplots()
+    plots.law_of_large_numbers(ax, running_mean(x), 0.5, 0.5, "Coin tosses")
+    np.testing.assert_array_equal(line_labelled(ax, "running mean").get_ydata(), running_mean(x))
+    np.testing.assert_array_equal(line_labelled(ax, "E[X] = 0.5").get_ydata(), [0.5, 0.5])
+    (band,) = ax.collections
+    assert band.get_label() == "E[X] ± 2σ/√k"
+    lo, hi = ax.get_ylim()
+    assert lo <= running_mean(x).min()
+    assert running_mean(x).max() <= hi
+    assert ax.get_xscale() == "log"
+    assert ax.get_title() == "Coin tosses"
+
+
+def test_central_limit_theorem_draws_one_density_per_n_over_the_normal_pdf(subplots):
+    rng = np.random.default_rng(0)
+    z = {n: sample_means(rng, "exponential", n, 500) for n in (1, 30)}
+    axes = subplots(1, 2)
+    plots.central_limit_theorem(axes, z, {1: 0.16, 30: 0.02})
+    for ax, n in zip(axes, z, strict=True):
+        normal = line_labelled(ax, "N(0, 1)")
+        np.testing.assert_allclose(normal.get_ydata(), stats.norm.pdf(normal.get_xdata()))
+        area = sum(p.get_width() * p.get_height() for p in bars(ax))
+        assert area == pytest.approx(1.0)  # a density histogram
+        assert min(p.get_x() for p in bars(ax)) <= z[n].min()  # of every mean, even those
+        assert max(p.get_x() + p.get_width() for p in bars(ax)) >= z[n].max()  # off-screen
+    assert [ax.get_title() for ax in axes] == ["n = 1, KS = 0.160", "n = 30, KS = 0.020"]
+
+
+def test_correlation_heatmap_annotates_every_cell_on_a_centred_diverging_scale(subplots):
+    columns = ["length", "digits", "currency", "is_spam"]
+    data = pd.DataFrame(np.random.default_rng(0).standard_normal((50, 4)), columns=columns)
+    corr = data.corr()
+    ax = subplots()
+    plots.correlation_heatmap(ax, corr)
+    (mesh,) = ax.collections
+    np.testing.assert_allclose(mesh.get_array().reshape(4, 4), corr.to_numpy())
+    assert [t.get_text() for t in ax.texts] == [f"{v:.2f}" for v in corr.to_numpy().ravel()]
+    assert (mesh.norm.vmin, mesh.norm.vmax) == (-1, 1)
+    assert mesh.cmap(0.5)[:3] == pytest.approx((0.95, 0.95, 0.95), abs=0.1)  # white-ish at 0
+    assert [t.get_text() for t in ax.get_xticklabels()] == columns
+
+
+def test_confusion_matrix_shows_counts_and_row_shares(subplots):
+    ax = subplots()
+    plots.confusion_matrix(ax, np.array([[950, 5], [12, 133]]), ["ham", "spam"])
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["950\n(99.5%)", "5\n(0.5%)", "12\n(8.3%)", "133\n(91.7%)"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted", "true")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["ham", "spam"]
+
+
+def test_roc_and_precision_recall_curves_draw_two_models_on_one_axes(subplots):
+    fpr, tpr = np.array([0, 0.1, 1.0]), np.array([0, 0.9, 1.0])
+    precision, recall = np.array([0.2, 0.9, 1.0]), np.array([1.0, 0.8, 0.0])
+    roc_ax, pr_ax = subplots(1, 2)
+    plots.roc_curves(roc_ax, {"ours": (fpr, tpr, 0.955), "sklearn": (fpr, tpr**2, 0.9)})
+    plots.precision_recall_curves(
+        pr_ax, {"ours": (precision, recall, 0.91), "sklearn": (precision, recall, 0.8)}, 0.13
+    )
+    roc_labels = [t.get_text() for t in roc_ax.get_legend().get_texts()]
+    assert roc_labels == ["ours (AUC = 0.955)", "sklearn (AUC = 0.900)", "chance"]
+    np.testing.assert_array_equal(
+        line_labelled(roc_ax, "sklearn (AUC = 0.900)").get_ydata(), tpr**2
+    )
+    ours = line_labelled(pr_ax, "ours (AP = 0.910)")
+    np.testing.assert_array_equal(ours.get_xdata(), recall)
+    assert ours.get_drawstyle() == "steps-post"
+    np.testing.assert_array_equal(line_labelled(pr_ax, "chance (0.130)").get_ydata(), [0.13, 0.13])
+
+
+def test_message_explanation_has_one_bar_per_term_coloured_by_sign(subplots):
+    contributions = pd.DataFrame(
+        {
+            "token": ["free", "call", "later", "prize", "ok"],
+            "contribution": [2.0, 1.5, -1.0, 3.0, -0.2],
+        }
+    )
+    ax = subplots()
+    plots.message_explanation(ax, contributions, -1.9, 0.97, title="FREE prize", top=3)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["prior log-odds", "prize", "free", "call", "(2 other tokens)"]
+    widths = [p.get_width() for p in bars(ax)]
+    assert widths == pytest.approx([-1.9, 3.0, 2.0, 1.5, -1.2])
+    colours = [p.get_facecolor() for p in bars(ax)]
+    assert colours == [to_rgba("grey"), SPAM, SPAM, SPAM, HAM]
+    assert ax.get_title() == "FREE prize\nlog-odds +3.40  →  P(spam | x) = 0.970"
+
+
+def test_indicative_tokens_shows_the_k_most_spam_and_ham_like(subplots):
+    log_ratios = pd.DataFrame(
+        {"token": list("abcdefg"), "log_ratio": [3, -2, 0.5, -4, 1, 0.1, -0.3]}
+    )
+    ax = subplots()
+    plots.indicative_tokens(ax, log_ratios, k=2)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "e", "b", "d"]
+    assert [p.get_width() for p in bars(ax)] == [3, 1, -2, -4]
+    assert [p.get_facecolor() for p in bars(ax)] == [SPAM, SPAM, HAM, HAM]
