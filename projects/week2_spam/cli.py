@@ -53,10 +53,14 @@ def predict(text: str, uri: str, tracking_uri: str) -> None:
 
     mlflow.set_tracking_uri(tracking_uri)
     from projects.week2_spam import explain
-    from projects.week2_spam.spam_filter import filter_parts
+    from projects.week2_spam.spam_filter import filter_parts, spam_probability
 
     spam_filter = mlflow.pyfunc.load_model(uri).unwrap_python_model().spam_filter
     vectorizer, model = filter_parts(spam_filter)
+    if type(model) not in explain.EVIDENCE:  # complement NB: no per-token probabilities
+        p_spam = spam_probability(spam_filter, [text])[0]
+        print(f"{'spam' if p_spam > 0.5 else 'ham'}: P(spam | text) = {p_spam:.4f}   ({uri})")
+        return
     contributions, summary = explain.explain(text, vectorizer, model)
     verdict = "spam" if summary["p_spam"] > 0.5 else "ham"
     print(f"{verdict}: P(spam | text) = {summary['p_spam']:.4f}   ({uri})")

@@ -159,6 +159,10 @@ def log_explanations(result: evaluation.OutOfSample, cfg: DictConfig) -> None:
     having trained on it.
     """
     vectorizer, model = filter_parts(result.filters[0])
+    if type(model) not in explain.EVIDENCE:  # complement NB: its scores are not P(x | y)
+        log.warning("no token-by-token explanation for %s", type(model).__name__)
+        mlflow.set_tag("explanations", f"not available for {type(model).__name__}")
+        return
     tokens = explain.indicative_tokens(vectorizer, model, n=cfg.n_tokens)
     mlflow.log_table(tokens, "tables/indicative_tokens.json")
     with figure("indicative_tokens", figsize=(7, 8)) as (_, ax):

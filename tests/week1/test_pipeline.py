@@ -157,3 +157,16 @@ def test_config_typos_fail_at_composition_before_any_run(override, message):
     with pytest.raises(ConfigCompositionException) as error:
         compose_week1(override)
     assert message in str(error.value.__cause__ or error.value)
+
+
+def test_cli_sweep_logs_one_finished_run_per_job(crop, tracking_uri, runs_of, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "projects.week1_pca", "-m", f"images=[{crop}]", *SMALL,
+         "low_rank.rank=2,8", f"tracking.uri={tracking_uri}", f"hydra.sweep.dir={tmp_path}"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    runs = runs_of("week1")
+    assert sorted(r.data.params["low_rank.rank"] for r in runs) == ["2", "8"]
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert all("low_rank.rank=" in r.info.run_name for r in runs)

@@ -144,3 +144,14 @@ def test_bad_settings_fail_the_run(override, message, tracking_uri, runs_of):
 def test_config_typos_fail_at_composition():
     with pytest.raises(ConfigCompositionException):
         compose_week2("model.alhpa=1")
+
+
+@needs_corpus
+def test_complement_model_runs_without_explanations(tracking_uri, runs_of):
+    cfg = compose_week2(
+        "model.name=complement", "model.alpha=0.1", *QUICK, f"tracking.uri={tracking_uri}"
+    )
+    run_tracked(cfg, "week2", pipeline.run)
+    [run] = runs_of("week2")
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["explanations"] == "not available for ComplementNaiveBayes"
