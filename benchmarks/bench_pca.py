@@ -11,14 +11,12 @@ BLAS is pinned to one thread by default: on a shared 2-core machine OpenBLAS thr
 contend with other processes and the timings swing by 10x from run to run.
 """
 
-import time
-
 import numpy as np
-import pandas as pd
 from sklearn import decomposition
 from sklearn.datasets import load_digits, load_sample_image
 from threadpoolctl import threadpool_limits
 
+from benchmarks.timing import best_times, print_table
 from projects.week1_pca.pca import PCA
 
 SKLEARN_SOLVER = {"covariance_eigh": "covariance_eigh", "svd": "full", "randomized": "randomized"}
@@ -42,29 +40,6 @@ def datasets():
         "china_rows": gray,  # 427 x 640: more features than samples
         "china_patches": patches,  # 4187 x 64: 8 x 8 pixel blocks
     }
-
-
-def best_times(fit_ours, fit_theirs, repeats, min_round_s=0.05):
-    """Best seconds per call of each of two callables, timed in alternating rounds.
-
-    A round runs ``number`` calls back to back, with number chosen so a round lasts about
-    ``min_round_s`` (millisecond fits are too short to time one by one).
-    """
-    calls = (fit_ours, fit_theirs)
-    slowest = 0.0
-    for fit in calls:  # warm-up call, also measures the call length
-        start = time.perf_counter()
-        fit()
-        slowest = max(slowest, time.perf_counter() - start)
-    number = max(1, round(min_round_s / slowest))
-    best = [np.inf, np.inf]
-    for _ in range(repeats):
-        for i, fit in enumerate(calls):
-            start = time.perf_counter()
-            for _ in range(number):
-                fit()
-            best[i] = min(best[i], (time.perf_counter() - start) / number)
-    return best[0], best[1]
 
 
 def compare(name, X, solver, n_components, repeats):
@@ -99,18 +74,10 @@ def main(repeats=5, blas_threads=1):
             for solver in SKLEARN_SOLVER:
                 counts = [20, None] if name == "digits" and solver != "randomized" else [20]
                 rows.extend(compare(name, X, solver, k, repeats) for k in counts)
-    table = pd.DataFrame(rows)
-    print(f"PCA fit, best of {repeats}, BLAS threads: {blas_threads}")
-    print(
-        table.to_string(
-            index=False,
-            formatters={
-                "ours_s": "{:.5f}".format,
-                "sklearn_s": "{:.5f}".format,
-                "ratio": "{:.2f}".format,
-                "ev_rel_diff": "{:.1e}".format,
-            },
-        )
+    print_table(
+        f"PCA fit, best of {repeats}, BLAS threads: {blas_threads}",
+        rows,
+        {"ours_s": "{:.5f}", "sklearn_s": "{:.5f}", "ratio": "{:.2f}", "ev_rel_diff": "{:.1e}"},
     )
     return rows
 

@@ -17,17 +17,16 @@ never on while timing). ``max_abs_diff`` is max |log P(y|x) ours - sklearn's|, a
 """
 
 import gc
-import time
 import tracemalloc
 
 import numpy as np
-import pandas as pd
 from sklearn import naive_bayes as sk_nb
 from sklearn.feature_extraction import text as sk_text
 from sklearn.pipeline import FeatureUnion, make_pipeline
 from threadpoolctl import threadpool_limits
 
-from common.data import fetch
+from benchmarks.timing import best_times, print_table
+from projects.week2_spam.data import load_messages
 from projects.week2_spam.naive_bayes import MultinomialNaiveBayes
 from projects.week2_spam.vectorizer import CountVectorizer
 
@@ -41,10 +40,9 @@ SETTINGS = {  # name -> list of vectorizer parameter sets, unioned
 
 
 def load_sms():
-    """(texts, labels): the SMS Spam Collection, one ``label<TAB>text`` line per message."""
-    lines = fetch("sms_spam").read_text(encoding="utf-8").split("\n")
-    labels, texts = zip(*(line.split("\t", 1) for line in lines if line), strict=True)
-    return list(texts), np.array(labels, dtype=object)
+    """(texts, labels) of the SMS Spam Collection, as the pipeline reads it."""
+    messages = load_messages()
+    return messages["text"].tolist(), messages["label"].to_numpy(dtype=object)
 
 
 def build(vectorizer_cls, model, settings):
@@ -59,18 +57,6 @@ def build(vectorizer_cls, model, settings):
 def filter_run(spam_filter, texts, labels):
     """The timed work: fit on every message, then predict every message."""
     return spam_filter.fit(texts, labels).predict(texts)
-
-
-def best_times(run_ours, run_theirs, repeats):
-    """Best seconds of each of two callables over ``repeats`` alternating rounds."""
-    best = [np.inf, np.inf]
-    for _ in range(repeats):
-        for i, run in enumerate((run_ours, run_theirs)):
-            gc.collect()  # garbage of the previous run is not charged to this one
-            start = time.perf_counter()
-            run()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
 
 
 def peak_bytes(run):
@@ -128,23 +114,18 @@ def main(repeats=7, blas_threads=1):
     texts, labels = load_sms()
     with threadpool_limits(limits=blas_threads, user_api="blas"):
         rows = [compare(name, texts, labels, repeats) for name in SETTINGS]
-    table = pd.DataFrame(rows)
-    print(
+    print_table(
         f"Spam filter fit + predict on {len(texts)} messages, best of {repeats}, "
-        f"BLAS threads: {blas_threads}"
-    )
-    print(
-        table.to_string(
-            index=False,
-            formatters={
-                "ours_s": "{:.4f}".format,
-                "sklearn_s": "{:.4f}".format,
-                "ratio": "{:.2f}".format,
-                "ours_peak_MiB": "{:.1f}".format,
-                "sklearn_peak_MiB": "{:.1f}".format,
-                "max_abs_diff": "{:.1e}".format,
-            },
-        )
+        f"BLAS threads: {blas_threads}",
+        rows,
+        {
+            "ours_s": "{:.4f}",
+            "sklearn_s": "{:.4f}",
+            "ratio": "{:.2f}",
+            "ours_peak_MiB": "{:.1f}",
+            "sklearn_peak_MiB": "{:.1f}",
+            "max_abs_diff": "{:.1e}",
+        },
     )
     return rows
 

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from PIL import Image
 from sklearn.datasets import load_sample_image
 
-from common.paths import CONFIG_DIR, REPO_ROOT
+from common.paths import REPO_ROOT
 from common.tracking import EXIT_FAILED, run_tracked
 from projects.week1_pca import (
     config,  # noqa: F401  (registers the schema)
@@ -27,6 +26,7 @@ from projects.week1_pca import (
 )
 from projects.week1_pca.patch_codec import decode
 from tests.test_curriculum import logged_names
+from tests.weeks import compose_config, run_cli
 
 SMALL = [  # a quick run: one small crop, few settings
     "low_rank.ranks=[2,8]",
@@ -45,23 +45,14 @@ def crop(tmp_path_factory) -> Path:
     return path
 
 
-def run_cli(*overrides: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "projects.week1_pca", *overrides, f"hydra.run.dir={tmp_path}/run"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def compose_week1(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return compose("week1", overrides=list(overrides))
-
-
 def test_cli_run_finishes_and_logs_what_the_readme_promises(crop, tracking_uri, runs_of, tmp_path):
-    result = run_cli(f"images=[{crop}]", *SMALL, f"tracking.uri={tracking_uri}", tmp_path=tmp_path)
+    result = run_cli(
+        "week1_pca",
+        f"images=[{crop}]",
+        *SMALL,
+        f"tracking.uri={tracking_uri}",
+        output_dir=tmp_path / "run",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     [run] = runs_of("week1")
     assert run.info.status == "FINISHED"
@@ -94,7 +85,10 @@ def test_cli_bad_input_is_one_line_a_non_zero_exit_and_a_failed_run(
     tracking_uri, runs_of, tmp_path
 ):
     result = run_cli(
-        "images=[/no/such/photo.png]", f"tracking.uri={tracking_uri}", tmp_path=tmp_path
+        "week1_pca",
+        "images=[/no/such/photo.png]",
+        f"tracking.uri={tracking_uri}",
+        output_dir=tmp_path / "run",
     )
     assert result.returncode == EXIT_FAILED
     errors = [line for line in result.stdout.splitlines() if "ERROR" in line]
@@ -122,7 +116,7 @@ BAD_IMAGES = {
 def test_bad_image_files_fail_the_run(filename, tmp_path, tracking_uri, runs_of):
     make, message = BAD_IMAGES[filename]
     make(tmp_path / filename)
-    cfg = compose_week1(f"images=[{tmp_path / filename}]", f"tracking.uri={tracking_uri}")
+    cfg = compose_config("week1", f"images=[{tmp_path / filename}]", f"tracking.uri={tracking_uri}")
     with pytest.raises(SystemExit) as exited:
         run_tracked(cfg, "week1", pipeline.run)
     assert exited.value.code == EXIT_FAILED
@@ -141,7 +135,9 @@ def test_bad_image_files_fail_the_run(filename, tmp_path, tracking_uri, runs_of)
     ],
 )
 def test_bad_settings_fail_the_run_with_the_value(overrides, message, crop, tracking_uri, runs_of):
-    cfg = compose_week1(f"images=[{crop}]", *SMALL, *overrides, f"tracking.uri={tracking_uri}")
+    cfg = compose_config(
+        "week1", f"images=[{crop}]", *SMALL, *overrides, f"tracking.uri={tracking_uri}"
+    )
     with pytest.raises(SystemExit):
         run_tracked(cfg, "week1", pipeline.run)
     [run] = runs_of("week1")
@@ -155,7 +151,7 @@ def test_bad_settings_fail_the_run_with_the_value(overrides, message, crop, trac
 )
 def test_config_typos_fail_at_composition_before_any_run(override, message):
     with pytest.raises(ConfigCompositionException) as error:
-        compose_week1(override)
+        compose_config("week1", override)
     assert message in str(error.value.__cause__ or error.value)
 
 

@@ -5,40 +5,22 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 
-from common.paths import CONFIG_DIR, REPO_ROOT
 from common.tracking import EXIT_FAILED, run_tracked
 from projects.week2_spam import cli, config, pipeline  # noqa: F401  (config registers the schema)
 from tests.test_curriculum import logged_names
+from tests.weeks import compose_config, run_cli
 
 needs_corpus = pytest.mark.skipif(
     not os.environ.get("MATH4ML_DATA_MIRROR"),
     reason="set MATH4ML_DATA_MIRROR to the offline dataset copies (../shared/data)",
 )
 QUICK = ["drill_samples=2000", "explain.n_misclassified=1"]
-
-
-def run_cli(*overrides: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "projects.week2_spam", *overrides, f"hydra.run.dir={tmp_path}/run"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def compose_week2(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return compose("week2", overrides=list(overrides))
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +31,7 @@ def finished_run(tmp_path_factory, empty_store):
     folder = tmp_path_factory.mktemp("week2")
     shutil.copyfile(empty_store, folder / "mlflow.db")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    result = run_cli(*QUICK, f"tracking.uri={uri}", tmp_path=folder)
+    result = run_cli("week2_spam", *QUICK, f"tracking.uri={uri}", output_dir=folder / "run")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     client = MlflowClient(uri)
     [run] = client.search_runs([client.get_experiment_by_name("week2").experiment_id])
@@ -113,7 +95,7 @@ def test_predict_with_an_unknown_run_id_is_a_clear_error(tracking_uri):
 def test_unknown_labels_fail_the_run_with_the_line(tmp_path, tracking_uri, runs_of):
     data = tmp_path / "messages.tsv"
     data.write_text("ham\thello\nspam\tWIN\nsapm\tprize\n")
-    cfg = compose_week2(f"data.path={data}", *QUICK, f"tracking.uri={tracking_uri}")
+    cfg = compose_config("week2", f"data.path={data}", *QUICK, f"tracking.uri={tracking_uri}")
     with pytest.raises(SystemExit) as exited:
         run_tracked(cfg, "week2", pipeline.run)
     assert exited.value.code == EXIT_FAILED
@@ -133,7 +115,7 @@ def test_unknown_labels_fail_the_run_with_the_line(tmp_path, tracking_uri, runs_
     ],
 )
 def test_bad_settings_fail_the_run(override, message, tracking_uri, runs_of):
-    cfg = compose_week2(override, *QUICK, f"tracking.uri={tracking_uri}")
+    cfg = compose_config("week2", override, *QUICK, f"tracking.uri={tracking_uri}")
     with pytest.raises(SystemExit):
         run_tracked(cfg, "week2", pipeline.run)
     [run] = runs_of("week2")
@@ -143,13 +125,13 @@ def test_bad_settings_fail_the_run(override, message, tracking_uri, runs_of):
 
 def test_config_typos_fail_at_composition():
     with pytest.raises(ConfigCompositionException):
-        compose_week2("model.alhpa=1")
+        compose_config("week2", "model.alhpa=1")
 
 
 @needs_corpus
 def test_complement_model_runs_without_explanations(tracking_uri, runs_of):
-    cfg = compose_week2(
-        "model.name=complement", "model.alpha=0.1", *QUICK, f"tracking.uri={tracking_uri}"
+    cfg = compose_config(
+        "week2", "model.name=complement", "model.alpha=0.1", *QUICK, f"tracking.uri={tracking_uri}"
     )
     run_tracked(cfg, "week2", pipeline.run)
     [run] = runs_of("week2")

@@ -1,0 +1,44 @@
+"""Side-by-side timing shared by every benchmark: ours and the library's, in one process."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+
+def best_times(
+    run_ours: Callable, run_theirs: Callable, repeats: int, min_round_s: float = 0.05
+) -> tuple[float, float]:
+    """Best seconds per call of each of two callables, timed in alternating rounds.
+
+    A round runs ``number`` calls back to back, with number chosen so a round lasts
+    about ``min_round_s`` (millisecond calls are too short to time one by one);
+    alternating the two spreads any drift of the machine over both.
+    """
+    calls = (run_ours, run_theirs)
+    slowest = 0.0
+    for run in calls:  # warm-up call, also measures the call length
+        start = time.perf_counter()
+        run()
+        slowest = max(slowest, time.perf_counter() - start)
+    number = max(1, round(min_round_s / slowest))
+    best = [np.inf, np.inf]
+    for _ in range(repeats):
+        for i, run in enumerate(calls):
+            gc.collect()  # garbage of the previous round is not charged to this one
+            start = time.perf_counter()
+            for _ in range(number):
+                run()
+            best[i] = min(best[i], (time.perf_counter() - start) / number)
+    return best[0], best[1]
+
+
+def print_table(title: str, rows: list[dict], formats: dict[str, str]) -> None:
+    """``formats``: column -> format spec, e.g. {"ratio": "{:.2f}"}."""
+    print(title)
+    formatters = {column: spec.format for column, spec in formats.items()}
+    print(pd.DataFrame(rows).to_string(index=False, formatters=formatters))

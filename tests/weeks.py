@@ -1,0 +1,28 @@
+"""Run a week as a user does (the CLI in a subprocess) or in-process (Hydra's compose API)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+from common.paths import CONFIG_DIR, REPO_ROOT
+
+
+def run_cli(package: str, *overrides: str, output_dir: Path) -> subprocess.CompletedProcess:
+    """``python -m projects.<package> <overrides>`` with its Hydra run folder in ``output_dir``."""
+    return subprocess.run(
+        [sys.executable, "-m", f"projects.{package}", *overrides, f"hydra.run.dir={output_dir}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def compose_config(week: str, *overrides: str):
+    """The composed, validated config of ``configs/<week>.yaml`` with ``overrides``."""
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose(week, overrides=list(overrides))
