@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     serve_parser.add_argument("--port", type=int, default=5001)
     args = parser.parse_args(argv)
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     uri = model_uri(args.run_id, tracking_uri)
     if args.command == "predict":
