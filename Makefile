@@ -8,11 +8,11 @@ STAMP  := $(VENV)/.install-stamp
 ARGS   ?=
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
-WEEKS  := week1 week2
+WEEKS  := week1 week2 week3
 RUN_ID ?=
 TEXT   ?=
 
-.PHONY: help install week1 week2 serve-week2 predict-week2 all ui test test-slow test-all bench lint format clean
+.PHONY: help install week1 week2 week3 serve-week2 predict-week2 all ui test test-slow test-all bench lint format clean
 
 help: ## List every target with one line
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -31,6 +31,9 @@ week1: $(STAMP) ## Week 1, linear algebra: PCA image compression
 
 week2: $(STAMP) ## Week 2, probability: naive Bayes spam filter (ARGS="eval=cv" for 10-fold CV)
 	$(PY) -m projects.week2_spam $(ARGS)
+
+week3: $(STAMP) ## Week 3, calculus and optimization: regression trained through autograd
+	$(PY) -m projects.week3_regression $(ARGS)
 
 serve-week2: $(STAMP) ## Serve the newest (or RUN_ID=...) week-2 filter on 127.0.0.1:5001 (SERVE_PORT=)
 	$(PY) -m projects.week2_spam.cli $(if $(RUN_ID),--run-id $(RUN_ID)) serve --host $(HOST) --port $(or $(SERVE_PORT),5001)

@@ -9,12 +9,13 @@ import time
 
 import numpy as np
 
-from benchmarks import bench_codec, bench_pca, bench_week2
+from benchmarks import bench_codec, bench_pca, bench_week2, bench_week3
 
 BENCHMARKS = {
     "week 1: PCA fit": bench_pca.main,
     "week 1: patch-PCA codec": bench_codec.main,
     "week 2: spam filter fit + predict": bench_week2.main,
+    "week 3: optimizers to the logistic optimum": bench_week3.main,
 }
 
 

@@ -1,0 +1,381 @@
+"""Week 3 recipe: calculus drills, then regression trained through autograd to the optimum.
+
+For each task (least squares on diabetes, logistic regression on breast cancer):
+the optimum from an independent reference (QR least squares, scikit-learn), a
+gradient check, the configured optimizer run until the gradient vanishes, every
+optimizer's loss curve on one plot, and the trained model. The linear task also
+shows conditioning (raw vs standardized features) and the L1/L2 weight paths
+with the Lagrange view of ridge; the logistic task shows Newton's method.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import mlflow
+import numpy as np
+import pandas as pd
+import torch
+from mlflow.entities import Metric
+from omegaconf import DictConfig
+
+from common.plotting import figure
+from projects.week3_regression import calculus, plots, reference
+from projects.week3_regression.data import Split, load_task
+from projects.week3_regression.losses import GRADIENTS, objective
+from projects.week3_regression.optimize import (
+    OPTIMIZERS,
+    gradient_descent,
+    newton,
+    train_torch_optim,
+)
+
+log = logging.getLogger(__name__)
+
+KIND = {"linear": "mse", "logistic": "logistic"}  # task -> loss
+TRAINERS = ("gd", *OPTIMIZERS, "newton")  # values of optimizer.name
+STEP_SIZE_IS_1_OVER_L = ("gd", "sgd", "momentum")
+METRIC_BATCH = 1000  # step metrics per log_batch call
+DTYPE = torch.float64
+DRILL_LR = {"SGD": 0.09, "momentum": 0.03, "RMSprop": 0.1, "Adam": 0.2}  # paths on the contour
+
+
+def run(cfg: DictConfig) -> float:
+    """Drills, then each task to its optimum; returns the worst relative loss gap."""
+    check_settings(cfg)
+    log_calculus_drills()
+    gaps = [fit_task(task, cfg) for task in cfg.tasks]
+    mlflow.log_metric("loss_gap_rel", max(gaps))
+    return max(gaps)
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """Fail before any work on a setting no step can use."""
+    unknown = [task for task in cfg.tasks if task not in KIND]
+    if unknown or not cfg.tasks:
+        raise ValueError(f"tasks must be a non-empty list from {sorted(KIND)}, got {unknown}")
+    if cfg.optimizer.name not in TRAINERS:
+        raise ValueError(
+            f"optimizer.name must be one of {list(TRAINERS)}, got {cfg.optimizer.name!r}"
+        )
+    lr = cfg.optimizer.lr
+    if lr is not None and not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"optimizer.lr must be a finite number > 0, got {lr}")
+    batch_size = cfg.optimizer.batch_size
+    for task in cfg.tasks if batch_size is not None else ():
+        n = len(
+            load_task(task, test_size=cfg.data.test_size, standardize=False, seed=cfg.seed).X_train
+        )
+        if not 1 <= batch_size <= n:
+            raise ValueError(
+                f"optimizer.batch_size must be in [1, {n}] for {task}, got {batch_size}"
+            )
+
+
+def fit_task(task: str, cfg: DictConfig) -> float:
+    """One task end to end; logs ``<task>.*`` metrics and returns its relative loss gap."""
+    split = load_task(
+        task, test_size=cfg.data.test_size, standardize=cfg.data.standardize, seed=cfg.seed
+    )
+    penalty = cfg[task]
+    kind = KIND[task]
+
+    def loss_fn(w, b, X, y):
+        return objective(kind, w, b, X, y, l1=penalty.l1, l2=penalty.l2)
+
+    optimal = optimal_loss(task, split, penalty, loss_fn)
+    grad_error = gradient_check(kind, split, penalty, cfg.seed)
+    result = train(cfg.optimizer.name, loss_fn, split, cfg.optimizer, cfg.progress, cfg.seed)
+    log_step_metrics(f"{task}.loss", result.losses)
+    final = float(loss_fn(*result.params, split.X_train, split.y_train))
+    gap = abs(final - optimal) / abs(optimal)
+    w, b = (p.numpy() for p in result.params)
+    metrics = {
+        "final_loss": final,
+        "optimal_loss": optimal,
+        "loss_gap_rel": gap,
+        "grad_check_rel_error": grad_error,
+        "steps": result.steps,
+        **test_score(task, w, b, split),
+    }
+    mlflow.log_metrics({f"{task}.{k}": float(v) for k, v in metrics.items()})
+    log.info("%s: %s", task, {k: float(f"{v:.6g}") for k, v in metrics.items()})
+    log_optimizer_comparison(task, loss_fn, split, optimal, cfg)
+    if task == "linear":
+        log_conditioning(cfg.seed, cfg.data.test_size)
+        log_regularization(split)
+    else:
+        log_newton_vs_gd(loss_fn, split, optimal)
+    log_model(task, w, b, split)
+    return gap
+
+
+# -- the optimum and the gradient check -------------------------------------------------------
+
+
+def optimal_loss(task: str, split: Split, penalty: DictConfig, loss_fn) -> float:
+    """f* from an independent solver: QR least squares (ridge) or scikit-learn's logistic fit."""
+    X, y = split.X_train.numpy(), split.y_train.numpy()
+    if task == "linear" and penalty.l1 == 0:
+        w, b = (
+            reference.ridge_qr(X, y, penalty.l2) if penalty.l2 else reference.least_squares_qr(X, y)
+        )
+    elif task == "linear":
+        w, b = reference.sklearn_lasso(X, y, penalty.l1)  # an l2 term too is not covered here
+    else:
+        w, b, _ = reference.sklearn_logistic(X, y, penalty.l2)
+    return float(
+        loss_fn(torch.as_tensor(w), torch.as_tensor(b, dtype=DTYPE), split.X_train, split.y_train)
+    )
+
+
+def gradient_check(kind: str, split: Split, penalty: DictConfig, seed: int) -> float:
+    """W3.P1: max relative error of autograd against the analytic gradient and central
+    differences, at a random point (float64)."""
+    generator = torch.Generator().manual_seed(seed)
+    d = split.X_train.shape[1]
+    w = torch.randn(d, dtype=DTYPE, generator=generator, requires_grad=True)
+    b = torch.zeros((), dtype=DTYPE, requires_grad=True)
+    X, y = split.X_train, split.y_train
+    objective(kind, w, b, X, y, l1=penalty.l1, l2=penalty.l2).backward()
+    autograd = torch.cat([w.grad, b.grad.reshape(1)]).numpy()
+    analytic = torch.cat(
+        [
+            g.reshape(-1)
+            for g in GRADIENTS[kind](w.detach(), b.detach(), X, y, l1=penalty.l1, l2=penalty.l2)
+        ]
+    )
+
+    def f(thetas):  # f at each row of thetas, shape (k, d + 1) -> (k,): the perturbed points
+        rows = torch.as_tensor(np.atleast_2d(thetas))
+        return np.array(
+            [
+                float(objective(kind, t[:-1], t[-1], X, y, l1=penalty.l1, l2=penalty.l2))
+                for t in rows
+            ]
+        )
+
+    numeric = calculus.central_difference(f, np.concatenate([w.detach().numpy(), [0.0]]))
+    scale = np.max(np.abs(autograd))
+    return float(
+        max(np.max(np.abs(autograd - analytic.numpy())), np.max(np.abs(autograd - numeric))) / scale
+    )
+
+
+# -- training -----------------------------------------------------------------------------------
+
+
+def lipschitz(split: Split) -> float:
+    """L = largest eigenvalue of the MSE Hessian [X 1]^T [X 1] / n: gradient descent's step 1/L."""
+    X1 = torch.cat([split.X_train, torch.ones(len(split.X_train), 1, dtype=DTYPE)], dim=1)
+    return float(torch.linalg.eigvalsh(X1.T @ X1 / len(X1))[-1])
+
+
+def train(
+    name: str,
+    loss_fn,
+    split: Split,
+    opt: DictConfig,
+    progress: bool,
+    seed: int,
+    max_steps: int | None = None,
+):
+    """Run one optimizer from w = 0, b = 0; ``name`` as in ``TRAINERS``."""
+    d = split.X_train.shape[1]
+    params = [torch.zeros(d, dtype=DTYPE), torch.zeros((), dtype=DTYPE)]
+    steps = max_steps or opt.max_steps
+    data = (split.X_train, split.y_train)
+    if name == "newton":
+        return newton(loss_fn, params, *data, max_steps=min(steps, 100), tol=opt.tol)
+    lr = opt.lr or default_lr(name, split)
+    common = {"lr": lr, "max_steps": steps, "tol": opt.tol, "progress": progress}
+    if name == "gd":
+        return gradient_descent(
+            loss_fn,
+            params,
+            *data,
+            batch_size=opt.batch_size,
+            generator=torch.Generator().manual_seed(seed),
+            **common,
+        )
+    batch = None if name == "lbfgs" else opt.batch_size
+    return train_torch_optim(
+        name,
+        loss_fn,
+        params,
+        *data,
+        batch_size=batch,
+        generator=torch.Generator().manual_seed(seed),
+        **common,
+    )
+
+
+def default_lr(name: str, split: Split) -> float:
+    """1/L for the plain gradient methods (safe for the logistic loss too: its L is L_mse/4)."""
+    defaults = {"rmsprop": 0.01, "adam": 0.05, "lbfgs": 1.0}
+    return 1.0 / lipschitz(split) if name in STEP_SIZE_IS_1_OVER_L else defaults[name]
+
+
+def log_step_metrics(key: str, values: np.ndarray) -> None:
+    """A curve as step metrics, ``METRIC_BATCH`` at a time (one call per step would crawl)."""
+    client, run_id = mlflow.tracking.MlflowClient(), mlflow.active_run().info.run_id
+    stamp = int(pd.Timestamp.now().timestamp() * 1000)
+    metrics = [Metric(key, float(v), stamp, step) for step, v in enumerate(values)]
+    for start in range(0, len(metrics), METRIC_BATCH):
+        client.log_batch(run_id, metrics=metrics[start : start + METRIC_BATCH])
+
+
+def test_score(task: str, w: np.ndarray, b: np.ndarray, split: Split) -> dict[str, float]:
+    """R^2 (linear) or accuracy (logistic) of the trained model on the held-out part."""
+    X, y = split.X_test.numpy(), split.y_test.numpy()
+    z = X @ w + b
+    if task == "linear":
+        return {"test_r2": 1 - np.sum((y - z) ** 2) / np.sum((y - y.mean()) ** 2)}
+    return {"test_accuracy": float(np.mean((z > 0) == (y == 1)))}
+
+
+# -- what the run shows -------------------------------------------------------------------------
+
+
+def log_optimizer_comparison(task: str, loss_fn, split: Split, optimal: float, cfg) -> None:
+    """W3.5, W3.P4: every optimizer's f(theta_k) - f* per step, full batch and mini-batch SGD."""
+    curves, rows = {}, []
+    for name in TRAINERS:
+        if task == "linear" and name == "newton":
+            continue  # least squares: one Newton step is the closed form
+        try:
+            result = train(name, loss_fn, split, cfg.optimizer, False, cfg.seed, cfg.compare_steps)
+        except FloatingPointError as error:  # a default step size too large for this task
+            log.warning("%s on %s: %s", name, task, error)
+            continue
+        curves[name] = result.losses
+        rows.append(
+            {
+                "optimizer": name,
+                "steps": result.steps,
+                "converged": result.converged,
+                "final_gap_rel": (result.losses[-1] - optimal) / abs(optimal),
+            }
+        )
+    batch = max(1, len(split.X_train) // 10)
+    sgd = gradient_descent(
+        loss_fn,
+        [torch.zeros(split.X_train.shape[1], dtype=DTYPE), torch.zeros((), dtype=DTYPE)],
+        split.X_train,
+        split.y_train,
+        lr=0.5 / lipschitz(split),
+        max_steps=cfg.compare_steps,
+        tol=cfg.optimizer.tol,
+        batch_size=batch,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
+    curves[f"sgd (batch {batch})"] = sgd.losses
+    mlflow.log_table(pd.DataFrame(rows), f"tables/{task}/optimizers.json")
+    with figure(f"{task}/optimizer_comparison", figsize=(8, 5)) as (_, ax):
+        plots.loss_curves(ax, curves, optimal)
+        ax.set_title(f"{task}: f(theta_k) - f* per step")
+
+
+def log_conditioning(seed: int, test_size: float) -> None:
+    """Condition number of the design raw vs standardized, and the steps gradient descent needs."""
+    rows = []
+    for standardize in (False, True):
+        split = load_task("linear", test_size=test_size, standardize=standardize, seed=seed)
+        X1 = torch.cat([split.X_train, torch.ones(len(split.X_train), 1, dtype=DTYPE)], dim=1)
+        eigenvalues = torch.linalg.eigvalsh(X1.T @ X1 / len(X1))
+        kappa = float(eigenvalues[-1] / eigenvalues[0])
+
+        def loss_fn(w, b, X, y):
+            return objective("mse", w, b, X, y)
+
+        result = gradient_descent(
+            loss_fn,
+            [torch.zeros(X1.shape[1] - 1, dtype=DTYPE), torch.zeros((), dtype=DTYPE)],
+            split.X_train,
+            split.y_train,
+            lr=1 / float(eigenvalues[-1]),
+            max_steps=20_000,
+            tol=1e-6,
+        )
+        rows.append(
+            {
+                "setting": "standardized" if standardize else "raw",
+                "condition_number": kappa,
+                "steps": result.steps,
+                "converged": result.converged,
+                "steps_bound": kappa * np.log(1e6),
+            }
+        )
+        mlflow.log_metric(f"linear.condition_number_{rows[-1]['setting']}", kappa)
+    table = pd.DataFrame(rows)
+    mlflow.log_table(table, "tables/linear/conditioning.json")
+    with figure("linear/conditioning", figsize=(6, 4)) as (_, ax):
+        plots.condition_steps(ax, table)
+
+
+def log_regularization(split: Split) -> None:
+    """W3.X2: ridge and lasso weight paths; W3.X3: norm-constrained least squares is ridge."""
+    X, y = split.X_train.numpy(), split.y_train.numpy()
+    lambdas = np.logspace(-3, 1, 25)
+    ridge = np.array([reference.ridge_qr(X, y, lam)[0] for lam in lambdas])
+    lasso = np.array([reference.sklearn_lasso(X, y, lam)[0] for lam in lambdas])
+    with figure("linear/regularization_paths", ncols=2, figsize=(12, 4.5)) as (_, (left, right)):
+        plots.regularization_path(left, lambdas, ridge, "L2 (ridge): weights shrink")
+        plots.regularization_path(right, lambdas, lasso, "L1 (lasso): weights hit zero")
+    t = 0.5 * np.linalg.norm(reference.least_squares_qr(X, y)[0])
+    lam = reference.ridge_multiplier(X, y, t)
+    w_constrained = reference.constrained_least_squares(X, y, t)[0]
+    w_ridge = reference.ridge_qr(X, y, lam)[0]
+    mlflow.log_metrics(
+        {
+            "linear.lagrange_multiplier": lam,
+            "linear.lagrange_max_abs_diff": float(np.max(np.abs(w_constrained - w_ridge))),
+            "linear.lasso_zero_weights_at_max_lambda": float(np.sum(np.abs(lasso[-1]) < 1e-10)),
+        }
+    )
+
+
+def log_newton_vs_gd(loss_fn, split: Split, optimal: float) -> None:
+    """W3.X1: Newton (autograd Hessian) in a handful of steps beside gradient descent."""
+    zeros = [torch.zeros(split.X_train.shape[1], dtype=DTYPE), torch.zeros((), dtype=DTYPE)]
+    newton_run = newton(loss_fn, zeros, split.X_train, split.y_train, max_steps=50, tol=1e-10)
+    mlflow.log_metric("logistic.newton_steps", newton_run.steps)
+    mlflow.log_metric(
+        "logistic.newton_loss_gap_rel", abs(newton_run.losses[-1] - optimal) / abs(optimal)
+    )
+
+
+def log_calculus_drills() -> None:
+    """W3.1-W3.5, W3.P2: derivatives three ways, the chain rule, x^2 by hand, a non-convex f,
+    and optimizer paths on an ill-conditioned quadratic."""
+    mlflow.log_table(calculus.partial_derivatives_table(), "tables/drills/partial_derivatives.json")
+    chain = calculus.chain_rule(w=0.7, x=1.3, b=-0.2, t=1.0)
+    mlflow.log_table(pd.DataFrame([chain]).astype(float), "tables/drills/chain_rule.json")
+    runs = {lr: calculus.descend_parabola(1.0, lr, 30) for lr in (0.1, 0.75, 1.0, 1.05)}
+    with figure("drills/parabola_descent", figsize=(7, 4)) as (_, ax):
+        plots.parabola_descent(ax, runs)
+
+    starts = (-2.5, -0.5, 0.5, 2.5)
+    minima = calculus.minima_table(starts)
+    mlflow.log_table(minima, "tables/drills/nonconvex_minima.json")
+    paths = {x0: calculus.descend(calculus.nonconvex_grad, x0, 0.02, 500) for x0 in starts}
+    with figure("drills/nonconvex_descent", figsize=(7, 4.5)) as (_, ax):
+        plots.nonconvex_descent(ax, calculus.nonconvex, paths, np.linspace(-2.6, 2.6, 400))
+
+    w0 = (-2.0, 1.5)
+    trajectories = {name: calculus.trajectory(name, w0, lr, 60) for name, lr in DRILL_LR.items()}
+    grid = np.meshgrid(np.linspace(-2.5, 2.5, 200), np.linspace(-2.0, 2.0, 200))
+    f_grid = calculus.loss_along(np.stack([g.ravel() for g in grid], axis=1)).reshape(grid[0].shape)
+    with figure("drills/optimizer_trajectories", figsize=(7, 5.5)) as (_, ax):
+        plots.trajectories_on_contour(
+            ax, (*grid, f_grid), trajectories, "1/2 w^T A w, A = diag(1, 10)"
+        )
+
+
+def log_model(task: str, w: np.ndarray, b: np.ndarray, split: Split) -> None:
+    """The trained model as an MLflow model: a torch linear layer (logits for the logistic task)."""
+    layer = torch.nn.Linear(len(w), 1, dtype=DTYPE)
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(w).reshape(1, -1))
+        layer.bias.copy_(torch.as_tensor(b).reshape(1))
+    mlflow.pytorch.log_model(layer, name=f"{task}_model", input_example=split.X_test[:3].numpy())

@@ -1,0 +1,286 @@
+"""Optimizers against closed forms and scikit-learn (W3.5, W3.P2-P4, W3.X1).
+
+References: ``LinearRegression`` and the QR closed form for least squares on the
+standardized diabetes data; ``LogisticRegression(C=1 / (n lam))`` (the mapping is derived
+in ``reference``) on the standardized breast-cancer data. Tolerances are stated per test.
+"""
+
+import functools
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.linear_model import LinearRegression
+from sklearn.preprocessing import StandardScaler
+
+from projects.week3_regression.losses import logistic_loss, mse_loss, objective
+from projects.week3_regression.optimize import (
+    OPTIMIZERS,
+    gradient_descent,
+    newton,
+    train_torch_optim,
+)
+from projects.week3_regression.reference import sklearn_logistic
+
+DTYPE = torch.float64
+LAM = 1e-3  # the small L2 penalty of the logistic-regression tests
+
+
+def standardized(load):
+    """(X numpy, y numpy, X tensor, y tensor), columns of X standardized, float64."""
+    X, y = load(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    return X, y, torch.tensor(X, dtype=DTYPE), torch.tensor(y, dtype=DTYPE)
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    return standardized(load_diabetes)
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    return standardized(load_breast_cancer)
+
+
+@pytest.fixture(scope="module")
+def least_squares_optimum(diabetes):
+    """(w*, b*, f*) of LinearRegression and its loss."""
+    X, y, X_t, y_t = diabetes
+    model = LinearRegression().fit(X, y)
+    w, b = torch.tensor(model.coef_), torch.tensor(model.intercept_)
+    return model.coef_, model.intercept_, mse_loss(w, b, X_t, y_t).item()
+
+
+@pytest.fixture(scope="module")
+def logistic_optimum(cancer):
+    """sklearn's (w*, b*, model, f*) for logistic_loss + (LAM/2) ||w||^2."""
+    X, y, X_t, y_t = cancer
+    w, b, model = sklearn_logistic(X, y, LAM, solver="newton-cg", tol=1e-12)
+    f_star = objective("logistic", torch.tensor(w), torch.tensor(b), X_t, y_t, l2=LAM).item()
+    return w, b, model, f_star
+
+
+def zeros(p):
+    """Initial (w, b) = (0, 0), float64."""
+    return [torch.zeros(p, dtype=DTYPE), torch.zeros((), dtype=DTYPE)]
+
+
+def smoothness(X):
+    """L = largest eigenvalue of the MSE Hessian in (w, b), [X 1]^T [X 1] / n."""
+    X1 = torch.cat([X, torch.ones(X.shape[0], 1, dtype=DTYPE)], dim=1)
+    return torch.linalg.eigvalsh(X1.T @ X1 / X.shape[0]).max().item()
+
+
+def test_gradient_descent_on_x_squared():
+    # W3.P2: f(x) = x^2, x <- x - lr 2x = (1 - 2 lr) x, so x_k = (1 - 2 lr)^k x_0
+    lr, x0 = 0.1, torch.tensor([3.0], dtype=DTYPE)
+    result = gradient_descent(
+        lambda x, X, y: (x**2).sum(),
+        [x0],
+        torch.zeros(1, 1),
+        torch.zeros(1),
+        lr=lr,
+        max_steps=20,
+        tol=0.0,
+    )
+    expected = [(3.0 * 0.8**k) ** 2 for k in range(21)]
+    np.testing.assert_allclose(result.losses, expected, rtol=1e-12)
+    assert result.steps == 20
+    assert not result.converged
+    assert x0.item() == 3.0  # the caller's tensor is never modified
+
+
+def test_gradient_descent_reaches_least_squares_optimum(diabetes, least_squares_optimum):
+    _, _, X, y = diabetes
+    w_star, b_star, f_star = least_squares_optimum
+    result = gradient_descent(
+        mse_loss, zeros(X.shape[1]), X, y, lr=1 / smoothness(X), max_steps=20_000, tol=1e-7
+    )
+    assert result.converged
+    assert len(result.losses) == len(result.grad_norms) == result.steps + 1
+    assert np.all(np.diff(result.losses) <= 1e-9)  # lr = 1/L: monotone descent
+    assert result.losses[-1] == pytest.approx(f_star, rel=1e-6)
+    w, b = result.params
+    np.testing.assert_allclose(w.numpy(), w_star, rtol=0, atol=1e-4)
+    assert b.item() == pytest.approx(b_star, abs=1e-4)
+
+
+LR = {"sgd": 0.2, "momentum": 0.02, "rmsprop": 0.5, "adam": 0.5, "lbfgs": 1.0}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_each_optimizer_decreases_the_loss(name, diabetes, least_squares_optimum):
+    _, _, X, y = diabetes
+    f_star = least_squares_optimum[2]
+    result = train_torch_optim(
+        name, mse_loss, zeros(X.shape[1]), X, y, lr=LR[name], max_steps=500, tol=1e-8
+    )
+    assert result.losses[-1] < result.losses[0]
+    assert result.losses[-1] <= 1.05 * f_star  # within 5% of the optimum (f(0) ~ 10 f*)
+
+
+def test_lbfgs_and_newton_match_sklearn_logistic(cancer, logistic_optimum):
+    X, _, X_t, y_t = cancer
+    _, _, model, f_star = logistic_optimum
+    start = zeros(X.shape[1])
+    loss = functools.partial(objective, "logistic", l2=LAM)
+    for result in (
+        train_torch_optim(
+            "lbfgs", loss, zeros(X.shape[1]), X_t, y_t, lr=1, max_steps=500, tol=1e-7
+        ),
+        newton(loss, start, X_t, y_t, max_steps=50, tol=1e-10),
+    ):
+        assert result.converged
+        assert result.losses[-1] == pytest.approx(f_star, rel=1e-6)
+        w, b = result.params
+        predictions = (X @ w.numpy() + b.item() > 0).astype(int)
+        np.testing.assert_array_equal(predictions, model.predict(X))
+
+
+def test_newton_converges_in_a_handful_of_steps(cancer, logistic_optimum):
+    _, _, X, y = cancer
+    loss = functools.partial(objective, "logistic", l2=LAM)
+    result = newton(loss, zeros(X.shape[1]), X, y, max_steps=50, tol=1e-10)
+    assert result.converged
+    assert result.steps <= 10
+    # quadratic convergence near the optimum, ||g_{k+1}|| <= C ||g_k||^2 (1.5e-6 -> 1e-10),
+    # before the last step hits round-off
+    assert result.grad_norms[-2] <= 100 * result.grad_norms[-3] ** 2
+    assert result.grad_norms[-1] <= 1e-10
+
+
+def test_minibatch_sgd_reaches_the_optimum(diabetes, least_squares_optimum):
+    _, _, X, y = diabetes
+    f_star = least_squares_optimum[2]
+    result = gradient_descent(
+        mse_loss, zeros(X.shape[1]), X, y, lr=0.02, max_steps=3000, tol=1e-8, batch_size=32
+    )
+    assert result.losses[-1] <= 1.01 * f_star  # noisy gradients: near, not at, the optimum
+    assert result.losses[-1] < 0.2 * result.losses[0]
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_same_seed_same_curve(name, diabetes):
+    _, _, X, y = diabetes
+
+    def run(seed):
+        return train_torch_optim(
+            name,
+            mse_loss,
+            zeros(X.shape[1]),
+            X,
+            y,
+            lr=0.01,
+            max_steps=200,
+            tol=0.0,
+            batch_size=16,
+            generator=torch.Generator().manual_seed(seed),
+        ).losses
+
+    np.testing.assert_array_equal(run(7), run(7))
+    assert not np.array_equal(run(7), run(8))  # the seed matters: the test can fail
+
+
+def test_same_seed_same_curve_hand_written(diabetes):
+    _, _, X, y = diabetes
+
+    def run(seed):
+        generator = torch.Generator().manual_seed(seed)
+        return gradient_descent(
+            mse_loss, zeros(X.shape[1]), X, y, lr=0.01, max_steps=200, tol=0.0,
+            batch_size=16, generator=generator,
+        ).losses  # fmt: skip
+
+    np.testing.assert_array_equal(run(3), run(3))
+    assert not np.array_equal(run(3), run(4))
+
+
+def test_divergence_raises_at_the_first_non_finite_loss(diabetes):
+    _, _, X, y = diabetes
+    seen = []
+    with pytest.raises(
+        FloatingPointError, match=r"diverged at step (\d+); lower the learning"
+    ) as e:
+        gradient_descent(
+            mse_loss,
+            zeros(X.shape[1]),
+            X,
+            y,
+            lr=10.0,
+            max_steps=10_000,
+            tol=1e-8,
+            callback=lambda step, loss, grad_norm: seen.append(loss),
+        )
+    step = int(str(e.value).split("step ")[1].split(";")[0])
+    assert step == len(seen)  # the step after the last finite loss, not later
+    assert all(math.isfinite(loss) for loss in seen)
+    assert "lr=10.0" in str(e.value)
+
+
+def test_divergence_raises_for_torch_optim(diabetes):
+    _, _, X, y = diabetes
+    with pytest.raises(FloatingPointError, match=r"diverged at step \d+"):
+        train_torch_optim(
+            "sgd", mse_loss, zeros(X.shape[1]), X, y, lr=10.0, max_steps=10_000, tol=0
+        )
+
+
+def test_callback_and_progress_bar(diabetes, capsys):
+    _, _, X, y = diabetes
+    calls = []
+    result = gradient_descent(
+        mse_loss, zeros(X.shape[1]), X, y, lr=0.1, max_steps=5, tol=0.0, progress=True,
+        callback=lambda step, loss, grad_norm: calls.append((step, loss)),
+    )  # fmt: skip
+    assert [step for step, _ in calls] == list(range(6))
+    np.testing.assert_array_equal([loss for _, loss in calls], result.losses)
+    assert "steps" in capsys.readouterr().err  # tqdm writes to stderr
+
+
+ARGUMENTS = {"lr": 0.1, "max_steps": 10, "tol": 1e-6}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"lr": -1.0}, r"lr must be a finite number > 0, got -1.0"),
+        ({"lr": 0}, r"lr must be a finite number > 0, got 0"),
+        ({"lr": float("nan")}, r"lr must be a finite number > 0, got nan"),
+        ({"lr": float("inf")}, r"lr must be a finite number > 0, got inf"),
+        ({"max_steps": 0}, r"max_steps must be an int >= 1, got 0"),
+        ({"tol": -1e-3}, r"tol must be >= 0, got -0.001"),
+        ({"batch_size": 0}, r"batch_size must be an int in \[1, 442\], got 0"),
+        ({"batch_size": 443}, r"batch_size must be an int in \[1, 442\], got 443"),
+    ],
+)
+@pytest.mark.parametrize("method", ["gradient_descent", "adam"])
+def test_invalid_arguments(changes, message, method, diabetes):
+    _, _, X, y = diabetes
+    run = {
+        "gradient_descent": gradient_descent,
+        "adam": functools.partial(train_torch_optim, "adam"),
+    }[method]
+    with pytest.raises(ValueError, match=message):
+        run(mse_loss, zeros(X.shape[1]), X, y, **(ARGUMENTS | changes))
+
+
+def test_unknown_optimizer_lists_the_valid_ones(diabetes):
+    _, _, X, y = diabetes
+    message = r"unknown optimizer 'adagrad'; valid optimizers: \['adam', 'lbfgs', 'momentum'"
+    with pytest.raises(ValueError, match=message):
+        train_torch_optim("adagrad", mse_loss, zeros(X.shape[1]), X, y, **ARGUMENTS)
+
+
+def test_lbfgs_is_full_batch(diabetes):
+    _, _, X, y = diabetes
+    with pytest.raises(ValueError, match="lbfgs is full batch: batch_size must be None, got 8"):
+        train_torch_optim("lbfgs", mse_loss, zeros(X.shape[1]), X, y, batch_size=8, **ARGUMENTS)
+
+
+def test_newton_validates_max_steps(cancer):
+    _, _, X, y = cancer
+    with pytest.raises(ValueError, match="max_steps must be an int >= 1, got 0"):
+        newton(logistic_loss, zeros(X.shape[1]), X, y, max_steps=0, tol=1e-8)

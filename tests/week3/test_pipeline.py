@@ -1,0 +1,123 @@
+"""Week 3 end to end: the real CLI reaches the optimum; bad settings fail before training."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pytest
+from hydra.errors import ConfigCompositionException
+
+from common.tracking import EXIT_FAILED, run_tracked
+from projects.week3_regression import config, pipeline  # noqa: F401  (config registers the schema)
+from tests.test_curriculum import logged_names
+from tests.weeks import compose_config, run_cli
+
+QUICK = ["progress=false", "compare_steps=300"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, empty_store):
+    """One default week-3 run through the CLI, in a store of this module's own."""
+    from mlflow.tracking import MlflowClient
+
+    folder = tmp_path_factory.mktemp("week3")
+    shutil.copyfile(empty_store, folder / "mlflow.db")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    result = run_cli("week3_regression", *QUICK, f"tracking.uri={uri}", output_dir=folder / "run")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    client = MlflowClient(uri)
+    [run] = client.search_runs([client.get_experiment_by_name("week3").experiment_id])
+    return client, run, folder
+
+
+def test_default_run_reaches_the_optimum_and_logs_what_the_readme_promises(finished_run):
+    client, run, folder = finished_run
+    assert run.info.status == "FINISHED"
+    metrics = run.data.metrics
+    assert metrics["loss_gap_rel"] <= 1e-6
+    for task in ("linear", "logistic"):
+        assert metrics[f"{task}.loss_gap_rel"] <= 1e-6
+        assert metrics[f"{task}.grad_check_rel_error"] <= 1e-6
+        assert metrics[f"{task}.final_loss"] == pytest.approx(
+            metrics[f"{task}.optimal_loss"], rel=1e-6
+        )
+    assert metrics["logistic.test_accuracy"] > 0.9
+    assert metrics["logistic.newton_steps"] <= 10
+    assert (
+        metrics["linear.condition_number_raw"]
+        > 10 * metrics["linear.condition_number_standardized"]
+    )
+    assert metrics["linear.lagrange_max_abs_diff"] < 1e-6
+    history = client.get_metric_history(run.info.run_id, "logistic.loss")
+    assert len(history) == metrics["logistic.steps"] + 1  # one point per step, logged in batches
+    artifacts = client.download_artifacts(run.info.run_id, "", str(folder / "artifacts"))
+    for name in logged_names(week=3):
+        if "/" in name or name.endswith(".json"):
+            assert (folder / "artifacts" / name).exists(), f"README promises artifact {name}"
+        else:
+            assert name in metrics, f"README promises metric {name}"
+    assert artifacts
+
+
+def test_same_seed_same_curve(tracking_uri, runs_of):
+    overrides = [
+        *QUICK,
+        "tasks=[logistic]",
+        "optimizer.name=sgd",
+        "optimizer.batch_size=32",
+        "optimizer.max_steps=200",
+        f"tracking.uri={tracking_uri}",
+    ]
+    for _ in range(2):
+        run_tracked(compose_config("week3", *overrides), "week3", pipeline.run)
+    first, second = (
+        [m.value for m in runs_of.client.get_metric_history(r.info.run_id, "logistic.loss")]
+        for r in runs_of("week3")
+    )
+    assert len(first) == 201
+    np.testing.assert_array_equal(first, second)
+
+
+def test_divergence_fails_the_run_at_the_step_it_happens(tracking_uri, runs_of):
+    cfg = compose_config(
+        "week3",
+        *QUICK,
+        "tasks=[linear]",
+        "optimizer.name=gd",
+        "optimizer.lr=5.0",
+        "data.standardize=false",
+        f"tracking.uri={tracking_uri}",
+    )
+    with pytest.raises(SystemExit) as exited:
+        run_tracked(cfg, "week3", pipeline.run)
+    assert exited.value.code == EXIT_FAILED
+    [run] = runs_of("week3")
+    assert run.info.status == "FAILED"
+    assert re.search(r"diverged at step \d+; lower the learning rate", run.data.tags["error"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["optimizer.lr=0"], r"optimizer.lr must be a finite number > 0, got 0"),
+        (["optimizer.lr=nan"], r"optimizer.lr must be a finite number > 0, got nan"),
+        (["optimizer.name=adagrad"], r"optimizer.name must be one of \['gd'"),
+        (["optimizer.name=sgd", "optimizer.batch_size=100000"], r"batch_size"),
+        (["tasks=[poisson]"], r"tasks must be a non-empty list"),
+    ],
+)
+def test_bad_settings_fail_before_training(overrides, message, tracking_uri, runs_of):
+    cfg = compose_config("week3", *QUICK, *overrides, f"tracking.uri={tracking_uri}")
+    with pytest.raises(SystemExit):
+        run_tracked(cfg, "week3", pipeline.run)
+    [run] = runs_of("week3")
+    assert run.info.status == "FAILED"
+    assert re.search(message, run.data.tags["error"]), run.data.tags["error"]
+    assert "linear.steps" not in run.data.metrics  # nothing was trained
+
+
+def test_config_typos_fail_at_composition():
+    with pytest.raises(ConfigCompositionException):
+        compose_config("week3", "optimizer.nmae=adam")

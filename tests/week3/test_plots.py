@@ -1,0 +1,129 @@
+"""The week-3 figures draw what they are given, on the axes they are given, and open no figure.
+
+Each test draws on small inputs (Agg backend), then reads the artists back: line data,
+labels, bars, scales. The fixture closes the figure and checks none is left.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.patches import Rectangle
+
+from projects.week3_regression import calculus as c
+from projects.week3_regression import plots
+
+
+@pytest.fixture
+def subplots():
+    """``subplots(nrows, ncols)`` like ``plt.subplots``; afterwards no figure may stay open."""
+    opened = []
+
+    def make(*args, **kwargs):
+        fig, axes = plt.subplots(*args, **kwargs)
+        opened.append(fig)
+        return axes
+
+    yield make
+    assert len(plt.get_fignums()) == len(opened), "a plot function opened a figure of its own"
+    for fig in opened:
+        plt.close(fig)
+    assert plt.get_fignums() == []
+
+
+def legend_labels(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def line_labelled(ax, label):
+    (line,) = [line for line in ax.get_lines() if line.get_label() == label]
+    return line
+
+
+def test_parabola_descent_draws_one_labelled_run_per_learning_rate(subplots):
+    runs = {lr: c.descend_parabola(1.0, lr, 10) for lr in (0.1, 0.75, 1.0, 1.1)}
+    ax = subplots()
+    plots.parabola_descent(ax, runs)
+    assert legend_labels(ax) == [
+        "lr = 0.1 (converges)",
+        "lr = 0.75 (oscillates)",
+        "lr = 1 (oscillates)",
+        "lr = 1.1 (diverges)",
+    ]
+    for lr, x in runs.items():
+        line = line_labelled(ax, f"lr = {lr:g} ({c.parabola_regime(lr)})")
+        np.testing.assert_array_equal(line.get_xdata(), np.arange(11))
+        np.testing.assert_array_equal(line.get_ydata(), x)
+    assert ax.get_ylim() == (-1.5, 1.5)
+
+
+def test_nonconvex_descent_draws_the_curve_each_path_and_the_minima(subplots):
+    grid = np.linspace(-2, 2, 401)
+    paths = {x0: c.descend(c.nonconvex_grad, x0, 0.02, 200) for x0 in (-2.0, 2.0)}
+    ax = subplots()
+    plots.nonconvex_descent(ax, c.nonconvex, paths, grid)
+    assert legend_labels(ax) == ["f(x)", "start -2", "start 2", "global minimum (grid)"]
+    np.testing.assert_array_equal(line_labelled(ax, "f(x)").get_ydata(), c.nonconvex(grid))
+    for x0, path in paths.items():
+        np.testing.assert_array_equal(line_labelled(ax, f"start {x0:g}").get_xdata(), path)
+    stars = [line for line in ax.get_lines() if line.get_marker() == "*"]
+    assert sorted(s.get_xdata()[0] for s in stars) == sorted(p[-1] for p in paths.values())
+    (cross,) = [line for line in ax.get_lines() if line.get_marker() == "x"]
+    assert cross.get_xdata()[0] == pytest.approx(-1.30084, abs=0.01)
+
+
+def test_trajectories_on_contour_draws_contours_and_every_path(subplots):
+    w1, w2 = np.meshgrid(np.linspace(-2, 2, 40), np.linspace(-1, 1, 30))
+    values = 0.5 * (w1**2 + 10 * w2**2)
+    paths = {name: c.trajectory(name, [-1.5, 0.8], 0.05, 20) for name in ("SGD", "Adam")}
+    ax = subplots()
+    plots.trajectories_on_contour(ax, (w1, w2, values), paths, title="Quadratic")
+    assert len(ax.collections) >= 1  # the contour set
+    assert legend_labels(ax) == ["SGD", "Adam", "start"]
+    for name, path in paths.items():
+        line = line_labelled(ax, name)
+        np.testing.assert_array_equal(np.column_stack(line.get_data()), path)
+    np.testing.assert_array_equal(line_labelled(ax, "start").get_xydata(), [[-1.5, 0.8]])
+    assert ax.get_title() == "Quadratic"
+
+
+@pytest.mark.parametrize("log_y", [True, False])
+def test_loss_curves_draw_the_gap_to_the_optimum(subplots, log_y):
+    curves = {"SGD": np.array([3.0, 2.0, 1.5, 1.25]), "Adam": np.array([3.0, 1.5, 1.0, 1.0])}
+    ax = subplots()
+    plots.loss_curves(ax, curves, optimal_loss=1.0, log_y=log_y)
+    assert legend_labels(ax) == ["SGD", "Adam"]
+    np.testing.assert_array_equal(line_labelled(ax, "SGD").get_ydata(), [2.0, 1.0, 0.5, 0.25])
+    assert ax.get_yscale() == ("log" if log_y else "linear")
+
+
+@pytest.mark.parametrize("as_frame", [True, False])
+def test_regularization_path_draws_one_line_per_weight_on_a_log_axis(subplots, as_frame):
+    lambdas = np.geomspace(1e-3, 10, 5)
+    weights = np.outer(1 / (1 + lambdas), [2.0, -1.0, 0.5])
+    ax = subplots()
+    given = pd.DataFrame(weights, columns=["age", "bmi", "bp"]) if as_frame else weights
+    plots.regularization_path(ax, lambdas, given, "Ridge path")
+    names = ["age", "bmi", "bp"] if as_frame else ["w1", "w2", "w3"]
+    assert legend_labels(ax) == names
+    for j, name in enumerate(names):
+        np.testing.assert_array_equal(line_labelled(ax, name).get_ydata(), weights[:, j])
+    assert ax.get_xscale() == "log"
+    assert ax.get_title() == "Ridge path"
+
+
+def test_condition_steps_draws_one_annotated_bar_per_setting(subplots):
+    table = pd.DataFrame(
+        {"setting": ["raw", "standardized"], "condition_number": [1234.5, 3.2], "steps": [5000, 40]}
+    )
+    ax = subplots()
+    plots.condition_steps(ax, table)
+    bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert [b.get_height() for b in bars] == [5000, 40]
+    assert [t.get_text() for t in ax.texts] == ["κ = 1,234.5", "κ = 3.2"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["raw", "standardized"]
+    assert ax.get_yscale() == "log"
