@@ -249,6 +249,7 @@ def log_optimizer_comparison(task: str, loss_fn, split: Split, optimal: float, c
             log.warning("%s on %s: %s", name, task, error)
             continue
         curves[name] = result.losses
+        log_step_metrics(f"{task}.compare.{name}.loss", result.losses)
         rows.append(
             {
                 "optimizer": name,
@@ -270,6 +271,7 @@ def log_optimizer_comparison(task: str, loss_fn, split: Split, optimal: float, c
         generator=torch.Generator().manual_seed(cfg.seed),
     )
     curves[f"sgd (batch {batch})"] = sgd.losses
+    log_step_metrics(f"{task}.compare.sgd_batch_{batch}.loss", sgd.losses)
     mlflow.log_table(pd.DataFrame(rows), f"tables/{task}/optimizers.json")
     with figure(f"{task}/optimizer_comparison", figsize=(8, 5)) as (_, ax):
         plots.loss_curves(ax, curves, optimal)
