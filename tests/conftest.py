@@ -16,6 +16,25 @@ def one_blas_thread():
         yield
 
 
+@pytest.fixture
+def subplots():
+    """Plot tests: ``subplots(nrows, ncols)`` like ``plt.subplots``; no figure may stay open."""
+    import matplotlib.pyplot as plt
+
+    opened = []
+
+    def make(*args, **kwargs):
+        fig, axes = plt.subplots(*args, **kwargs)
+        opened.append(fig)
+        return axes
+
+    yield make
+    assert len(plt.get_fignums()) == len(opened), "a plot function opened a figure of its own"
+    for fig in opened:
+        plt.close(fig)
+    assert plt.get_fignums() == []
+
+
 @pytest.fixture(scope="session")
 def empty_store(tmp_path_factory):
     """An MLflow SQLite database with its schema created once (migrations take seconds)."""

@@ -26,3 +26,18 @@ def compose_config(week: str, *overrides: str):
     """The composed, validated config of ``configs/<week>.yaml`` with ``overrides``."""
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose(week, overrides=list(overrides))
+
+
+def run_in_own_store(package: str, week: str, overrides: list[str], folder: Path, empty_store):
+    """One CLI run of a week in a fresh store in ``folder``: (client, the run, tracking URI)."""
+    import shutil
+
+    from mlflow.tracking import MlflowClient
+
+    shutil.copyfile(empty_store, folder / "mlflow.db")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    result = run_cli(package, *overrides, f"tracking.uri={uri}", output_dir=folder / "run")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    client = MlflowClient(uri)
+    [run] = client.search_runs([client.get_experiment_by_name(week).experiment_id])
+    return client, run, uri

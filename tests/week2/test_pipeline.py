@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from hydra.errors import ConfigCompositionException
 from common.tracking import EXIT_FAILED, run_tracked
 from projects.week2_spam import cli, config, pipeline  # noqa: F401  (config registers the schema)
 from tests.test_curriculum import logged_names
-from tests.weeks import compose_config, run_cli
+from tests.weeks import compose_config, run_in_own_store
 
 needs_corpus = pytest.mark.skipif(
     not os.environ.get("MATH4ML_DATA_MIRROR"),
@@ -26,15 +25,8 @@ QUICK = ["drill_samples=2000", "explain.n_misclassified=1"]
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, empty_store):
     """One default week-2 run through the CLI, in a store of this module's own."""
-    from mlflow.tracking import MlflowClient
-
     folder = tmp_path_factory.mktemp("week2")
-    shutil.copyfile(empty_store, folder / "mlflow.db")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    result = run_cli("week2_spam", *QUICK, f"tracking.uri={uri}", output_dir=folder / "run")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    client = MlflowClient(uri)
-    [run] = client.search_runs([client.get_experiment_by_name("week2").experiment_id])
+    client, run, uri = run_in_own_store("week2_spam", "week2", QUICK, folder, empty_store)
     return client, run, uri, folder
 
 

@@ -8,7 +8,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,23 +19,6 @@ from projects.week2_spam import plots
 from projects.week2_spam.probability import DISTRIBUTIONS, running_mean, sample_means
 
 SPAM, HAM = to_rgba(plots.CLASS_COLOURS["spam"]), to_rgba(plots.CLASS_COLOURS["ham"])
-
-
-@pytest.fixture
-def subplots():
-    """``subplots(nrows, ncols)`` like ``plt.subplots``; afterwards no figure may stay open."""
-    opened = []
-
-    def make(*args, **kwargs):
-        fig, axes = plt.subplots(*args, **kwargs)
-        opened.append(fig)
-        return axes
-
-    yield make
-    assert len(plt.get_fignums()) == len(opened), "a plot function opened a figure of its own"
-    for fig in opened:
-        plt.close(fig)
-    assert plt.get_fignums() == []
 
 
 def bars(ax):

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import urllib.request
 
 import numpy as np
@@ -19,6 +17,7 @@ from hypothesis import strategies as st
 
 from common.paths import REPO_ROOT
 from tests.servers import free_port, stop_group, wait_until_up
+from tests.weeks import run_in_own_store
 
 pytestmark = [
     pytest.mark.slow,
@@ -33,18 +32,10 @@ SERVER_START_TIMEOUT = 120  # s: mlflow imports, loads the model, starts uvicorn
 @pytest.fixture(scope="module")
 def logged_filter(tmp_path_factory, empty_store):
     """A week-2 run in a store of this module's own: (tracking URI, run id)."""
-    from mlflow.tracking import MlflowClient
-
     folder = tmp_path_factory.mktemp("serving")
-    shutil.copyfile(empty_store, folder / "mlflow.db")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    subprocess.run(
-        [sys.executable, "-m", "projects.week2_spam", "drill_samples=1000",
-         f"tracking.uri={uri}", f"hydra.run.dir={folder / 'run'}"],
-        cwd=REPO_ROOT, check=True, capture_output=True, timeout=600,
-    )  # fmt: skip
-    client = MlflowClient(uri)
-    [run] = client.search_runs([client.get_experiment_by_name("week2").experiment_id])
+    _, run, uri = run_in_own_store(
+        "week2_spam", "week2", ["drill_samples=1000"], folder, empty_store
+    )
     return uri, run.info.run_id
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ from hydra.errors import ConfigCompositionException
 from common.tracking import EXIT_FAILED, run_tracked
 from projects.week3_regression import config, pipeline  # noqa: F401  (config registers the schema)
 from tests.test_curriculum import logged_names
-from tests.weeks import compose_config, run_cli
+from tests.weeks import compose_config, run_in_own_store
 
 QUICK = ["progress=false", "compare_steps=300"]
 
@@ -20,15 +19,8 @@ QUICK = ["progress=false", "compare_steps=300"]
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, empty_store):
     """One default week-3 run through the CLI, in a store of this module's own."""
-    from mlflow.tracking import MlflowClient
-
     folder = tmp_path_factory.mktemp("week3")
-    shutil.copyfile(empty_store, folder / "mlflow.db")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    result = run_cli("week3_regression", *QUICK, f"tracking.uri={uri}", output_dir=folder / "run")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    client = MlflowClient(uri)
-    [run] = client.search_runs([client.get_experiment_by_name("week3").experiment_id])
+    client, run, _ = run_in_own_store("week3_regression", "week3", QUICK, folder, empty_store)
     return client, run, folder
 
 

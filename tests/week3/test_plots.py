@@ -8,7 +8,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,23 +15,6 @@ from matplotlib.patches import Rectangle
 
 from projects.week3_regression import calculus as c
 from projects.week3_regression import plots
-
-
-@pytest.fixture
-def subplots():
-    """``subplots(nrows, ncols)`` like ``plt.subplots``; afterwards no figure may stay open."""
-    opened = []
-
-    def make(*args, **kwargs):
-        fig, axes = plt.subplots(*args, **kwargs)
-        opened.append(fig)
-        return axes
-
-    yield make
-    assert len(plt.get_fignums()) == len(opened), "a plot function opened a figure of its own"
-    for fig in opened:
-        plt.close(fig)
-    assert plt.get_fignums() == []
 
 
 def legend_labels(ax):
