@@ -105,6 +105,27 @@ def project_ball(w, t):
     return w if norm <= t else w * (t / norm)
 
 
+def fista(G, c, prox, max_steps, tol):
+    """argmin 1/2 w^T G w - c^T w + h(w) by accelerated proximal gradient (Beck, Teboulle 2009).
+
+    w_{k+1} = prox_h(v_k - (G v_k - c) / L, 1/L), L = lambda_max(G), and Nesterov's
+    v_{k+1} = w_{k+1} + ((s_k - 1) / s_{k+1}) (w_{k+1} - w_k). ``prox(v, step)`` is the
+    proximal map of step * h: a projection for a constraint, soft thresholding for L1.
+    """
+    L = np.linalg.eigvalsh(G)[-1]
+    w = v = np.zeros(len(c))
+    s = 1.0
+    for _ in range(max_steps):
+        w_next = prox(v - (G @ v - c) / L, 1 / L)
+        s_next = (1 + np.sqrt(1 + 4 * s**2)) / 2
+        v = w_next + ((s - 1) / s_next) * (w_next - w)
+        done = np.linalg.norm(w_next - w) <= tol
+        w, s = w_next, s_next
+        if done:
+            break
+    return w
+
+
 def constrained_least_squares(X, y, t, max_steps=100_000, tol=1e-13):
     """(w, b, mu): argmin (1/2n)||X_c w - y_c||^2 s.t. ||w|| <= t, by accelerated projected GD.
 
@@ -115,18 +136,7 @@ def constrained_least_squares(X, y, t, max_steps=100_000, tol=1e-13):
     X_c, y_c, mu_x, y_mean = center(X, y)
     n = X_c.shape[0]
     G, c = X_c.T @ X_c / n, X_c.T @ y_c / n  # grad f(w) = G w - c
-
-    L = np.linalg.eigvalsh(G)[-1]
-    w = v = np.zeros(X_c.shape[1])
-    s = 1.0
-    for _ in range(max_steps):
-        w_next = project_ball(v - (G @ v - c) / L, t)
-        s_next = (1 + np.sqrt(1 + 4 * s**2)) / 2
-        v = w_next + ((s - 1) / s_next) * (w_next - w)
-        done = np.linalg.norm(w_next - w) <= tol
-        w, s = w_next, s_next
-        if done:
-            break
+    w = fista(G, c, lambda v, step: project_ball(v, t), max_steps, tol)
     mu = -w @ (G @ w - c) / t**2
     return w, intercept(w, mu_x, y_mean), mu
 
@@ -143,18 +153,8 @@ def lasso_ista(X, y, lam, max_steps=100_000, tol=1e-12):
     """
     X_c, y_c, mu_x, y_mean = center(X, y)
     n = X_c.shape[0]
-    G, c = X_c.T @ X_c / n, X_c.T @ y_c / n
-    L = np.linalg.eigvalsh(G)[-1]
-    w = v = np.zeros(X_c.shape[1])
-    s = 1.0
-    for _ in range(max_steps):
-        w_next = soft_threshold(v - (G @ v - c) / L, lam / L)
-        s_next = (1 + np.sqrt(1 + 4 * s**2)) / 2
-        v = w_next + ((s - 1) / s_next) * (w_next - w)
-        done = np.linalg.norm(w_next - w) <= tol
-        w, s = w_next, s_next
-        if done:
-            break
+    G, c = X_c.T @ X_c / n, X_c.T @ y_c / n  # grad f(w) = G w - c
+    w = fista(G, c, lambda v, step: soft_threshold(v, lam * step), max_steps, tol)
     return w, intercept(w, mu_x, y_mean)
 
 
