@@ -17,7 +17,7 @@ TEXT   ?=
 help: ## List every target with one line
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
-	@echo '  Hydra overrides go in ARGS, e.g. make week1 ARGS="patch.target_bpp=0.5" or ARGS="-m svd.rank=20,50"'
+	@echo '  Hydra overrides go in ARGS, e.g. make week1 ARGS="patch_codec.target_bpp=0.5" or ARGS="-m low_rank.rank=20,80"'
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
