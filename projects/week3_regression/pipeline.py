@@ -58,6 +58,14 @@ def check_settings(cfg: DictConfig) -> None:
         raise ValueError(
             f"optimizer.name must be one of {list(TRAINERS)}, got {cfg.optimizer.name!r}"
         )
+    for task in cfg.tasks:
+        l1, l2 = cfg[task].l1, cfg[task].l2
+        if not (l1 >= 0 and l2 >= 0):
+            raise ValueError(f"{task}.l1 and {task}.l2 must be >= 0, got {l1} and {l2}")
+    if "linear" in cfg.tasks and cfg.linear.l1 and cfg.linear.l2:
+        raise ValueError("linear: set l1 or l2, not both (no reference optimum for elastic net)")
+    if "logistic" in cfg.tasks and cfg.logistic.l1:
+        raise ValueError(f"logistic.l1 must be 0 (the reference fit is L2), got {cfg.logistic.l1}")
     lr = cfg.optimizer.lr
     if lr is not None and not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"optimizer.lr must be a finite number > 0, got {lr}")

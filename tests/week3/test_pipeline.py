@@ -98,6 +98,9 @@ def test_divergence_fails_the_run_at_the_step_it_happens(tracking_uri, runs_of):
         (["optimizer.name=adagrad"], r"optimizer.name must be one of \['gd'"),
         (["optimizer.name=sgd", "optimizer.batch_size=100000"], r"batch_size"),
         (["tasks=[poisson]"], r"tasks must be a non-empty list"),
+        (["linear.l2=-1"], r"linear.l1 and linear.l2 must be >= 0"),
+        (["linear.l1=0.1", "linear.l2=0.1"], r"set l1 or l2, not both"),
+        (["logistic.l1=0.1"], r"logistic.l1 must be 0"),
     ],
 )
 def test_bad_settings_fail_before_training(overrides, message, tracking_uri, runs_of):
