@@ -187,16 +187,17 @@ def write_and_read_back(pixels: np.ndarray, name: str, codec_cfg: DictConfig):
     Returns its rate-distortion point and the decoded image.
     """
     step = rd.step_for_bpp(pixels, codec_cfg.target_bpp, block=codec_cfg.block)
-    output_dir = hydra_context()[1] or Path(tempfile.mkdtemp(prefix="week1-"))  # no Hydra: a test
-    folder = output_dir / "compressed"
-    folder.mkdir(parents=True, exist_ok=True)
-    compressed, png = folder / f"{name}{CODEC_SUFFIX}", folder / f"{name}_decoded.png"
-    compressed.write_bytes(patch_codec.encode(pixels, step, codec_cfg.block))
-    decoded = patch_codec.decode(compressed.read_bytes())
-    Image.fromarray(decoded.squeeze()).save(png)
-    for path in (compressed, png):
-        mlflow.log_artifact(str(path), "compressed")
-    point = rd.point("patch_pca", f"step={step:.3g}", compressed.stat().st_size, pixels, decoded)
+    with tempfile.TemporaryDirectory(prefix="week1-") as scratch:  # used only without Hydra
+        folder = (hydra_context()[1] or Path(scratch)) / "compressed"
+        folder.mkdir(parents=True, exist_ok=True)
+        compressed, png = folder / f"{name}{CODEC_SUFFIX}", folder / f"{name}_decoded.png"
+        compressed.write_bytes(patch_codec.encode(pixels, step, codec_cfg.block))
+        decoded = patch_codec.decode(compressed.read_bytes())
+        Image.fromarray(decoded.squeeze()).save(png)
+        for path in (compressed, png):
+            mlflow.log_artifact(str(path), "compressed")
+        n_bytes = compressed.stat().st_size
+    point = rd.point("patch_pca", f"step={step:.3g}", n_bytes, pixels, decoded)
     return point, decoded
 
 

@@ -113,7 +113,7 @@ def fit_task(task: str, cfg: DictConfig) -> float:
         log_conditioning(cfg.seed, cfg.data.test_size)
         log_regularization(split)
     else:
-        log_newton_vs_gd(loss_fn, split, optimal)
+        log_newton(loss_fn, split, optimal)
     log_model(task, w, b, split)
     return gap
 
@@ -345,8 +345,8 @@ def log_regularization(split: Split) -> None:
     )
 
 
-def log_newton_vs_gd(loss_fn, split: Split, optimal: float) -> None:
-    """W3.X1: Newton (autograd Hessian) in a handful of steps beside gradient descent."""
+def log_newton(loss_fn, split: Split, optimal: float) -> None:
+    """W3.X1: Newton (autograd Hessian) in a handful of steps (GD: the comparison plot)."""
     zeros = [torch.zeros(split.X_train.shape[1], dtype=DTYPE), torch.zeros((), dtype=DTYPE)]
     newton_run = newton(loss_fn, zeros, split.X_train, split.y_train, max_steps=50, tol=1e-10)
     mlflow.log_metric("logistic.newton_steps", newton_run.steps)
