@@ -8,11 +8,15 @@ STAMP  := $(VENV)/.install-stamp
 ARGS   ?=
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
-WEEKS  := week1 week2 week3
+SERVER_PORT   ?= 5005
+BACKEND_URI   ?= sqlite:///$(CURDIR)/mlflow-server.db
+ARTIFACTS_DIR ?= $(CURDIR)/mlartifacts-server
+WEEKS  := week1 week2 week3 week4
 RUN_ID ?=
+WEEK   ?=
 TEXT   ?=
 
-.PHONY: help install week1 week2 week3 serve-week2 predict-week2 all ui test test-slow test-all bench lint format clean
+.PHONY: help install week1 week2 week3 week4 serve-week2 predict-week2 all ui server runs reproduce test test-slow test-all bench lint format clean
 
 help: ## List every target with one line
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -21,7 +25,7 @@ help: ## List every target with one line
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
 install: $(STAMP) ## Create .venv and install the project with its dev extra (editable)
@@ -35,6 +39,9 @@ week2: $(STAMP) ## Week 2, probability: naive Bayes spam filter (ARGS="eval=cv" 
 week3: $(STAMP) ## Week 3, calculus and optimization: regression trained through autograd
 	$(PY) -m projects.week3_regression $(ARGS)
 
+week4: $(STAMP) ## Week 4, information theory and geometry: decision tree, similarity search
+	$(PY) -m projects.week4_tree_search $(ARGS)
+
 serve-week2: $(STAMP) ## Serve the newest (or RUN_ID=...) week-2 filter on 127.0.0.1:5001 (SERVE_PORT=)
 	$(PY) -m projects.week2_spam.cli $(if $(RUN_ID),--run-id $(RUN_ID)) serve --host $(HOST) --port $(or $(SERVE_PORT),5001)
 
@@ -44,8 +51,21 @@ predict-week2: $(STAMP) ## Classify TEXT="..." with the newest (or RUN_ID=...) w
 all: $(WEEKS) ## Run every week that exists, one after another
 
 ui: $(STAMP) ## MLflow UI on 127.0.0.1:5000 (HOST=, PORT=) to compare runs
+	@if [[ "$${MLFLOW_TRACKING_URI:-}" == http* ]]; then \
+		echo "MLFLOW_TRACKING_URI is a server: open $$MLFLOW_TRACKING_URI in a browser (it serves the UI)"; exit 2; fi
 	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" \
 		--host $(HOST) --port $(PORT)
+
+server: $(STAMP) ## Shared tracking server on 127.0.0.1:5005 (SERVER_PORT=, BACKEND_URI=postgresql://...)
+	$(PY) -m common.server --host $(HOST) --port $(SERVER_PORT) \
+		--backend-store-uri '$(BACKEND_URI)' --artifacts-destination '$(ARTIFACTS_DIR)'
+
+runs: $(STAMP) ## Table of logged runs, best first: differing params, headline (WEEK=2; default every week)
+	$(PY) -m common.runs $(if $(WEEK),--week $(WEEK))
+
+reproduce: $(STAMP) ## Re-run RUN_ID=... (id or 8-digit prefix) with its overrides; compare metrics
+	@test -n "$(RUN_ID)" || { echo 'RUN_ID is required: make reproduce RUN_ID=<id>; list runs with `make runs WEEK=2`' >&2; exit 2; }
+	$(PY) -m common.reproduce $(RUN_ID)
 
 test: $(STAMP) ## Fast tests (the default CI set)
 	$(PY) -m pytest

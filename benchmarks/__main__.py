@@ -9,13 +9,26 @@ import time
 
 import numpy as np
 
-from benchmarks import bench_codec, bench_pca, bench_week2, bench_week3
+from benchmarks import (
+    bench_codec,
+    bench_pca,
+    bench_search,
+    bench_sweep,
+    bench_tracking,
+    bench_tree,
+    bench_week2,
+    bench_week3,
+)
 
 BENCHMARKS = {
     "week 1: PCA fit": bench_pca.main,
     "week 1: patch-PCA codec": bench_codec.main,
     "week 2: spam filter fit + predict": bench_week2.main,
     "week 3: optimizers to the logistic optimum": bench_week3.main,
+    "week 4: decision tree fit": bench_tree.main,
+    "week 4: exact cosine top-10 search": bench_search.main,
+    "tracking: per-run overhead, SQLite and server": bench_tracking.main,
+    "sweeps: basic launcher and joblib": bench_sweep.main,
 }
 
 

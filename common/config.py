@@ -16,6 +16,7 @@ class TrackingConfig:
     uri: str | None = None  # None: $MLFLOW_TRACKING_URI, else sqlite:///<repo>/mlflow.db
     experiment: str | None = None  # None: the week's name
     run_name: str | None = None  # None: the overrides that change the experiment, else random
+    resume: bool = False  # True: a config with a FINISHED run (same config_hash) is not rerun
 
 
 @dataclass

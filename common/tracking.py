@@ -9,12 +9,19 @@ as params and the provenance as tags, runs the pipeline, and ends the run:
   an artifact, one line on stderr, exit status 1);
 - KILLED on Ctrl-C or SIGTERM (exit status 130 or 143).
 
+In a sweep (``-m``) the run is a child of the sweep's parent run (:mod:`common.sweep`),
+and a failed job raises :class:`JobFailed` rather than exiting, so the other jobs run.
+Every run carries the tag ``config_hash``; ``tracking.resume=true`` reuses a FINISHED
+run with the same hash instead of running the pipeline again.
+
 MLflow is imported inside the functions: ``import mlflow`` costs 1-2 s, and a
 config error should answer at once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import signal
@@ -27,9 +34,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from hydra.errors import CompactHydraException
 from omegaconf import DictConfig, OmegaConf
 
 from common.paths import REPO_ROOT
+from common.server import exit_if_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +49,29 @@ MAX_PARAM_LENGTH = 6000  # MLflow truncates longer values
 RUN_NAME_LENGTH = 250
 PARAMS_PER_BATCH = 100  # MLflow's limit for one log_batch call
 EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 130, 143
+HEADLINE = "headline"  # the metric holding what a week's pipeline returns
+HIGHER_IS_BETTER = {  # how to rank runs by their headline, per week
+    "week1": True,  # mean PSNR (dB) of the patch-PCA codec
+    "week2": True,  # Matthews correlation of the spam filter
+    "week3": False,  # worst relative loss gap to the optimum
+    "week4": True,  # held-out accuracy of the from-scratch tree
+}
+PARENT_RUN_ENV = "MATH4ML_PARENT_RUN_ID"  # set by common.sweep: the parent run of a sweep's jobs
+CONFIG_HASH_TAG = "config_hash"  # equal settings (tracking.* aside), equal tag
+REUSED_TAG = "reused_run_id"  # tracking.resume=true: the FINISHED run a job took its result from
+JOB_TAG = "sweep.job"  # the job number within a sweep
 
 
 class Terminated(BaseException):
     """Raised in the main thread when the process receives SIGTERM."""
+
+
+class JobFailed(CompactHydraException):
+    """A sweep job's pipeline failed and its run is marked FAILED.
+
+    Raised instead of exiting, so that the sweep's other jobs still run; Hydra then reports
+    it in one line and exits with status 1.
+    """
 
 
 def resolve_tracking_uri(configured: str | None = None) -> str:
@@ -131,6 +159,35 @@ def default_run_name(overrides: list[str]) -> str | None:
     return " ".join(settings)[:RUN_NAME_LENGTH] or None
 
 
+def config_hash(cfg: DictConfig) -> str:
+    """sha256 (16 hex digits) of the resolved config without ``tracking``: what a run computes."""
+    settings = OmegaConf.to_container(cfg, resolve=True)
+    settings.pop("tracking", None)
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def sweep_job() -> tuple[str | None, int | None]:
+    """(parent run id, job number) of a multirun job; (None, None) outside a sweep."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None, None
+    return os.environ.get(PARENT_RUN_ENV), HydraConfig.get().job.num
+
+
+def finished_run_with(tracking_uri: str, experiment_id: str, digest: str):
+    """The newest FINISHED run of the experiment with config hash ``digest`` and a headline."""
+    from mlflow.tracking import MlflowClient
+
+    runs = MlflowClient(tracking_uri).search_runs(
+        [experiment_id],
+        filter_string=f"tags.{CONFIG_HASH_TAG} = '{digest}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+    )
+    return next((run for run in runs if HEADLINE in run.data.metrics), None)
+
+
 @contextmanager
 def sigterm_raises() -> Iterator[None]:
     """Turn SIGTERM into a :class:`Terminated` exception while the block runs."""
@@ -165,37 +222,62 @@ def log_run_files(output_dir: Path | None) -> None:
 def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], float]) -> float:
     """Run ``pipeline(cfg)`` inside one MLflow run of the experiment ``week``.
 
-    Returns the pipeline's headline metric (Hydra sweepers read it). On failure
-    the process exits with a non-zero status after the run is marked.
+    Returns the pipeline's headline metric (Hydra sweepers read it), also logged as the
+    metric ``headline`` (ranked by :data:`HIGHER_IS_BETTER`). On failure
+    the process exits with a non-zero status after the run is marked; a sweep's job raises
+    :class:`JobFailed` instead, so that the other jobs still run. In a sweep the run is a
+    child of the sweep's parent run (:mod:`common.sweep`). With ``tracking.resume=true`` a
+    config that already has a FINISHED run (same :func:`config_hash`) is not run again: the
+    new run only points to it (tag ``reused_run_id``) and repeats its headline.
     """
     import mlflow
 
     from common.seeding import seed_everything
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep logs readable
+    # A server lost mid-run: 2 retries (about 5 s), not MLflow's 7 (minutes).
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")  # s per request, not 120
     tracking_uri = resolve_tracking_uri(cfg.tracking.uri)
+    exit_if_unreachable(tracking_uri)  # before any run exists: one line, exit 1, nothing RUNNING
     mlflow.set_tracking_uri(tracking_uri)
     experiment_id = ensure_experiment(cfg.tracking.experiment or week, tracking_uri)
     overrides, output_dir = hydra_context()
+    parent_run_id, job = sweep_job()
     tags = {
         "week": week,
         "overrides": " ".join(overrides) or "(defaults)",
         "hydra.output_dir": str(output_dir or ""),
+        CONFIG_HASH_TAG: config_hash(cfg),
+        **({JOB_TAG: str(job)} if job is not None else {}),
+        **({"mlflow.parentRunId": parent_run_id} if parent_run_id else {}),
         **git_state(),
         **library_versions(),
     }
     run_name = cfg.tracking.run_name or default_run_name(overrides)
+    earlier = None
+    if cfg.tracking.resume:
+        earlier = finished_run_with(tracking_uri, experiment_id, tags[CONFIG_HASH_TAG])
+    if earlier is not None:
+        tags[REUSED_TAG] = earlier.data.tags.get(REUSED_TAG, earlier.info.run_id)
+        run_name = f"{run_name or week} (reused)"
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
         log.info("MLflow run %s in %s (experiment %s)", run.info.run_id, tracking_uri, week)
         params = flatten(OmegaConf.to_container(cfg, resolve=True))
         items = list(params.items())
         for start in range(0, len(items), PARAMS_PER_BATCH):
             mlflow.log_params(dict(items[start : start + PARAMS_PER_BATCH]))
-        status, exit_code, result = "FINISHED", 0, float("nan")
+        if earlier is not None:  # resume: same settings, FINISHED before
+            result = earlier.data.metrics[HEADLINE]
+            mlflow.log_metric(HEADLINE, result)
+            log.info("resume: same config as run %s: skipped", tags[REUSED_TAG])
+            return result
+        status, exit_code, result, message = "FINISHED", 0, float("nan"), ""
         try:
             with sigterm_raises():
                 seed_everything(cfg.seed)  # after start_run: MLflow names runs with `random`
                 result = pipeline(cfg)
+                mlflow.log_metric(HEADLINE, result)
         except (KeyboardInterrupt, Terminated) as stop:
             status = "KILLED"
             exit_code = EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
@@ -211,6 +293,8 @@ def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], flo
         finally:
             log_run_files(output_dir)
             mlflow.end_run(status=status)
+    if exit_code == EXIT_FAILED and job is not None:
+        raise JobFailed(f"{week} job {job} failed: {message} (run {run.info.run_id} FAILED)")
     if exit_code:
         sys.exit(exit_code)
     return result

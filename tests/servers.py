@@ -9,7 +9,11 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from common.paths import REPO_ROOT
 
 
 def free_port() -> int:
@@ -46,6 +50,28 @@ def group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+@contextmanager
+def running(
+    command: list[str], health_url: str, log_path: Path, timeout: float, env: dict | None = None
+) -> Iterator[subprocess.Popen]:
+    """``command`` (a server) in a process group of its own, its output in ``log_path``:
+    up once ``health_url`` answers 200; the whole group stopped on leaving the block."""
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # make, mlflow and its workers in one group
+        )
+    try:
+        wait_until_up(health_url, process, log_path, timeout)
+        yield process
+    finally:
+        stop_group(process)
 
 
 def stop_group(process: subprocess.Popen) -> None:

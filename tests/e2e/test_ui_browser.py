@@ -1,4 +1,5 @@
-"""`make ui` end to end: a real MLflow server, a real headless Chromium, two logged runs.
+"""`make ui` end to end: a real MLflow server, a real headless Chromium, logged runs and a
+sweep whose child runs unfold under their parent.
 
 Slow (a server start, a browser start): deselected by default, run with
 ``pytest -m slow``. Needs the Debian packages ``chromium`` and ``chromium-driver``;
@@ -45,6 +46,12 @@ EXPERIMENT = "week1"
 RUNS = {"ui-e2e-rank-4": 4, "ui-e2e-rank-16": 16}  # run name -> low_rank.rank
 SCREENSHOT_COPY = OUTPUTS_DIR / "e2e" / "mlflow_ui_week1.png"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SWEEP = ["tasks=[logistic]", "compare_steps=10", "progress=false", "optimizer.name=lbfgs,newton"]
+SWEEP_EXPERIMENT = "week3"
+SWEEP_SCREENSHOT_COPY = OUTPUTS_DIR / "e2e" / "mlflow_ui_sweep.png"
+PARENT_TAG = "mlflow.parentRunId"
+ROW_OF_RUN = "//div[@role='row'][.//a[contains(@href, '/runs/{run_id}')]]"  # ag-grid rows
+UNFOLD_BUTTON = ".//button[contains(@data-component-id, 'runnamecellrenderer')]"  # the [+]
 
 
 @pytest.fixture
@@ -171,8 +178,13 @@ def test_make_ui_shows_logged_runs_in_a_browser(
         assert any(f"/runs/{run_id}" in href for href in hrefs), (name, hrefs)
 
     assert browser.save_screenshot(str(screenshot))
-    SCREENSHOT_COPY.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(screenshot, SCREENSHOT_COPY)
+    check_screenshot(screenshot, SCREENSHOT_COPY)
+
+
+def check_screenshot(screenshot: Path, copy: Path) -> None:
+    """A real rendering (a PNG, big enough, not one flat colour), copied to ``copy``."""
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(screenshot, copy)
     png = screenshot.read_bytes()
     assert png.startswith(PNG_SIGNATURE)
     assert len(png) > 10_000, f"{len(png)} bytes: too small for a rendered runs table"
@@ -181,3 +193,62 @@ def test_make_ui_shows_logged_runs_in_a_browser(
         assert image.height >= 600, image.size
         colors = image.convert("RGB").getcolors(maxcolors=1 << 16)  # None: more than 65536
         assert colors is None or len(colors) > 16, "screenshot is nearly uniform: blank page"
+
+
+@pytest.fixture
+def logged_sweep(tracking_uri, runs_of, tmp_path):
+    """A real two-job week-3 sweep (the CLI, ``-m``): (parent id, {child id: name})."""
+    subprocess.run(
+        [sys.executable, "-m", "projects.week3_regression", "-m", *SWEEP,
+         f"tracking.uri={tracking_uri}", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+        cwd=REPO_ROOT, check=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+    runs = runs_of(SWEEP_EXPERIMENT)
+    [parent] = [run for run in runs if PARENT_TAG not in run.data.tags]
+    children = {r.info.run_id: r.info.run_name for r in runs if r is not parent}
+    assert len(children) == 2
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    return parent.info.run_id, children
+
+
+def test_a_sweeps_children_unfold_under_their_parent_in_a_browser(
+    logged_sweep, ui_server, browser, tracking_uri, tmp_path
+):
+    from mlflow.tracking import MlflowClient
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    parent_id, children = logged_sweep
+    client = MlflowClient(tracking_uri)
+    experiment_id = client.get_experiment_by_name(SWEEP_EXPERIMENT).experiment_id
+    browser.get(f"{ui_server}/#/experiments/{experiment_id}/runs?workflowType=machine_learning")
+    screenshot = tmp_path / "mlflow_ui_sweep.png"
+    wait = WebDriverWait(browser, PAGE_RENDER_TIMEOUT, poll_frequency=0.5)
+
+    def row_of(run_id: str):
+        """The table row holding the link to ``run_id``'s page, or None if not shown."""
+        rows = browser.find_elements(By.XPATH, ROW_OF_RUN.format(run_id=run_id))
+        return rows[0] if rows else None
+
+    def until(condition, what: str):
+        try:
+            return wait.until(lambda _: condition())
+        except TimeoutException:
+            browser.save_screenshot(str(screenshot))
+            text = browser.find_element(By.TAG_NAME, "body").text[:2000]
+            pytest.fail(f"{what} after {PAGE_RENDER_TIMEOUT} s (screenshot {screenshot}):\n{text}")
+
+    parent_row = until(lambda: row_of(parent_id), "no row for the parent run")
+    # Folded: the children are in the experiment but shown only through their parent.
+    assert all(row_of(child) is None for child in children), "children shown before unfolding"
+    parent_row.find_element(By.XPATH, UNFOLD_BUTTON).click()
+    until(lambda: all(row_of(child) for child in children), "children not shown on unfolding")
+    parent_index = int(row_of(parent_id).get_attribute("row-index"))
+    child_indexes = sorted(int(row_of(child).get_attribute("row-index")) for child in children)
+    assert child_indexes == [parent_index + 1, parent_index + 2], "children right under the parent"
+    for child, name in children.items():
+        assert name in row_of(child).text
+
+    assert browser.save_screenshot(str(screenshot))
+    check_screenshot(screenshot, SWEEP_SCREENSHOT_COPY)

@@ -162,7 +162,8 @@ def test_cli_sweep_logs_one_finished_run_per_job(crop, tracking_uri, runs_of, tm
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    runs = runs_of("week1")
+    runs = [r for r in runs_of("week1") if "mlflow.parentRunId" in r.data.tags]  # the sweep's
+    assert len(runs_of("week1")) == len(runs) + 1  # children, and their parent (common.sweep)
     assert sorted(r.data.params["low_rank.rank"] for r in runs) == ["2", "8"]
     assert {r.info.status for r in runs} == {"FINISHED"}
     assert all("low_rank.rank=" in r.info.run_name for r in runs)

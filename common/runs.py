@@ -1,0 +1,230 @@
+"""``python -m common.runs --week 2``: a week's logged runs as a table, best first.
+
+One row per run: its short id, name, status and start time, the params whose
+values differ between the listed runs (what was changed), and the headline
+metric, ranked by :data:`common.tracking.HIGHER_IS_BETTER` with failed runs
+(no headline) last. Runs of a sweep show their parent run in ``parent``; a
+reproduction (``python -m common.reproduce``) shows the run it reproduces.
+
+``tracking.*`` params are left out of the differing ones: they say where a run
+was stored, not what it computed. MLflow and pandas are imported inside the
+functions, so ``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from common.paths import REPO_ROOT
+from common.tracking import HEADLINE, HIGHER_IS_BETTER, resolve_tracking_uri
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow.entities import Run
+    from mlflow.tracking import MlflowClient
+
+PROJECTS_DIR = REPO_ROOT / "projects"
+SHORT_ID = 8  # characters of a run id shown (and accepted by `make reproduce`)
+PARENT_TAG = "mlflow.parentRunId"  # set by MLflow on the child runs of a sweep
+REPRODUCES_TAG = "reproduces"  # set by common.reproduce on a reproduction
+HIDDEN_PARAM_PREFIXES = ("tracking.",)  # where a run was stored, not what it computed
+MAX_CELL = 40  # characters of a name or param value shown
+PAGE = 1000  # runs per search request
+
+
+def week_packages() -> dict[str, str]:
+    """``{"week1": "projects.week1_pca", ...}``: each ``projects/week<N>_*`` with a ``__main__``."""
+    packages = {}
+    for folder in PROJECTS_DIR.glob("week*_*"):
+        number = re.fullmatch(r"week(\d+)_\w+", folder.name)
+        if number and (folder / "__main__.py").is_file():
+            packages[f"week{int(number[1])}"] = f"projects.{folder.name}"
+    return dict(sorted(packages.items(), key=lambda item: int(item[0].removeprefix("week"))))
+
+
+def parse_week(week: str) -> str:
+    """``"2"`` or ``"week2"`` -> ``"week2"``, if a week package exists."""
+    name = f"week{week}" if week.isdigit() else week
+    weeks = week_packages()
+    if name not in weeks:
+        known = ", ".join(w.removeprefix("week") for w in weeks)
+        raise ValueError(f"no week {week!r}: the weeks are {known}")
+    return name
+
+
+def store_path(tracking_uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` store (None for a server)."""
+    if tracking_uri.startswith("sqlite:///"):
+        return Path(tracking_uri.removeprefix("sqlite:///"))
+    return None
+
+
+def open_store(tracking_uri: str) -> MlflowClient:
+    """A client of an existing store; a missing SQLite file is an error, not a new store."""
+    from mlflow.tracking import MlflowClient
+
+    database = store_path(tracking_uri)
+    if database is not None and not database.is_file():
+        raise FileNotFoundError(f"no run store at {database}: start a run first, e.g. `make week1`")
+    return MlflowClient(tracking_uri)
+
+
+def search_all(client: MlflowClient, filter_string: str) -> list[Run]:
+    """Every active run of every experiment that matches ``filter_string`` (all pages)."""
+    experiment_ids = [e.experiment_id for e in client.search_experiments()]
+    if not experiment_ids:
+        return []
+    found, token = [], None
+    while True:
+        page = client.search_runs(experiment_ids, filter_string, max_results=PAGE, page_token=token)
+        found.extend(page)
+        token = page.token
+        if not token:
+            return found
+
+
+def fetch_runs(client: MlflowClient, week: str) -> list[Run]:
+    """The runs tagged ``week``, plus the sweep parents of any of them."""
+    runs = search_all(client, f"tags.week = '{week}'")
+    listed = {run.info.run_id for run in runs}
+    parents = {run.data.tags.get(PARENT_TAG) for run in runs} - listed - {None}
+    return runs + [client.get_run(parent) for parent in sorted(parents)]
+
+
+def shorten(text: str, width: int = MAX_CELL) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def differing_params(runs: list[Run]) -> list[str]:
+    """Param keys whose value is not the same in every run (a missing key counts as a value)."""
+    keys = sorted({key for run in runs for key in run.data.params})
+    return [
+        key
+        for key in keys
+        if not key.startswith(HIDDEN_PARAM_PREFIXES)
+        and len({run.data.params.get(key) for run in runs}) > 1
+    ]
+
+
+def runs_table(runs: list[Run], week: str, metrics: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One row per run: id, name, status, start, relations, differing params, headline, metrics.
+
+    Sorted best first by the headline (``HIGHER_IS_BETTER[week]``), runs without one last,
+    ties newest first.
+    """
+    import pandas as pd
+
+    children = {}
+    for run in runs:
+        parent = run.data.tags.get(PARENT_TAG)
+        if parent:
+            children[parent] = children.get(parent, 0) + 1
+    params = differing_params(runs)
+    rows = []
+    for run in runs:
+        run_id, tags = run.info.run_id, run.data.tags
+        parent = tags.get(PARENT_TAG, "")[:SHORT_ID]
+        if run_id in children:
+            parent = f"sweep of {children[run_id]}"
+        row = {
+            "run": run_id[:SHORT_ID],
+            "name": shorten(run.info.run_name or ""),
+            "status": run.info.status,
+            "start": datetime.fromtimestamp(run.info.start_time / 1000).strftime("%Y-%m-%d %H:%M"),
+            "parent": parent,
+            REPRODUCES_TAG: tags.get(REPRODUCES_TAG, "")[:SHORT_ID],
+            **{key: shorten(run.data.params.get(key, "")) for key in params},
+            HEADLINE: run.data.metrics.get(HEADLINE, float("nan")),
+            **{name: run.data.metrics.get(name, float("nan")) for name in metrics},
+            "_start_ms": run.info.start_time,
+        }
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    table = table.sort_values("_start_ms", ascending=False, kind="stable")
+    table = table.sort_values(
+        HEADLINE,
+        ascending=not HIGHER_IS_BETTER.get(week, True),
+        na_position="last",
+        kind="stable",
+    )
+    unused = [c for c in ("parent", REPRODUCES_TAG) if not table[c].astype(bool).any()]
+    return table.drop(columns=["_start_ms", *unused]).reset_index(drop=True)
+
+
+def render(table: pd.DataFrame) -> str:
+    """The table as plain text, numbers with 6 significant digits, missing values blank."""
+    return table.to_string(index=False, na_rep="", float_format=lambda x: f"{x:.6g}")
+
+
+def describe_week(
+    client: MlflowClient,
+    tracking_uri: str,
+    week: str,
+    metrics: tuple[str, ...] = (),
+    status: str | None = None,
+    limit: int | None = None,
+) -> str:
+    """The heading and the table of ``week``, or one line saying there is nothing to show."""
+    runs = fetch_runs(client, week)
+    if status:
+        runs = [run for run in runs if run.info.status == status]
+    which = f"{status} {week}" if status else week
+    if not runs:
+        return f"no {which} runs in {tracking_uri}; start one with `make {week}`"
+    table = runs_table(runs, week, metrics)
+    shown = table if limit is None else table.head(limit)
+    order = "higher" if HIGHER_IS_BETTER.get(week, True) else "lower"
+    heading = (
+        f"{which}: {len(table)} runs in {tracking_uri}, best first by {HEADLINE} "
+        f"({order} is better)" + (f", top {len(shown)} shown" if len(shown) < len(table) else "")
+    )
+    return f"{heading}\n{render(shown)}"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m common.runs",
+        description="Logged runs of a week as a table: differing params and headline, best first.",
+    )
+    parser.add_argument("--week", help="2 or week2 (default: every week, one table each)")
+    parser.add_argument(
+        "--metrics",
+        default="",
+        help="more metric columns, comma-separated, e.g. --metrics test_f1,test_roc_auc",
+    )
+    parser.add_argument(
+        "--status", choices=["FINISHED", "FAILED", "KILLED", "RUNNING"], help="only these runs"
+    )
+    parser.add_argument("--limit", type=int, help="show the best N runs of each week")
+    parser.add_argument(
+        "--tracking-uri", help="the run store (default: $MLFLOW_TRACKING_URI, else mlflow.db)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    tracking_uri = resolve_tracking_uri(args.tracking_uri)
+    metrics = tuple(name.strip() for name in args.metrics.split(",") if name.strip())
+    try:
+        weeks = [parse_week(args.week)] if args.week else list(week_packages())
+        client = open_store(tracking_uri)
+    except (ValueError, FileNotFoundError) as error:
+        sys.exit(f"runs: {error}")
+    print(
+        "\n\n".join(
+            describe_week(client, tracking_uri, week, metrics, args.status, args.limit)
+            for week in weeks
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

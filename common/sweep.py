@@ -1,0 +1,395 @@
+"""A sweep (``-m``) as one MLflow parent run with a child run per job, and its summary.
+
+``configs/common/hydra.yaml`` registers :class:`MlflowSweep` as a Hydra callback for every
+week. Hydra calls its multirun hooks in the parent process, before the launcher starts any
+job and after the last one returns:
+
+- ``on_multirun_start`` creates the store and the experiment once (several processes
+  opening a fresh SQLite database race on its schema migration), opens the parent run and
+  exports its id as ``$MATH4ML_PARENT_RUN_ID``. Jobs inherit the environment, in this
+  process (basic launcher) or in worker processes (joblib), and
+  :func:`common.tracking.run_tracked` tags each job's run ``mlflow.parentRunId``.
+- ``on_multirun_end`` summarizes the children in the parent and closes it. A failed job
+  aborts the sweep before ``on_multirun_end`` (Hydra's basic sweeper re-raises its error
+  once every job of the batch has run), and so do Ctrl-C and SIGTERM: then the parent is
+  summarized and closed when the process exits.
+
+The parent ends FINISHED only if every planned job left a FINISHED child; KILLED if a job
+or the sweep was interrupted; FAILED otherwise, with the failed children named in the tag
+``failed_children``. MLflow, pandas and matplotlib are imported only when a sweep runs.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import math
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from common import tracking
+from common.server import exit_if_unreachable
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow.entities import Run
+
+log = logging.getLogger(__name__)
+
+PARENT_TAG = "mlflow.parentRunId"
+NOTE_TAG = "mlflow.note.content"  # the run's description in the MLflow UI
+SUMMARY_TABLE = "tables/sweep_summary.json"  # MLflow's table viewer; numbers kept to 1e-10
+SUMMARY_CSV = "tables/sweep_summary.csv"  # the same rows at full precision
+SUMMARY_FIGURE = "headline_vs_swept"
+MAX_CHILDREN = 50_000  # one search_runs page: more jobs than any sweep here
+LOG_SCALE_SPAN = 100  # positive values spanning this factor are drawn on a log axis
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What the parent knows of a sweep before its first job starts."""
+
+    week: str  # the primary config: week1, week2, ...
+    tracking_uri: str
+    experiment_id: str
+    overrides: list[str]  # the sweep's overrides: hydra.sweeper.params, then the command line
+    keys: list[str]  # the swept keys, e.g. ["low_rank.rank"]
+    jobs: int | None  # jobs planned; None: a sweeper other than Hydra's basic one
+    launcher: str  # basic | joblib | ...
+    sweep_dir: Path
+
+
+def sweep_overrides(task_overrides: list[str], sweeper_params: dict[str, Any]) -> list[str]:
+    """``hydra.sweeper.params`` (an experiment file's sweep) as overrides, then the command
+    line's, in the order Hydra's basic sweeper reads them."""
+    return [f"{key}={value}" for key, value in sweeper_params.items()] + list(task_overrides)
+
+
+def parse_overrides(overrides: list[str]) -> list:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return OverridesParser.create().parse_overrides(overrides)
+
+
+def swept_keys(overrides: list[str]) -> list[str]:
+    """The keys that take several values: ``["a=1,2", "b=3", "c=range(2)"]`` -> ``["a", "c"]``."""
+    keys = [o.key_or_group for o in parse_overrides(overrides) if o.is_sweep_override()]
+    return list(dict.fromkeys(keys))
+
+
+def planned_jobs(overrides: list[str]) -> int:
+    """Jobs of a grid sweep: the product of the number of values of each swept key."""
+    values = {
+        o.key_or_group: len(list(o.sweep_string_iterator())) if o.is_sweep_override() else 1
+        for o in parse_overrides(overrides)
+    }  # a key given twice: the last one counts, as in Hydra's basic sweeper
+    return math.prod(values.values())
+
+
+def job_values(overrides: str, keys: list[str]) -> dict[str, str]:
+    """The value each swept key took in one job, from its run's ``overrides`` tag.
+
+    ``job_values("+experiment=week1/rate patch_codec.target_bpp=0.5", ["patch_codec.target_bpp"])``
+    is ``{"patch_codec.target_bpp": "0.5"}``.
+    """
+    given = dict(item.lstrip("+~").partition("=")[::2] for item in overrides.split())
+    return {key: given.get(key, "") for key in keys}
+
+
+def as_numbers(values: pd.Series) -> pd.Series:
+    """The values as floats if every one is a number, else unchanged (categories)."""
+    import pandas as pd
+
+    numbers = pd.to_numeric(values, errors="coerce")
+    return values if numbers.isna().any() else numbers
+
+
+def summary_table(children: list[Run], keys: list[str]) -> pd.DataFrame:
+    """One row per child, in job order: its id, name, status, swept values and headline.
+
+    ``reused_run_id`` names the earlier run a resumed job took its result from.
+    """
+    import pandas as pd
+
+    rows = [
+        {
+            "job": int(run.data.tags.get(tracking.JOB_TAG, -1)),
+            "run_id": run.info.run_id,
+            "run_name": run.info.run_name,
+            "status": run.info.status,
+            **job_values(run.data.tags.get("overrides", ""), keys),
+            "headline": run.data.metrics.get(tracking.HEADLINE, math.nan),
+            "reused_run_id": run.data.tags.get(tracking.REUSED_TAG, ""),
+            "error": run.data.tags.get("error", ""),
+        }
+        for run in children
+    ]
+    columns = ["job", "run_id", "run_name", "status", *keys, "headline", "reused_run_id", "error"]
+    table = pd.DataFrame(rows, columns=columns).sort_values("job", ignore_index=True)
+    for key in keys:
+        table[key] = as_numbers(table[key])
+    return table
+
+
+def best_child(table: pd.DataFrame, higher_is_better: bool) -> pd.Series | None:
+    """The FINISHED child with the best headline; None if no child finished with one."""
+    finished = table[(table["status"] == "FINISHED") & table["headline"].notna()]
+    if finished.empty:
+        return None
+    best = finished["headline"].idxmax() if higher_is_better else finished["headline"].idxmin()
+    return finished.loc[best]
+
+
+def sweep_status(statuses: list[str], jobs: int | None, completed: bool, stopped: bool) -> str:
+    """KILLED if the sweep or a job was interrupted; FINISHED if the sweep completed and every
+    planned job FINISHED; else FAILED."""
+    if stopped or "KILLED" in statuses:
+        return "KILLED"
+    all_finished = all(status == "FINISHED" for status in statuses)
+    all_there = len(statuses) == jobs if jobs is not None else len(statuses) > 0
+    return "FINISHED" if completed and all_finished and all_there else "FAILED"
+
+
+def plot_headline_vs_swept(
+    axes, table: pd.DataFrame, keys: list[str], best_run_id: str, higher_is_better: bool
+) -> None:
+    """One panel per swept key: each finished child's headline against the key's value.
+
+    On a numeric key a line joins the best headline at each value: what the key is worth
+    with the other swept keys at their best. The best child is the star.
+    """
+    import pandas as pd
+
+    finished = table[(table["status"] == "FINISHED") & table["headline"].notna()]
+    best = finished[finished["run_id"] == best_run_id]
+    direction = "higher" if higher_is_better else "lower"
+    headlines = finished["headline"]
+    log_headline = headlines.min() > 0 and headlines.max() >= LOG_SCALE_SPAN * headlines.min()
+    for ax, key in zip(axes, keys, strict=True):
+        numeric = pd.api.types.is_numeric_dtype(finished[key])
+        x = finished[key] if numeric else finished[key].astype(str)
+        ax.scatter(x, finished["headline"], alpha=0.7, label="job")
+        if numeric:
+            by_value = finished.groupby(key)["headline"]
+            envelope = by_value.max() if higher_is_better else by_value.min()
+            ax.plot(envelope.index, envelope.to_numpy(), alpha=0.6, label=f"best at each {key}")
+            positive = finished[key][finished[key] > 0]
+            if len(positive) == len(finished) and positive.max() >= LOG_SCALE_SPAN * positive.min():
+                ax.set_xscale("log")
+        else:
+            ax.tick_params(axis="x", labelrotation=30)  # names such as momentum, rmsprop
+        best_x = best[key] if numeric else best[key].astype(str)
+        ax.scatter(best_x, best["headline"], marker="*", s=250, color="C3", label="best child")
+        ax.set(xlabel=key, ylabel=f"headline ({direction} is better)", title=f"headline vs {key}")
+        if log_headline:  # e.g. week 3's loss gaps, 1e-12 to 1e-3
+            ax.set_yscale("log")
+        ax.legend(loc="best", fontsize="small")
+
+
+def describe_sweep(config: DictConfig) -> Sweep:
+    """The sweep that ``config`` (the parent's, with its ``hydra`` node) is about to run."""
+    hydra_cfg = config.hydra
+    week = hydra_cfg.job.config_name
+    tracking_uri = tracking.resolve_tracking_uri(config.tracking.uri)
+    exit_if_unreachable(tracking_uri)  # a server that is down: one line, no parent opened
+    params = hydra_cfg.sweeper.get("params")  # an experiment file's sweep
+    params = OmegaConf.to_container(params, resolve=True) if params else {}
+    overrides = sweep_overrides(list(hydra_cfg.overrides.task), params)
+    choices = hydra_cfg.runtime.choices
+    launcher = choices.get("hydra/launcher", "unknown")
+    if "n_jobs" in hydra_cfg.launcher:
+        launcher = f"{launcher} (n_jobs={hydra_cfg.launcher.n_jobs})"
+    try:
+        jobs = planned_jobs(overrides) if choices.get("hydra/sweeper") == "basic" else None
+    except Exception:  # a sweep only its sweeper can expand (glob, an interval)
+        jobs = None
+    return Sweep(
+        week=week,
+        tracking_uri=tracking_uri,
+        experiment_id=tracking.ensure_experiment(config.tracking.experiment or week, tracking_uri),
+        overrides=overrides,
+        keys=swept_keys(overrides),
+        jobs=jobs,
+        launcher=str(launcher),
+        sweep_dir=Path(hydra_cfg.sweep.dir).resolve(),
+    )
+
+
+def open_parent(sweep: Sweep, resume: bool) -> str:
+    """Create the parent run of ``sweep`` (RUNNING until :func:`close_parent`): its id."""
+    from mlflow.tracking import MlflowClient
+
+    tags = {
+        "week": sweep.week,
+        "sweep.overrides": " ".join(sweep.overrides) or "(none)",
+        "sweep.swept_keys": ", ".join(sweep.keys) or "(none)",
+        "sweep.jobs": str(sweep.jobs if sweep.jobs is not None else "unknown"),
+        "sweep.launcher": sweep.launcher,
+        "sweep.resume": str(resume).lower(),
+        "hydra.sweep_dir": str(sweep.sweep_dir),
+        **tracking.git_state(),
+        **tracking.library_versions(),
+    }
+    tags = {key: value[: tracking.MAX_PARAM_LENGTH] for key, value in tags.items()}
+    name = tracking.default_run_name(sweep.overrides)
+    run = MlflowClient(sweep.tracking_uri).create_run(
+        sweep.experiment_id, run_name=f"sweep: {name or '(defaults)'}", tags=tags
+    )
+    log.info("MLflow parent run %s for a sweep of %s jobs", run.info.run_id, sweep.jobs or "?")
+    return run.info.run_id
+
+
+def close_children_left_running(client, children: list[Run]) -> None:
+    """A job whose process died (a killed worker) leaves its run RUNNING: mark it KILLED."""
+    for run in children:
+        if run.info.status == "RUNNING":
+            client.set_tag(run.info.run_id, "error", "its job ended before it closed the run")
+            client.set_terminated(run.info.run_id, status="KILLED")
+
+
+def find_children(client, sweep: Sweep, parent_run_id: str) -> list[Run]:
+    return client.search_runs(
+        [sweep.experiment_id],
+        filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}'",
+        max_results=MAX_CHILDREN,
+    )
+
+
+def failure_message(table: pd.DataFrame, jobs: int | None) -> str:
+    """``2 of 3 jobs did not finish: optimizer.name=bogus FAILED (ValueError: ...); ...``."""
+    failed = table[table["status"] != "FINISHED"]
+    parts = [
+        f"{row.run_name} {row.status}" + (f" ({row.error})" if row.error else "")
+        for row in failed.itertuples()
+    ]
+    missing = max(jobs - len(table), 0) if jobs is not None else 0
+    if missing:
+        parts.append(f"{missing} never started")
+    planned = jobs if jobs is not None else len(table)
+    return f"{len(failed) + missing} of {planned} jobs did not finish: " + "; ".join(parts)
+
+
+def log_summary(sweep: Sweep, table: pd.DataFrame, status: str) -> None:
+    """The children's table, counts, best child and figure, into the active (parent) run."""
+    import mlflow
+
+    from common.plotting import figure
+
+    counts = table["status"].value_counts()
+    mlflow.log_table(table, SUMMARY_TABLE)
+    mlflow.log_text(table.to_csv(index=False), SUMMARY_CSV)
+    mlflow.log_metrics(
+        {
+            "jobs": len(table),
+            "jobs_finished": int(counts.get("FINISHED", 0)),
+            "jobs_failed": int(counts.get("FAILED", 0)),
+            "jobs_reused": int((table["reused_run_id"] != "").sum()),
+        }
+    )
+    note = [f"Sweep of {sweep.week}: `{' '.join(sweep.overrides)}`, {len(table)} jobs, {status}."]
+    failed = table.loc[table["status"] != "FINISHED", "run_name"]
+    if not failed.empty:
+        mlflow.set_tag("failed_children", ", ".join(failed.astype(str)))
+    if status != "FINISHED":
+        message = failure_message(table, sweep.jobs)
+        mlflow.set_tag("error", message[: tracking.MAX_PARAM_LENGTH])
+        note.append(message)
+    higher_is_better = tracking.HIGHER_IS_BETTER[sweep.week]
+    best = best_child(table, higher_is_better)
+    if best is not None:
+        mlflow.log_metric("best_headline", float(best["headline"]))
+        mlflow.set_tags(
+            {
+                "best_run_id": best["reused_run_id"] or best["run_id"],  # the run with the files
+                "best_run_name": str(best["run_name"]),
+            }
+        )
+        note.append(f"Best child: `{best['run_name']}`, headline {best['headline']:.6g}.")
+    if best is not None and sweep.keys:
+        ncols = len(sweep.keys)
+        with figure(SUMMARY_FIGURE, ncols=ncols, figsize=(5 * ncols, 4), squeeze=False) as (_, ax):
+            plot_headline_vs_swept(ax[0], table, sweep.keys, best["run_id"], higher_is_better)
+    mlflow.set_tag(NOTE_TAG, "\n\n".join(note))
+    multirun_yaml = sweep.sweep_dir / "multirun.yaml"
+    if multirun_yaml.is_file():
+        mlflow.log_artifact(str(multirun_yaml), artifact_path="hydra")
+
+
+def close_parent(sweep: Sweep, parent_run_id: str, completed: bool, stopped: bool) -> str:
+    """Summarize the children in the parent, then end it with the sweep's status (returned).
+
+    The parent is ended whatever the summary does: no sweep stays RUNNING.
+    """
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(sweep.tracking_uri)
+    status = "FAILED"
+    mlflow.set_tracking_uri(sweep.tracking_uri)
+    mlflow.start_run(run_id=parent_run_id)
+    try:
+        close_children_left_running(client, find_children(client, sweep, parent_run_id))
+        table = summary_table(find_children(client, sweep, parent_run_id), sweep.keys)
+        status = sweep_status(table["status"].tolist(), sweep.jobs, completed, stopped)
+        log_summary(sweep, table, status)
+    except Exception as error:  # the summary is a report: it never keeps the parent open
+        log.exception("summary of sweep %s failed", parent_run_id)
+        mlflow.set_tag("summary_error", f"{type(error).__name__}: {error}"[:500])
+        status = "FAILED"
+    finally:
+        mlflow.end_run(status=status)
+    log.info("sweep %s: parent run %s %s", " ".join(sweep.overrides), parent_run_id, status)
+    return status
+
+
+class MlflowSweep(Callback):
+    """Hydra callback: a multirun's jobs become child runs of one parent run (see module)."""
+
+    def __init__(self) -> None:
+        self.sweep: Sweep | None = None
+        self.parent_run_id: str | None = None
+        self.stopped = False  # SIGINT or SIGTERM reached the parent process
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            self.sweep = describe_sweep(config)
+            self.parent_run_id = open_parent(self.sweep, resume=bool(config.tracking.resume))
+        except Exception as error:  # Hydra would only warn, and the jobs would run unparented
+            log.error("cannot start the sweep's parent run: %s: %s", type(error).__name__, error)
+            raise SystemExit(tracking.EXIT_FAILED) from error
+        os.environ[tracking.PARENT_RUN_ENV] = self.parent_run_id  # before any worker starts
+        atexit.register(self.close, completed=False)  # the sweep aborted: still close
+        self.catch_stop_signals()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self.close(completed=True)
+
+    def close(self, completed: bool) -> None:
+        """End the parent run once, from whichever of on_multirun_end and exit comes first."""
+        if self.sweep is None or self.parent_run_id is None:
+            return
+        parent_run_id, self.parent_run_id = self.parent_run_id, None
+        os.environ.pop(tracking.PARENT_RUN_ENV, None)
+        close_parent(self.sweep, parent_run_id, completed, self.stopped)
+
+    def catch_stop_signals(self) -> None:
+        """Remember Ctrl-C and SIGTERM (the default SIGTERM handler would skip the exit hooks
+        and leave the parent RUNNING), then stop as they would: exit status 130 or 143."""
+
+        def stop(signum: int, frame: object) -> None:
+            self.stopped = True
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise SystemExit(tracking.EXIT_TERMINATED)
+
+        try:
+            signal.signal(signal.SIGINT, stop)
+            signal.signal(signal.SIGTERM, stop)
+        except ValueError:  # not the main thread: leave signals alone
+            pass

@@ -1,0 +1,1 @@
+"""Week 4: information theory, a decision tree grown on entropy splits, similarity search."""

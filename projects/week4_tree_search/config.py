@@ -1,0 +1,46 @@
+"""The typed schema of ``configs/week4.yaml``: a typo or a wrong type fails at composition."""
+
+from dataclasses import dataclass, field
+
+from common.config import BaseConfig, register_schema
+
+
+@dataclass
+class TreeConfig:
+    datasets: list[str] = field(default_factory=lambda: ["iris", "wine", "breast_cancer"])
+    criterion: str = "entropy"  # entropy | gini
+    max_depth: int | None = None  # None: grow until pure or a minimum below stops it
+    min_samples_split: int = 2
+    min_samples_leaf: int = 1
+    min_impurity_decrease: float = 0.0
+    test_size: float = 0.3  # held-out share, stratified
+    boundary_dataset: str = "iris"  # the decision-boundary plot: a tree on two features
+    boundary_features: list[int] = field(default_factory=lambda: [2, 3])
+    drawn_depth: int = 3  # levels of the tree drawn in the figure
+
+
+@dataclass
+class SearchConfig:
+    metric: str = "cosine"  # cosine | euclidean | manhattan
+    k: int = 10  # neighbours per query
+    block_size: int = 4096  # database rows scored at once (bounds the memory)
+    test_size: float = 0.2  # digits held out as queries
+    gallery_queries: int = 6  # query images shown with their neighbours
+    heatmap_samples: int = 200  # digits in the similarity heatmap
+
+
+@dataclass
+class CurseConfig:
+    dims: list[int] = field(default_factory=lambda: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000])
+    n_points: int = 1000  # uniform points in the unit cube per dimension
+    n_queries: int = 20  # the relative contrast is averaged over these queries
+
+
+@dataclass
+class Week4Config(BaseConfig):
+    tree: TreeConfig = field(default_factory=TreeConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    curse: CurseConfig = field(default_factory=CurseConfig)
+
+
+register_schema("week4_schema", Week4Config)

@@ -1,0 +1,118 @@
+"""The figures of week 4: a fitted tree drawn with the information gain of each split, decision
+boundaries on two features, a cosine-similarity heatmap, query images with their nearest
+neighbours, and the concentration of distances as the dimension grows.
+
+Each function draws onto axes it is given and returns nothing; the pipeline opens, logs and
+closes the figure (``common.plotting.figure``). Inputs are plain arrays and DataFrames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+LEAF = -1  # children_left / children_right of a leaf, as in scikit-learn's tree_
+
+
+def tree_diagram(ax, nodes: pd.DataFrame, max_depth: int) -> None:
+    """A rooted binary tree, root on top, down to ``max_depth`` (W4.P4, W4.X2).
+
+    ``nodes`` has one row per node id: ``left``, ``right`` (child ids, -1 at a leaf),
+    ``depth``, ``samples`` and a ``label`` (the split, its information gain, or the class
+    at a leaf). Leaves get equal horizontal slots; a parent sits above its children.
+    """
+    x = {}
+
+    def place(node: int, next_slot: list[int]) -> float:
+        row = nodes.loc[node]
+        children = [int(row.left), int(row.right)]
+        if children[0] == LEAF or row.depth >= max_depth:
+            x[node] = next_slot[0]
+            next_slot[0] += 1
+        else:
+            x[node] = float(np.mean([place(child, next_slot) for child in children]))
+        return x[node]
+
+    slots = [0]
+    place(0, slots)
+    for node, xpos in x.items():
+        row = nodes.loc[node]
+        for child in (int(row.left), int(row.right)):
+            if child in x:
+                ax.plot([xpos, x[child]], [-row.depth, -row.depth - 1], color="grey", lw=0.8)
+        truncated = row.left != LEAF and node in x and int(row.left) not in x
+        ax.text(
+            xpos,
+            -row.depth,
+            row.label + ("\n…" if truncated else ""),
+            ha="center",
+            va="center",
+            fontsize=7,
+            bbox={"boxstyle": "round", "facecolor": "white" if row.left != LEAF else "#e8f1e8"},
+        )
+    ax.set(xlim=(-0.7, slots[0] - 0.3), ylim=(-max_depth - 0.6, 0.6))
+    ax.axis("off")
+
+
+def decision_boundaries(
+    axes,
+    predictors: dict[str, Callable[[np.ndarray], np.ndarray]],
+    X: np.ndarray,
+    y: np.ndarray,
+    feature_names: list[str],
+) -> None:
+    """Each predictor's class regions over the plane of two features, with the points."""
+    pad = 0.05 * (X.max(axis=0) - X.min(axis=0))
+    lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
+    g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], 300), np.linspace(lo[1], hi[1], 300))
+    grid = np.column_stack([g0.ravel(), g1.ravel()])
+    for ax, (title, predict) in zip(np.ravel(axes), predictors.items(), strict=True):
+        regions = predict(grid).reshape(g0.shape)
+        ax.contourf(g0, g1, regions, alpha=0.25, levels=np.arange(y.max() + 2) - 0.5, cmap="tab10")
+        ax.scatter(X[:, 0], X[:, 1], c=y, cmap="tab10", vmin=0, vmax=9, s=14, edgecolor="k", lw=0.3)
+        ax.set(xlabel=feature_names[0], ylabel=feature_names[1], title=title)
+
+
+def similarity_heatmap(ax, similarity: np.ndarray, labels: np.ndarray) -> None:
+    """cos(x_i, x_j) for samples sorted by label: same-label blocks light up on the diagonal."""
+    import seaborn as sns
+
+    sns.heatmap(similarity, ax=ax, cmap="viridis", square=True, xticklabels=False,
+                yticklabels=False, cbar_kws={"label": "cosine similarity"})  # fmt: skip
+    edges = np.flatnonzero(np.diff(labels)) + 1
+    for edge in edges:
+        ax.axhline(edge, color="white", lw=0.5)
+        ax.axvline(edge, color="white", lw=0.5)
+    ax.set_title("Cosine similarity of digits, sorted by label")
+
+
+def neighbour_gallery(
+    axes, queries: np.ndarray, neighbours: np.ndarray, scores: np.ndarray, labels: np.ndarray
+) -> None:
+    """Row i: query image i, then its neighbours best first, each titled label and score.
+
+    ``queries`` (n, h, w); ``neighbours`` (n, k, h, w); ``scores`` (n, k); ``labels``
+    (n, k + 1) with the query's label first.
+    """
+    for i, row in enumerate(np.atleast_2d(axes)):
+        images = [queries[i], *neighbours[i]]
+        titles = [f"query: {labels[i, 0]}"] + [
+            f"{label}  {score:.2f}" for label, score in zip(labels[i, 1:], scores[i], strict=True)
+        ]
+        for ax, image, title in zip(row, images, titles, strict=True):
+            ax.imshow(image, cmap="gray_r")
+            ax.set_title(title, fontsize=7, color="black" if title.startswith("query") else
+                         ("green" if title.split()[0] == str(labels[i, 0]) else "red"))  # fmt: skip
+            ax.axis("off")
+
+
+def distance_concentration(ax, contrast: pd.DataFrame) -> None:
+    """(d_max - d_min) / d_min against the dimension, log-log (W4.4)."""
+    ax.loglog(contrast["dim"], contrast["relative_contrast"], marker="o")
+    ax.set(
+        xlabel="dimension d",
+        ylabel="(d_max − d_min) / d_min",
+        title="Nearest and farthest neighbours become alike as d grows",
+    )

@@ -1,0 +1,485 @@
+"""A decision tree classifier from scratch, grown level by level with vectorized split search.
+
+Model (CART, Breiman et al. 1984, with ID3's entropy criterion, Quinlan 1986). A node t
+holds n_t samples with class counts N_tk and impurity
+
+    entropy  H(t) = -sum_k p_tk log2 p_tk      (bits, as scikit-learn)
+    Gini     G(t) = 1 - sum_k p_tk^2,          p_tk = N_tk / n_t.
+
+A split "x_j <= s" sends the n_L samples with x_j <= s left and the n_R others right; its
+gain is the impurity decrease (for the entropy: the information gain, equal to the mutual
+information between the split indicator and the label, W4.X1)
+
+    gain(t, j, s) = I(t) - (n_L / n_t) I(t_L) - (n_R / n_t) I(t_R).
+
+Each node takes the split of largest gain over all features j and all thresholds s at the
+midpoints between consecutive distinct values of x_j in the node. A node stays a leaf when
+it is pure (I(t) <= machine epsilon), has depth ``max_depth``, has fewer than
+``min_samples_split`` samples (or fewer than 2 ``min_samples_leaf``), has no split leaving
+``min_samples_leaf`` samples on each side, or its best split has weighted decrease
+(n_t / n) gain < ``min_impurity_decrease`` (scikit-learn's definition). A leaf predicts
+p(k | x) = N_tk / n_t. The fitted tree is a rooted binary tree (W4.X2): every split node has
+two children, so n_nodes = 2 n_leaves - 1.
+
+Ties. Among equally good splits the lowest feature index wins, then the lowest threshold.
+scikit-learn visits the features in a random order instead (``random_state``), so where
+several features give the same best gain the two trees may split on different ones.
+
+The algorithm. Sorting the samples of every node on every feature (scikit-learn's way, in
+Cython) is too slow in NumPy, where thousands of nodes cost thousands of Python steps.
+Instead the tree grows breadth first and each level is processed at once:
+
+- once, at the root: for every feature j, ``order[j]`` lists the samples sorted by x_j;
+- at each level ``order[j]`` lists the samples of the level's open nodes sorted by
+  (node, x_j), so every node is a contiguous segment, in the same place for every j;
+- one cumulative sum of one-hot labels along ``order[j]`` gives, at every position, the
+  class counts N_Lk of the split "everything up to here goes left" for every node of the
+  level; positions that are not thresholds (equal values, too few samples on a side)
+  get the score inf;
+- ``np.minimum.reduceat`` over the node segments picks each node's best split on j;
+- after the level, a stable sort of ``order[j]`` by child node keeps x_j-order inside
+  each child, and samples that reached a leaf leave the arrays.
+
+Per level this is a loop over the features of whole-array NumPy calls, O(n d) work.
+
+Sources:
+- L. Breiman, J. Friedman, R. Olshen, C. Stone, "Classification and Regression Trees" (1984).
+- J. R. Quinlan, "Induction of decision trees", Machine Learning 1 (1986).
+- T. Hastie, R. Tibshirani, J. Friedman, "The Elements of Statistical Learning", 2nd ed.
+  (2009), section 9.2.
+- scikit-learn's ``DecisionTreeClassifier`` and its ``tree_`` arrays, for the attribute
+  names and the stopping rules.
+"""
+
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+LEAF = -1  # children_left / children_right of a leaf (scikit-learn's TREE_LEAF)
+UNDEFINED = -2  # feature and threshold of a leaf (scikit-learn's TREE_UNDEFINED)
+EPSILON = np.finfo(np.float64).eps  # a node this impure or less counts as pure
+
+
+def entropy_of_counts(counts):
+    """H = -sum_k p_k log2 p_k, p_k = N_k / n, for class counts N of shape (K, ...).
+
+    Computed as (1/n) sum_k N_k (log2 n - log2 N_k): one logarithm per count and no
+    division per class (the split search evaluates it millions of times); every term is
+    >= 0 and a pure node gets exactly 0; N_k = 0 terms are 0 (0 log 0 = 0).
+    """
+    n = counts.sum(axis=0)
+    return (counts * (np.log2(n) - np.log2(np.maximum(counts, 1)))).sum(axis=0) / n
+
+
+def gini_of_counts(counts):
+    """G = 1 - sum_k p_k^2, p_k = N_k / n, for class counts N of shape (K, ...)."""
+    n = counts.sum(axis=0)
+    return 1 - (counts * counts).sum(axis=0) / (n * n)
+
+
+IMPURITY = {"entropy": entropy_of_counts, "gini": gini_of_counts}
+
+
+def split_gain(impurity, counts_left, counts_right):
+    """gain = I(t) - (n_L / n) I(t_L) - (n_R / n) I(t_R), for class counts of shape (K, ...)."""
+    n_left, n_right = counts_left.sum(axis=0), counts_right.sum(axis=0)
+    n = n_left + n_right
+    return (
+        impurity(counts_left + counts_right)
+        - n_left / n * impurity(counts_left)
+        - n_right / n * impurity(counts_right)
+    )
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A fitted tree as flat arrays indexed by node id, numbered breadth first (root: 0).
+
+    children_left, children_right : the children's ids, ``LEAF`` (-1) at a leaf
+    feature, threshold : the split "x[feature] <= threshold goes left"; -2 at a leaf
+    impurity : I(t), in bits for the entropy
+    class_count : N_tk, shape (n_nodes, n_classes)
+    depth : the number of edges from the root
+    gain : the split's I(t) - (n_L / n_t) I(t_L) - (n_R / n_t) I(t_R) (bits for the
+        entropy); NaN at a leaf
+    """
+
+    children_left: np.ndarray
+    children_right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    impurity: np.ndarray
+    class_count: np.ndarray
+    depth: np.ndarray
+    gain: np.ndarray
+
+    @property
+    def n_node_samples(self):
+        """n_t = sum_k N_tk."""
+        return self.class_count.sum(axis=1)
+
+    @property
+    def value(self):
+        """p(k | t) = N_tk / n_t, shape (n_nodes, n_classes), as scikit-learn's ``tree_.value``."""
+        return self.class_count / self.n_node_samples[:, np.newaxis]
+
+    @property
+    def node_count(self):
+        return len(self.feature)
+
+    @property
+    def is_leaf(self):
+        return self.children_left == LEAF
+
+    @property
+    def n_leaves(self):
+        return int(self.is_leaf.sum())
+
+    @property
+    def parent(self):
+        """The parent of each node, -1 at the root."""
+        parent = np.full(self.node_count, -1)
+        split = ~self.is_leaf
+        parent[self.children_left[split]] = np.flatnonzero(split)
+        parent[self.children_right[split]] = np.flatnonzero(split)
+        return parent
+
+    @property
+    def max_depth(self):
+        return int(self.depth.max())
+
+    @property
+    def weighted_decrease(self):
+        """(n_t / n) gain(t) at a split, 0 at a leaf: scikit-learn's impurity decrease."""
+        weight = self.n_node_samples / self.n_node_samples[0]
+        return np.where(self.is_leaf, 0.0, weight * np.nan_to_num(self.gain))
+
+    def apply(self, X):
+        """The leaf reached by each row of X (n_samples, n_features), one level per step."""
+        node = np.zeros(len(X), dtype=np.intp)
+        rows = np.arange(len(X))
+        for _ in range(self.max_depth):
+            feature = self.feature[node]
+            split = feature != UNDEFINED
+            goes_left = X[rows, np.where(split, feature, 0)] <= self.threshold[node]
+            child = np.where(goes_left, self.children_left[node], self.children_right[node])
+            node = np.where(split, child, node)
+        return node
+
+
+def first_argmin(values, start, node):
+    """(min, index of its first occurrence) of each segment values[start[i] : start[i + 1]].
+
+    ``node`` gives the segment of each index (sorted); every segment must be non-empty.
+    """
+    minima = np.minimum.reduceat(values, start)
+    hits = np.flatnonzero(values == minima[node])
+    first_hits = hits[np.r_[True, node[hits[1:]] != node[hits[:-1]]]]
+    return minima, first_hits
+
+
+def best_splits(X_T, order, y_index, counts, impurity, min_samples_leaf):
+    """Every open node's best split on every feature, for one level of the tree.
+
+    ``order`` (n_features, m) lists the level's m samples sorted by (node, x_j) for each
+    feature j, and ``counts`` (K, n_open) holds the nodes' class counts in the same order.
+    Returns ``score`` (n_features, n_open) = n_L I(t_L) + n_R I(t_R) of the best split
+    (inf: no split), ``position`` (the split sends order[j, node start : position + 1]
+    left) and ``counts_left`` (n_features, K, n_open).
+    """
+    n_features, m = order.shape
+    n_classes, n_open = counts.shape
+    size = counts.sum(axis=0).astype(np.intp)  # n_t
+    start = np.cumsum(size) - size
+    node = np.repeat(np.arange(n_open), size)  # the node of each position, for every j
+    n_left = np.arange(1, m + 1) - start[node]
+    n_right = size[node] - n_left
+    fits = (n_left >= min_samples_leaf) & (n_right >= min_samples_leaf)  # and n_right > 0
+    before = (np.cumsum(counts, axis=1) - counts)[:, node]  # class counts of earlier nodes
+    node_counts = counts[:, node]  # N_tk at each position, shape (K, m)
+    classes = np.arange(n_classes)[:, np.newaxis]
+
+    score = np.empty((n_features, n_open))
+    position = np.empty((n_features, n_open), dtype=np.intp)
+    counts_left = np.empty((n_features, n_classes, n_open))
+    for j in range(n_features):
+        x = X_T[j, order[j]]
+        is_threshold = fits.copy()
+        is_threshold[:-1] &= x[:-1] < x[1:]  # thresholds lie between distinct values
+        # N_Lk when the node's samples up to this position go left, shape (K, m)
+        left = np.cumsum(y_index[order[j]] == classes, axis=1, dtype=np.int32) - before
+        with np.errstate(divide="ignore", invalid="ignore"):  # n_R = 0 at a node's end
+            total = n_left * impurity(left) + n_right * impurity(node_counts - left)
+        score[j], position[j] = first_argmin(np.where(is_threshold, total, np.inf), start, node)
+        counts_left[j] = left[:, position[j]]
+    return score, position, counts_left
+
+
+def resort(order, child, n_children):
+    """Each order[j] stably sorted by child node (x_j order within a child); -1s dropped."""
+    key = child[order]  # shape (n_features, m)
+    key[key < 0] = n_children  # samples that reached a leaf sort last, then are cut off
+    small = n_children < np.iinfo(np.int16).max  # int16 keys: NumPy's stable sort is a radix sort
+    permutation = np.argsort(key.astype(np.int16 if small else np.intp), axis=1, kind="stable")
+    n_kept = int(np.count_nonzero(key[0] < n_children))
+    return np.take_along_axis(order, permutation[:, :n_kept], axis=1)
+
+
+def route(X_T, samples, size, splits, feature, threshold, child_open):
+    """Each sample's open child in the next level (its index among the open children), or -1.
+
+    ``samples`` lists the open nodes' samples node by node, ``size`` of each; ``splits``
+    flags the nodes that split, on ``feature`` at ``threshold`` (one per splitting node).
+    The children are numbered in parent order, left before right.
+    """
+    node_rank = np.repeat(np.where(splits, np.cumsum(splits) - 1, -1), size)
+    in_split = node_rank >= 0
+    rank, s = node_rank[in_split], samples[in_split]
+    goes_right = X_T[feature[rank], s] > threshold[rank]
+    open_rank = np.where(child_open, np.cumsum(child_open) - 1, -1)
+    child = np.full(X_T.shape[1], -1)
+    child[s] = open_rank[2 * rank + goes_right]
+    return child
+
+
+class LevelSplits(NamedTuple):
+    """The chosen splits of a level's open nodes; arrays after ``splits`` cover those splitting."""
+
+    splits: np.ndarray  # bool, one per open node
+    feature: np.ndarray
+    threshold: np.ndarray  # x_low <= threshold < x_high around the cut
+    gain: np.ndarray
+    counts_left: np.ndarray  # N_Lk, shape (K, n_split)
+    counts_right: np.ndarray
+
+
+def choose_splits(X_T, order, y_index, counts, impurity, min_samples_leaf, min_decrease):
+    """Each open node's best split over all features, kept if (n_t / n) gain is large enough.
+
+    ``counts`` (K, n_open) are the open nodes' class counts; ties between features go to the
+    lowest feature index. ``min_decrease`` is ``min_impurity_decrease``.
+    """
+    score, position, counts_left = best_splits(
+        X_T, order, y_index, counts, impurity, min_samples_leaf
+    )
+    nodes = np.arange(counts.shape[1])
+    feature = np.argmin(score, axis=0)  # ties: the lowest feature index
+    splits = np.isfinite(score[feature, nodes])
+    f, p = feature[splits], position[feature, nodes][splits]
+    counts_left = counts_left[f, :, nodes[splits]].T  # (K, n_split)
+    counts_right = counts[:, splits] - counts_left
+    gain = split_gain(impurity, counts_left, counts_right)
+    weight = counts[:, splits].sum(axis=0) / len(y_index)  # n_t / n
+    enough = weight * gain + EPSILON >= min_decrease  # scikit-learn's comparison
+    splits[splits] = enough
+    f, p, gain = f[enough], p[enough], gain[enough]
+    x_low, x_high = X_T[f, order[f, p]], X_T[f, order[f, p + 1]]
+    middle = x_low / 2 + x_high / 2
+    threshold = np.where(middle < x_high, middle, x_low)  # the midpoint, unless it rounds up
+    return LevelSplits(splits, f, threshold, gain, counts_left[:, enough], counts_right[:, enough])
+
+
+def leaves(counts, impurity, depth):
+    """The tree arrays of one level's nodes, all leaves until ``choose_splits`` says otherwise."""
+    n_nodes = counts.shape[1]
+    return {
+        "children_left": np.full(n_nodes, LEAF),
+        "children_right": np.full(n_nodes, LEAF),
+        "feature": np.full(n_nodes, UNDEFINED),
+        "threshold": np.full(n_nodes, float(UNDEFINED)),
+        "impurity": impurity,
+        "class_count": counts.T.astype(np.int64),
+        "depth": np.full(n_nodes, depth),
+        "gain": np.full(n_nodes, np.nan),
+    }
+
+
+class DecisionTreeClassifier(ClassifierMixin, BaseEstimator):
+    """A classification tree with entropy (information gain) or Gini splits; see the module.
+
+    Parameters
+    ----------
+    criterion : {"entropy", "gini"}, default="entropy"
+        The impurity I(t) whose decrease the splits maximize.
+    max_depth : int or None, default=None
+        Nodes at this depth are leaves (the root has depth 0); None: no limit.
+    min_samples_split : int, default=2
+        A node with fewer samples is a leaf.
+    min_samples_leaf : int, default=1
+        Every split leaves at least this many samples on each side.
+    min_impurity_decrease : float, default=0.0
+        A node splits only if (n_t / n) gain >= this (entropy gains in bits).
+
+    Attributes
+    ----------
+    classes_ : ndarray (K,)
+        The class labels, sorted.
+    n_features_in_ : int
+        The number of features.
+    tree_ : Tree
+        The fitted tree as flat arrays, nodes numbered breadth first.
+    feature_importances_ : ndarray (n_features,)
+        sum_t (n_t / n) gain(t) over the splits on each feature, normalized to sum to 1
+        (all zeros for a one-leaf tree), as in scikit-learn.
+
+    A single class gives a one-leaf tree that predicts it. Features must be finite.
+    Unlike scikit-learn, X stays float64 (scikit-learn casts to float32, so its thresholds
+    are midpoints of float32 values) and any two distinct values can be cut between
+    (scikit-learn needs them 1e-7 apart).
+    """
+
+    def __init__(
+        self,
+        criterion="entropy",
+        max_depth=None,
+        min_samples_split=2,
+        min_samples_leaf=1,
+        min_impurity_decrease=0.0,
+    ):
+        self.criterion = criterion
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_impurity_decrease = min_impurity_decrease
+
+    def _check_params(self):
+        if self.criterion not in IMPURITY:
+            raise ValueError(f"criterion must be one of {sorted(IMPURITY)}, got {self.criterion!r}")
+        least = {"max_depth": 1, "min_samples_split": 2, "min_samples_leaf": 1}
+        for name, minimum in least.items():
+            value = getattr(self, name)
+            if name == "max_depth" and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+                or_none = " or None" if name == "max_depth" else ""
+                raise ValueError(f"{name} must be an integer >= {minimum}{or_none}, got {value!r}")
+        decrease = self.min_impurity_decrease
+        if isinstance(decrease, bool) or not isinstance(decrease, Real) or not decrease >= 0:
+            raise ValueError(f"min_impurity_decrease must be a number >= 0, got {decrease!r}")
+
+    def _check_X(self, X, reset, y=None):
+        """X as float64 (n_samples, n_features); an error names the non-finite features."""
+        if reset:
+            X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite=False)
+        else:
+            X = validate_data(self, X, dtype=np.float64, ensure_all_finite=False, reset=False)
+        if not np.isfinite(X).all():
+            problems = [
+                f"{name} in features {np.flatnonzero(test(X).any(axis=0)).tolist()}"
+                for name, test in (("NaN", np.isnan), ("infinity", np.isinf))
+                if test(X).any()
+            ]
+            raise ValueError(
+                f"X contains {' and '.join(problems)}; the tree needs finite values: impute "
+                "or drop them first (e.g. sklearn.impute.SimpleImputer)"
+            )
+        return X, y
+
+    def fit(self, X, y):
+        """Grow the tree on X (n_samples, n_features) and labels y of any sortable type."""
+        self._check_params()
+        X, y = self._check_X(X, reset=True, y=y)
+        check_classification_targets(y)
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        self.tree_ = self._grow(X, y_index, len(self.classes_))
+        self.feature_importances_ = importances(self.tree_, self.n_features_in_)
+        return self
+
+    def _can_split(self, counts, impurity, depth):
+        """Which nodes of one depth (class counts (K, n_nodes)) may still split."""
+        n_t = counts.sum(axis=0)
+        max_depth = np.inf if self.max_depth is None else self.max_depth
+        return (
+            (n_t >= self.min_samples_split)
+            & (n_t >= 2 * self.min_samples_leaf)
+            & (impurity > EPSILON)
+            & (depth < max_depth)
+        )
+
+    def _grow(self, X, y_index, n_classes):
+        """Breadth first: the best splits of a whole level at once, then the next level."""
+        impurity = IMPURITY[self.criterion]
+        X_T = np.ascontiguousarray(X.T)  # feature j is the contiguous row X_T[j]
+        counts = np.bincount(y_index, minlength=n_classes).astype(np.float64)[:, np.newaxis]
+        node_impurity = impurity(counts)
+        is_open = self._can_split(counts, node_impurity, 0)
+        order = np.argsort(X_T, axis=1, kind="stable") if is_open[0] else None
+        levels, first_id = [], 0
+        while True:
+            depth, n_nodes = len(levels), counts.shape[1]
+            level = leaves(counts, node_impurity, depth)
+            levels.append(level)
+            open_nodes = np.flatnonzero(is_open)
+            if not open_nodes.size:
+                break
+            open_counts = counts[:, open_nodes]
+            found = choose_splits(
+                X_T,
+                order,
+                y_index,
+                open_counts,
+                impurity,
+                self.min_samples_leaf,
+                self.min_impurity_decrease,
+            )
+            n_split = len(found.feature)
+            if not n_split:
+                break
+            splitting = open_nodes[found.splits]
+            left_id = first_id + n_nodes + 2 * np.arange(n_split)
+            level["children_left"][splitting] = left_id
+            level["children_right"][splitting] = left_id + 1
+            level["feature"][splitting] = found.feature
+            level["threshold"][splitting] = found.threshold
+            level["gain"][splitting] = found.gain
+
+            # the next level: the children in parent order, left before right
+            counts = np.stack([found.counts_left, found.counts_right], axis=2)
+            counts = counts.reshape(n_classes, 2 * n_split)
+            node_impurity = impurity(counts)
+            is_open = self._can_split(counts, node_impurity, depth + 1)
+            size = open_counts.sum(axis=0).astype(np.intp)
+            child = route(
+                X_T, order[0], size, found.splits, found.feature, found.threshold, is_open
+            )
+            order = resort(order, child, int(is_open.sum()))
+            first_id += n_nodes
+        return Tree(**{name: np.concatenate([lv[name] for lv in levels]) for name in levels[0]})
+
+    def apply(self, X):
+        """The leaf id of each row of X."""
+        check_is_fitted(self)
+        X, _ = self._check_X(X, reset=False)
+        return self.tree_.apply(X)
+
+    def predict_proba(self, X):
+        """p(k | x) = N_tk / n_t of the leaf t that x reaches, shape (n_samples, K)."""
+        leaf = self.apply(X)  # checks that the tree is fitted
+        return self.tree_.value[leaf]
+
+    def predict(self, X):
+        """The majority class of the leaf that x reaches, argmax_k p(k | x)."""
+        proba = self.predict_proba(X)  # checks that the tree is fitted
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def get_depth(self):
+        """The depth of the deepest leaf (a one-leaf tree: 0)."""
+        check_is_fitted(self)
+        return self.tree_.max_depth
+
+    def get_n_leaves(self):
+        """The number of leaves."""
+        check_is_fitted(self)
+        return self.tree_.n_leaves
+
+
+def importances(tree, n_features):
+    """sum_t (n_t / n) gain(t) over the splits on each feature, normalized to sum to 1."""
+    split = ~tree.is_leaf
+    total = np.bincount(tree.feature[split], tree.weighted_decrease[split], minlength=n_features)
+    return total / total.sum() if total.sum() > 0 else total

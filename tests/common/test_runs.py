@@ -1,0 +1,138 @@
+"""common.runs on real runs in a temporary store: ordering, differing params, sweeps, messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from omegaconf import OmegaConf
+
+from common import runs
+from common.config import TrackingConfig
+from common.paths import REPO_ROOT
+from common.tracking import HIGHER_IS_BETTER, run_tracked
+
+
+def log_run(uri: str, week: str, headline: float | None, optimizer: str, lr: float = 0.1) -> str:
+    """A real run through ``run_tracked``; ``headline=None`` fails it. Returns its id."""
+    import mlflow
+
+    tracking = OmegaConf.structured(TrackingConfig(uri=uri, run_name=f"{optimizer} lr={lr}"))
+    cfg = OmegaConf.create(
+        {"seed": 0, "optimizer": {"name": optimizer, "lr": lr, "tol": 1e-6}, "tracking": tracking}
+    )
+
+    def pipeline(cfg):
+        if headline is None:
+            raise ValueError("diverged at step 3; lower the learning rate")
+        mlflow.log_metric("test_accuracy", 0.5)
+        return headline
+
+    if headline is None:
+        with pytest.raises(SystemExit):
+            run_tracked(cfg, week, pipeline)
+    else:
+        run_tracked(cfg, week, pipeline)
+    return mlflow.last_active_run().info.run_id
+
+
+@pytest.mark.parametrize("week", ["week1", "week3"])
+def test_best_first_by_the_weeks_direction_failed_last(week, tracking_uri, runs_of):
+    ids = {
+        0.2: log_run(tracking_uri, week, 0.2, "gd"),
+        None: log_run(tracking_uri, week, None, "gd", lr=5.0),
+        0.1: log_run(tracking_uri, week, 0.1, "adam"),
+        0.3: log_run(tracking_uri, week, 0.3, "sgd"),
+    }
+    table = runs.runs_table(runs.fetch_runs(runs_of.client, week), week)
+    best_first = [0.3, 0.2, 0.1] if HIGHER_IS_BETTER[week] else [0.1, 0.2, 0.3]
+    assert list(table["run"]) == [ids[h][: runs.SHORT_ID] for h in [*best_first, None]]
+    assert list(table["status"]) == ["FINISHED"] * 3 + ["FAILED"]
+    assert table["headline"].iloc[:3].tolist() == best_first
+    assert table["headline"].isna().iloc[3]
+    # The params that differ (name, lr), not those every run shares (tol, seed) nor tracking.*.
+    assert [c for c in table.columns if "." in c or c == "seed"] == [
+        "optimizer.lr",
+        "optimizer.name",
+    ]
+    names = {0.2: "gd", None: "gd", 0.1: "adam", 0.3: "sgd"}
+    assert list(table["optimizer.name"]) == [names[h] for h in [*best_first, None]]
+    assert table.loc[table["status"] == "FAILED", "optimizer.lr"].item() == "5.0"
+    assert "parent" not in table.columns  # no sweep: no empty column
+
+
+def test_cli_prints_the_heading_and_the_rows_in_order(tracking_uri, runs_of, capsys):
+    worse = log_run(tracking_uri, "week3", 0.5, "gd")
+    better = log_run(tracking_uri, "week3", 1e-9, "lbfgs")
+    runs.main(["--week", "3", "--tracking-uri", tracking_uri, "--metrics", "test_accuracy"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        f"week3: 2 runs in {tracking_uri}, best first by headline (lower is better)"
+    )
+    assert lines[1].split()[:2] == ["run", "name"]
+    assert lines[1].split()[-3:] == ["optimizer.name", "headline", "test_accuracy"]
+    assert lines[2].startswith(better[:8])
+    assert lines[2].split()[-3:] == ["lbfgs", "1e-09", "0.5"]
+    assert lines[3].startswith(worse[:8])
+    assert lines[3].split()[-3:] == ["gd", "0.5", "0.5"]
+    runs.main(["--week", "3", "--tracking-uri", tracking_uri, "--limit", "1"])
+    out = capsys.readouterr().out
+    assert "top 1 shown" in out
+    assert better[:8] in out
+    assert worse[:8] not in out
+
+
+def test_sweep_children_name_their_parent_and_the_parent_is_listed(tracking_uri, runs_of):
+    children = [log_run(tracking_uri, "week3", h, name) for h, name in [(0.1, "gd"), (0.2, "sgd")]]
+    experiment = runs_of.client.get_experiment_by_name("week3").experiment_id
+    parent = runs_of.client.create_run(experiment, run_name="sweep").info.run_id  # no week tag
+    for child in children:
+        runs_of.client.set_tag(child, runs.PARENT_TAG, parent)
+    table = runs.runs_table(runs.fetch_runs(runs_of.client, "week3"), "week3")
+    by_run = table.set_index("run")["parent"]
+    assert by_run[parent[:8]] == "sweep of 2"
+    assert all(by_run[child[:8]] == parent[:8] for child in children)
+    assert list(table["run"])[-1] == parent[:8]  # no headline: last
+
+
+def test_status_filter_and_an_empty_week_say_so(tracking_uri, capsys):
+    log_run(tracking_uri, "week3", None, "gd", lr=5.0)
+    runs.main(["--week", "week3", "--status", "FINISHED", "--tracking-uri", tracking_uri])
+    assert capsys.readouterr().out.strip() == (
+        f"no FINISHED week3 runs in {tracking_uri}; start one with `make week3`"
+    )
+    runs.main(["--tracking-uri", tracking_uri])  # every week: one section each
+    out = capsys.readouterr().out
+    assert f"no week1 runs in {tracking_uri}; start one with `make week1`" in out
+    assert "week3: 1 runs in" in out
+
+
+def test_unknown_week_and_missing_store_are_one_line_errors(tmp_path):
+    with pytest.raises(SystemExit, match=r"no week '9': the weeks are 1, 2, 3"):
+        runs.main(["--week", "9", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db"])
+    with pytest.raises(SystemExit, match=r"no run store at .*mlflow.db: start a run first"):
+        runs.main(["--week", "2", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db"])
+    assert not (tmp_path / "mlflow.db").exists()  # listing never creates a store
+
+
+def test_weeks_are_the_packages_with_an_entry_point_in_week_order():
+    packages = runs.week_packages()
+    assert packages["week1"] == "projects.week1_pca"
+    assert packages["week3"] == "projects.week3_regression"
+    numbers = [int(week.removeprefix("week")) for week in packages]
+    assert numbers == sorted(numbers)
+    for package in packages.values():
+        assert (REPO_ROOT / package.replace(".", "/") / "__main__.py").is_file()
+    assert runs.parse_week("2") == runs.parse_week("week2") == "week2"
+
+
+def test_help_answers_without_importing_mlflow_or_pandas():
+    code = (
+        "import sys, common.runs, common.reproduce; "
+        "print(sorted({'mlflow', 'pandas'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,98 @@
+"""Week 4 end to end: the real CLI logs what the README promises; bad settings fail at once."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from hydra.errors import ConfigCompositionException
+
+from common.tracking import run_tracked
+from projects.week4_tree_search import config, pipeline  # noqa: F401  (config registers the schema)
+from projects.week4_tree_search.data import load_split
+from tests.test_curriculum import logged_names
+from tests.weeks import compose_config, run_in_own_store
+
+QUICK = ["curse.dims=[2,20,200]", "curse.n_points=200"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, empty_store):
+    """One week-4 run through the CLI, in a store of this module's own."""
+    folder = tmp_path_factory.mktemp("week4")
+    client, run, uri = run_in_own_store("week4_tree_search", "week4", QUICK, folder, empty_store)
+    return client, run, folder, uri
+
+
+def test_default_run_logs_what_the_readme_promises(finished_run):
+    client, run, folder, _ = finished_run
+    assert run.info.status == "FINISHED"
+    metrics = run.data.metrics
+    assert metrics["search_recall_vs_bruteforce"] == 1.0
+    assert metrics["search_recall_vs_sklearn"] == 1.0
+    assert metrics["search_precision_at_k"] > 0.9  # digits: neighbours mostly share the label
+    assert metrics["root_split_matches"] == 1.0
+    assert metrics["information_max_abs_error"] < 1e-12
+    assert metrics["norms_max_abs_error"] < 1e-9
+    assert metrics["log_loss_abs_diff"] < 1e-12
+    assert metrics["relative_contrast_highest_dim"] < metrics["relative_contrast_lowest_dim"] / 10
+    for name in ("iris", "wine", "breast_cancer"):
+        assert abs(metrics[f"{name}.root_gain_minus_mutual_information"]) < 1e-12
+        assert metrics[f"{name}.tree_accuracy"] > 0.85
+    assert metrics["headline"] == pytest.approx(metrics["tree_accuracy"])
+    client.download_artifacts(run.info.run_id, "", str(folder / "artifacts"))
+    for name in logged_names(week=4):
+        if "/" in name or name.endswith(".json"):
+            assert (folder / "artifacts" / name).exists(), f"README promises artifact {name}"
+        else:
+            assert name in metrics, f"README promises metric {name}"
+
+
+def test_logged_tree_model_predicts_like_the_tree(finished_run):
+    import mlflow.pyfunc
+
+    _, run, _, uri = finished_run
+    mlflow.set_tracking_uri(uri)
+    [model] = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id], output_format="list"
+    )
+    assert model.name == pipeline.TREE_MODEL
+    loaded = mlflow.pyfunc.load_model(model.model_uri)
+    assert loaded.metadata.signature is not None
+    split = load_split("iris", test_size=0.3, seed=0)
+    tree, _ = pipeline.build_tree(compose_config("week4").tree, seed=0)
+    expected = tree.fit(split.X_train, split.y_train).predict(split.X_test)
+    np.testing.assert_array_equal(loaded.predict(split.X_test), expected)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["tree.datasets=[mnist]"], r"tree.datasets must be a non-empty list"),
+        (["tree.criterion=misclassification"], r"tree.criterion must be one of"),
+        (["tree.boundary_features=[2,2]"], r"two different column indices in \[0, 4\)"),
+        (["tree.boundary_features=[0,9]"], r"boundary_features"),
+        (["tree.min_samples_leaf=0"], r"min_samples_leaf"),
+        (["tree.max_depth=0"], r"max_depth"),
+        (["search.metric=hamming"], r"search.metric must be one of"),
+        (["search.k=0"], r"k must be"),
+        (["search.k=100000"], r"k must be <= \d+ \(the database size\)"),
+        (["search.block_size=1000"], r"block_size must be a multiple"),
+        (["curse.dims=[]"], r"curse.dims must be"),
+        (["tree.test_size=1.5"], r"test_size must be in \(0, 1\)"),
+    ],
+)
+def test_bad_settings_fail_before_any_work(overrides, message, tracking_uri, runs_of):
+    cfg = compose_config("week4", *QUICK, *overrides, f"tracking.uri={tracking_uri}")
+    with pytest.raises(SystemExit):
+        run_tracked(cfg, "week4", pipeline.run)
+    [run] = runs_of("week4")
+    assert run.info.status == "FAILED"
+    assert re.search(message, run.data.tags["error"]), run.data.tags["error"]
+    assert "information_max_abs_error" not in run.data.metrics  # nothing was computed
+
+
+def test_config_typos_fail_at_composition():
+    with pytest.raises(ConfigCompositionException):
+        compose_config("week4", "tree.max_dept=3")

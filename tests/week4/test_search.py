@@ -1,0 +1,273 @@
+"""Exact k-NN search against brute force, scikit-learn (and faiss when installed).
+
+References: the full distance matrix (``scipy.spatial.distance.cdist``, float64) sorted
+row by row with ``np.argsort``, and
+``sklearn.neighbors.NearestNeighbors(algorithm="brute")`` / ``kneighbors_graph``. The index
+computes in float32: values agree to 1e-5 (cosine) and 1e-4 relative (distances); ids
+agree exactly, the data being continuous random numbers (no ties).
+"""
+
+import numpy as np
+import pytest
+import torch
+from scipy.spatial.distance import cdist
+from sklearn.neighbors import NearestNeighbors, kneighbors_graph
+
+from projects.week4_tree_search.search import SimilarityIndex, chunk_maxima, knn_graph
+
+METRICS = ["cosine", "euclidean", "manhattan"]
+TOLERANCE = {  # float32 against float64
+    "cosine": {"atol": 1e-5, "rtol": 0},
+    "euclidean": {"atol": 0, "rtol": 1e-4},
+    "manhattan": {"atol": 0, "rtol": 1e-4},
+}
+SCIPY_METRIC = {"cosine": "cosine", "euclidean": "euclidean", "manhattan": "cityblock"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Small matrices: extra torch threads only contend with the other tests' processes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data():
+    """(database, queries): 500 x 24 and 40 x 24 standard normal, float64."""
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((500, 24)), rng.standard_normal((40, 24))
+
+
+def brute_force(X, queries, k, metric):
+    """(values, ids) from the full float64 matrix, each row sorted, nearest first."""
+    D = cdist(queries, X, metric=SCIPY_METRIC[metric])  # cosine: 1 - similarity
+    ids = np.argsort(D, axis=1, kind="stable")[:, :k]
+    values = np.take_along_axis(D, ids, axis=1)
+    return (1 - values if metric == "cosine" else values), ids
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("k", [1, 7])
+def test_matches_brute_force(data, metric, k):
+    X, queries = data
+    values, ids = SimilarityIndex(metric=metric).fit(X).search(queries, k)
+    expected_values, expected_ids = brute_force(X, queries, k, metric)
+    assert values.shape == ids.shape == (len(queries), k)
+    assert values.dtype == np.float32
+    assert ids.dtype == np.int64
+    np.testing.assert_array_equal(ids, expected_ids)
+    np.testing.assert_allclose(values, expected_values, **TOLERANCE[metric])
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_matches_sklearn_nearest_neighbors(data, metric):
+    X, queries = data
+    values, ids = SimilarityIndex(metric=metric).fit(X).search(queries, 5)
+    nn = NearestNeighbors(n_neighbors=5, metric=metric, algorithm="brute").fit(X)
+    distances, expected_ids = nn.kneighbors(queries)
+    np.testing.assert_array_equal(ids, expected_ids)
+    expected = 1 - distances if metric == "cosine" else distances
+    np.testing.assert_allclose(values, expected, **TOLERANCE[metric])
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_results_do_not_depend_on_the_blocking(data, metric):
+    """Tiny blocks and chunks (many merges, a last shorter block and chunk) vs one block."""
+    X, queries = data
+    one_block = SimilarityIndex(metric=metric, block_size=512, query_block_size=1000)
+    values, ids = one_block.fit(X).search(queries, 10)
+    for block_size, query_block_size, chunk_size in [(16, 3, 16), (7, 1, 1), (24, 40, 8)]:
+        index = SimilarityIndex(
+            metric=metric,
+            block_size=block_size,
+            query_block_size=query_block_size,
+            chunk_size=chunk_size,
+        )
+        blocked_values, blocked_ids = index.fit(X).search(queries, 10)
+        np.testing.assert_array_equal(blocked_ids, ids)
+        np.testing.assert_allclose(blocked_values, values, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_k_equal_to_the_database_size_sorts_everything(data, metric):
+    X, queries = data
+    X = X[:53]  # not a multiple of the chunk size
+    values, ids = SimilarityIndex(metric=metric, block_size=32).fit(X).search(queries, 53)
+    expected_values, expected_ids = brute_force(X, queries, 53, metric)
+    np.testing.assert_array_equal(ids, expected_ids)
+    np.testing.assert_allclose(values, expected_values, **TOLERANCE[metric])
+    assert all(len(set(row)) == 53 for row in ids)  # a permutation of the database
+
+
+def test_recall_is_one_on_a_larger_problem():
+    """50 blocks of the default 1024 rows: the pool of chunk maxima is merged mid-way."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((50_000, 64), dtype=np.float32)
+    queries = rng.standard_normal((100, 64), dtype=np.float32)
+    _, ids = SimilarityIndex(metric="cosine").fit(X).search(queries, 10)
+    _, expected_ids = brute_force(X.astype(np.float64), queries.astype(np.float64), 10, "cosine")
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, expected_ids, strict=True)])
+    assert recall == 1.0
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_each_database_vector_finds_itself_first(data, metric):
+    X, _ = data
+    values, ids = SimilarityIndex(metric=metric).fit(X).search(X, 1)
+    np.testing.assert_array_equal(ids[:, 0], np.arange(len(X)))
+    np.testing.assert_allclose(values[:, 0], 1.0 if metric == "cosine" else 0.0, atol=1e-5)
+
+
+def test_euclidean_is_exact_far_from_the_origin(data):
+    """Centring: 1e4 + noise in float32 would lose the neighbours in ||q||^2 - 2 q.x + ||x||^2."""
+    X, queries = data
+    X, queries = X + 1e4, queries + 1e4
+    values, ids = SimilarityIndex(metric="euclidean").fit(X).search(queries, 5)
+    expected_values, expected_ids = brute_force(X, queries, 5, "euclidean")
+    np.testing.assert_array_equal(ids, expected_ids)
+    np.testing.assert_allclose(values, expected_values, rtol=1e-2)  # 1e4 in float32: ulp 1e-3
+
+
+def test_add_appends_with_continuing_ids(data):
+    X, queries = data
+    whole = SimilarityIndex(metric="euclidean").fit(X).search(queries, 8)
+    parts = SimilarityIndex(metric="euclidean").add(X[:200]).add(X[200:]).search(queries, 8)
+    np.testing.assert_array_equal(parts[1], whole[1])
+    np.testing.assert_allclose(parts[0], whole[0], rtol=1e-6)
+
+
+def test_cosine_ignores_vector_length(data):
+    X, queries = data
+    scales = np.random.default_rng(2).uniform(0.1, 10, size=(len(X), 1))
+    _, ids = SimilarityIndex().fit(X).search(queries, 5)
+    _, scaled_ids = SimilarityIndex().fit(X * scales).search(queries * 3, 5)
+    np.testing.assert_array_equal(scaled_ids, ids)
+
+
+def test_agrees_with_faiss_when_installed(data):
+    faiss = pytest.importorskip("faiss")
+    X, queries = (a.astype(np.float32) for a in data)
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    flat = faiss.IndexFlatIP(X.shape[1])
+    flat.add(unit)
+    expected_values, expected_ids = flat.search(
+        queries / np.linalg.norm(queries, axis=1)[:, None], 5
+    )
+    values, ids = SimilarityIndex().fit(X).search(queries, 5)
+    np.testing.assert_array_equal(ids, expected_ids)
+    np.testing.assert_allclose(values, expected_values, atol=1e-6)
+
+
+def test_chunk_maxima_pads_the_last_chunk_with_minus_infinity():
+    S = -torch.arange(1.0, 8.0).reshape(1, 7)  # all negative: a zero padding would win
+    np.testing.assert_array_equal(chunk_maxima(S, 3).numpy(), [[-1.0, -4.0, -7.0]])
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("mode", ["connectivity", "distance"])
+def test_knn_graph_matches_sklearn(data, metric, mode):
+    X, _ = data
+    graph = knn_graph(X, 6, metric=metric, mode=mode, block_size=64)
+    expected = kneighbors_graph(X, 6, mode=mode, metric=metric, include_self=False)
+    assert graph.shape == (len(X), len(X))
+    assert graph.nnz == len(X) * 6
+    np.testing.assert_array_equal(graph.indices, expected.indices)  # nearest first
+    assert np.all(graph.diagonal() == 0)  # nobody is its own neighbour
+    np.testing.assert_allclose(graph.toarray(), expected.toarray(), rtol=1e-4, atol=1e-5)
+
+
+def test_knn_graph_with_duplicates_never_links_a_point_to_itself():
+    """Rows 0-4 coincide: searching k + 1 may return four twins and not the point itself."""
+    X = np.vstack([np.zeros((5, 2)), [[1.0, 0.0], [3.0, 0.0]]])
+    graph = knn_graph(X, 2).toarray()
+    np.testing.assert_array_equal(graph.sum(axis=1), 2)
+    assert np.all(graph.diagonal() == 0)
+    assert np.all(graph[:5, :5].sum(axis=1) == 2)  # each twin's neighbours are twins
+
+
+BAD_PARAMETERS = [
+    ({"metric": "hamming"}, "metric must be one of"),
+    ({"block_size": 0}, "block_size must be an integer >= 1, got 0"),
+    ({"block_size": 100}, r"block_size must be a multiple of chunk_size \(32\), got 100"),
+    ({"query_block_size": 2.5}, "query_block_size must be an integer >= 1, got 2.5"),
+]
+
+
+@pytest.mark.parametrize(("params", "message"), BAD_PARAMETERS)
+def test_bad_parameters_raise_one_clear_message(data, params, message):
+    X, _ = data
+    with pytest.raises(ValueError, match=message):
+        SimilarityIndex(**params).fit(X)
+
+
+@pytest.mark.parametrize(
+    ("k", "message"),
+    [
+        (501, r"k must be <= 500 \(the database size\), got 501"),
+        (0, "k must be an integer >= 1, got 0"),
+        (-3, "k must be an integer >= 1, got -3"),
+        (2.0, "k must be an integer >= 1, got 2.0"),
+        (True, "k must be an integer >= 1, got True"),
+    ],
+)
+def test_bad_k_raises(data, k, message):
+    X, queries = data
+    with pytest.raises(ValueError, match=message):
+        SimilarityIndex().fit(X).search(queries, k)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e39])  # 1e39: inf in float32
+@pytest.mark.parametrize("where", ["X", "queries"])
+def test_nan_or_infinity_raises_naming_the_row(data, bad, where):
+    X, queries = (a.copy() for a in data)
+    (X if where == "X" else queries)[3, 1] = bad
+    with pytest.raises(ValueError, match=f"row 3 of {where} contains NaN or infinity"):
+        SimilarityIndex().fit(X).search(queries, 2)
+
+
+def test_overflowing_norm_raises(data):
+    X = data[0].copy()
+    X[4] = 1e30  # finite in float32, but ||x||^2 = 24e60 is not
+    with pytest.raises(ValueError, match=r"row 4 of X overflows float32"):
+        SimilarityIndex(metric="euclidean").fit(X)
+
+
+@pytest.mark.parametrize("where", ["X", "queries"])
+def test_zero_vector_under_cosine_raises_naming_the_row(data, where):
+    X, queries = (a.copy() for a in data)
+    (X if where == "X" else queries)[5] = 0
+    with pytest.raises(ValueError, match=f"row 5 of {where} is the zero vector"):
+        SimilarityIndex(metric="cosine").fit(X).search(queries, 2)
+
+
+def test_zero_vector_is_fine_for_distances(data):
+    X, queries = (a.copy() for a in data)
+    X[5] = 0
+    queries[0] = 0
+    _, ids = SimilarityIndex(metric="euclidean").fit(X).search(queries, 1)
+    assert ids[0, 0] == np.argmin(np.linalg.norm(X, axis=1))
+
+
+def test_empty_or_misshapen_inputs_raise(data):
+    X, queries = data
+    with pytest.raises(ValueError, match=r"X must hold at least one vector .* got shape \(0, 24\)"):
+        SimilarityIndex().fit(np.empty((0, 24)))
+    with pytest.raises(ValueError, match=r"X must be a 2-D array .* got \(24,\)"):
+        SimilarityIndex().fit(X[0])
+    index = SimilarityIndex().fit(X)
+    with pytest.raises(ValueError, match="queries has 23 features but the database has 24"):
+        index.search(queries[:, :23], 1)
+    with pytest.raises(ValueError, match="X has 25 features but the database has 24"):
+        index.add(np.ones((2, 25)))
+    with pytest.raises(ValueError, match="not fitted"):  # sklearn's NotFittedError
+        SimilarityIndex().search(queries, 1)
+
+
+def test_knn_graph_bad_inputs(data):
+    X, _ = data
+    with pytest.raises(ValueError, match=r"k must be <= 499 \(the other points of X\), got 500"):
+        knn_graph(X, 500)
+    with pytest.raises(ValueError, match="mode must be 'connectivity' or 'distance'"):
+        knn_graph(X, 3, mode="weights")
