@@ -29,7 +29,7 @@ import subprocess
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -219,6 +219,42 @@ def log_run_files(output_dir: Path | None) -> None:
         mlflow.log_artifact(str(job_log))
 
 
+def one_line(error: BaseException) -> str:
+    """``ValueError: alpha must be >= 0, got -1.0``: the first line of an error."""
+    return f"{type(error).__name__}: {error}".splitlines()[0]
+
+
+def close_run(
+    run_id: str, status: str, output_dir: Path | None, failure: tuple[str, str] | None
+) -> None:
+    """Record the outcome (``error`` tag and ``traceback.txt`` on failure), Hydra's files,
+    and end the active run with ``status``.
+
+    A store that stops answering here (a tracking server gone mid-run) is reported in one
+    line, not raised: the run then stays RUNNING on that store, and the line says how to
+    close it once the store is back.
+    """
+    import mlflow
+
+    try:
+        if failure is not None:
+            message, trace = failure
+            mlflow.set_tag("error", message[:MAX_PARAM_LENGTH])
+            mlflow.log_text(trace, "traceback.txt")
+        log_run_files(output_dir)
+        mlflow.end_run(status=status)
+    except Exception as lost:
+        log.error(
+            "could not record run %s as %s: the tracking store failed (%s); it stays RUNNING "
+            "there: once the store answers, run "
+            "`MlflowClient(uri).set_terminated('%s', '%s')`",
+            run_id, status, one_line(lost), run_id, status,
+        )  # fmt: skip
+        if mlflow.active_run() is not None:
+            with suppress(Exception):  # end_run pops the run first, then asks the store
+                mlflow.end_run(status=status)
+
+
 def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], float]) -> float:
     """Run ``pipeline(cfg)`` inside one MLflow run of the experiment ``week``.
 
@@ -273,6 +309,7 @@ def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], flo
             log.info("resume: same config as run %s: skipped", tags[REUSED_TAG])
             return result
         status, exit_code, result, message = "FINISHED", 0, float("nan"), ""
+        failure = None
         try:
             with sigterm_raises():
                 seed_everything(cfg.seed)  # after start_run: MLflow names runs with `random`
@@ -284,15 +321,13 @@ def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], flo
             log.error("%s stopped: run %s marked KILLED", week, run.info.run_id)
         except Exception as error:
             status, exit_code = "FAILED", EXIT_FAILED
-            message = f"{type(error).__name__}: {error}".splitlines()[0]
+            message = one_line(error)
             log.error("%s failed: %s (run %s marked FAILED)", week, message, run.info.run_id)
-            mlflow.set_tag("error", message[:MAX_PARAM_LENGTH])
-            mlflow.log_text(traceback.format_exc(), "traceback.txt")
+            failure = (message, traceback.format_exc())
             if os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
         finally:
-            log_run_files(output_dir)
-            mlflow.end_run(status=status)
+            close_run(run.info.run_id, status, output_dir, failure)
     if exit_code == EXIT_FAILED and job is not None:
         raise JobFailed(f"{week} job {job} failed: {message} (run {run.info.run_id} FAILED)")
     if exit_code:

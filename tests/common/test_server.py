@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import socket
+import subprocess
 import sys
 import threading
 import time
 
 import pytest
 
+from common.paths import REPO_ROOT
 from common.server import (
     DEFAULT_ARTIFACTS_DIR,
     DEFAULT_BACKEND_URI,
@@ -197,8 +200,26 @@ def test_a_week_runs_against_the_server_and_reads_back_through_it(
         assert file.read() == stored.read_bytes()
     assert json.loads(stored.read_text())  # a real table, not an empty file
 
-    stop_group(process)  # by its process group: make, mlflow, uvicorn's workers
-    assert not group_alive(process.pid)
+    # The server goes away mid-run: the run fails with one line saying it stays RUNNING there
+    # and how to close it, and no traceback.
+    with subprocess.Popen(
+        [sys.executable, "-m", "projects.week3_regression", "progress=false",
+         f"hydra.run.dir={tmp_path / 'run-lost'}"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    ) as lost_job:  # fmt: skip
+        seen = []
+        for line in lost_job.stdout:  # the linear task is done: logging goes on for seconds
+            seen.append(line)
+            if "] - linear: " in line:
+                break
+        stop_group(process)  # by its process group: make, mlflow, uvicorn's workers
+        assert not group_alive(process.pid)
+        output = "".join(seen) + lost_job.stdout.read()
+        assert lost_job.wait(timeout=300) == 1, output[-3000:]
+    [lost_id] = re.findall(r"MLflow run (\w+) in", output)
+    assert f"could not record run {lost_id} as FAILED: the tracking store failed" in output
+    assert f"set_terminated('{lost_id}', 'FAILED')" in output
+    assert "Traceback" not in output
 
     # Down now: the next run fails in seconds, with one line and no traceback.
     start = time.monotonic()
@@ -211,8 +232,10 @@ def test_a_week_runs_against_the_server_and_reads_back_through_it(
         "`make server`, or unset MLFLOW_TRACKING_URI (and tracking.uri) to use the local store"
     ]
     assert "Traceback" not in result.stdout + result.stderr
-    # Read the server's own database: still the one run, FINISHED; nothing RUNNING anywhere.
+    # The server's own database: the FINISHED run, and the one it lost, still RUNNING.
     runs = MlflowClient(backend).search_runs(
         [e.experiment_id for e in MlflowClient(backend).search_experiments()]
     )
-    assert [(r.info.run_id, r.info.status) for r in runs] == [(run.info.run_id, "FINISHED")]
+    assert sorted((r.info.run_id, r.info.status) for r in runs) == sorted(
+        [(run.info.run_id, "FINISHED"), (lost_id, "RUNNING")]  # nobody could tell the server
+    )
