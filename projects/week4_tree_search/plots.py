@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -70,7 +71,11 @@ def decision_boundaries(
     grid = np.column_stack([g0.ravel(), g1.ravel()])
     for ax, (title, predict) in zip(np.ravel(axes), predictors.items(), strict=True):
         regions = predict(grid).reshape(g0.shape)
-        ax.contourf(g0, g1, regions, alpha=0.25, levels=np.arange(y.max() + 2) - 0.5, cmap="tab10")
+        n_classes = int(max(y.max(), regions.max())) + 1
+        colours = [plt.get_cmap("tab10")(k) for k in range(n_classes)]  # the points' colours
+        ax.contourf(
+            g0, g1, regions, alpha=0.25, levels=np.arange(n_classes + 1) - 0.5, colors=colours
+        )
         ax.scatter(X[:, 0], X[:, 1], c=y, cmap="tab10", vmin=0, vmax=9, s=14, edgecolor="k", lw=0.3)
         ax.set(xlabel=feature_names[0], ylabel=feature_names[1], title=title)
 
