@@ -8,7 +8,9 @@ job and after the last one returns:
   opening a fresh SQLite database race on its schema migration), opens the parent run and
   exports its id as ``$MATH4ML_PARENT_RUN_ID``. Jobs inherit the environment, in this
   process (basic launcher) or in worker processes (joblib), and
-  :func:`common.tracking.run_tracked` tags each job's run ``mlflow.parentRunId``.
+  :func:`common.tracking.run_tracked` tags each job's run ``mlflow.parentRunId``. Ray
+  workers start from their cluster's environment, not this one: with the Ray launcher the
+  variables of :data:`FORWARDED_ENV` travel in ``hydra.launcher.ray.init.runtime_env``.
 - ``on_multirun_end`` summarizes the children in the parent and closes it. A failed job
   aborts the sweep before ``on_multirun_end`` (Hydra's basic sweeper re-raises its error
   once every job of the batch has run), and so do Ctrl-C and SIGTERM: then the parent is
@@ -31,12 +33,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, flag_override
 
 from common import tracking
+from common.data import MIRROR_ENV
 from common.server import exit_if_unreachable
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pandas as pd
     from mlflow.entities import Run
 
@@ -49,6 +54,8 @@ SUMMARY_CSV = "tables/sweep_summary.csv"  # the same rows at full precision
 SUMMARY_FIGURE = "headline_vs_swept"
 MAX_CHILDREN = 50_000  # one search_runs page: more jobs than any sweep here
 LOG_SCALE_SPAN = 100  # positive values spanning this factor are drawn on a log axis
+RAY_LAUNCHER = "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
+FORWARDED_ENV = (tracking.PARENT_RUN_ENV, "MLFLOW_TRACKING_URI", MIRROR_ENV)  # to Ray workers
 
 
 @dataclass(frozen=True)
@@ -190,6 +197,34 @@ def plot_headline_vs_swept(
         if log_headline:  # e.g. week 3's loss gaps, 1e-12 to 1e-3
             ax.set_yscale("log")
         ax.legend(loc="best", fontsize="small")
+
+
+def ray_init_args(init: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The Ray launcher's ``ray.init`` arguments, with the :data:`FORWARDED_ENV` variables set
+    in ``environ`` added to ``runtime_env.env_vars`` (they win over the same names there).
+
+    With an ``address`` (an existing cluster) ``object_store_memory`` is None unless given:
+    the plugin's default size makes ``ray.init`` refuse to connect.
+    """
+    args = dict(init)
+    runtime_env = dict(args.get("runtime_env") or {})
+    forwarded = {name: environ[name] for name in FORWARDED_ENV if name in environ}
+    runtime_env["env_vars"] = {**(runtime_env.get("env_vars") or {}), **forwarded}
+    args["runtime_env"] = runtime_env
+    if args.get("address") not in (None, "local"):
+        args.setdefault("object_store_memory", None)
+    return args
+
+
+def forward_env_to_ray(config: DictConfig) -> None:
+    """Rewrite ``hydra.launcher.ray.init`` with :func:`ray_init_args` if the launcher is
+    Ray's; called before Hydra instantiates the launcher from ``config``."""
+    launcher = config.hydra.launcher
+    if launcher.get("_target_") != RAY_LAUNCHER:
+        return
+    init = OmegaConf.to_container(launcher.ray.init, resolve=True)
+    with flag_override(config, ["readonly", "struct"], [False, False]):
+        launcher.ray.init = ray_init_args(init, os.environ)
 
 
 def describe_sweep(config: DictConfig) -> Sweep:
@@ -364,6 +399,7 @@ class MlflowSweep(Callback):
             log.error("cannot start the sweep's parent run: %s: %s", type(error).__name__, error)
             raise SystemExit(tracking.EXIT_FAILED) from error
         os.environ[tracking.PARENT_RUN_ENV] = self.parent_run_id  # before any worker starts
+        forward_env_to_ray(config)
         atexit.register(self.close, completed=False)  # the sweep aborted: still close
         self.catch_stop_signals()
 

@@ -103,6 +103,24 @@ def test_sweep_status(statuses, jobs, completed, stopped, expected):
     assert sweep.sweep_status(statuses, jobs, completed, stopped) == expected
 
 
+def test_ray_init_args_forward_the_sweeps_environment_and_connect_without_a_store_size():
+    environ = {PARENT_RUN_ENV: "parent0id", "MLFLOW_TRACKING_URI": "http://h:5005", "HOME": "/x"}
+    given = {
+        "address": "10.0.0.1:6379",
+        "runtime_env": {"env_vars": {"A": "1", PARENT_RUN_ENV: "old"}},
+    }
+    forwarded = {"A": "1", PARENT_RUN_ENV: "parent0id", "MLFLOW_TRACKING_URI": "http://h:5005"}
+    assert sweep.ray_init_args(given, environ) == {
+        "address": "10.0.0.1:6379",
+        "runtime_env": {"env_vars": forwarded},
+        "object_store_memory": None,  # ray.init refuses a size when it connects
+    }
+    assert given["runtime_env"]["env_vars"][PARENT_RUN_ENV] == "old"  # the input is untouched
+    local = sweep.ray_init_args({"address": None, "num_cpus": 2}, {PARENT_RUN_ENV: "p"})
+    env_vars = {PARENT_RUN_ENV: "p"}
+    assert local == {"address": None, "num_cpus": 2, "runtime_env": {"env_vars": env_vars}}
+
+
 def test_config_hash_ignores_tracking_and_nothing_else():
     base = config_hash(compose_config("week3", *QUICK))
     same = config_hash(
