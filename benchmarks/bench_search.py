@@ -35,7 +35,7 @@ from projects.week4_tree_search.search import SimilarityIndex
 
 N, D, N_QUERIES, K = 100_000, 128, 1_000, 10
 THREADS = 2
-REPEATS = 5
+REPEATS = 7
 
 
 def problem(seed=0):
