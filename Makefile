@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
-install: $(STAMP) ## Create .venv and install the project with its dev extra (editable)
+install: $(STAMP) ## Create .venv and install the project with its dev and bench extras (editable)
 
 week1: $(STAMP) ## Week 1, linear algebra: PCA image compression
 	$(PY) -m projects.week1_pca $(ARGS)
