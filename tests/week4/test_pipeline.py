@@ -96,3 +96,10 @@ def test_bad_settings_fail_before_any_work(overrides, message, tracking_uri, run
 def test_config_typos_fail_at_composition():
     with pytest.raises(ConfigCompositionException):
         compose_config("week4", "tree.max_dept=3")
+
+
+def test_recall_counts_ties_at_the_kth_place_but_not_a_farther_neighbour():
+    distances = np.array([[0.1, 0.2, 0.2, 0.9]])  # ids 1 and 2 tie for second place
+    reference = np.array([[0, 1]])
+    assert pipeline.recall(np.array([[0, 2]]), reference, distances) == 1.0  # the tie
+    assert pipeline.recall(np.array([[0, 3]]), reference, distances) == 0.5  # id 3 is farther
