@@ -17,6 +17,31 @@ from common.paths import REPO_ROOT
 
 CURRICULUM = Path(__file__).with_name("CURRICULUM.md")  # a copy of ../shared/CURRICULUM.md
 SHARED_CURRICULUM = REPO_ROOT.parent / "shared" / "CURRICULUM.md"
+# Ids that ../shared/CURRICULUM.md lists and no week teaches yet (the roadmap issue).
+# The row check skips them; each one leaves this list with its README row.
+NOT_YET_TAUGHT = [
+    "W1.6",
+    "W1.7",
+    "W1.P4",
+    "W1.X2",
+    # week 2
+    "W2.5",
+    "W2.P5",
+    "W2.X3",
+    "W2.X4",
+    "W2.X5",
+    # week 3
+    "W3.6",
+    "W3.X4",
+    "W3.X5",
+    "W3.X6",
+    # week 4
+    "W4.5",
+    "W4.6",
+    "W4.P5",
+    "W4.X3",
+    "W4.X4",
+]
 ID = re.compile(r"\bW(\d)\.(?:\d+|P\d+|X\d+)\b")
 REFERENCE = re.compile(r"`([\w/.]+\.py)::(\w+)`")
 
@@ -66,8 +91,15 @@ def test_every_id_of_an_existing_week_has_a_row():
     rows = readme_rows()
     expected = [i for i in curriculum_ids() if i[1] in weeks_that_exist()]
     assert expected, "no week exists yet"
-    missing = [i for i in expected if i not in rows]
+    missing = [i for i in expected if i not in rows and i not in NOT_YET_TAUGHT]
     assert not missing, f"README curriculum table lacks rows for {missing}"
+
+
+def test_not_yet_taught_lists_only_curriculum_ids_without_a_row():
+    unknown = sorted(set(NOT_YET_TAUGHT) - set(curriculum_ids()))
+    assert not unknown, f"NOT_YET_TAUGHT names ids the curriculum does not have: {unknown}"
+    taught = sorted(set(NOT_YET_TAUGHT) & set(readme_rows()))
+    assert not taught, f"{taught} have README rows now: remove them from NOT_YET_TAUGHT"
 
 
 @pytest.mark.parametrize("curriculum_id", sorted(readme_rows()))
