@@ -15,8 +15,11 @@ WEEKS  := week1 week2 week3 week4
 RUN_ID ?=
 WEEK   ?=
 TEXT   ?=
+ID     ?=
+# make exercise / make check: WEEK=2, or the week of ID=W2.X1, else every week
+EXERCISE_WEEKS = $(or $(WEEK),$(word 1,$(subst ., ,$(subst W,,$(ID)))),1 2 3 4)
 
-.PHONY: help install week1 week2 week3 week4 serve-week2 predict-week2 all ui server runs reproduce test test-slow test-all bench lint format clean
+.PHONY: help install exercise check week1 week2 week3 week4 serve-week2 predict-week2 all ui server runs reproduce test test-slow test-all bench lint format clean
 
 help: ## List every target with one line
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -29,6 +32,15 @@ $(STAMP): pyproject.toml
 	touch $@
 
 install: $(STAMP) ## Create .venv and install the project with its dev and bench extras (editable)
+
+exercise: $(STAMP) ## Your turn: write exercise stubs to mine/weekN/ (WEEK=2 or ID=W2.X1); never overwrites
+	@for w in $(EXERCISE_WEEKS); do package=$$(echo projects/week$${w}_*); \
+		$(PY) -m common.exercises $${package//\//.} $(if $(ID),--id $(ID)) || exit $$?; done
+
+check: $(STAMP) ## Grade your exercises with the project's reference tests (WEEK=2 or ID=W2.X1)
+	@status=0; for w in $(EXERCISE_WEEKS); do package=$$(echo projects/week$${w}_*); \
+		$(PY) -m common.grading $${package//\//.} tests/week$$w $(if $(ID),--id $(ID)) || status=1; \
+	done; exit $$status
 
 week1: $(STAMP) ## Week 1, linear algebra: PCA image compression
 	$(PY) -m projects.week1_pca $(ARGS)

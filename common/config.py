@@ -7,6 +7,7 @@ composition, with Hydra's own message, before any work starts.
 """
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 from hydra.core.config_store import ConfigStore
 
@@ -19,9 +20,17 @@ class TrackingConfig:
     resume: bool = False  # True: a config with a FINISHED run (same config_hash) is not rerun
 
 
+class Impl(Enum):
+    """Whose functions the capstone runs: the project's, or the learner's (``mine/weekN/``)."""
+
+    reference = "reference"
+    mine = "mine"
+
+
 @dataclass
 class BaseConfig:
     seed: int = 0
+    impl: Impl = Impl.reference  # mine: your exercises from mine/weekN/ where written
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 

@@ -161,7 +161,7 @@ def default_run_name(overrides: list[str]) -> str | None:
 
 def config_hash(cfg: DictConfig) -> str:
     """sha256 (16 hex digits) of the resolved config without ``tracking``: what a run computes."""
-    settings = OmegaConf.to_container(cfg, resolve=True)
+    settings = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     settings.pop("tracking", None)
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -255,6 +255,26 @@ def close_run(
                 mlflow.end_run(status=status)
 
 
+@contextmanager
+def chosen_implementation(impl: str, pipeline: Callable) -> Iterator[None]:
+    """``impl=mine``: the pipeline calls the learner's written exercises (tagged on the run)."""
+    import mlflow
+
+    from common.exercises import learner_choice, using
+
+    if impl != "mine":
+        mlflow.set_tag("impl", impl)
+        yield
+        return
+    package = pipeline.__module__.rsplit(".", 1)[0]
+    choice = learner_choice(package)
+    names = sorted(key.removeprefix(f"{package}.") for key in choice)
+    mlflow.set_tags({"impl": "mine", "mine.functions": ", ".join(names)[:MAX_PARAM_LENGTH]})
+    log.info("impl=mine: your %s", ", ".join(names))
+    with using(choice):
+        yield
+
+
 def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], float]) -> float:
     """Run ``pipeline(cfg)`` inside one MLflow run of the experiment ``week``.
 
@@ -299,7 +319,7 @@ def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], flo
         run_name = f"{run_name or week} (reused)"
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
         log.info("MLflow run %s in %s (experiment %s)", run.info.run_id, tracking_uri, week)
-        params = flatten(OmegaConf.to_container(cfg, resolve=True))
+        params = flatten(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
         items = list(params.items())
         for start in range(0, len(items), PARAMS_PER_BATCH):
             mlflow.log_params(dict(items[start : start + PARAMS_PER_BATCH]))
@@ -311,7 +331,7 @@ def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], flo
         status, exit_code, result, message = "FINISHED", 0, float("nan"), ""
         failure = None
         try:
-            with sigterm_raises():
+            with sigterm_raises(), chosen_implementation(cfg.impl.value, pipeline):
                 seed_everything(cfg.seed)  # after start_run: MLflow names runs with `random`
                 result = pipeline(cfg)
                 mlflow.log_metric(HEADLINE, result)

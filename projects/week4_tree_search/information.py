@@ -27,6 +27,8 @@ Sources:
 import numpy as np
 from scipy.special import xlogy
 
+from common.exercises import exercise
+
 
 def log_of_base(base):
     """log(base), the divisor that turns nats into units of ``base`` (1 for nats: None)."""
@@ -60,12 +62,14 @@ def pair_of_distributions(p, q):
     return p, q
 
 
+@exercise("W4.3", hint="normalize with distribution(p); 0 log 0 = 0: scipy.special.xlogy")
 def entropy(p, base=None):
     """H(p) = -sum_k p_k log p_k, with 0 log 0 = 0."""
     p = distribution(p)
     return -np.sum(xlogy(p, p)) / log_of_base(base)
 
 
+@exercise("W4.3", hint="xlogy(p, q) is p log q with 0 log 0 = 0; divide by log_of_base")
 def cross_entropy(p, q, base=None):
     """H(p, q) = -sum_k p_k log q_k; inf where q_k = 0 < p_k."""
     p, q = pair_of_distributions(p, q)
@@ -73,6 +77,7 @@ def cross_entropy(p, q, base=None):
         return -np.sum(xlogy(p, q)) / log_of_base(base)
 
 
+@exercise("W4.3", hint="sum only where p > 0; q = 0 < p gives inf")
 def kl_divergence(p, q, base=None):
     """KL(p || q) = sum_k p_k log(p_k / q_k) over p_k > 0; inf where q_k = 0 < p_k."""
     p, q = pair_of_distributions(p, q)

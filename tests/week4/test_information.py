@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from sklearn import metrics
 
+from common.grading import grades
 from projects.week4_tree_search.information import (
     conditional_entropy,
     contingency_table,
@@ -40,6 +41,7 @@ def dirichlet(seed, K, zeros=0):
 # W4.3, W4.P2: entropy, cross-entropy, KL against scipy.stats.entropy
 
 
+@grades(entropy, cross_entropy, kl_divergence)
 @pytest.mark.parametrize("base", BASES)
 @pytest.mark.parametrize(("seed", "K", "zeros"), [(0, 2, 0), (1, 5, 0), (2, 10, 3), (3, 100, 50)])
 def test_entropy_and_kl_match_scipy(seed, K, zeros, base):
@@ -51,6 +53,7 @@ def test_entropy_and_kl_match_scipy(seed, K, zeros, base):
     assert cross_entropy(p, q, base) == pytest.approx(expected, abs=ATOL)
 
 
+@grades(entropy, kl_divergence)
 def test_counts_are_normalized_like_scipy():
     counts = np.array([3, 0, 5, 2])
     assert entropy(counts) == pytest.approx(stats.entropy(counts), abs=ATOL)
@@ -60,6 +63,7 @@ def test_counts_are_normalized_like_scipy():
     )
 
 
+@grades(entropy, cross_entropy, kl_divergence)
 def test_hand_values_in_bits():
     assert entropy([0.5, 0.5], base=2) == pytest.approx(1.0, abs=ATOL)  # a fair coin: 1 bit
     assert entropy([0.25] * 4, base=2) == pytest.approx(2.0, abs=ATOL)

@@ -1,0 +1,72 @@
+"""Helpers for the tests of ``make exercise`` / ``make check`` / ``impl=mine``.
+
+A learner's folder is simulated in a temporary directory (``MATH4ML_MINE_DIR``): nothing
+here ever touches the repository's own ``mine/``.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from common.exercises import MINE_ENV, discover, group_by_file
+from common.paths import REPO_ROOT
+
+STATUS = re.compile(r"^W\d\.\w+\s+.*?\s(\w+\.\w+)\s+(todo|passes|fails)\s*$", re.M)
+
+
+def learner_env(mine: Path) -> dict[str, str]:
+    return {**os.environ, MINE_ENV: str(mine)}
+
+
+def without_exercise_decorators(source: str) -> str:
+    """A module's source with its ``@exercise(...)`` lines removed: a learner's copy."""
+    lines = source.splitlines(keepends=True)
+    drop = set()
+    for node in ast.walk(ast.parse(source)):
+        for decorator in getattr(node, "decorator_list", []):
+            call = decorator.func if isinstance(decorator, ast.Call) else decorator
+            if isinstance(call, ast.Name) and call.id == "exercise":
+                drop.update(range(decorator.lineno - 1, decorator.end_lineno))
+    return "".join(line for i, line in enumerate(lines) if i not in drop)
+
+
+def copy_reference(package: str, mine: Path) -> dict[str, Path]:
+    """Write each module's reference code into the learner's folder: ``{module: path}``."""
+    os.environ[MINE_ENV] = str(mine)  # learner_file() reads it; restored by the caller
+    written = {}
+    for path, group in group_by_file(discover(package)).items():
+        source = Path(importlib.import_module(group[0].reference.__module__).__file__)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(without_exercise_decorators(source.read_text()))
+        written[group[0].module] = path
+    return written
+
+
+def replace_function(path: Path, name: str, new_source: str) -> None:
+    """Swap the top-level function ``name`` in a learner's file for ``new_source``."""
+    text = path.read_text()
+    lines = text.splitlines(keepends=True)
+    [node] = [n for n in ast.parse(text).body if getattr(n, "name", None) == name]
+    start = (node.decorator_list[0] if node.decorator_list else node).lineno - 1
+    lines[start : node.end_lineno] = [new_source.rstrip() + "\n"]
+    path.write_text("".join(lines))
+
+
+def grade(package: str, tests: str, mine: Path, *extra: str) -> tuple[int, dict[str, str], str]:
+    """``make check`` as a learner runs it: (exit status, {function: status}, output)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "common.grading", package, tests, "--no-log", *extra],
+        cwd=REPO_ROOT,
+        env=learner_env(mine),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = result.stdout + result.stderr
+    return result.returncode, dict(STATUS.findall(result.stdout)), output
