@@ -99,6 +99,6 @@ format: $(STAMP) ## ruff: fix what can be fixed and format
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-clean: ## Remove run outputs and caches (keeps mlflow.db, its artifacts and .venv)
+clean: ## Remove run outputs and caches (keeps mlflow.db, its artifacts, .venv and your mine/)
 	rm -rf outputs .pytest_cache .ruff_cache
-	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -not -path './mine/*' -prune -exec rm -rf {} +

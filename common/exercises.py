@@ -223,12 +223,15 @@ def load_learner_module(path: Path) -> ModuleType:
     name = "mine_" + "_".join(path.with_suffix("").parts[-2:])
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # mine/ stays as is
     try:
         spec.loader.exec_module(module)
     except Exception as error:
         raise ExerciseError(
             f"{display(path)} failed to import: {type(error).__name__}: {error}"
         ) from None
+    finally:
+        sys.dont_write_bytecode = writes_bytecode
     return module
 
 

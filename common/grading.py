@@ -174,7 +174,7 @@ def scorecard(grades: list[Grade], width: int) -> str:
     for g in grades:
         where = f"{g.entry.module}.{g.entry.name}"
         rows.append(
-            (g.entry.curriculum_id, names.get(g.entry.curriculum_id, "")[:32], where, g.status)
+            (g.entry.curriculum_id, names.get(g.entry.curriculum_id, "")[:40], where, g.status)
         )
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [

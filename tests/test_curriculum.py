@@ -1,5 +1,9 @@
 """The README's curriculum table stays true: every id of a week that exists has a row,
-and every row points at code and a test that exist.
+every row points at code and a test that exist, and at the exercise a learner writes.
+
+The table's columns: id | topic | code | test | exercise | in the run. An exercise cell
+names ``mine/weekN/<module>.py::<function>``: the file ``make exercise`` writes, for a
+function registered with ``@exercise`` under that id.
 
 The run artifacts a row names are checked where a run exists: in each week's
 pipeline smoke test (``logged_names`` below).
@@ -17,6 +21,17 @@ from common.paths import REPO_ROOT
 
 CURRICULUM = Path(__file__).with_name("CURRICULUM.md")  # a copy of ../shared/CURRICULUM.md
 SHARED_CURRICULUM = REPO_ROOT.parent / "shared" / "CURRICULUM.md"
+# Ids taught but with no exercise yet (the exercise issue empties this list).
+NO_EXERCISE_YET = [
+    "W1.1", "W1.2", "W1.3", "W1.4", "W1.5", "W1.P1", "W1.P2", "W1.P3", "W1.X1",
+    "W2.1", "W2.2", "W2.3", "W2.4", "W2.P1", "W2.P2", "W2.P3", "W2.P4", "W2.X1", "W2.X2",
+    "W3.1", "W3.2", "W3.3", "W3.4", "W3.5", "W3.P1", "W3.P2", "W3.P3", "W3.P4",
+    "W3.X1", "W3.X2", "W3.X3",
+    "W4.1", "W4.2", "W4.4", "W4.P1", "W4.P2", "W4.P3", "W4.P4", "W4.X1", "W4.X2",
+]  # fmt: skip
+EXERCISE = re.compile(r"`mine/week(\d)/(\w+)\.py::(\w+)`")
+COLUMNS = ("id", "topic", "code", "test", "exercise", "in the run")
+
 # Ids that ../shared/CURRICULUM.md lists and no week teaches yet (the roadmap issue).
 # The row check skips them; each one leaves this list with its README row.
 NOT_YET_TAUGHT = [
@@ -58,13 +73,14 @@ def weeks_that_exist() -> set[str]:
     return {p.name[4] for p in (REPO_ROOT / "projects").glob("week[1-4]_*") if p.is_dir()}
 
 
-def readme_rows() -> dict[str, str]:
-    """``{"W1.1": "| W1.1 | ... |"}`` for every row of the README's curriculum table."""
+def readme_rows() -> dict[str, dict[str, str]]:
+    """``{"W1.1": {"id": "W1.1", "topic": ..., "exercise": ...}}``: the curriculum table."""
     rows = {}
     for line in (REPO_ROOT / "README.md").read_text().splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if line.startswith("|") and ID.fullmatch(cells[0]):
-            rows[cells[0]] = line
+            assert len(cells) == len(COLUMNS), f"{cells[0]}: the row has {len(cells)} cells"
+            rows[cells[0]] = dict(zip(COLUMNS, cells, strict=True))
     return rows
 
 
@@ -75,10 +91,17 @@ def defined_names(path: Path) -> set[str]:
     return {node.name for node in ast.walk(tree) if isinstance(node, kinds)}
 
 
-def artifacts_of(row: str) -> list[str]:
+def artifacts_of(row: dict[str, str]) -> list[str]:
     """The run artifacts and metrics named in a row's last cell (backticked, no ``::``)."""
-    last_cell = row.strip().strip("|").split("|")[-1]
-    return [name for name in re.findall(r"`([^`]+)`", last_cell) if "::" not in name]
+    return [name for name in re.findall(r"`([^`]+)`", row["in the run"]) if "::" not in name]
+
+
+def registered_exercises(week: str) -> dict[tuple[str, str], str]:
+    """``{(module, function): curriculum id}`` for every ``@exercise`` of a week."""
+    from common.exercises import discover
+
+    [package] = (REPO_ROOT / "projects").glob(f"week{week}_*")
+    return {(e.module, e.name): e.curriculum_id for e in discover(f"projects.{package.name}")}
 
 
 def test_the_copy_of_the_curriculum_is_current():
@@ -105,11 +128,10 @@ def test_not_yet_taught_lists_only_curriculum_ids_without_a_row():
 @pytest.mark.parametrize("curriculum_id", sorted(readme_rows()))
 def test_row_points_at_code_and_a_test_that_exist(curriculum_id):
     row = readme_rows()[curriculum_id]
-    references = REFERENCE.findall(row)
-    assert any(p.startswith("tests/") for p, _ in references), f"{curriculum_id}: no test named"
-    assert any(not p.startswith("tests/") for p, _ in references), f"{curriculum_id}: no code named"
+    assert REFERENCE.findall(row["test"]), f"{curriculum_id}: no test named"
+    assert REFERENCE.findall(row["code"]), f"{curriculum_id}: no code named"
     assert artifacts_of(row), f"{curriculum_id}: names nothing to look at in the run"
-    for relative, name in references:
+    for relative, name in REFERENCE.findall(row["code"]) + REFERENCE.findall(row["test"]):
         path = REPO_ROOT / relative
         assert path.is_file(), f"{curriculum_id}: {relative} does not exist"
         assert name in defined_names(path), f"{curriculum_id}: {relative} defines no {name}"
@@ -125,3 +147,27 @@ def logged_names(week: int) -> list[str]:
             for name in artifacts_of(row)
         }
     )
+
+
+@pytest.mark.parametrize("curriculum_id", sorted(readme_rows()))
+def test_row_names_an_exercise_registered_for_its_id(curriculum_id):
+    named = EXERCISE.findall(readme_rows()[curriculum_id]["exercise"])
+    if curriculum_id in NO_EXERCISE_YET:
+        assert not named, f"{curriculum_id} has an exercise now: remove it from NO_EXERCISE_YET"
+        return
+    assert named, f"{curriculum_id}: the row names no exercise (mine/weekN/<module>.py::<f>)"
+    for week, module, function in named:
+        registered = registered_exercises(week)
+        assert (module, function) in registered, (
+            f"{curriculum_id}: no @exercise {module}.{function}"
+        )
+        assert registered[module, function] == curriculum_id, f"{module}.{function} is another id's"
+
+
+def test_every_registered_exercise_is_in_the_table():
+    named = {
+        (m, f) for row in readme_rows().values() for _, m, f in EXERCISE.findall(row["exercise"])
+    }
+    for week in sorted(weeks_that_exist()):
+        missing = sorted(set(registered_exercises(week)) - named)
+        assert not missing, f"week {week}: exercises missing from the README table: {missing}"
