@@ -255,6 +255,12 @@ def close_run(
                 mlflow.end_run(status=status)
 
 
+def implementation(cfg: DictConfig) -> str:
+    """``reference`` or ``mine`` (``impl``, an enum in the weeks' schemas; absent: reference)."""
+    impl = OmegaConf.select(cfg, "impl", default="reference")
+    return getattr(impl, "value", str(impl))
+
+
 @contextmanager
 def chosen_implementation(impl: str, pipeline: Callable) -> Iterator[None]:
     """``impl=mine``: the pipeline calls the learner's written exercises (tagged on the run)."""
@@ -331,7 +337,7 @@ def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], flo
         status, exit_code, result, message = "FINISHED", 0, float("nan"), ""
         failure = None
         try:
-            with sigterm_raises(), chosen_implementation(cfg.impl.value, pipeline):
+            with sigterm_raises(), chosen_implementation(implementation(cfg), pipeline):
                 seed_everything(cfg.seed)  # after start_run: MLflow names runs with `random`
                 result = pipeline(cfg)
                 mlflow.log_metric(HEADLINE, result)
