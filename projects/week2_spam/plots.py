@@ -226,7 +226,7 @@ def spam_rate_posteriors(ax, posteriors: pd.DataFrame, prior: tuple[float, float
     interval is shaded: its area under the density is the interval's probability.
     """
     top = float(np.max(stats.beta.ppf(0.9995, posteriors["a"], posteriors["b"])))
-    theta = np.linspace(0.0, min(1.0, 1.2 * top), 600)
+    theta = np.linspace(0.0, min(1.0, 1.2 * top), 2000)
     ax.plot(
         theta,
         stats.beta.pdf(theta, *prior),
