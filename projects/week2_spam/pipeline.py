@@ -60,9 +60,10 @@ def run(cfg: DictConfig) -> float:
     check_settings(cfg)
     rng = np.random.default_rng(cfg.seed)
     messages = load_messages(cfg.data.path)
-    log_probability_drills(rng, cfg.drill_samples, messages)
     texts = messages["text"].to_numpy(dtype=object)  # pandas 3: Arrow strings -> objects
     labels = messages["label"].to_numpy(dtype=object)
+    features = probability.message_features(texts, labels)  # one row of numbers per message
+    log_probability_drills(rng, cfg.drill_samples, features)
 
     def build():  # a fresh pair of unfitted filters, ours and scikit-learn's
         return build_filter(cfg.features, cfg.model), build_reference(cfg.features, cfg.model)
@@ -70,7 +71,7 @@ def run(cfg: DictConfig) -> float:
     result = evaluate(cfg, build, texts, labels)
     log_comparison(result)
     log_events(messages, result)
-    log_class_statistics(messages, result)
+    log_class_statistics(features, labels, result)
     posterior = log_bayesian_inference(messages, result)
     log_integrals(result, posterior)
     log_explanations(result, cfg.explain)
@@ -106,7 +107,7 @@ def evaluate(cfg: DictConfig, build, texts, labels) -> evaluation.OutOfSample:
     return result
 
 
-def log_probability_drills(rng: np.random.Generator, n: int, messages: pd.DataFrame) -> None:
+def log_probability_drills(rng: np.random.Generator, n: int, features: pd.DataFrame) -> None:
     """W2.2-W2.4, W2.P1-W2.P3: simulations against theory, and correlations in real data."""
     moments = probability.moments_table(rng, n)
     mlflow.log_table(moments, "tables/distribution_moments.json")
@@ -131,7 +132,6 @@ def log_probability_drills(rng: np.random.Generator, n: int, messages: pd.DataFr
     ):
         plots.central_limit_theorem(axes, z, distances)
 
-    features = probability.message_features(messages["text"], messages["label"])
     correlations = probability.feature_correlations(features)
     mlflow.log_table(correlations.reset_index(names="feature"), "tables/feature_correlations.json")
     with figure("drills/feature_correlations", figsize=(7, 6)) as (_, ax):
@@ -178,13 +178,12 @@ def log_events(messages: pd.DataFrame, result: evaluation.OutOfSample) -> None:
     masks = events.event_masks(messages["text"], {k: events.KEYWORDS[k] for k in ("free", "url")})
     free, url = masks["free"].to_numpy(), masks["url"].to_numpy()
     mlflow.log_table(events.event_table(free, url, ("free", "url")), "tables/events.json")
-    probabilities = {
-        "p_free": events.probability(free),
-        "p_url": events.probability(url),
-        "p_free_or_url": events.union_by_inclusion_exclusion(free, url),
-        "p_free_and_url": events.intersection_by_multiplication(free, url),
+    metrics = {
+        "p_free": float(events.probability(free)),
+        "p_url": float(events.probability(url)),
+        "p_free_or_url": float(events.union_by_inclusion_exclusion(free, url)),
+        "p_free_and_url": float(events.intersection_by_multiplication(free, url)),
     }
-    mlflow.log_metrics({name: float(p) for name, p in probabilities.items()})
     is_spam = (messages["label"] == POSITIVE).to_numpy()
     for name, rows in (("", slice(None)), ("_given_spam", is_spam), ("_given_ham", ~is_spam)):
         try:  # needs each event and its complement non-empty among the rows
@@ -192,28 +191,30 @@ def log_events(messages: pd.DataFrame, result: evaluation.OutOfSample) -> None:
         except ValueError as error:
             log.warning("free-url independence%s: %s", name, error)
             continue
-        mlflow.log_metric(f"free_url_lift{name}", test.lift)
+        metrics[f"free_url_lift{name}"] = test.lift
         if not name:
-            mlflow.log_metrics({"free_url_chi2": test.statistic, "free_url_p_value": test.p_value})
+            metrics |= {"free_url_chi2": test.statistic, "free_url_p_value": test.p_value}
 
     rule = events.any_of(events.event_masks(result.texts))  # spam if any keyword matches
     scores = evaluation.classification_metrics(result.is_spam, rule.astype(np.float64))
-    mlflow.log_metrics({f"rule_{name}": value for name, value in scores.items()})
-    predicted = result.p_ours > evaluation.THRESHOLD
-    test = mcnemar(result.is_spam, predicted, rule)
-    mlflow.log_metrics(
-        {
-            "rule_mcnemar_p_value": test.p_value,
-            "rule_mcnemar_exact_p_value": exact_p_value(test.b, test.c),
-        }
-    )
+    metrics |= {f"rule_{name}": value for name, value in scores.items()}
+    test = mcnemar(result.is_spam, result.p_ours > evaluation.THRESHOLD, rule)
+    metrics |= {
+        "rule_mcnemar_p_value": test.p_value,
+        "rule_mcnemar_exact_p_value": exact_p_value(test.b, test.c),
+    }
+    mlflow.log_metrics(metrics)
     mlflow.set_tag("rule_mcnemar", f"b={test.b} c={test.c} {test.method}: p={test.p_value:.4g}")
 
 
-def log_class_statistics(messages: pd.DataFrame, result: evaluation.OutOfSample) -> None:
-    """W2.P5: per-class statistics by ``groupby("label").agg``; the priors the filter learned."""
-    features = probability.message_features(messages["text"], messages["label"])
-    table = probability.class_statistics(features, messages["label"])
+def log_class_statistics(
+    features: pd.DataFrame, labels: np.ndarray, result: evaluation.OutOfSample
+) -> None:
+    """W2.P5: per-class statistics by ``groupby("label").agg``; the priors the filter learned.
+
+    ``features``: ``probability.message_features`` of the messages with these labels.
+    """
+    table = probability.class_statistics(features, labels)
     mlflow.log_table(table.reset_index(), "tables/class_statistics.json")
     model = filter_parts(result.filters[0])[1]
     priors = probability.class_priors(result.train_labels).loc[model.classes_]
@@ -243,21 +244,22 @@ def log_bayesian_inference(
     with figure("spam_rate_posterior", figsize=(7, 4.5)) as (_, ax):
         plots.spam_rate_posteriors(ax, table, SPAM_RATE_PRIOR)
     posterior = bayesian.BetaPosterior(*table.iloc[-1][list(bayesian.BetaPosterior._fields)])
-    mlflow.log_metrics(
-        {
-            "spam_rate_posterior_mean": posterior.mean,
-            "spam_rate_ci_low": posterior.low,
-            "spam_rate_ci_high": posterior.high,
-        }
-    )
-    model = filter_parts(result.filters[0])[1]
+    metrics = {
+        "spam_rate_posterior_mean": posterior.mean,
+        "spam_rate_ci_low": posterior.low,
+        "spam_rate_ci_high": posterior.high,
+    }
     try:
-        theta, posterior_mean = bayesian.lidstone_as_posterior_mean(model)
+        theta, posterior_mean = bayesian.lidstone_as_posterior_mean(
+            filter_parts(result.filters[0])[1]
+        )
     except ValueError as error:  # complement NB: its weights are no posterior mean
         log.warning("%s", error)
     else:
-        difference = float(np.max(np.abs(theta - posterior_mean)))
-        mlflow.log_metric("dirichlet_posterior_mean_max_abs_diff", difference)
+        metrics["dirichlet_posterior_mean_max_abs_diff"] = float(
+            np.max(np.abs(theta - posterior_mean))
+        )
+    mlflow.log_metrics(metrics)
     return posterior
 
 
