@@ -3,8 +3,9 @@
 Curriculum ids: W1.1 tensors (an image is an H x W x C array laid out row-major),
 W1.2 matrix operations, W1.3 dot/outer products and orthogonal projection,
 W1.P1 dot product and matrix multiplication by hand, W1.P2 ``np.linalg.eig`` vs ``eigh``,
-W1.X1 orthogonality, determinant and inverse. ``drill_table`` runs every drill on small
-random data and compares it with the NumPy reference at a stated tolerance.
+W1.X1 orthogonality, determinant (cofactor expansion, product of LU pivots) and inverse
+(A A^-1 = I), W1.X2 LU against ``scipy.linalg.lu``. ``drill_table`` runs every drill on small
+random data and compares it with an independent reference at a stated tolerance.
 
 Sources:
 - G. Strang, "Introduction to Linear Algebra", 5th ed. (2016): chapters 1-2 (dot product,
@@ -15,7 +16,9 @@ Sources:
 
 import numpy as np
 import pandas as pd
+from scipy import linalg
 
+from projects.week1_pca import lu
 from projects.week1_pca.pca import PCA
 
 
@@ -85,6 +88,20 @@ def project_onto_subspace(x, basis):
     return Q @ (Q.T @ np.asarray(x, dtype=np.float64))
 
 
+def det_cofactor(A):
+    """det(A) = sum_j (-1)^j a_0j det(A without row 0 and column j), Laplace along row 0.
+
+    n! terms: a reference for small matrices, independent of any factorisation (W1.X1).
+    """
+    A = np.asarray(A, dtype=np.float64)
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"the determinant needs a square matrix, got shape {A.shape}")
+    if len(A) == 1:
+        return float(A[0, 0])
+    minors = (np.delete(A[1:], j, axis=1) for j in range(len(A)))
+    return sum((-1) ** j * A[0, j] * det_cofactor(minor) for j, minor in enumerate(minors))
+
+
 def _align_signs(V, W):
     """Flip the columns of V to agree in sign with those of W (eigenvectors are +/- v)."""
     return V * np.sign(np.sum(V * W, axis=0))
@@ -139,11 +156,15 @@ def _checks(rng):
 
     V = PCA().fit(X).components_.T  # columns are the principal axes, shape (5, 5)
     yield "PCA components orthonormal: V^T V = I", "W1.X1", V.T @ V, np.eye(5), 1e-12
-    # Complex eigenvalues of a real matrix come in conjugate pairs: their product is real.
-    eigenvalue_product = np.prod(np.linalg.eigvals(M)).real
-    yield "det(M) vs product of eigenvalues", "W1.X1", np.linalg.det(M), eigenvalue_product, 1e-8
+    P, L, U = lu.lu_decompose(M)
+    cofactor_det = det_cofactor(M)
+    yield "det(M) vs cofactor expansion", "W1.X1", np.linalg.det(M), cofactor_det, 1e-8
+    yield "det(M) as product of LU pivots", "W1.X1", lu.lu_determinant(P, L, U), cofactor_det, 1e-8
     yield "M @ inv(M) = I", "W1.X1", M @ np.linalg.inv(M), np.eye(5), 1e-12
-    yield "solve(M, b) vs inv(M) @ b", "W1.X1", np.linalg.solve(M, b), np.linalg.inv(M) @ b, 1e-12
+    yield "M @ lu_inverse(M) = I", "W1.X1", M @ lu.lu_inverse(P, L, U), np.eye(5), 1e-12
+    PLU_scipy = np.stack(linalg.lu(M))
+    yield "LU: P L U vs scipy.linalg.lu", "W1.X2", np.stack([P, L, U]), PLU_scipy, 1e-12
+    yield "LU solve: M x - b = 0", "W1.X2", M @ lu.lu_solve(P, L, U, b) - b, 0.0, 1e-12
 
 
 def _summary(value):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -23,7 +24,15 @@ from sklearn.decomposition import PCA as SklearnPCA
 
 from common.plotting import figure
 from common.tracking import hydra_context
-from projects.week1_pca import linalg_drills, low_rank, patch_codec, plots
+from projects.week1_pca import (
+    linalg_drills,
+    linear_maps,
+    low_rank,
+    lu,
+    numpy_basics,
+    patch_codec,
+    plots,
+)
 from projects.week1_pca import rate_distortion as rd
 from projects.week1_pca.images import LoadedImage, load_image
 from projects.week1_pca.pca import PCA
@@ -32,6 +41,9 @@ log = logging.getLogger(__name__)
 
 SKLEARN_SOLVER = {"covariance_eigh": "covariance_eigh", "svd": "full", "randomized": "randomized"}
 CODEC_SUFFIX = ".klt"  # the patch codec's files
+HILBERT_SIZE = 12  # H_ij = 1 / (i + j + 1), cond ~ 1.6e16: LU keeps the residual, inv does not
+WELL_CONDITIONED = 1e12  # cond(A) below this: LU factors agree with scipy's to ~cond eps
+TIMING_REPEATS = 3  # block split and solves: the best of this many calls
 
 
 def run(cfg: DictConfig) -> float:
@@ -41,6 +53,7 @@ def run(cfg: DictConfig) -> float:
     images = [load_image(source, cfg.max_pixels) for source in cfg.images]  # fail before work
     for image in images:
         low_rank.check_rank(image.pixels, cfg.low_rank.rank, *cfg.low_rank.ranks)
+    log_lu_solves(images, cfg.patch_codec.block)
     summary = pd.DataFrame([compress(image, cfg) for image in images])
     mlflow.log_table(summary, "tables/summary.json")
     headline = summary.drop(columns="image").mean()
@@ -96,6 +109,8 @@ def compress(image: LoadedImage, cfg: DictConfig) -> dict[str, float | str]:
     log_dataset(image)
     log.info("%s: %s", name, linalg_drills.describe_image(pixels))
     log_spectrum(pixels, name)
+    log_linear_maps(pixels, name, cfg.patch_codec.block)
+    log_block_split(pixels, name, cfg.patch_codec.block)
 
     svd_curve, svd_images = truncated_svd_curve(pixels, {*cfg.low_rank.ranks, cfg.low_rank.rank})
     chosen, decoded = write_and_read_back(pixels, name, cfg.patch_codec)
@@ -227,3 +242,128 @@ def log_reconstructions(name: str, images: dict[str, np.ndarray]) -> None:
         axes,
     ):
         plots.image_grid(axes, images)
+
+
+def best_seconds(function, repeats=TIMING_REPEATS) -> float:
+    """The fastest of ``repeats`` calls of ``function()``, in seconds (time.perf_counter)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def luma_blocks(pixels: np.ndarray, block: int) -> np.ndarray:
+    """The B x B blocks of the luma (or gray) plane the codec codes, one per row."""
+    plane = patch_codec.image_planes(patch_codec.check_image(pixels), subsample_chroma=False)[0]
+    return patch_codec.split_blocks(plane, block)[0]
+
+
+def log_linear_maps(pixels: np.ndarray, name: str, block: int) -> None:
+    """W1.6 on the image: the colour map and its inverse, the PCA basis as a change of
+    basis, centring by broadcasting; W1.7: the third colour axis is +-(v1 x v2)."""
+    X = luma_blocks(pixels, block)
+    mean, V, _ = patch_codec.learn_basis(X)  # all B^2 rows: a basis of R^(B^2)
+    Z = linear_maps.coordinates(X, mean, V)
+    metrics = {
+        "change_of_basis_error": np.max(np.abs(linear_maps.from_coordinates(Z, mean, V) - X)),
+        "centring_broadcast_vs_outer_error": np.max(
+            np.abs(linear_maps.centre(X) - linear_maps.centre_by_outer_product(X))
+        ),
+    }
+    if pixels.shape[2] == 3:
+        M, rgb = patch_codec.COLOUR, pixels.reshape(-1, 3)  # y = M x, M^-1 = M^T
+        axes = linear_maps.colour_axes(pixels)
+        v1_x_v2 = linear_maps.cross(axes[:, 0], axes[:, 1])
+        metrics |= {
+            "colour_round_trip_error": linear_maps.round_trip_error(M, M.T, rgb),
+            "colour_composition_error": linear_maps.composition_error(M.T, M, rgb),
+            "cross_vs_numpy_error": np.max(np.abs(v1_x_v2 - np.cross(axes[:, 0], axes[:, 1]))),
+            "cross_alignment": linear_maps.third_axis_alignment(axes),
+        }
+    mlflow.log_metrics({f"{name}.{key}": float(value) for key, value in metrics.items()})
+
+
+def log_block_split(pixels: np.ndarray, name: str, block: int) -> None:
+    """W1.P4: the codec's reshape/swapaxes block split beside a slicing loop, equal and timed."""
+    plane = patch_codec.image_planes(patch_codec.check_image(pixels), subsample_chroma=False)[0]
+    by_reshape = patch_codec.split_blocks(plane, block)[0]
+    by_slicing = numpy_basics.split_blocks_by_slicing(plane, block)
+    reshape_s = best_seconds(lambda: patch_codec.split_blocks(plane, block))
+    loop_s = best_seconds(lambda: numpy_basics.split_blocks_by_slicing(plane, block))
+    mlflow.log_metrics(
+        {
+            f"{name}.block_split_max_abs_diff": float(np.max(np.abs(by_reshape - by_slicing))),
+            f"{name}.block_split_reshape_seconds": reshape_s,
+            f"{name}.block_split_loop_seconds": loop_s,
+            f"{name}.block_split_speedup": loop_s / reshape_s,
+        }
+    )
+
+
+def log_lu_solves(images: list[LoadedImage], block: int) -> None:
+    """W1.X2: A x = b by LU (ours, scipy's) and by inv(A) b, on a Hilbert matrix and on each
+    image's block covariance (when invertible): residual, forward error and time per method."""
+    from scipy import linalg
+
+    matrices = {f"hilbert_{HILBERT_SIZE}": linalg.hilbert(HILBERT_SIZE)}
+    for image in images:
+        C = np.cov(luma_blocks(image.pixels, block), rowvar=False)  # B^2 x B^2
+        if len(C) and np.linalg.matrix_rank(C) == len(C):  # a flat image's C is singular
+            matrices[f"{image.name}_block_covariance"] = C
+    with warnings.catch_warnings():  # scipy warns that H_12 is ill-conditioned: it is
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        table = pd.DataFrame([row for name, A in matrices.items() for row in solve_rows(name, A)])
+    mlflow.log_table(table, "tables/lu_solve.json")
+    # log_table's JSON keeps 10 decimals: a residual of 5e-15 reads 0.0 there, not here.
+    mlflow.log_text(table.to_csv(index=False, float_format="%.6e"), "tables/lu_solve.csv")
+    hilbert = table[table["matrix"] == f"hilbert_{HILBERT_SIZE}"].set_index("method")
+    # Where cond(A) ~ 1 / eps (Hilbert) both P L U reproduce A to round-off, but L and U
+    # themselves are determined only to cond(A) eps: compare factors on the others.
+    well_conditioned = table["condition_number"] < WELL_CONDITIONED
+    metrics = {
+        "lu_reconstruction_error": table["lu_reconstruction_error"].max(),
+        "hilbert_lu_residual": hilbert.loc["lu (lu.py)", "relative_residual"],
+        "hilbert_inverse_residual": hilbert.loc["inv(A) @ b", "relative_residual"],
+    }
+    if well_conditioned.any():
+        metrics["lu_vs_scipy_max_rel_diff"] = table.loc[well_conditioned, "lu_vs_scipy"].max()
+    mlflow.log_metrics({key: float(value) for key, value in metrics.items()})
+
+
+def solve_rows(matrix: str, A: np.ndarray) -> list[dict]:
+    """A x = b with x = (1, ..., 1) by each method: one row per method for tables/lu_solve."""
+    from scipy import linalg
+
+    methods = {
+        "lu (lu.py)": lambda b: lu.lu_solve(*lu.lu_decompose(A), b),
+        "scipy lu_factor + lu_solve": lambda b: linalg.lu_solve(linalg.lu_factor(A), b),
+        "inv(A) @ b": lambda b: np.linalg.inv(A) @ b,
+    }
+    x_true = np.ones(len(A))
+    b = A @ x_true
+    P, L, U = lu.lu_decompose(A)
+    factors = {
+        "condition_number": float(np.linalg.cond(A)),
+        "lu_reconstruction_error": float(np.max(np.abs(P @ L @ U - A)) / np.max(np.abs(A))),
+        "lu_vs_scipy": max(  # max |ours - scipy's| / max |scipy's| over P, L, U
+            float(np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs)))
+            for ours, theirs in zip((P, L, U), linalg.lu(A), strict=True)
+        ),
+    }
+    rows = []
+    for method, solve in methods.items():
+        x = solve(b)
+        rows.append(
+            {
+                "matrix": matrix,
+                "n": len(A),
+                **factors,
+                "method": method,
+                "relative_residual": lu.relative_residual(A, x, b),
+                "forward_error": float(np.linalg.norm(x - x_true) / np.linalg.norm(x_true)),
+                "seconds": best_seconds(lambda solve=solve: solve(b)),
+            }
+        )
+    return rows

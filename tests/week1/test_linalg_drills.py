@@ -1,10 +1,12 @@
-"""Hand-written linear algebra against NumPy (tolerance 1e-12 on small well-scaled data)."""
+"""Hand-written linear algebra against NumPy and SciPy (tolerance 1e-12 on small well-scaled
+data; determinants 1e-10 relative)."""
 
 import numpy as np
 import pytest
 
 from projects.week1_pca.linalg_drills import (
     describe_image,
+    det_cofactor,
     dot,
     drill_table,
     flat_index,
@@ -14,7 +16,7 @@ from projects.week1_pca.linalg_drills import (
 )
 
 RNG = np.random.default_rng(0)
-CURRICULUM_IDS = {"W1.1", "W1.2", "W1.3", "W1.P1", "W1.P2", "W1.X1"}
+CURRICULUM_IDS = {"W1.1", "W1.2", "W1.3", "W1.P1", "W1.P2", "W1.X1", "W1.X2"}
 
 
 def test_dot_matches_numpy():
@@ -63,11 +65,21 @@ def test_describe_image_reports_the_tensor():
     assert describe_image(image[..., 0])["channels"] == 1
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 6])
+def test_cofactor_determinant_matches_numpy(n):
+    A = RNG.standard_normal((n, n))
+    assert det_cofactor(A) == pytest.approx(np.linalg.det(A), rel=1e-10)
+    assert det_cofactor([[1, 2], [3, 4]]) == -2.0  # ad - bc
+    assert det_cofactor(np.eye(n)[::-1]) == pytest.approx((-1) ** (n * (n - 1) // 2))  # reversal
+
+
 def test_shape_mismatches_raise_clear_errors():
     with pytest.raises(ValueError, match="u and v must have the same length, got 3 and 2"):
         dot([1, 2, 3], [1, 2])
     with pytest.raises(ValueError, match=r"cannot multiply shapes \(2, 3\) and \(2, 3\)"):
         matmul(np.ones((2, 3)), np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"square matrix, got shape \(2, 3\)"):
+        det_cofactor(np.ones((2, 3)))
 
 
 @pytest.mark.parametrize("seed", range(3))

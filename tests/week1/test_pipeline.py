@@ -72,7 +72,16 @@ def test_cli_run_finishes_and_logs_what_the_readme_promises(crop, tracking_uri, 
     logged = Image.open(artifact_dir / "compressed" / "crop_decoded.png")
     assert (decoded == np.asarray(logged).reshape(decoded.shape)).all()
     metrics = run.data.metrics
-    assert metrics["drills_passed"] == 13
+    assert metrics["drills_passed"] == 16
+    assert metrics["crop.cross_alignment"] == pytest.approx(1.0, abs=1e-12)  # W1.7
+    assert metrics["crop.cross_vs_numpy_error"] < 1e-15
+    assert metrics["crop.colour_round_trip_error"] < 1e-9  # W1.6, pixels up to 255
+    assert metrics["crop.change_of_basis_error"] < 1e-9
+    assert metrics["crop.centring_broadcast_vs_outer_error"] == 0.0
+    assert metrics["crop.block_split_max_abs_diff"] == 0.0  # W1.P4
+    assert metrics["lu_vs_scipy_max_rel_diff"] < 1e-12  # W1.X2, on the crop's block covariance
+    assert metrics["lu_reconstruction_error"] < 1e-14
+    assert metrics["hilbert_lu_residual"] < 1e-14 < metrics["hilbert_inverse_residual"]
     assert metrics["pca_explained_variance_max_rel_diff"] < 1e-8
     assert 0.9 < metrics["bpp"] < 1.1
     assert metrics["psnr_db"] > metrics["svd_psnr_db"]
