@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
+from common.exercises import exercise
 from projects.week1_pca import lu
 from projects.week1_pca.pca import PCA
 
@@ -39,6 +40,7 @@ def describe_image(image):
     }
 
 
+@exercise("W1.1", hint="Horner's rule: offset = offset * n_d + i_d, axis by axis")
 def flat_index(index, shape):
     """Row-major offset of a multi-index: sum_d i_d prod_{e>d} n_e (W1.1).
 
@@ -50,6 +52,7 @@ def flat_index(index, shape):
     return offset
 
 
+@exercise("W1.P1", hint="a Python loop over zip(u, v) that adds u_i * v_i")
 def dot(u, v):
     """u . v = sum_i u_i v_i, one multiply-add at a time (W1.3, W1.P1)."""
     if len(u) != len(v):
@@ -60,6 +63,7 @@ def dot(u, v):
     return total
 
 
+@exercise("W1.2", hint="C[i, j] = dot(row i of A, column j of B); check the inner sizes agree")
 def matmul(A, B):
     """(A B)_ij = sum_l A_il B_lj = (row i of A) . (column j of B) (W1.2, W1.P1)."""
     A, B = np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64)
@@ -72,12 +76,14 @@ def matmul(A, B):
     return C
 
 
+@exercise("W1.3", hint="reshape u to a column (n, 1) and v to a row (1, m), then multiply")
 def outer(u, v):
     """u v^T, the rank-one matrix (u_i v_j): a column (n x 1) times a row (1 x m) (W1.3)."""
     u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
     return matmul(u.reshape(-1, 1), v.reshape(1, -1))
 
 
+@exercise("W1.3", hint="an orthonormal Q for span(basis) from np.linalg.qr, then Q (Q^T x)")
 def project_onto_subspace(x, basis):
     """P x = Q Q^T x, the orthogonal projection onto span(basis) with basis = Q R (W1.3).
 
@@ -88,6 +94,7 @@ def project_onto_subspace(x, basis):
     return Q @ (Q.T @ np.asarray(x, dtype=np.float64))
 
 
+@exercise("W1.X1", hint="recursion along row 0: delete row 0 and column j, alternate signs")
 def det_cofactor(A):
     """det(A) = sum_j (-1)^j a_0j det(A without row 0 and column j), Laplace along row 0.
 

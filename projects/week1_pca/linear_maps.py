@@ -19,7 +19,10 @@ Sources:
 
 import numpy as np
 
+from common.exercises import exercise
 
+
+@exercise("W1.6", hint="each row x of X becomes M x: all rows at once is X M^T")
 def apply_map(M, X):
     """y_i = M x_i for every row x_i of X: Y = X M^T, shape (n, m) for M (m, p), X (n, p)."""
     return np.asarray(X, dtype=np.float64) @ np.asarray(M, dtype=np.float64).T
@@ -46,6 +49,7 @@ def from_coordinates(Z, mean, V):
     return mean + Z @ V
 
 
+@exercise("W1.6", hint="X.mean(axis=0) has shape (p,); broadcasting subtracts it from every row")
 def centre(X):
     """X_c = X - 1 mu^T, written X - mu: NumPy broadcasts mu (p,) over the n rows."""
     X = np.asarray(X, dtype=np.float64)
@@ -59,6 +63,7 @@ def centre_by_outer_product(X):
     return X - np.outer(np.ones(len(X)), mu)
 
 
+@exercise("W1.7", hint="(a2 b3 - a3 b2, a3 b1 - a1 b3, a1 b2 - a2 b1)")
 def cross(a, b):
     """a x b = (a2 b3 - a3 b2, a3 b1 - a1 b3, a1 b2 - a2 b1), orthogonal to a and b."""
     if len(a) != 3 or len(b) != 3:

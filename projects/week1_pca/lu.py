@@ -20,7 +20,13 @@ Sources:
 
 import numpy as np
 
+from common.exercises import exercise
 
+
+@exercise(
+    "W1.X2",
+    hint="column by column: swap up the largest |pivot|, keep the multipliers in L",
+)
 def lu_decompose(A):
     """A = P L U by Doolittle elimination with partial pivoting (as ``scipy.linalg.lu``).
 
@@ -44,6 +50,7 @@ def lu_decompose(A):
     return P, L, np.triu(U)
 
 
+@exercise("W1.X2", hint="solve L y = b top to bottom: y_i = (b_i - L_i,:i . y_:i) / L_ii")
 def forward_substitution(L, b):
     """y with L y = b, L lower triangular: y_i = (b_i - sum_{j<i} l_ij y_j) / l_ii."""
     y = np.array(b, dtype=np.float64)
@@ -52,6 +59,7 @@ def forward_substitution(L, b):
     return y
 
 
+@exercise("W1.X2", hint="solve U x = y bottom to top: x_i = (y_i - U_i,i+1: . x_i+1:) / U_ii")
 def back_substitution(U, y):
     """x with U x = y, U upper triangular: x_i = (y_i - sum_{j>i} u_ij x_j) / u_ii."""
     x = np.array(y, dtype=np.float64)

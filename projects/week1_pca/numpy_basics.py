@@ -15,7 +15,13 @@ Sources:
 
 import numpy as np
 
+from common.exercises import exercise
 
+
+@exercise(
+    "W1.P4",
+    hint="slice plane[i:i+B, j:j+B] per block; repeat the last row/column at the edges",
+)
 def split_blocks_by_slicing(plane, block):
     """X[j] = block j in raster order, flattened, one slice per block; shape (n_blocks, B^2).
 

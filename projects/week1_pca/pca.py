@@ -34,7 +34,13 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from common.exercises import exercise
 
+
+@exercise(
+    "W1.P3",
+    hint="np.argmax(np.abs(V), axis=1) finds each row's largest entry",
+)
 def flip_signs(components):
     """Make the largest-|.| entry of each row positive: V_i <- sign(V_i[argmax |V_i|]) V_i.
 
@@ -47,6 +53,40 @@ def flip_signs(components):
     return components
 
 
+@exercise("W1.4", hint="X.T @ X is the Gram matrix; subtract n mu mu^T, divide by n - 1")
+def covariance_matrix(X, mean):
+    """C = (X^T X - n mu mu^T) / (n - 1), the p x p sample covariance of X (n x p).
+
+    ``mean`` is mu = X.mean(axis=0), shape (p,). Equal to (X - 1 mu^T)^T (X - 1 mu^T) / (n - 1)
+    without forming the centred copy of X.
+    """
+    n_samples = X.shape[0]
+    # The Gram matrix of the raw data (one BLAS syrk call) corrected by a rank-one term.
+    C = X.T @ X
+    C -= n_samples * np.outer(mean, mean)
+    C /= n_samples - 1
+    return C
+
+
+@exercise("W1.P2", hint="np.linalg.eigh returns increasing eigenvalues: take the last k, reversed")
+def top_eigenpairs(C, k):
+    """The k largest eigenvalues of a symmetric C (p x p), decreasing, and their eigenvectors.
+
+    Returns (eigenvalues of shape (k,), eigenvectors V_k of shape (p, k), unit columns) with
+    C V_k = V_k diag(eigenvalues).
+    """
+    n_features = C.shape[0]
+    # Computing only the top k (LAPACK syevr) beats the full divide-and-conquer syevd when
+    # k <= p / 8 (measured on p = 64..640).
+    top_k = (n_features - k, n_features - 1)
+    eigenvalues, eigenvectors = (
+        linalg.eigh(C, subset_by_index=top_k, check_finite=False)
+        if 8 * k <= n_features
+        else np.linalg.eigh(C)
+    )
+    return eigenvalues[::-1][:k], eigenvectors[:, ::-1][:, :k]
+
+
 def covariance_eigh(X, mean, n_components, **_randomized_options):
     """Top-k eigenpairs of C = (X^T X - n mu mu^T) / (n - 1) = V diag(lambda) V^T.
 
@@ -56,24 +96,11 @@ def covariance_eigh(X, mean, n_components, **_randomized_options):
     and the rank-one correction cancels digits when |mu| >> the spread of X; ``svd`` is the
     accurate reference.
     """
-    n_samples, n_features = X.shape
-    # C = X^T X - n mu mu^T: the Gram matrix of the raw data (one BLAS syrk call) corrected
-    # by a rank-one term, so X is never copied to centre it.
-    C = X.T @ X
-    C -= n_samples * np.outer(mean, mean)
-    C /= n_samples - 1
+    C = covariance_matrix(X, mean)
     total_variance = np.trace(C)
-    # eigh returns eigenvalues in increasing order. Computing only the top k (LAPACK syevr)
-    # beats the full divide-and-conquer syevd when k <= p / 8 (measured on p = 64..640).
-    top_k = (n_features - n_components, n_features - 1)
-    eigenvalues, eigenvectors = (
-        linalg.eigh(C, subset_by_index=top_k, overwrite_a=True, check_finite=False)
-        if 8 * n_components <= n_features
-        else np.linalg.eigh(C)
-    )
-    eigenvalues, eigenvectors = eigenvalues[-n_components:], eigenvectors[:, -n_components:]
-    explained_variance = np.maximum(eigenvalues[::-1], 0.0)  # clip round-off below zero
-    components = np.ascontiguousarray(eigenvectors[:, ::-1].T)
+    eigenvalues, eigenvectors = top_eigenpairs(C, n_components)
+    explained_variance = np.maximum(eigenvalues, 0.0)  # clip round-off below zero
+    components = np.ascontiguousarray(eigenvectors.T)
     return explained_variance, components, total_variance
 
 

@@ -4,6 +4,7 @@ data; determinants 1e-10 relative)."""
 import numpy as np
 import pytest
 
+from common.grading import grades
 from projects.week1_pca.linalg_drills import (
     describe_image,
     det_cofactor,
@@ -19,24 +20,28 @@ RNG = np.random.default_rng(0)
 CURRICULUM_IDS = {"W1.1", "W1.2", "W1.3", "W1.P1", "W1.P2", "W1.X1", "W1.X2"}
 
 
+@grades(dot)
 def test_dot_matches_numpy():
     u, v = RNG.standard_normal(9), RNG.standard_normal(9)
     assert dot(u, v) == pytest.approx(np.dot(u, v), rel=1e-12)
     assert dot([1, 2, 3], [4, 5, 6]) == 32
 
 
+@grades(matmul)
 @pytest.mark.parametrize(("rows", "inner", "cols"), [(1, 1, 1), (3, 4, 2), (5, 1, 6)])
 def test_matmul_matches_numpy(rows, inner, cols):
     A, B = RNG.standard_normal((rows, inner)), RNG.standard_normal((inner, cols))
     np.testing.assert_allclose(matmul(A, B), A @ B, rtol=1e-12, atol=1e-12)
 
 
+@grades(outer)
 def test_outer_matches_numpy_and_has_rank_one():
     u, v = RNG.standard_normal(4), RNG.standard_normal(6)
     np.testing.assert_allclose(outer(u, v), np.outer(u, v), rtol=1e-12)
     assert np.linalg.matrix_rank(outer(u, v)) == 1
 
 
+@grades(project_onto_subspace)
 def test_projection_is_symmetric_idempotent_and_leaves_an_orthogonal_residual():
     basis, x = RNG.standard_normal((6, 2)), RNG.standard_normal(6)
     P = project_onto_subspace(np.eye(6), basis)  # projecting e_1..e_6 gives P itself
@@ -47,6 +52,7 @@ def test_projection_is_symmetric_idempotent_and_leaves_an_orthogonal_residual():
     np.testing.assert_allclose(project_onto_subspace(basis, basis), basis, atol=1e-12)
 
 
+@grades(flat_index)
 def test_flat_index_matches_numpy_row_major_layout():
     shape = (5, 7, 3)
     indices = np.stack([RNG.integers(0, n, size=20) for n in shape], axis=1)
@@ -65,6 +71,7 @@ def test_describe_image_reports_the_tensor():
     assert describe_image(image[..., 0])["channels"] == 1
 
 
+@grades(det_cofactor)
 @pytest.mark.parametrize("n", [1, 2, 3, 6])
 def test_cofactor_determinant_matches_numpy(n):
     A = RNG.standard_normal((n, n))

@@ -7,6 +7,7 @@ from sklearn.datasets import load_sample_image
 from sklearn.decomposition import PCA as SklearnPCA
 from sklearn.preprocessing import StandardScaler
 
+from common.grading import grades
 from projects.week1_pca import patch_codec
 from projects.week1_pca.linear_maps import (
     apply_map,
@@ -26,11 +27,13 @@ RNG = np.random.default_rng(0)
 CROP = load_sample_image("china.jpg")[150:246, 250:378]  # 96 x 128 x 3
 
 
+@grades(apply_map)
 def test_apply_map_sends_each_row_x_to_M_x():
     M, X = RNG.standard_normal((3, 4)), RNG.standard_normal((10, 4))
     np.testing.assert_allclose(apply_map(M, X), np.einsum("ij,nj->ni", M, X), atol=1e-12)
 
 
+@grades(apply_map)
 def test_composition_is_the_matrix_product():
     A, B, X = RNG.standard_normal((2, 3)), RNG.standard_normal((3, 4)), RNG.standard_normal((8, 4))
     assert composition_error(A, B, X) < 1e-12
@@ -61,6 +64,7 @@ def test_coordinates_in_the_pca_basis_match_solve_and_map_back_to_the_data():
     np.testing.assert_allclose(from_coordinates(Z, mean, V), X, atol=1e-12)
 
 
+@grades(centre)
 def test_centring_by_broadcasting_equals_subtracting_one_mu_transpose():
     X = RNG.standard_normal((30, 4)) + 10.0
     np.testing.assert_array_equal(centre(X), centre_by_outer_product(X))
@@ -68,6 +72,7 @@ def test_centring_by_broadcasting_equals_subtracting_one_mu_transpose():
     np.testing.assert_allclose(centre(X).mean(axis=0), 0.0, atol=1e-12)
 
 
+@grades(cross)
 def test_cross_matches_numpy_and_is_orthogonal_to_both_factors():
     a, b = RNG.standard_normal(3), RNG.standard_normal(3)
     c = cross(a, b)

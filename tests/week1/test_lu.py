@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from scipy import linalg
 
+from common.grading import grades
 from projects.week1_pca.lu import (
     back_substitution,
     forward_substitution,
@@ -19,6 +20,7 @@ from projects.week1_pca.lu import (
 RNG = np.random.default_rng(0)
 
 
+@grades(lu_decompose)
 @pytest.mark.parametrize("n", [1, 2, 5, 20])
 def test_lu_matches_scipy_and_reconstructs_A(n):
     A = RNG.standard_normal((n, n))
@@ -42,6 +44,7 @@ def test_lu_pivots_and_factors_singular_matrices_like_scipy(A):
     np.testing.assert_allclose(P @ L @ U, A, atol=1e-15)
 
 
+@grades(forward_substitution, back_substitution)
 def test_triangular_solves_match_scipy():
     A, b = RNG.standard_normal((6, 6)) + 6 * np.eye(6), RNG.standard_normal(6)
     L, U = np.tril(A), np.triu(A)

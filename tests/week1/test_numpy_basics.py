@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
+from common.grading import grades
 from projects.week1_pca.numpy_basics import split_blocks_by_slicing
 from projects.week1_pca.patch_codec import split_blocks
 
@@ -18,6 +19,7 @@ def windows_every_block(plane, block):
     return windows[::block, ::block].reshape(-1, block * block)
 
 
+@grades(split_blocks_by_slicing)
 @pytest.mark.parametrize(
     ("shape", "block"), [((16, 24), 8), ((17, 30), 8), ((5, 3), 4), ((1, 1), 2)]
 )

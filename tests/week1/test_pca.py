@@ -19,7 +19,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from projects.week1_pca.pca import PCA, SOLVERS
+from common.grading import grades
+from projects.week1_pca.pca import PCA, SOLVERS, covariance_matrix, flip_signs, top_eigenpairs
 
 SKLEARN_SOLVER = {"covariance_eigh": "covariance_eigh", "svd": "full", "randomized": "randomized"}
 EXACT = ["covariance_eigh", "svd"]
@@ -50,6 +51,27 @@ def assert_equal_up_to_sign(A, B, atol):
     """Rows of A equal rows of B after flipping each row of A to agree with B."""
     signs = np.sign(np.sum(A * B, axis=1, keepdims=True))
     np.testing.assert_allclose(A * signs, B, rtol=0, atol=atol)
+
+
+@grades(covariance_matrix)
+@pytest.mark.parametrize("dataset", ["digits", "china_patches"])
+def test_covariance_matrix_matches_numpy_cov(dataset):
+    X = DATASETS[dataset]
+    C = covariance_matrix(X, X.mean(axis=0))
+    np.testing.assert_allclose(C, np.cov(X, rowvar=False), rtol=1e-9, atol=1e-9 * np.abs(C).max())
+
+
+@grades(top_eigenpairs)
+@pytest.mark.parametrize("k", [1, 5, 64])  # 64: every eigenpair; 1, 5: the subset route
+def test_top_eigenpairs_match_numpy_eig_of_the_digits_covariance(k):
+    C = np.cov(DIGITS, rowvar=False)
+    values, vectors = top_eigenpairs(C, k)
+    all_values = np.linalg.eigvals(C)  # the general solver: an independent route
+    order = np.argsort(all_values.real)[::-1][:k]
+    np.testing.assert_allclose(values, all_values.real[order], rtol=1e-9, atol=1e-9)
+    assert vectors.shape == (64, k)
+    np.testing.assert_allclose(C @ vectors, vectors * values, atol=1e-8)  # C v = lambda v
+    np.testing.assert_allclose(vectors.T @ vectors, np.eye(k), atol=1e-10)
 
 
 def reconstruct(pca, X):
@@ -131,6 +153,7 @@ def test_components_are_orthonormal(solver, dataset):
     np.testing.assert_allclose(components @ components.T, np.eye(20), rtol=0, atol=1e-10)
 
 
+@grades(flip_signs)
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_sign_convention_largest_entry_positive(solver):
     components = PCA(20, solver=solver, random_state=0).fit(DIGITS).components_
