@@ -81,11 +81,7 @@ def log(p):
         return np.log(p)
 
 
-@exercise(
-    "W2.X1",
-    hint="add alpha to every count and alpha * n_outcomes to every total; "
-    "totals[:, np.newaxis] lines a class's total up with its row",
-)
+@exercise("W2.X1", hint="alpha on each count, alpha * n_outcomes on each total; totals[:, None]")
 def smoothed_log_mle(counts, totals, alpha, n_outcomes):
     """log theta_yi = log(count_yi + alpha) - log(total_y + alpha V), the Lidstone estimate.
 

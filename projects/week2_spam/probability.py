@@ -120,11 +120,7 @@ def moments_table(rng, n):
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("distribution")
 
 
-@exercise(
-    "W2.4",
-    hint="sampler, dist = DISTRIBUTIONS[distribution]; draw a (n_samples, n_per_sample) "
-    "array, average each row, standardize with dist.mean() and dist.std()",
-)
+@exercise("W2.4", hint="draw all samples as one 2-D array, average each row, then standardize")
 def sample_means(rng, distribution, n_per_sample, n_samples):
     """Standardized means Z = (xbar_n - mu) / (sigma / sqrt(n)) of n_samples samples (W2.4).
 
