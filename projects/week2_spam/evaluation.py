@@ -30,6 +30,7 @@ class OutOfSample:
     fold: np.ndarray  # fold[i]: the filter that scored texts[i] without training on it
     metrics: dict[str, float] = field(default_factory=dict)
     fold_metrics: list[dict[str, float]] = field(default_factory=list)  # cv only
+    train_labels: np.ndarray | None = None  # the labels filters[0] was fitted on
 
 
 def classification_metrics(is_spam: np.ndarray, p_spam: np.ndarray) -> dict[str, float]:
@@ -69,7 +70,9 @@ def holdout(build, texts, labels, *, test_size: float, seed: int) -> OutOfSample
     )
     ours, p_ours, p_ref, parity = fit_and_score(*build(), train_x, train_y, test_x, test_y)
     is_spam = test_y == POSITIVE
-    result = OutOfSample(test_x, is_spam, p_ours, p_ref, [ours], np.zeros(len(test_x), int))
+    result = OutOfSample(
+        test_x, is_spam, p_ours, p_ref, [ours], np.zeros(len(test_x), int), train_labels=train_y
+    )
     result.metrics = {
         **{f"test_{k}": v for k, v in classification_metrics(is_spam, p_ours).items()},
         **{f"sklearn_test_{k}": v for k, v in classification_metrics(is_spam, p_ref).items()},
@@ -85,8 +88,9 @@ def cross_validate(build, texts, labels, *, folds: int, seed: int) -> OutOfSampl
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     p_ours, p_ref, fold = np.empty(len(texts)), np.empty(len(texts)), np.empty(len(texts), int)
     is_spam = labels == POSITIVE
-    filters, fold_metrics, parity = [], [], 0.0
+    filters, fold_metrics, parity, first_train = [], [], 0.0, None
     for k, (train, test) in enumerate(splitter.split(texts, labels)):
+        first_train = labels[train] if k == 0 else first_train
         ours, p_ours[test], p_ref[test], fold_parity = fit_and_score(
             *build(), texts[train], labels[train], texts[test], labels[test]
         )
@@ -94,7 +98,16 @@ def cross_validate(build, texts, labels, *, folds: int, seed: int) -> OutOfSampl
         fold[test] = k
         parity = max(parity, fold_parity)
         fold_metrics.append(classification_metrics(is_spam[test], p_ours[test]))
-    result = OutOfSample(texts, is_spam, p_ours, p_ref, filters, fold, fold_metrics=fold_metrics)
+    result = OutOfSample(
+        texts,
+        is_spam,
+        p_ours,
+        p_ref,
+        filters,
+        fold,
+        fold_metrics=fold_metrics,
+        train_labels=first_train,
+    )
     for name in fold_metrics[0]:
         values = np.array([m[name] for m in fold_metrics])
         result.metrics[f"cv_{name}_mean"] = float(values.mean())

@@ -15,6 +15,18 @@ with probability 1/2, so b ~ Binomial(b + c, 1/2) given b + c, and the two-sided
 with the exact form used when b + c < 25, where the approximation is poor; b + c = 0 (the
 two never disagree) gives p = 1.
 
+Counting (W2.X4). The exact tail is a sum of binomial coefficients. Of the n = b + c
+discordant messages, the ways to choose which i are A's wins are
+
+    C(n, i) = n! / (i! (n - i)!) = P(n, i) / i!,
+
+the P(n, i) = n! / (n - i)! ordered picks (permutations) of i messages, divided by the i!
+orders of each set. Each of the 2^n win/loss sequences has probability (1/2)^n under H0, so
+
+    P(Binomial(n, 1/2) <= k) = sum_{i=0}^{k} C(n, i) / 2^n,
+
+an integer over a power of two: computed in exact integer arithmetic, then rounded once.
+
 Sources:
 - Q. McNemar, "Note on the sampling error of the difference between correlated
   proportions or percentages", Psychometrika 12(2) (1947), 153-157.
@@ -25,7 +37,9 @@ Sources:
 - A. Agresti, "Categorical Data Analysis", 3rd ed. (2013), section 11.1.
 """
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 from scipy import stats
@@ -68,9 +82,24 @@ def discordant_counts(y_true, pred_a, pred_b):
     return int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
 
 
+@exercise("W2.X4", hint="math.comb(n, i) counts the sequences; Fraction(ways, 2**n) is exact")
+def binomial_tail_half(k, n):
+    """P(Binomial(n, 1/2) <= k) = sum_{i=0}^{k} C(n, i) / 2^n, as an exact fraction.
+
+    C(n, i) = n! / (i! (n - i)!): the win/loss sequences of n discordant messages in which
+    A wins i times. k, n: integers, n >= 0 (k >= n: the whole mass, 1); returns a
+    ``fractions.Fraction``.
+    """
+    if not all(isinstance(v, int | np.integer) for v in (k, n)) or n < 0:
+        raise ValueError(f"k and n must be integers with n >= 0, got k={k!r}, n={n!r}")
+    k, n = int(k), int(n)  # Python integers: 2**n must not overflow int64
+    ways = sum(math.comb(n, i) for i in range(min(k, n) + 1))  # sequences with <= k wins of A
+    return Fraction(ways, 2**n)
+
+
 def exact_p_value(b, c):
     """p = min(1, 2 P(Binomial(b + c, 1/2) <= min(b, c))); 1 when b + c = 0."""
-    return min(1.0, 2.0 * stats.binom.cdf(min(b, c), b + c, 0.5))
+    return float(min(Fraction(1), 2 * binomial_tail_half(min(b, c), b + c)))
 
 
 @exercise("W2.X2", hint="guard b + c = 0 first: no discordant pair, no evidence, statistic 0")

@@ -3,8 +3,10 @@
 The run logs the drills (distributions, the law of large numbers, the central
 limit theorem, feature correlations), the filter's out-of-sample metrics (one
 split, or k folds with ``eval=cv``), its parity with scikit-learn, McNemar's
-test between the two, Bayes' theorem at work on misclassified messages, and the
-fitted filter as an MLflow model that serves raw text.
+test between the two, Bayes' theorem at work on misclassified messages, events
+and a keyword rule on the messages, per-class statistics, the spam rate's Beta
+posterior, integrals (densities, ROC AUC), and the fitted filter as an MLflow
+model that serves raw text.
 """
 
 from __future__ import annotations
@@ -18,12 +20,21 @@ import mlflow
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
+from scipy import stats
 from sklearn import metrics as skm
 
 from common.plotting import figure
-from projects.week2_spam import evaluation, explain, plots, probability
-from projects.week2_spam.data import LABELS, load_messages
-from projects.week2_spam.hypothesis_test import mcnemar
+from projects.week2_spam import (
+    bayesian,
+    evaluation,
+    events,
+    explain,
+    integration,
+    plots,
+    probability,
+)
+from projects.week2_spam.data import LABELS, POSITIVE, load_messages
+from projects.week2_spam.hypothesis_test import exact_p_value, mcnemar
 from projects.week2_spam.spam_filter import (
     MODEL_NAME,
     build_filter,
@@ -39,6 +50,8 @@ log = logging.getLogger(__name__)
 SERVING_CODE = Path(__file__).with_name("serving.py")
 EXAMPLE_MESSAGES = ["Are we still on for lunch tomorrow?", "WINNER! Claim your £1000 prize now"]
 CLT_SIZES = (1, 2, 10, 30)
+SPAM_RATE_PRIOR = (1.0, 1.0)  # Beta(a, b) prior of the spam rate: uniform
+POSTERIOR_SIZES = (10, 100, 1000)  # the spam rate's posterior after these many messages, then all
 SCHEMES = ("holdout", "cv")  # values of `eval`
 
 
@@ -47,15 +60,20 @@ def run(cfg: DictConfig) -> float:
     check_settings(cfg)
     rng = np.random.default_rng(cfg.seed)
     messages = load_messages(cfg.data.path)
-    log_probability_drills(rng, cfg.drill_samples, messages)
     texts = messages["text"].to_numpy(dtype=object)  # pandas 3: Arrow strings -> objects
     labels = messages["label"].to_numpy(dtype=object)
+    features = probability.message_features(texts, labels)  # one row of numbers per message
+    log_probability_drills(rng, cfg.drill_samples, features)
 
     def build():  # a fresh pair of unfitted filters, ours and scikit-learn's
         return build_filter(cfg.features, cfg.model), build_reference(cfg.features, cfg.model)
 
     result = evaluate(cfg, build, texts, labels)
     log_comparison(result)
+    log_events(messages, result)
+    log_class_statistics(features, labels, result)
+    posterior = log_bayesian_inference(messages, result)
+    log_integrals(result, posterior)
     log_explanations(result, cfg.explain)
     # holdout: the filter the test metrics describe; cv: one trained on every message
     final = result.filters[0] if cfg.eval == "holdout" else build()[0].fit(list(texts), labels)
@@ -89,7 +107,7 @@ def evaluate(cfg: DictConfig, build, texts, labels) -> evaluation.OutOfSample:
     return result
 
 
-def log_probability_drills(rng: np.random.Generator, n: int, messages: pd.DataFrame) -> None:
+def log_probability_drills(rng: np.random.Generator, n: int, features: pd.DataFrame) -> None:
     """W2.2-W2.4, W2.P1-W2.P3: simulations against theory, and correlations in real data."""
     moments = probability.moments_table(rng, n)
     mlflow.log_table(moments, "tables/distribution_moments.json")
@@ -114,7 +132,6 @@ def log_probability_drills(rng: np.random.Generator, n: int, messages: pd.DataFr
     ):
         plots.central_limit_theorem(axes, z, distances)
 
-    features = probability.message_features(messages["text"], messages["label"])
     correlations = probability.feature_correlations(features)
     pandas_gap = np.abs(correlations.to_numpy() - features.corr().to_numpy()).max()
     mlflow.log_metric("feature_corr_max_abs_diff_pandas", float(pandas_gap))  # vs DataFrame.corr()
@@ -158,6 +175,121 @@ def log_comparison(result: evaluation.OutOfSample) -> None:
         }
     )
     mlflow.set_tag("mcnemar", f"b={test.b} c={test.c} {test.method}: p={test.p_value:.4g}")
+
+
+def log_events(messages: pd.DataFrame, result: evaluation.OutOfSample) -> None:
+    """W2.5, W2.X4: events "free" and "URL" as masks, their rules and independence; a keyword rule.
+
+    The rule "spam if free OR url OR txt OR ..." (``events.KEYWORDS``) is scored on the
+    evaluated messages and compared with the filter by McNemar's test, also by counting.
+    """
+    masks = events.event_masks(messages["text"], {k: events.KEYWORDS[k] for k in ("free", "url")})
+    free, url = masks["free"].to_numpy(), masks["url"].to_numpy()
+    mlflow.log_table(events.event_table(free, url, ("free", "url")), "tables/events.json")
+    metrics = {
+        "p_free": float(events.probability(free)),
+        "p_url": float(events.probability(url)),
+        "p_free_or_url": float(events.union_by_inclusion_exclusion(free, url)),
+        "p_free_and_url": float(events.intersection_by_multiplication(free, url)),
+    }
+    is_spam = (messages["label"] == POSITIVE).to_numpy()
+    for name, rows in (("", slice(None)), ("_given_spam", is_spam), ("_given_ham", ~is_spam)):
+        try:  # needs each event and its complement non-empty among the rows
+            test = events.independence_test(free[rows], url[rows])
+        except ValueError as error:
+            log.warning("free-url independence%s: %s", name, error)
+            continue
+        metrics[f"free_url_lift{name}"] = test.lift
+        if not name:
+            metrics |= {"free_url_chi2": test.statistic, "free_url_p_value": test.p_value}
+
+    rule = events.any_of(events.event_masks(result.texts))  # spam if any keyword matches
+    scores = evaluation.classification_metrics(result.is_spam, rule.astype(np.float64))
+    metrics |= {f"rule_{name}": value for name, value in scores.items()}
+    test = mcnemar(result.is_spam, result.p_ours > evaluation.THRESHOLD, rule)
+    metrics |= {
+        "rule_mcnemar_p_value": test.p_value,
+        "rule_mcnemar_exact_p_value": exact_p_value(test.b, test.c),
+    }
+    mlflow.log_metrics(metrics)
+    mlflow.set_tag("rule_mcnemar", f"b={test.b} c={test.c} {test.method}: p={test.p_value:.4g}")
+
+
+def log_class_statistics(
+    features: pd.DataFrame, labels: np.ndarray, result: evaluation.OutOfSample
+) -> None:
+    """W2.P5: per-class statistics by ``groupby("label").agg``; the priors the filter learned.
+
+    ``features``: ``probability.message_features`` of the messages with these labels.
+    """
+    table = probability.class_statistics(features, labels)
+    mlflow.log_table(table.reset_index(), "tables/class_statistics.json")
+    model = filter_parts(result.filters[0])[1]
+    priors = probability.class_priors(result.train_labels).loc[model.classes_]
+    mlflow.log_metrics(
+        {
+            "groupby_count_max_abs_diff": float(
+                np.max(np.abs(priors["messages"].to_numpy() - model.class_count_))
+            ),
+            "groupby_prior_max_abs_diff": float(
+                np.max(np.abs(priors["prior"].to_numpy() - np.exp(model.class_log_prior_)))
+            ),
+        }
+    )
+
+
+def log_bayesian_inference(
+    messages: pd.DataFrame, result: evaluation.OutOfSample
+) -> bayesian.BetaPosterior:
+    """W2.X3: the spam rate's Beta posterior as messages arrive; smoothing as a posterior mean.
+
+    Returns the posterior after every message.
+    """
+    is_spam = (messages["label"] == POSITIVE).to_numpy()
+    sizes = [n for n in POSTERIOR_SIZES if n < len(is_spam)] + [len(is_spam)]
+    table = bayesian.sequential_posteriors(is_spam, sizes, *SPAM_RATE_PRIOR)
+    mlflow.log_table(table, "tables/spam_rate_posterior.json")
+    with figure("spam_rate_posterior", figsize=(7, 4.5)) as (_, ax):
+        plots.spam_rate_posteriors(ax, table, SPAM_RATE_PRIOR)
+    posterior = bayesian.BetaPosterior(*table.iloc[-1][list(bayesian.BetaPosterior._fields)])
+    metrics = {
+        "spam_rate_posterior_mean": posterior.mean,
+        "spam_rate_ci_low": posterior.low,
+        "spam_rate_ci_high": posterior.high,
+    }
+    try:
+        theta, posterior_mean = bayesian.lidstone_as_posterior_mean(
+            filter_parts(result.filters[0])[1]
+        )
+    except ValueError as error:  # complement NB: its weights are no posterior mean
+        log.warning("%s", error)
+    else:
+        metrics["dirichlet_posterior_mean_max_abs_diff"] = float(
+            np.max(np.abs(theta - posterior_mean))
+        )
+    mlflow.log_metrics(metrics)
+    return posterior
+
+
+def log_integrals(result: evaluation.OutOfSample, posterior: bayesian.BetaPosterior) -> None:
+    """W2.X5: each drilled density (and the posterior) integrates to one; AUC as an integral."""
+    densities = {name: dist for name, (_, dist) in probability.DISTRIBUTIONS.items()}
+    densities["spam-rate posterior"] = stats.beta(posterior.a, posterior.b)
+    table = integration.mass_table(densities)
+    mlflow.log_table(table, "tables/density_integrals.json")
+    auc = integration.roc_auc_by_trapezoid(result.is_spam, result.p_ours)
+    mlflow.log_metrics(
+        {
+            "density_integral_max_abs_error": float(table["max_abs_error"].max()),
+            "spam_rate_ci_area": integration.area(
+                densities["spam-rate posterior"], posterior.low, posterior.high
+            ),
+            "roc_auc_trapezoid": auc,
+            "roc_auc_trapezoid_abs_diff": abs(
+                auc - skm.roc_auc_score(result.is_spam, result.p_ours)
+            ),
+        }
+    )
 
 
 def log_explanations(result: evaluation.OutOfSample, cfg: DictConfig) -> None:

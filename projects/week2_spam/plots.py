@@ -218,3 +218,37 @@ def indicative_tokens(ax, log_ratios: pd.DataFrame, k: int = 15) -> None:
     ax.invert_yaxis()  # most spam-like on top, most ham-like at the bottom
     ax.axvline(0, color=EXACT_COLOUR, linewidth=0.8)
     ax.set(xlabel="log P(token | spam) / P(token | ham)", title="Most indicative tokens")
+
+
+def spam_rate_posteriors(ax, posteriors: pd.DataFrame, prior: tuple[float, float]) -> None:
+    """The Beta prior of the spam rate and its posteriors as messages arrive (W2.X3, W2.X5).
+
+    ``posteriors`` has one row per number of messages seen, with columns n, k, a, b, mean,
+    low, high (``bayesian.sequential_posteriors``). The last posterior's 95% credible
+    interval is shaded: its area under the density is the interval's probability.
+    """
+    top = float(np.max(stats.beta.ppf(0.9995, posteriors["a"], posteriors["b"])))
+    theta = np.linspace(0.0, min(1.0, 1.2 * top), 2000)
+    ax.plot(
+        theta,
+        stats.beta.pdf(theta, *prior),
+        color="grey",
+        linestyle="--",
+        label=f"prior Beta({prior[0]:g}, {prior[1]:g})",
+    )
+    for row in posteriors.itertuples():
+        ax.plot(
+            theta,
+            stats.beta.pdf(theta, row.a, row.b),
+            label=f"n = {row.n:,}, k = {row.k:,}: mean {row.mean:.3f}",
+        )
+    last = posteriors.iloc[-1]
+    inside = np.linspace(last["low"], last["high"], 200)
+    ax.fill_between(
+        inside,
+        stats.beta.pdf(inside, last["a"], last["b"]),
+        alpha=0.3,
+        label=f"95% credible interval [{last['low']:.3f}, {last['high']:.3f}]",
+    )
+    ax.set(xlabel="spam rate θ", ylabel="density", title="Beta posterior of the spam rate")
+    ax.legend(fontsize=8)

@@ -4,7 +4,9 @@ Curriculum ids: W2.2 six distributions (sampled with ``numpy.random``, exact fro
 ``scipy.stats``), W2.3 expectation, variance, covariance and correlation, W2.4 the law
 of large numbers and the central limit theorem, W2.P1 coin tosses and dice rolls,
 W2.P2 the empirical pmf the distribution figure draws, W2.P3 correlation analysis of SMS
-features, checked against ``DataFrame.corr()``.
+features, checked against ``DataFrame.corr()``, W2.P5 per-class statistics with
+``DataFrame.groupby(...).agg(...)`` (the class priors a naive Bayes model learns are a
+group count divided by the total).
 
 Every function that draws takes a ``numpy.random.Generator``: the global random state is
 never used, so a seed reproduces a drill on its own, in any order.
@@ -225,3 +227,44 @@ def empirical_pmf(x):
     """
     values, counts = np.unique(np.asarray(x), return_counts=True)
     return values, counts / len(x)
+
+
+@exercise("W2.P5", hint='a DataFrame with a "label" column; groupby("label").agg(...) counts')
+def class_priors(labels):
+    """N_y and P(y) = N_y / N per class y, by ``groupby("label").agg(...)`` (W2.P5).
+
+    These are the maximum-likelihood class priors naive Bayes learns (``class_count_`` and
+    ``exp(class_log_prior_)``); rows sorted by label, as the model's ``classes_``.
+    labels: shape (N,); returns a DataFrame indexed by label with the columns messages
+    (N_y) and prior (N_y / N), shape (n_classes, 2).
+    """
+    frame = pd.DataFrame({"label": np.asarray(labels, dtype=object)})
+    if frame.empty:
+        raise ValueError("class priors need at least one label, got none")
+    counts = frame.groupby("label").agg(messages=("label", "size"))
+    return counts.assign(prior=counts["messages"] / len(frame))
+
+
+def class_statistics(features, labels):
+    """Per-class message statistics of ``message_features`` rows, one row per label (W2.P5).
+
+    messages N_y and prior N_y / N (as ``class_priors``), mean and median length, the share
+    of messages with a digit, with a currency symbol and with a URL, and the mean uppercase
+    ratio; each a ``groupby("label").agg`` of one column.
+    """
+    labels = np.asarray(labels, dtype=object)
+    if len(labels) != len(features):
+        raise ValueError(f"features and labels differ in length: {len(features)} and {len(labels)}")
+    frame = features.assign(
+        label=labels, has_digit=features["digits"] > 0, has_currency=features["currency"] > 0
+    )
+    table = frame.groupby("label").agg(
+        messages=("length", "size"),
+        mean_length=("length", "mean"),
+        median_length=("length", "median"),
+        share_with_digit=("has_digit", "mean"),
+        share_with_currency=("has_currency", "mean"),
+        share_with_url=("has_url", "mean"),
+        mean_uppercase_ratio=("uppercase_ratio", "mean"),
+    )
+    return table.assign(prior=table["messages"] / len(frame))

@@ -1,11 +1,14 @@
 """McNemar's test against independent computations and textbook numbers.
 
-References: scipy.stats.binomtest(b, b + c, 0.5) for the exact p-value (rtol 1e-12);
+References: scipy.stats.binomtest(b, b + c, 0.5) for the exact p-value (rtol 1e-12), and
+its binomial coefficients counted by enumerating every win/loss sequence (exactly);
 scipy.stats.chi2.sf and the closed form P(chi^2_1 > s) = erfc(sqrt(s / 2)) for the
 asymptotic one (rtol 1e-12); two examples worked by hand.
 """
 
+import itertools
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -14,7 +17,13 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from common.grading import grades
-from projects.week2_spam.hypothesis_test import chi2_statistic, discordant_counts, mcnemar
+from projects.week2_spam.hypothesis_test import (
+    binomial_tail_half,
+    chi2_statistic,
+    discordant_counts,
+    exact_p_value,
+    mcnemar,
+)
 
 
 def predictions(both_right, b, c, both_wrong, seed=0):
@@ -121,3 +130,34 @@ def test_p_value_is_a_probability_and_symmetric(b, c, exact):
     assert swapped.p_value == pytest.approx(result.p_value, rel=1e-12)
     if b + c and (exact or (exact is None and b + c < 25)):
         assert result.p_value == pytest.approx(stats.binomtest(b, b + c).pvalue, rel=1e-12)
+
+
+# W2.X4: the exact p-value by counting
+
+
+@grades(binomial_tail_half)
+@pytest.mark.parametrize("n", range(0, 13))
+def test_binomial_tail_counts_the_win_loss_sequences(n):
+    sequences = list(itertools.product((0, 1), repeat=n))  # all 2^n, each of probability 2^-n
+    assert len(sequences) == 2**n
+    for k in range(n + 1):
+        with_k_wins = sum(sum(s) == k for s in sequences)
+        assert with_k_wins == math.comb(n, k) == math.perm(n, k) // math.factorial(k)
+        assert with_k_wins == len(list(itertools.combinations(range(n), k)))
+        at_most_k = sum(sum(s) <= k for s in sequences)
+        assert binomial_tail_half(k, n) == Fraction(at_most_k, 2**n)
+
+
+@grades(binomial_tail_half)
+@pytest.mark.parametrize(
+    ("b", "c"), [(0, 1), (1, 6), (3, 3), (10, 2), (0, 24), (40, 60), (150, 86), (7, 300)]
+)
+def test_exact_p_value_by_counting_matches_scipy_binomtest(b, c):
+    assert exact_p_value(b, c) == pytest.approx(stats.binomtest(b, b + c, 0.5).pvalue, rel=1e-12)
+
+
+def test_binomial_tail_refuses_non_integers():
+    with pytest.raises(ValueError, match=r"must be integers with n >= 0, got k=1\.5"):
+        binomial_tail_half(1.5, 4)
+    with pytest.raises(ValueError, match="n=-1"):
+        binomial_tail_half(0, -1)

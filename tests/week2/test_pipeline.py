@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -45,6 +46,47 @@ def test_default_run_finishes_with_the_metrics_and_artifacts_the_readme_promises
             assert (artifacts / name).exists(), f"README promises artifact {name}"
         else:
             assert name in metrics, f"README promises metric {name}"
+
+
+ROADMAP_NAMES = {  # W2.5, W2.P5, W2.X3, W2.X4, W2.X5: the README rows name them
+    "tables/events.json",
+    "rule_mcnemar_p_value",
+    "tables/class_statistics.json",
+    "groupby_prior_max_abs_diff",
+    "figures/spam_rate_posterior.png",
+    "dirichlet_posterior_mean_max_abs_diff",
+    "rule_mcnemar_exact_p_value",
+    "tables/density_integrals.json",
+    "roc_auc_trapezoid",
+}
+
+
+@needs_corpus
+def test_the_run_logs_events_groupby_posteriors_counts_and_integrals_that_hold(finished_run):
+    client, run, _, folder = finished_run
+    assert set(logged_names(week=2)) >= ROADMAP_NAMES  # and the test above finds each in the run
+    m = run.data.metrics
+    assert m["p_free_or_url"] == pytest.approx(
+        m["p_free"] + m["p_url"] - m["p_free_and_url"], rel=0, abs=1e-15
+    )
+    assert m["free_url_lift"] > 1  # "free" and URLs go together: both are spam's
+    assert m["groupby_count_max_abs_diff"] == 0
+    assert m["groupby_prior_max_abs_diff"] < 1e-15
+    assert m["dirichlet_posterior_mean_max_abs_diff"] < 1e-12
+    assert m["spam_rate_ci_low"] < 747 / 5574 < m["spam_rate_ci_high"]
+    assert m["spam_rate_ci_area"] == pytest.approx(0.95, abs=1e-9)
+    assert m["spam_rate_posterior_mean"] == pytest.approx(748 / 5576, rel=1e-12)  # (k+1)/(n+2)
+    assert 0 <= m["rule_mcnemar_exact_p_value"] <= 1
+    assert m["rule_mcc"] < m["test_mcc"]  # the keyword rule is the weaker filter
+    assert m["density_integral_max_abs_error"] < 1e-6
+    assert m["roc_auc_trapezoid_abs_diff"] < 1e-12
+    assert m["roc_auc_trapezoid"] == pytest.approx(m["test_roc_auc"], rel=0, abs=1e-12)
+    events_table = client.download_artifacts(run.info.run_id, "tables/events.json", str(folder))
+    table = json.loads(Path(events_table).read_text())
+    columns = table["columns"]
+    for row in table["data"]:
+        record = dict(zip(columns, row, strict=True))
+        assert record["p_counted"] == pytest.approx(record["p_by_rule"], rel=1e-15)
 
 
 @needs_corpus

@@ -161,3 +161,28 @@ def test_indicative_tokens_shows_the_k_most_spam_and_ham_like(subplots):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "e", "b", "d"]
     assert [p.get_width() for p in bars(ax)] == [3, 1, -2, -4]
     assert [p.get_facecolor() for p in bars(ax)] == [SPAM, SPAM, HAM, HAM]
+
+
+def test_spam_rate_posteriors_draw_each_beta_density_and_shade_the_interval(subplots):
+    table = pd.DataFrame(
+        {
+            "n": [10, 100],
+            "k": [4, 17],
+            "a": [5.0, 18.0],
+            "b": [7.0, 84.0],
+            "mean": [5 / 12, 18 / 102],
+        }
+    )
+    table["low"], table["high"] = stats.beta.ppf(0.025, 18, 84), stats.beta.ppf(0.975, 18, 84)
+    ax = subplots()
+    plots.spam_rate_posteriors(ax, table, prior=(1.0, 1.0))
+    prior = line_labelled(ax, "prior Beta(1, 1)")
+    np.testing.assert_allclose(prior.get_ydata(), 1.0)
+    for row in table.itertuples():
+        line = line_labelled(ax, f"n = {row.n:,}, k = {row.k:,}: mean {row.mean:.3f}")
+        np.testing.assert_allclose(line.get_ydata(), stats.beta.pdf(line.get_xdata(), row.a, row.b))
+    [shaded] = ax.collections
+    x, y = shaded.get_paths()[0].vertices.T
+    assert x.min() == pytest.approx(table["low"].iloc[-1])
+    assert x.max() == pytest.approx(table["high"].iloc[-1])
+    assert y.max() == pytest.approx(stats.beta.pdf(x, 18, 84).max(), rel=1e-9)

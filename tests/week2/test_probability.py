@@ -3,17 +3,23 @@
 A simulated estimate is checked to within 5 of its standard errors: a correct formula fails
 such a check with probability about 6e-7 per comparison, so the seeded tests below are
 stable, and a wrong mean, variance or standard error (off by more than a few percent at
-these sample sizes) fails them. Hand formulas against NumPy/pandas use 1e-12.
+these sample sizes) fails them. Hand formulas against NumPy/pandas use 1e-12; groupby
+counts against the fitted models' class counts are exact.
 """
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from sklearn import naive_bayes as sk_nb
+from sklearn.feature_extraction.text import CountVectorizer
 
 from common.grading import grades
+from projects.week2_spam.naive_bayes import BernoulliNaiveBayes, MultinomialNaiveBayes
 from projects.week2_spam.probability import (
     DISTRIBUTIONS,
+    class_priors,
+    class_statistics,
     coin_tosses,
     correlation,
     correlation_matrix,
@@ -336,3 +342,51 @@ def test_empirical_pmf_of_a_hand_made_sample():
     values, frequencies = empirical_pmf([3, 1, 3, 3, 0])
     np.testing.assert_array_equal(values, [0, 1, 3])
     np.testing.assert_allclose(frequencies, [0.2, 0.2, 0.6], rtol=1e-12)
+
+
+# W2.P5: groupby and agg against boolean masks and the fitted models
+
+
+def test_class_statistics_match_the_statistics_of_each_class_mask():
+    texts, labels = sms_messages()
+    features = message_features(texts, labels)
+    table = class_statistics(features, labels)
+    assert table.index.tolist() == ["ham", "spam"]
+    for label in ("ham", "spam"):
+        rows = features[labels == label]  # the class by a boolean mask, no groupby
+        expected = {
+            "messages": len(rows),
+            "mean_length": rows["length"].to_numpy().mean(),
+            "median_length": np.median(rows["length"].to_numpy()),
+            "share_with_digit": np.mean(rows["digits"].to_numpy() > 0),
+            "share_with_currency": np.mean(rows["currency"].to_numpy() > 0),
+            "share_with_url": rows["has_url"].to_numpy().mean(),
+            "mean_uppercase_ratio": rows["uppercase_ratio"].to_numpy().mean(),
+            "prior": len(rows) / len(labels),
+        }
+        for column, value in expected.items():
+            assert table.loc[label, column] == pytest.approx(value, rel=1e-12), (label, column)
+    assert table.loc["spam", "messages"] == 747  # the corpus's documented counts
+    assert table.loc["ham", "messages"] == 4827
+
+
+@grades(class_priors)
+@pytest.mark.parametrize(
+    "model", [MultinomialNaiveBayes(), BernoulliNaiveBayes(), sk_nb.MultinomialNB()]
+)
+def test_groupby_priors_are_the_priors_the_model_learned(model):
+    texts, labels = sms_messages()
+    train = slice(0, 3000)
+    model.fit(CountVectorizer().fit_transform(texts[train]), labels[train])
+    priors = class_priors(labels[train])
+    assert priors.index.tolist() == list(model.classes_)
+    np.testing.assert_array_equal(priors["messages"].to_numpy(), model.class_count_)  # exact
+    np.testing.assert_allclose(priors["prior"], np.exp(model.class_log_prior_), rtol=1e-12)
+    assert priors["prior"].sum() == pytest.approx(1.0, rel=1e-15)
+
+
+def test_class_statistics_refuse_labels_of_another_length():
+    with pytest.raises(ValueError, match="differ in length: 2 and 1"):
+        class_statistics(message_features(["a", "b"], ["ham", "spam"]), ["ham"])
+    with pytest.raises(ValueError, match="at least one label"):
+        class_priors([])
