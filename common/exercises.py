@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import copy
 import functools
 import importlib
 import importlib.util
@@ -282,6 +283,12 @@ def shape_of(value) -> object:
     return type(value).__name__
 
 
+def unconsumed(value):
+    """A copy of a NumPy random generator, else the value: the reference's draws for the
+    shape check leave the learner's generator, and so the run's draws, as they were."""
+    return copy.deepcopy(value) if hasattr(value, "bit_generator") else value
+
+
 def guarded(entry: Exercise, mine: Callable) -> Callable:
     """The learner's function, its errors named, its first result's shape checked."""
     where = f"{entry.curriculum_id} {entry.name} ({display(learner_file(entry))})"
@@ -290,7 +297,10 @@ def guarded(entry: Exercise, mine: Callable) -> Callable:
     @functools.wraps(mine)
     def call(*args, **kwargs):
         nonlocal checked
-        expected = None if checked else entry.reference(*args, **kwargs)
+        expected = None
+        if not checked:
+            copies = {name: unconsumed(value) for name, value in kwargs.items()}
+            expected = entry.reference(*map(unconsumed, args), **copies)
         try:
             result = mine(*args, **kwargs)
         except Exception as error:

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from common.exercises import exercise
 from projects.week2_spam.naive_bayes import BernoulliNaiveBayes, MultinomialNaiveBayes
 
 
@@ -50,8 +51,13 @@ class BetaPosterior(NamedTuple):
     high: float
 
 
+@exercise("W2.X3", hint="prior x likelihood: add the successes to a, the failures to b")
 def beta_posterior_parameters(k, n, a=1.0, b=1.0):
-    """(a + k, b + n - k): the Beta(a, b) prior updated by k successes in n trials."""
+    """(a + k, b + n - k): the Beta(a, b) prior updated by k successes in n trials.
+
+    theta^(a-1) (1 - theta)^(b-1) times theta^k (1 - theta)^(n-k) is again a Beta kernel.
+    Numbers in (0 <= k <= n, a, b > 0), the posterior's two parameters out.
+    """
     if not 0 <= k <= n:
         raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
     if not (a > 0 and b > 0):
@@ -97,8 +103,14 @@ def sequential_posteriors(is_spam, sizes, a=1.0, b=1.0, level=0.95):
     return pd.DataFrame(rows)
 
 
+@exercise("W2.X3", hint="N is the sum over the last axis (keepdims=True); V its length")
 def dirichlet_posterior_mean(counts, alpha):
-    """E[theta_i | N] = (N_i + alpha) / (N + alpha V) over the last axis (V categories)."""
+    """E[theta_i | N] = (N_i + alpha) / (N + alpha V) over the last axis (V categories).
+
+    counts: shape (..., V), N_i per category, N = sum_i N_i; the Dirichlet(alpha, ...,
+    alpha) prior's posterior is Dirichlet(alpha + N_1, ..., alpha + N_V). Returns the
+    posterior mean, the shape of counts; each slice along the last axis sums to 1.
+    """
     counts = np.asarray(counts, dtype=np.float64)
     V = counts.shape[-1]
     return (counts + alpha) / (counts.sum(axis=-1, keepdims=True) + alpha * V)

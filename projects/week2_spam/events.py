@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from common.exercises import exercise
 from projects.week2_spam.probability import CURRENCY_SYMBOLS, URL
 
 # name -> regular expression (case-insensitive); the events a keyword rule is built from
@@ -88,14 +89,24 @@ def conditional(b, a):
     return Fraction(int((a & b).sum()), int(a.sum()))
 
 
+@exercise("W2.5", hint="probability(mask) gives each term as a Fraction; a & b is A ∩ B")
 def union_by_inclusion_exclusion(a, b):
-    """P(A ∪ B) = P(A) + P(B) - P(A ∩ B), from the masks of A and B."""
+    """P(A ∪ B) = P(A) + P(B) - P(A ∩ B), from the masks of A and B.
+
+    a, b: Boolean masks of shape (n,) over one sample space; returns an exact
+    ``fractions.Fraction`` (the module's ``probability`` counts |A| / n exactly).
+    """
     a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
     return probability(a) + probability(b) - probability(a & b)
 
 
+@exercise("W2.5", hint="probability(a) times conditional(b, a); guard an empty A first")
 def intersection_by_multiplication(a, b):
-    """P(A ∩ B) = P(A) P(B | A), from the masks of A and B (0 when A is empty)."""
+    """P(A ∩ B) = P(A) P(B | A), from the masks of A and B (0 when A is empty).
+
+    a, b: Boolean masks of shape (n,); returns an exact ``fractions.Fraction``
+    (``probability`` and ``conditional`` of this module are exact).
+    """
     a = np.asarray(a, dtype=bool)
     return probability(a) * conditional(b, a) if a.any() else Fraction(0)
 

@@ -34,6 +34,7 @@ import scipy.sparse as sp
 from sklearn import naive_bayes as sk_nb
 from sklearn.pipeline import Pipeline
 
+from common.exercises import exercise
 from projects.week2_spam.naive_bayes import BernoulliNaiveBayes, MultinomialNaiveBayes
 
 POSITIVE = "spam"  # the positive class of the SMS Spam Collection; the other is "ham"
@@ -97,6 +98,23 @@ def bernoulli_evidence(model, counts, columns, pos, neg):
         return x, absent_ratio[absent].sum()
 
 
+@exercise(
+    "W2.P4",
+    hint="x_i times the difference of the two log thetas; np.where keeps x_i = 0 at exactly 0",
+)
+def token_contributions(x, log_theta_spam, log_theta_ham):
+    """contribution_i = x_i log(theta_spam,i / theta_ham,i), and 0 where x_i = 0.
+
+    x, log_theta_spam, log_theta_ham: shape (n_tokens,), the message's evidence x_i (a
+    count, or 0/1 for the Bernoulli model) and the log P(token i | class) of each class.
+    Summed with the prior log-odds they give the posterior log-odds of Bayes' theorem:
+    log P(spam | x) / P(ham | x). A token with x_i = 0 adds exactly 0, even where alpha = 0
+    made its ratio infinite (0 * inf = 0 here, not NaN). Returns shape (n_tokens,).
+    """
+    with np.errstate(invalid="ignore"):  # alpha = 0: inf - inf when a token is unseen in both
+        return np.where(x > 0, x * (log_theta_spam - log_theta_ham), 0.0)
+
+
 EVIDENCE = {  # model class -> (x_i of the present tokens, absent-token log-odds)
     MultinomialNaiveBayes: multinomial_evidence,
     sk_nb.MultinomialNB: multinomial_evidence,
@@ -132,8 +150,8 @@ def explain(text, vectorizer, model=None, positive=POSITIVE):
     columns, counts = x.indices, x.data
     model_x, absent_log_odds = EVIDENCE[type(model)](model, counts, columns, pos, neg)
     log_theta = model.feature_log_prob_[:, columns]  # shape (2, tokens present)
-    with np.errstate(invalid="ignore"):  # alpha = 0: inf - inf when a token is unseen in both
-        contribution = np.where(model_x > 0, model_x * (log_theta[pos] - log_theta[neg]), 0.0)
+    contribution = token_contributions(model_x, log_theta[pos], log_theta[neg])
+    with np.errstate(invalid="ignore"):
         sum_of_contributions = contribution.sum()  # NaN if tokens point at +inf and -inf
     table = pd.DataFrame(
         {

@@ -44,22 +44,32 @@ from fractions import Fraction
 import numpy as np
 from scipy import stats
 
+from common.exercises import exercise
+
 EXACT_BELOW = 25  # b + c below this: exact binomial test (Dietterich 1998, Agresti 11.1)
 
 
 @dataclass(frozen=True)
 class McNemarResult:
-    """b, c: discordant counts; statistic: min(b, c) (exact) or chi^2 (asymptotic)."""
+    """b, c: discordant counts; statistic: min(b, c) (exact) or chi^2 (asymptotic).
+
+    chi2: McNemar's continuity-corrected chi^2 of b and c, whichever test gave the p-value.
+    """
 
     b: int
     c: int
     statistic: float
     p_value: float
     method: str
+    chi2: float
 
 
+@exercise("W2.X2", hint="two boolean arrays, right_a and right_b; count where they disagree")
 def discordant_counts(y_true, pred_a, pred_b):
-    """(b, c) = (#{A right, B wrong}, #{A wrong, B right}) over the same messages."""
+    """(b, c) = (#{A right, B wrong}, #{A wrong, B right}) over the same messages.
+
+    y_true, pred_a, pred_b: shape (n,) each, labels of any type; returns two ints.
+    """
     y_true, pred_a, pred_b = (np.asarray(v) for v in (y_true, pred_a, pred_b))
     if not y_true.ndim == pred_a.ndim == pred_b.ndim == 1 or not (
         len(y_true) == len(pred_a) == len(pred_b)
@@ -72,8 +82,14 @@ def discordant_counts(y_true, pred_a, pred_b):
     return int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
 
 
+@exercise("W2.X4", hint="math.comb(n, i) counts the sequences; Fraction(ways, 2**n) is exact")
 def binomial_tail_half(k, n):
-    """P(Binomial(n, 1/2) <= k) = sum_{i=0}^{k} C(n, i) / 2^n, as an exact fraction."""
+    """P(Binomial(n, 1/2) <= k) = sum_{i=0}^{k} C(n, i) / 2^n, as an exact fraction.
+
+    C(n, i) = n! / (i! (n - i)!): the win/loss sequences of n discordant messages in which
+    A wins i times. k, n: integers, n >= 0 (k >= n: the whole mass, 1); returns a
+    ``fractions.Fraction``.
+    """
     if not all(isinstance(v, int | np.integer) for v in (k, n)) or n < 0:
         raise ValueError(f"k and n must be integers with n >= 0, got k={k!r}, n={n!r}")
     k, n = int(k), int(n)  # Python integers: 2**n must not overflow int64
@@ -86,8 +102,13 @@ def exact_p_value(b, c):
     return float(min(Fraction(1), 2 * binomial_tail_half(min(b, c), b + c)))
 
 
+@exercise("W2.X2", hint="guard b + c = 0 first: no discordant pair, no evidence, statistic 0")
 def chi2_statistic(b, c):
-    """chi^2 = (|b - c| - 1)^2 / (b + c), continuity corrected; 0 when b + c = 0."""
+    """McNemar's chi^2 = (|b - c| - 1)^2 / (b + c), continuity corrected; 0 when b + c = 0.
+
+    b, c: the discordant counts (ints); returns a float, about chi^2 with 1 degree of
+    freedom under H0 when b + c is large.
+    """
     return (abs(b - c) - 1) ** 2 / (b + c) if b + c else 0.0
 
 
@@ -100,10 +121,11 @@ def mcnemar(y_true, pred_a, pred_b, exact=None):
     if exact not in (None, True, False):
         raise ValueError(f"exact must be None, True or False, got {exact!r}")
     b, c = discordant_counts(y_true, pred_a, pred_b)
+    chi2 = float(chi2_statistic(b, c))
     if b + c == 0:  # no discordant pair: no evidence either way
-        return McNemarResult(b, c, 0.0, 1.0, "no discordant pairs")
+        return McNemarResult(b, c, 0.0, 1.0, "no discordant pairs", chi2)
     if exact or (exact is None and b + c < EXACT_BELOW):
-        return McNemarResult(b, c, float(min(b, c)), exact_p_value(b, c), "exact binomial")
-    statistic = chi2_statistic(b, c)
-    p_value = float(stats.chi2.sf(statistic, df=1))
-    return McNemarResult(b, c, statistic, p_value, "chi-squared, continuity corrected")
+        p_value = exact_p_value(b, c)
+        return McNemarResult(b, c, float(min(b, c)), p_value, "exact binomial", chi2)
+    p_value = float(stats.chi2.sf(chi2, df=1))
+    return McNemarResult(b, c, chi2, p_value, "chi-squared, continuity corrected", chi2)

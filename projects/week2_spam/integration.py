@@ -30,11 +30,17 @@ import numpy as np
 import pandas as pd
 from scipy import integrate, stats
 
+from common.exercises import exercise
+
 TAIL = 1e-12  # the trapezoid grid of an unbounded density stops where this mass is left out
 
 
+@exercise("W2.X5", hint="np.diff(x) gives the widths; average neighbouring heights")
 def trapezoid(y, x):
-    """T = sum_j (x_{j+1} - x_j) (y_j + y_{j+1}) / 2 over the sorted grid x."""
+    """T = sum_j (x_{j+1} - x_j) (y_j + y_{j+1}) / 2 over the sorted grid x.
+
+    y, x: shape (m + 1,), m >= 1, y_j = f(x_j); returns a float, about int f(x) dx.
+    """
     y, x = np.asarray(y, dtype=np.float64), np.asarray(x, dtype=np.float64)
     if y.shape != x.shape or y.ndim != 1 or len(x) < 2:
         raise ValueError(f"x and y must be 1-D, of one length >= 2, got {x.shape} and {y.shape}")
@@ -86,11 +92,14 @@ def area(dist, low, high):
     return float(integrate.quad(dist.pdf, low, high)[0])
 
 
+@exercise("W2.X5", hint="sort by score descending; cumsum the labels; keep the last of each tie")
 def roc_points(is_positive, score):
     """(FPR, TPR) at every distinct threshold, from (0, 0) to (1, 1), counted by hand.
 
     Sorting by score descending, after the j-th distinct score TP_j and FP_j are the
     positives and negatives scored at least that high; TPR = TP / P, FPR = FP / N.
+    is_positive (bool), score: shape (n,), both classes present; returns (fpr, tpr), each
+    of shape (n_distinct_scores + 1,), starting at 0 and ending at 1.
     """
     y = np.asarray(is_positive, dtype=bool)
     score = np.asarray(score, dtype=np.float64)

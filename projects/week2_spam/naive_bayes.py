@@ -65,6 +65,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
+from common.exercises import exercise
+
 
 def log_prior(class_count, fit_prior):
     """log P(y) = log(N_y / N), or log(1 / K) for every class when fit_prior is False."""
@@ -79,22 +81,42 @@ def log(p):
         return np.log(p)
 
 
+@exercise("W2.X1", hint="alpha on each count, alpha * n_outcomes on each total; totals[:, None]")
+def smoothed_log_mle(counts, totals, alpha, n_outcomes):
+    """log theta_yi = log(count_yi + alpha) - log(total_y + alpha V), the Lidstone estimate.
+
+    counts: shape (n_classes, n_features); totals: shape (n_classes,); V = n_outcomes, the
+    number of values one draw can take. alpha = 0 is the maximum-likelihood estimate
+    count / total, alpha = 1 Laplace's rule. Returns shape (n_classes, n_features), with
+    log 0 = -inf where count_yi + alpha = 0.
+    """
+    return log(counts + alpha) - np.log(totals + alpha * n_outcomes)[:, np.newaxis]
+
+
 def multinomial_log_theta(N_yi, alpha):
     """log theta_yi = log(N_yi + alpha) - log(N_y + alpha n), N_y = sum_i N_yi.
 
     A class with N_y = 0 gets theta_yi = 1 / n: the value of every alpha > 0, for alpha = 0
     too (the MLE 0 / 0 is undefined).
     """
-    smoothed = N_yi + alpha  # shape (n_classes, n_features)
-    empty = smoothed.sum(axis=1) == 0  # N_y = 0 and alpha = 0
-    smoothed[empty] = 1.0
-    return log(smoothed) - np.log(smoothed.sum(axis=1, keepdims=True))
+    n = N_yi.shape[1]
+    N_y = N_yi.sum(axis=1)  # shape (n_classes,)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 rows are replaced below
+        log_theta = smoothed_log_mle(N_yi, N_y, alpha, n)
+    log_theta[N_y + alpha * n == 0] = -np.log(n)  # N_y = 0 and alpha = 0
+    return log_theta
 
 
 def bernoulli_log_theta(D_yi, D_y, alpha):
-    """(log theta_yi, log(1 - theta_yi)) with theta_yi = (D_yi + alpha) / (D_y + 2 alpha)."""
-    denominator = np.log(D_y + 2 * alpha)[:, np.newaxis]  # D_y >= 1: every class has a doc
-    return log(D_yi + alpha) - denominator, log(D_y[:, np.newaxis] - D_yi + alpha) - denominator
+    """(log theta_yi, log(1 - theta_yi)) with theta_yi = (D_yi + alpha) / (D_y + 2 alpha).
+
+    Each term is present or absent in a document: V = 2 outcomes, D_y - D_yi documents of
+    class y lack term i. D_y >= 1: every class has a document.
+    """
+    with np.errstate(divide="ignore"):  # alpha = 0: log 0 = -inf
+        present = smoothed_log_mle(D_yi, D_y, alpha, 2)
+        absent = smoothed_log_mle(D_y[:, np.newaxis] - D_yi, D_y, alpha, 2)
+    return present, absent
 
 
 def complement_weights(N_yi, alpha, norm):
@@ -102,8 +124,9 @@ def complement_weights(N_yi, alpha, norm):
 
     N_~yi = sum_{y' != y} N_y'i counts term i in every class but y.
     """
-    N_not_yi = N_yi.sum(axis=0) - N_yi + alpha  # shape (n_classes, n_features)
-    w = log(N_not_yi) - log(N_not_yi.sum(axis=1, keepdims=True))
+    N_not_yi = N_yi.sum(axis=0) - N_yi  # shape (n_classes, n_features)
+    with np.errstate(divide="ignore", invalid="ignore"):  # alpha = 0: log 0 = -inf
+        w = smoothed_log_mle(N_not_yi, N_not_yi.sum(axis=1), alpha, N_yi.shape[1])
     if norm:
         w = w / np.abs(w).sum(axis=1, keepdims=True)
     return w
@@ -140,6 +163,21 @@ def log_linear_absent(X, W):
     return total
 
 
+@exercise(
+    "W2.1",
+    hint="subtract each row's maximum m before exp: logsumexp(s) = m + log sum exp(s - m)",
+)
+def log_normalize(scores):
+    """log P(y | x) = s_y - log sum_y' exp(s_y'), row by row (Bayes: joint / evidence).
+
+    scores: shape (n_samples, n_classes), s_y = log P(y) + log P(x | y), the joint
+    log-likelihood; -inf entries allowed, each row holds a finite one. The log of the
+    evidence P(x) is logsumexp_y' s_y'; computed without overflow or underflow even where
+    every s_y is -1000. Returns shape (n_samples, n_classes); exp of each row sums to 1.
+    """
+    return scores - logsumexp(scores, axis=1, keepdims=True)
+
+
 def log_posterior(scores, log_prior):
     """log P(y | x) = s_y(x) - logsumexp_y' s_y'(x), row by row, never NaN.
 
@@ -151,7 +189,7 @@ def log_posterior(scores, log_prior):
     certain = np.isposinf(scores)
     rows = certain.any(axis=1)
     scores[rows] = np.where(certain[rows], 0.0, -np.inf)
-    return scores - logsumexp(scores, axis=1, keepdims=True)
+    return log_normalize(scores)
 
 
 def check_alpha(alpha):

@@ -13,6 +13,8 @@ import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 from scipy import stats
 
+from projects.week2_spam.probability import empirical_pmf
+
 CLASS_COLOURS = {"ham": "#4C72B0", "spam": "#C44E52"}  # seaborn "deep" blue and red
 EXACT_COLOUR = "black"
 
@@ -22,8 +24,8 @@ def _is_discrete(dist) -> bool:
 
 
 def _discrete_panel(ax, x: np.ndarray, dist) -> None:
-    values, counts = np.unique(x, return_counts=True)
-    ax.bar(values, counts / len(x), width=0.8, alpha=0.6, label="empirical pmf")
+    values, frequencies = empirical_pmf(x)  # #{x_i = k} / n
+    ax.bar(values, frequencies, width=0.8, alpha=0.6, label="empirical pmf")
     k = np.arange(dist.ppf(0.0005), dist.ppf(0.9995) + 1)
     ax.vlines(k, 0, dist.pmf(k), color=EXACT_COLOUR, linewidth=1)
     ax.plot(k, dist.pmf(k), "o", color=EXACT_COLOUR, markersize=4, label="exact pmf")

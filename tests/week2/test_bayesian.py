@@ -13,6 +13,7 @@ from scipy import integrate, special, stats
 from sklearn import naive_bayes as sk_nb
 from sklearn.feature_extraction.text import CountVectorizer
 
+from common.grading import grades
 from projects.week2_spam import bayesian
 from projects.week2_spam.naive_bayes import (
     BernoulliNaiveBayes,
@@ -30,6 +31,7 @@ CASES = [
 ]
 
 
+@grades(bayesian.beta_posterior_parameters)
 @pytest.mark.parametrize(("k", "n", "a", "b"), CASES)
 def test_posterior_is_prior_times_likelihood_normalized(k, n, a, b):
     a_post, b_post = bayesian.beta_posterior_parameters(k, n, a, b)
@@ -50,6 +52,7 @@ def test_posterior_is_prior_times_likelihood_normalized(k, n, a, b):
     assert mean == pytest.approx(stats.beta.mean(a_post, b_post), rel=1e-12)
 
 
+@grades(bayesian.beta_posterior_parameters)
 @pytest.mark.parametrize(("k", "n", "a", "b"), CASES)
 def test_credible_interval_ends_have_the_tail_masses_by_the_incomplete_beta(k, n, a, b):
     posterior = bayesian.spam_rate_posterior(k, n, a, b, level=0.95)
@@ -71,6 +74,7 @@ def test_credible_interval_holds_95_percent_of_monte_carlo_draws():
     assert abs(draws.mean() - posterior.mean) < 5 * draws.std() / np.sqrt(n)
 
 
+@grades(bayesian.beta_posterior_parameters)
 def test_laplace_rule_of_succession_and_sequential_rows():
     is_spam = np.array([1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0], dtype=bool)
     table = bayesian.sequential_posteriors(is_spam, [1, 4, 12])
@@ -82,6 +86,7 @@ def test_laplace_rule_of_succession_and_sequential_rows():
     assert bayesian.beta_posterior_parameters(1, 8, a4, b4) == tuple(table.loc[2, ["a", "b"]])
 
 
+@grades(bayesian.dirichlet_posterior_mean)
 def test_dirichlet_posterior_mean_matches_scipy():
     counts = np.array([5.0, 0.0, 2.0, 13.0])
     for alpha in (0.01, 0.5, 1.0, 3.0):
@@ -97,6 +102,7 @@ def sms_counts():
     return CountVectorizer().fit_transform(texts), labels
 
 
+@grades(bayesian.dirichlet_posterior_mean)
 @pytest.mark.parametrize("alpha", [0.01, 0.5, 1.0])
 @pytest.mark.parametrize(
     ("ours", "theirs"),

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from sklearn.feature_extraction.text import CountVectorizer
 
+from common.grading import grades
 from projects.week2_spam import events
 from projects.week2_spam.hypothesis_test import mcnemar
 from projects.week2_spam.naive_bayes import MultinomialNaiveBayes
@@ -32,6 +33,7 @@ def sms_events():
     return texts, labels == "spam", table["free"].to_numpy(), table["url"].to_numpy(), table
 
 
+@grades(events.union_by_inclusion_exclusion, events.intersection_by_multiplication)
 @settings(max_examples=200, deadline=None)
 @given(pair=masks)
 def test_inclusion_exclusion_and_multiplication_rules_hold_exactly_on_any_masks(pair):
@@ -42,6 +44,7 @@ def test_inclusion_exclusion_and_multiplication_rules_hold_exactly_on_any_masks(
     assert events.probability(~a & ~b) == 1 - events.probability(a | b)  # De Morgan
 
 
+@grades(events.union_by_inclusion_exclusion, events.intersection_by_multiplication)
 def test_rules_on_free_and_url_messages_equal_the_direct_counts(sms_events):
     texts, _, free, url, _ = sms_events
     n = len(texts)

@@ -15,7 +15,13 @@ from sklearn import naive_bayes as sk_nb
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
-from projects.week2_spam.explain import explain, indicative_tokens, smoothing_effect
+from common.grading import grades
+from projects.week2_spam.explain import (
+    explain,
+    indicative_tokens,
+    smoothing_effect,
+    token_contributions,
+)
 from projects.week2_spam.naive_bayes import (
     BernoulliNaiveBayes,
     ComplementNaiveBayes,
@@ -75,6 +81,7 @@ MODELS = {
 }
 
 
+@grades(token_contributions)
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("alpha", [0.01, 1.0])
 @pytest.mark.parametrize("message", MESSAGES)
@@ -84,6 +91,7 @@ def test_posterior_log_odds_is_prior_plus_contributions(message, alpha, model):
         assert summary["absent_log_odds"] == 0
 
 
+@grades(token_contributions)
 @pytest.mark.parametrize("kind", ["multinomial", "bernoulli"])
 def test_identity_on_real_messages_against_sklearn(sms, kind):
     texts, labels = sms
@@ -97,6 +105,7 @@ def test_identity_on_real_messages_against_sklearn(sms, kind):
             assert summary.to_numpy() == pytest.approx(reference.to_numpy(), abs=1e-9)
 
 
+@grades(token_contributions)
 def test_bernoulli_counts_a_token_once_and_absent_tokens_too():
     spam_filter = toy_filter(model=BernoulliNaiveBayes)
     table, summary = check_identity(spam_filter, "win win win lunch")
@@ -114,6 +123,7 @@ def test_bernoulli_counts_a_token_once_and_absent_tokens_too():
     assert win["contribution"] == pytest.approx(log_theta[1, present[0]] - log_theta[0, present[0]])
 
 
+@grades(token_contributions)
 def test_table_lists_each_known_token_with_its_count_and_log_ratio():
     spam_filter = toy_filter()
     table, _ = explain("win WIN win lunch zzz 🍕", spam_filter)  # a pipeline alone works too
@@ -140,6 +150,7 @@ def test_an_empty_message_has_the_prior_as_posterior():
     assert summary["sum_of_contributions"] == 0
 
 
+@grades(token_contributions)
 def test_alpha_zero_unseen_token_makes_the_posterior_certain():
     table, summary = explain("urgent call", toy_filter(alpha=0.0))
     assert np.isposinf(table.set_index("token").loc["urgent", "contribution"])

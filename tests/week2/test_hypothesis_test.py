@@ -16,7 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from projects.week2_spam.hypothesis_test import binomial_tail_half, exact_p_value, mcnemar
+from common.grading import grades
+from projects.week2_spam.hypothesis_test import (
+    binomial_tail_half,
+    chi2_statistic,
+    discordant_counts,
+    exact_p_value,
+    mcnemar,
+)
 
 
 def predictions(both_right, b, c, both_wrong, seed=0):
@@ -38,6 +45,7 @@ def counted_by_hand(y_true, pred_a, pred_b):
     return b, c
 
 
+@grades(discordant_counts)
 @pytest.mark.parametrize(("b", "c"), [(0, 1), (1, 6), (3, 3), (10, 2), (0, 24), (12, 12)])
 def test_small_counts_use_the_exact_binomial_test(b, c):
     data = predictions(50, b, c, 7)
@@ -47,11 +55,13 @@ def test_small_counts_use_the_exact_binomial_test(b, c):
     assert result.p_value == pytest.approx(stats.binomtest(b, b + c, 0.5).pvalue, rel=1e-12)
 
 
+@grades(discordant_counts, chi2_statistic)
 @pytest.mark.parametrize(("b", "c"), [(20, 5), (13, 12), (40, 60), (150, 86), (0, 30)])
 def test_large_counts_use_the_corrected_chi_squared(b, c):
     result = mcnemar(*predictions(30, b, c, 4))
     statistic = (abs(b - c) - 1) ** 2 / (b + c)
     assert result.method == "chi-squared, continuity corrected"
+    assert result.chi2 == result.statistic
     assert result.statistic == pytest.approx(statistic, rel=1e-12)
     assert result.p_value == pytest.approx(stats.chi2.sf(statistic, df=1), rel=1e-12)
     assert result.p_value == pytest.approx(math.erfc(math.sqrt(statistic / 2)), rel=1e-12)
@@ -64,6 +74,7 @@ def test_hand_worked_exact_example():
     assert result.p_value == pytest.approx(0.125, rel=1e-12)
 
 
+@grades(chi2_statistic)
 def test_hand_worked_textbook_chi_squared_example():
     # Agresti (2013), table 11.1, presidential approval in two surveys: b = 150, c = 86.
     # Corrected: (|150 - 86| - 1)^2 / 236 = 63^2 / 236 = 16.8178; p = 4.11e-5.
@@ -72,9 +83,10 @@ def test_hand_worked_textbook_chi_squared_example():
     assert result.p_value == pytest.approx(4.11e-5, rel=1e-2)
 
 
+@grades(chi2_statistic)
 def test_no_discordant_pair_gives_p_one():
     result = mcnemar(*predictions(40, 0, 0, 5))
-    assert (result.b, result.c, result.p_value) == (0, 0, 1.0)
+    assert (result.b, result.c, result.p_value, result.chi2) == (0, 0, 1.0, 0.0)
     assert mcnemar(*predictions(40, 0, 0, 5), exact=False).p_value == 1.0
 
 
@@ -94,6 +106,15 @@ def test_invalid_input_is_rejected():
         mcnemar([1], [1], [1], exact="yes")
 
 
+@grades(chi2_statistic)
+@pytest.mark.parametrize(("b", "c"), [(0, 1), (1, 6), (12, 12), (150, 86)])
+def test_the_chi_squared_is_reported_with_the_exact_test_too(b, c):
+    result = mcnemar(*predictions(10, b, c, 2), exact=True)
+    assert result.method == "exact binomial"
+    assert result.chi2 == pytest.approx((abs(b - c) - 1) ** 2 / (b + c), rel=1e-12)
+
+
+@grades(discordant_counts)
 @settings(max_examples=150, deadline=None)
 @given(
     b=st.integers(0, 60),
@@ -114,6 +135,7 @@ def test_p_value_is_a_probability_and_symmetric(b, c, exact):
 # W2.X4: the exact p-value by counting
 
 
+@grades(binomial_tail_half)
 @pytest.mark.parametrize("n", range(0, 13))
 def test_binomial_tail_counts_the_win_loss_sequences(n):
     sequences = list(itertools.product((0, 1), repeat=n))  # all 2^n, each of probability 2^-n
@@ -126,6 +148,7 @@ def test_binomial_tail_counts_the_win_loss_sequences(n):
         assert binomial_tail_half(k, n) == Fraction(at_most_k, 2**n)
 
 
+@grades(binomial_tail_half)
 @pytest.mark.parametrize(
     ("b", "c"), [(0, 1), (1, 6), (3, 3), (10, 2), (0, 24), (40, 60), (150, 86), (7, 300)]
 )

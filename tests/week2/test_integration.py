@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
+from common.grading import grades
 from projects.week2_spam import integration
 from projects.week2_spam.probability import DISTRIBUTIONS
 
@@ -19,6 +20,7 @@ from projects.week2_spam.probability import DISTRIBUTIONS
 MAX_SECOND_DERIVATIVE = {"normal": 1 / np.sqrt(2 * np.pi), "uniform": 0.0, "exponential": 1.0}
 
 
+@grades(integration.trapezoid)
 def test_trapezoid_matches_numpy_and_is_exact_for_lines():
     rng = np.random.default_rng(0)
     x = np.sort(rng.uniform(-3, 5, 101))
@@ -29,6 +31,7 @@ def test_trapezoid_matches_numpy_and_is_exact_for_lines():
     )
 
 
+@grades(integration.trapezoid)
 @pytest.mark.parametrize("name", list(DISTRIBUTIONS))
 def test_each_drilled_density_integrates_to_one(name):
     dist = DISTRIBUTIONS[name][1]
@@ -44,6 +47,7 @@ def test_each_drilled_density_integrates_to_one(name):
     assert abs(by_trapezoid - 1.0) <= bound + 1e-14
 
 
+@grades(integration.trapezoid)
 def test_trapezoid_error_shrinks_as_h_squared():
     dist = stats.expon()
     errors = [abs(integration.total_mass(dist, points)[1] - 1) for points in (1_001, 2_001)]
@@ -60,6 +64,7 @@ def test_mass_table_and_area_of_an_interval():
     )
 
 
+@grades(integration.trapezoid, integration.roc_points)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_roc_points_and_auc_match_sklearn_and_mann_whitney(seed):
     rng = np.random.default_rng(seed)
@@ -75,6 +80,7 @@ def test_roc_points_and_auc_match_sklearn_and_mann_whitney(seed):
     assert auc == pytest.approx(u / (y.sum() * (~y).sum()), rel=1e-12)
 
 
+@grades(integration.trapezoid, integration.roc_points)
 def test_perfect_and_reversed_scores():
     y = np.array([0, 0, 1, 1], dtype=bool)
     assert integration.roc_auc_by_trapezoid(y, [0.1, 0.2, 0.8, 0.9]) == 1.0

@@ -13,16 +13,20 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.special import logsumexp
 from sklearn import naive_bayes as sk_nb
 from sklearn.feature_extraction import text as sk_text
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from common.grading import grades
 from projects.week2_spam.naive_bayes import (
     BernoulliNaiveBayes,
     ComplementNaiveBayes,
     MultinomialNaiveBayes,
+    log_normalize,
+    smoothed_log_mle,
 )
 from projects.week2_spam.vectorizer import CountVectorizer
 from tests.week2.test_vectorizer import AWKWARD, sms_messages
@@ -89,6 +93,7 @@ def random_counts(seed, n_samples=80, n_features=40, n_classes=3):
     return X, np.array([f"c{k}" for k in y], dtype=object)
 
 
+@grades(smoothed_log_mle, log_normalize)
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("alpha", ALPHAS)
 @pytest.mark.parametrize("pair", PAIRS)
@@ -117,6 +122,7 @@ def textbook_estimates(X, y, alpha):
     return map(np.array, (multinomial, bernoulli, complement, prior))
 
 
+@grades(smoothed_log_mle)
 @pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0, 3.0])
 def test_parameters_are_the_smoothed_maximum_likelihood_estimates(alpha):
     X, y = random_counts(seed=2, n_samples=200)
@@ -131,6 +137,7 @@ def test_parameters_are_the_smoothed_maximum_likelihood_estimates(alpha):
         np.testing.assert_allclose(np.exp(model.class_log_prior_), prior, rtol=1e-12)
 
 
+@grades(log_normalize)
 @pytest.mark.parametrize(
     ("pair", "alpha"),
     [
@@ -163,6 +170,32 @@ def test_dense_and_sparse_input_agree(pair):
             rtol=0,
             atol=1e-12,
         )
+
+
+@grades(smoothed_log_mle)
+@pytest.mark.parametrize("alpha", [0.0, 0.01, 1.0])
+@pytest.mark.parametrize("n_outcomes", [2, 7])
+def test_smoothed_mle_is_the_lidstone_formula_per_class(alpha, n_outcomes):
+    rng = np.random.default_rng(5)
+    counts = rng.integers(0, 5, size=(3, 7)).astype(np.float64)  # K = 3 classes, 7 terms
+    totals = counts.sum(axis=1) + np.array([0.0, 4.0, 9.0])  # a total need not be the row sum
+    expected = [(counts[y] + alpha) / (totals[y] + alpha * n_outcomes) for y in range(3)]
+    with np.errstate(divide="ignore"):
+        log_theta = smoothed_log_mle(counts, totals, alpha, n_outcomes)
+    assert log_theta.shape == (3, 7)
+    np.testing.assert_allclose(np.exp(log_theta), expected, rtol=1e-12, atol=0)
+
+
+@grades(log_normalize)
+@pytest.mark.parametrize("offset", [0.0, -1000.0, 800.0])  # exp(-1000) = 0, exp(800) = inf
+def test_log_normalize_matches_scipy_logsumexp_far_from_zero(offset):
+    scores = np.random.default_rng(6).normal(scale=20.0, size=(50, 3)) + offset
+    scores[0, 1] = scores[1, :2] = -np.inf  # a class the message rules out
+    log_p = log_normalize(scores)
+    np.testing.assert_allclose(
+        log_p, scores - logsumexp(scores, axis=1, keepdims=True), rtol=1e-12, atol=1e-9
+    )
+    np.testing.assert_allclose(np.exp(log_p).sum(axis=1), 1.0, rtol=0, atol=1e-12)
 
 
 # alpha = 0: the unsmoothed MLE. Columns: "win" (spam only), "hi" (ham only), "free"

@@ -15,8 +15,14 @@ from matplotlib.colors import to_rgba
 from matplotlib.patches import Rectangle
 from scipy import stats
 
+from common.grading import grades
 from projects.week2_spam import plots
-from projects.week2_spam.probability import DISTRIBUTIONS, running_mean, sample_means
+from projects.week2_spam.probability import (
+    DISTRIBUTIONS,
+    empirical_pmf,
+    running_mean,
+    sample_means,
+)
 
 SPAM, HAM = to_rgba(plots.CLASS_COLOURS["spam"]), to_rgba(plots.CLASS_COLOURS["ham"])
 
@@ -30,6 +36,7 @@ def line_labelled(ax, label):
     return line
 
 
+@grades(empirical_pmf)
 def test_distribution_grid_draws_each_sample_over_its_exact_pmf_or_pdf(subplots):
     rng = np.random.default_rng(0)
     samples = {name: sampler(rng, 400) for name, (sampler, _) in DISTRIBUTIONS.items()}

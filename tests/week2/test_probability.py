@@ -14,6 +14,7 @@ from scipy import stats
 from sklearn import naive_bayes as sk_nb
 from sklearn.feature_extraction.text import CountVectorizer
 
+from common.grading import grades
 from projects.week2_spam.naive_bayes import BernoulliNaiveBayes, MultinomialNaiveBayes
 from projects.week2_spam.probability import (
     DISTRIBUTIONS,
@@ -21,14 +22,18 @@ from projects.week2_spam.probability import (
     class_statistics,
     coin_tosses,
     correlation,
+    correlation_matrix,
     covariance,
     dice_rolls,
+    empirical_pmf,
     feature_correlations,
     ks_distance_to_normal,
     message_features,
     moments_table,
     running_mean,
     sample_means,
+    sample_moments,
+    standard_errors,
 )
 from tests.week2.test_vectorizer import sms_messages
 
@@ -40,6 +45,7 @@ NAMES = list(DISTRIBUTIONS)
 # W2.2, W2.3: moments of the six distributions
 
 
+@grades(sample_moments, standard_errors)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_sample_moments_are_within_five_standard_errors_of_the_exact_ones(seed):
     n = 20_000
@@ -56,6 +62,7 @@ def test_sample_moments_are_within_five_standard_errors_of_the_exact_ones(seed):
         assert row["z_var"] == pytest.approx((row["sample_var"] - row["var"]) / row["se_var"])
 
 
+@grades(sample_moments)
 def test_the_sample_moments_are_those_of_the_draws_with_ddof_one():
     n, table = 5, moments_table(np.random.default_rng(3), 5)  # at n = 5, ddof matters by 25%
     rng = np.random.default_rng(3)  # the same draws, in the same order
@@ -80,12 +87,14 @@ def test_the_exact_moments_are_the_textbook_ones():
         assert (dist.mean(), dist.var()) == pytest.approx((mean, var), rel=1e-12), name
 
 
+@grades(standard_errors)
 def test_standard_error_of_the_variance_has_the_normal_closed_form():
     n = 25  # for N(0, sigma^2), mu_4 = 3 sigma^4 and Var(S^2) = 2 sigma^4 / (n - 1)
     se_var = moments_table(np.random.default_rng(0), n).loc["normal", "se_var"]
     assert se_var == pytest.approx(np.sqrt(2 / (n - 1)), rel=1e-12)
 
 
+@grades(standard_errors)
 @pytest.mark.parametrize("name", NAMES)
 def test_standard_error_of_the_variance_matches_the_spread_of_simulated_variances(name):
     n, repeats = 20, 20_000
@@ -108,6 +117,7 @@ def test_the_same_seed_gives_the_same_table_and_another_seed_another():
 # W2.P1, W2.4: coins, dice and the law of large numbers
 
 
+@grades(running_mean)
 def test_running_mean_is_the_mean_of_each_prefix():
     x = np.random.default_rng(0).standard_normal(50)
     expected = [x[:k].mean() for k in range(1, 51)]
@@ -115,6 +125,7 @@ def test_running_mean_is_the_mean_of_each_prefix():
     np.testing.assert_array_equal(running_mean([1, 0, 1, 1]), [1, 0.5, 2 / 3, 0.75])
 
 
+@grades(running_mean, coin_tosses)
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("p", [0.5, 0.3])
 def test_running_mean_of_coin_tosses_converges_to_p(seed, p):
@@ -124,6 +135,7 @@ def test_running_mean_of_coin_tosses_converges_to_p(seed, p):
     assert abs(running_mean(tosses)[-1] - p) < Z_MAX * np.sqrt(p * (1 - p) / n)
 
 
+@grades(running_mean, dice_rolls)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_running_mean_of_dice_rolls_converges_to_three_and_a_half(seed):
     n, sigma = 100_000, np.sqrt(35 / 12)  # Var = (6^2 - 1) / 12 for a fair die
@@ -134,6 +146,7 @@ def test_running_mean_of_dice_rolls_converges_to_three_and_a_half(seed):
     assert stats.chisquare(counts).pvalue > 1e-4  # the faces are equally likely
 
 
+@grades(dice_rolls)
 def test_dice_have_the_number_of_sides_asked_for():
     rolls = dice_rolls(np.random.default_rng(0), 5_000, sides=20)
     assert (rolls.min(), rolls.max()) == (1, 20)
@@ -157,6 +170,7 @@ def exact_ks_of_standardized_exponential_mean(n):
     return gap + step  # the grid misses the supremum by less than step * max slope (< 1)
 
 
+@grades(sample_means)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_standardized_means_of_exponential_samples_approach_the_normal(seed):
     rng, m = np.random.default_rng(seed), 4_000
@@ -172,6 +186,7 @@ def test_standardized_means_of_exponential_samples_approach_the_normal(seed):
     assert d30 < d1
 
 
+@grades(sample_means)
 @pytest.mark.parametrize("name", NAMES)
 def test_standardized_means_have_mean_zero_and_variance_one(name):
     m = 5_000
@@ -206,6 +221,7 @@ def correlated():
     )
 
 
+@grades(covariance)
 @pytest.mark.parametrize("ddof", [0, 1])
 def test_covariance_matches_numpy(correlated, ddof):
     for a in correlated:
@@ -219,6 +235,7 @@ def test_covariance_matches_numpy(correlated, ddof):
     )
 
 
+@grades(correlation, correlation_matrix)
 def test_correlation_matches_numpy_and_pandas(correlated):
     ours = pd.DataFrame(
         {a: [correlation(correlated[a], correlated[b]) for b in correlated] for a in correlated},
@@ -229,6 +246,7 @@ def test_correlation_matches_numpy_and_pandas(correlated):
     np.testing.assert_allclose(ours, feature_correlations(correlated), rtol=0, atol=1e-12)
 
 
+@grades(correlation)
 def test_correlation_of_an_affine_function_is_its_sign():
     x = np.random.default_rng(0).standard_normal(100)
     assert correlation(x, 3 * x + 1) == pytest.approx(1.0, abs=1e-12)
@@ -286,6 +304,7 @@ def test_message_features_refuse_labels_of_another_length():
         message_features(["a", "b"], ["ham"])
 
 
+@grades(correlation_matrix)
 def test_feature_correlations_are_a_correlation_matrix():
     texts = ["WIN £100 now 0800", "hi", "call 12 www.x.com", "ok :)", "FREE £5 txt 8888"]
     labels = ["spam", "ham", "spam", "ham", "spam"]
@@ -294,6 +313,35 @@ def test_feature_correlations_are_a_correlation_matrix():
     np.testing.assert_allclose(np.diag(corr), 1.0, atol=1e-12)
     assert np.all(np.abs(corr.to_numpy()) <= 1 + 1e-12)
     assert np.all(np.linalg.eigvalsh(corr.to_numpy()) > -1e-12)  # positive semi-definite
+
+
+@grades(correlation_matrix)
+def test_correlation_matrix_of_the_sms_features_matches_dataframe_corr():
+    texts, labels = sms_messages()
+    features = message_features(texts, labels)  # 5,574 messages, six features
+    R = correlation_matrix(features.to_numpy(dtype=np.float64))
+    np.testing.assert_allclose(R, features.corr(method="pearson"), rtol=0, atol=1e-12)
+
+
+# W2.P2: the empirical pmf the distribution figure draws
+
+
+@grades(empirical_pmf)
+@pytest.mark.parametrize("name", ["Bernoulli", "binomial", "Poisson"])
+def test_empirical_pmf_matches_pandas_value_counts(name):
+    x = DISTRIBUTIONS[name][0](np.random.default_rng(8), 3_000)
+    values, frequencies = empirical_pmf(x)
+    expected = pd.Series(x).value_counts(normalize=True).sort_index()
+    np.testing.assert_array_equal(values, expected.index)
+    np.testing.assert_allclose(frequencies, expected.to_numpy(), rtol=1e-12, atol=0)
+    assert frequencies.sum() == pytest.approx(1.0, rel=1e-12)
+
+
+@grades(empirical_pmf)
+def test_empirical_pmf_of_a_hand_made_sample():
+    values, frequencies = empirical_pmf([3, 1, 3, 3, 0])
+    np.testing.assert_array_equal(values, [0, 1, 3])
+    np.testing.assert_allclose(frequencies, [0.2, 0.2, 0.6], rtol=1e-12)
 
 
 # W2.P5: groupby and agg against boolean masks and the fitted models
@@ -322,6 +370,7 @@ def test_class_statistics_match_the_statistics_of_each_class_mask():
     assert table.loc["ham", "messages"] == 4827
 
 
+@grades(class_priors)
 @pytest.mark.parametrize(
     "model", [MultinomialNaiveBayes(), BernoulliNaiveBayes(), sk_nb.MultinomialNB()]
 )
