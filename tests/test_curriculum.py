@@ -24,8 +24,6 @@ SHARED_CURRICULUM = REPO_ROOT.parent / "shared" / "CURRICULUM.md"
 # Ids taught but with no exercise yet (the exercise issue empties this list).
 NO_EXERCISE_YET = [
     "W1.5",
-    "W2.1", "W2.2", "W2.3", "W2.4", "W2.P1", "W2.P2", "W2.P3", "W2.P4", "W2.X1", "W2.X2",
-    "W2.5", "W2.P5", "W2.X3", "W2.X4", "W2.X5",
     "W3.1", "W3.2", "W3.3", "W3.4", "W3.5", "W3.P1", "W3.P2", "W3.P3", "W3.P4",
     "W3.X1", "W3.X2", "W3.X3",
     "W4.1", "W4.2", "W4.4", "W4.P1", "W4.P2", "W4.P3", "W4.P4", "W4.X1", "W4.X2",
