@@ -567,7 +567,7 @@ def log_svm(svm_cfg: DictConfig) -> None:
     }
     mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
     log.info("svm: %s", {k: round(float(v), 6) for k, v in metrics.items()})
-    names = [LOADERS[svm_cfg.dataset]().feature_names[j] for j in features]
+    names = [bunch.feature_names[j] for j in features]
     with figure("svm_margin", figsize=(7, 5.5)) as (_, ax):
         plots.svm_margin(
             ax, X, y, {"ours (L-BFGS)": (w, b), "sklearn SVC": (w_ref, b_ref)}, support, names
@@ -602,7 +602,8 @@ def log_embedding(emb_cfg: DictConfig, search_cfg: DictConfig, seed: int) -> Non
     metrics["embedding_recall_at_k_highest_dim"] = table["recall_at_k"].iloc[-1]
     mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
     mlflow.log_table(table, "tables/embedding_search.json")
-    log.info("embedding: %s\n%s", metrics, table.round(4).to_string(index=False))
+    rounded = {k: round(float(v), 6) for k, v in metrics.items()}
+    log.info("embedding: %s\n%s", rounded, table.round(4).to_string(index=False))
     with figure("kmeans_embedding", ncols=2, figsize=(12, 5)) as (_, axes):
         plots.embedding_clusters(
             axes[0], Z, labels, centres, f"k-means, K = {len(init)}, d = {Z.shape[1]}"
@@ -673,7 +674,8 @@ def log_graph_paths(graph_cfg: DictConfig, search_cfg: DictConfig, seed: int) ->
         "knn_graph_components_bfs": components["components_bfs"].iloc[-1],
     }
     mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-    log.info("graph: %s\n%s", metrics, components.to_string(index=False))
+    rounded = {k: round(float(v), 12) for k, v in metrics.items()}
+    log.info("graph: %s\n%s", rounded, components.to_string(index=False))
     titles = [f"{split.y_train[i]}\nd = {d[i]:.2f}" for i in path]
     size = (1.1 * len(path), 1.8)
     with figure("shortest_path_digits", ncols=len(path), figsize=size) as (fig, axes):
@@ -716,6 +718,6 @@ def log_feature_selection(sel_cfg: DictConfig, tree_cfg: DictConfig, seed: int) 
     }
     mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
     mlflow.log_table(table, "tables/mutual_information_ranking.json")
-    log.info("feature selection: %s", metrics)
+    log.info("feature selection: %s", {k: round(float(v), 16) for k, v in metrics.items()})
     with figure("mutual_information_ranking", figsize=(7, 0.25 * len(table) + 1.5)) as (_, ax):
         plots.mutual_information_bars(ax, table, sel_cfg.top_k)
