@@ -1,7 +1,8 @@
 """Embeddings and clustering: a PCA embedding of the digits, k-means in it, search in it (W4.6).
 
 Embedding. With the training rows centred, X - 1 mu^T = U S V^T (SVD), the first d rows of
-V^T are the directions of largest variance, and z = V_d^T (x - mu) embeds x in R^d. For
+V^T (the leading eigenvectors of the scatter matrix, W1.4) are the directions of largest
+variance, and z = V_d^T (x - mu) embeds x in R^d. For
 d = the full dimension the embedding is a rotation of the centred data: distances and
 angles between centred points, and so nearest neighbours, are the same as in pixel space.
 
@@ -27,7 +28,8 @@ from projects.week4_tree_search.search import SimilarityIndex
 
 
 def pca_fit(X, n_components):
-    """(mu, V_d^T): the mean and the first d right singular vectors of X - 1 mu^T, (d, p).
+    """(mu, V_d^T): the mean and the d leading eigenvectors of the scatter matrix
+    (X - 1 mu^T)^T (X - 1 mu^T) = V S^2 V^T, i.e. the first d right singular vectors, (d, p).
 
     Signs: each component's largest entry in absolute value is made positive.
     """
@@ -35,8 +37,9 @@ def pca_fit(X, n_components):
     if not 1 <= n_components <= min(X.shape):
         raise ValueError(f"n_components must be in [1, {min(X.shape)}], got {n_components}")
     mu = X.mean(axis=0)
-    _, _, Vt = np.linalg.svd(X - mu, full_matrices=False)
-    Vt = Vt[:n_components]
+    centred = X - mu
+    _, V = np.linalg.eigh(centred.T @ centred)  # eigenvalues ascending; p x p: cheap, p = 64
+    Vt = V[:, ::-1][:, :n_components].T
     signs = np.sign(Vt[np.arange(n_components), np.abs(Vt).argmax(axis=1)])
     return mu, Vt * signs[:, np.newaxis]
 

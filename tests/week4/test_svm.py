@@ -1,4 +1,5 @@
-"""The linear SVM trained on its primal by autograd against ``sklearn.svm.SVC`` (W4.5).
+"""The linear SVM trained on its primal (autograd gradients, L-BFGS) against
+``sklearn.svm.SVC`` (W4.5).
 
 Reference: ``SVC(kernel="linear", tol=1e-10, shrinking=False)`` on the same points. libsvm
 keeps its kernel matrix in float32, so its solution is good to about 1e-6 relative; ours is
