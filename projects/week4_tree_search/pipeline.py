@@ -617,13 +617,10 @@ def log_embedding(emb_cfg: DictConfig, search_cfg: DictConfig, seed: int) -> Non
     mlflow.log_table(table, "tables/embedding_search.json")
     rounded = {k: round(float(v), 6) for k, v in metrics.items()}
     log.info("embedding: %s\n%s", rounded, table.round(4).to_string(index=False))
-    with figure("kmeans_embedding", ncols=2, figsize=(12, 5)) as (_, axes):
-        plots.embedding_clusters(
-            axes[0], Z, labels, centres, f"k-means, K = {len(init)}, d = {Z.shape[1]}"
-        )
-        plots.embedding_clusters(axes[1], Z, split.y_train, None, "the digits' labels")
-    with figure("embedding_search", figsize=(6.5, 4.5)) as (_, ax):
-        plots.embedding_search(ax, table)
+    with figure("embedding_search", ncols=2, figsize=(12, 5)) as (_, axes):
+        title = f"k-means, K = {len(init)}, in d = {Z.shape[1]}: the first 2 dimensions"
+        plots.embedding_clusters(axes[0], Z, labels, centres, title)
+        plots.embedding_search(axes[1], table)
 
 
 def embedding_search_table(split: Split, mu, components, search_cfg, dims) -> pd.DataFrame:
@@ -732,5 +729,3 @@ def log_feature_selection(sel_cfg: DictConfig, tree_cfg: DictConfig, seed: int) 
     mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
     mlflow.log_table(table, "tables/mutual_information_ranking.json")
     log.info("feature selection: %s", {k: round(float(v), 16) for k, v in metrics.items()})
-    with figure("mutual_information_ranking", figsize=(7, 0.25 * len(table) + 1.5)) as (_, ax):
-        plots.mutual_information_bars(ax, table, sel_cfg.top_k)

@@ -167,12 +167,3 @@ def image_chain(axes, images: np.ndarray, titles: list[str]) -> None:
         ax.imshow(image, cmap="gray_r")
         ax.set_title(title, fontsize=7)
         ax.axis("off")
-
-
-def mutual_information_bars(ax, table: pd.DataFrame, top_k: int) -> None:
-    """I(X_j; Y) per feature, largest first, the selected top k highlighted (W4.X4)."""
-    colours = ["tab:blue" if rank < top_k else "lightgrey" for rank in range(len(table))]
-    ax.barh(table["feature"], table["mutual_information"], color=colours)
-    ax.invert_yaxis()
-    ax.tick_params(axis="y", labelsize=7)
-    ax.set(xlabel="I(X_j; Y), nats (binned feature)", title=f"Mutual information, top {top_k}")

@@ -12,7 +12,7 @@ the only ones whose dual weights alpha_i are non-zero (w = sum_i alpha_i y_i x_i
 Training. The hinge is not differentiable at 1, and L-BFGS on it stalls far from the
 optimum. So it is smoothed, max(0, z) ~ tau log(1 + exp(z / tau)) (softplus, at most
 tau log 2 above the hinge), and the smoothed objective P_tau is minimized by L-BFGS for
-tau = 1, 0.1, ..., 1e-7, each stage starting where the last ended (continuation). Torch
+tau = 0.1, 1e-3, 1e-5, 1e-7, each stage starting where the last ended (continuation). Torch
 autograd computes P_tau and its gradient (``loss.backward()``) at every point the
 optimizer asks for; the steps are ``scipy.optimize.minimize(method="L-BFGS-B")``'s, with
 up to 100 line-search trials (the default 20 give up once tau is small and the kinks steep).
@@ -32,7 +32,7 @@ Sources:
 import numpy as np
 import torch
 
-TAUS = tuple(10.0**-e for e in range(8))  # smoothing widths, 1 down to 1e-7
+TAUS = (1e-1, 1e-3, 1e-5, 1e-7)  # smoothing widths of the continuation
 SUPPORT_TOL = 1e-4  # y f(x) <= 1 + tol: on the margin up to the solvers' precision
 
 
