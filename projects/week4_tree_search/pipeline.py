@@ -692,7 +692,7 @@ def log_graph_paths(graph_cfg: DictConfig, search_cfg: DictConfig, seed: int) ->
         plots.image_chain(axes, split.X_train[path].reshape(-1, 8, 8), titles)
         fig.suptitle(
             f"A shortest path in the {search_cfg.k}-NN graph ({search_cfg.metric}): "
-            f"digit {graph_cfg.source} to the farthest one it reaches",
+            f"training digit {graph_cfg.source} to the farthest one it reaches",
             fontsize=8,
         )
 

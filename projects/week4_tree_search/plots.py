@@ -157,6 +157,7 @@ def embedding_search(ax, table: pd.DataFrame) -> None:
         ax.plot(table["dim"], table[column], marker="o", label=column)
     ax.set(xscale="log", xlabel="embedding dimension d", ylim=(0, 1.02),
            title="Search in a PCA embedding of the digits")  # fmt: skip
+    ax.minorticks_off()  # log-scale minor labels would crowd the dimensions
     ax.set_xticks(table["dim"], [str(d) for d in table["dim"]])
     ax.legend()
 
