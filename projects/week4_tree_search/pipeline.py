@@ -687,13 +687,13 @@ def log_graph_paths(graph_cfg: DictConfig, search_cfg: DictConfig, seed: int) ->
     rounded = {k: round(float(v), 12) for k, v in metrics.items()}
     log.info("graph: %s\n%s", rounded, components.to_string(index=False))
     titles = [f"{split.y_train[i]}\nd = {d[i]:.2f}" for i in path]
-    size = (1.1 * len(path), 1.8)
-    with figure("shortest_path_digits", ncols=len(path), figsize=size) as (fig, axes):
-        plots.image_chain(axes, split.X_train[path].reshape(-1, 8, 8), titles)
-        fig.suptitle(
+    with figure("shortest_path_digits", figsize=(1.0 * len(path) + 1, 2.2)) as (_, ax):
+        plots.image_chain(ax, split.X_train[path].reshape(-1, 8, 8), titles)
+        ax.set_title(
             f"A shortest path in the {search_cfg.k}-NN graph ({search_cfg.metric}): "
             f"training digit {graph_cfg.source} to the farthest one it reaches",
             fontsize=8,
+            pad=24,
         )
 
 

@@ -162,9 +162,14 @@ def embedding_search(ax, table: pd.DataFrame) -> None:
     ax.legend()
 
 
-def image_chain(axes, images: np.ndarray, titles: list[str]) -> None:
-    """One image per axis, titled, e.g. the digits along a shortest path (W4.X3)."""
-    for ax, image, title in zip(np.ravel(axes), images, titles, strict=True):
-        ax.imshow(image, cmap="gray_r")
-        ax.set_title(title, fontsize=7)
-        ax.axis("off")
+def image_chain(ax, images: np.ndarray, titles: list[str]) -> None:
+    """Images (n, h, w) side by side in one strip, each titled, e.g. the digits along a
+    shortest path (W4.X3). One axes: a strip draws much faster than n subplots."""
+    n, h, w = images.shape
+    strip = np.zeros((h, n * (w + 1) - 1))  # a blank column between neighbours
+    for i, image in enumerate(images):
+        strip[:, i * (w + 1) : i * (w + 1) + w] = image
+    ax.imshow(strip, cmap="gray_r")
+    for i, title in enumerate(titles):
+        ax.text(i * (w + 1) + (w - 1) / 2, -1, title, ha="center", va="bottom", fontsize=7)
+    ax.axis("off")
