@@ -73,7 +73,12 @@ def condensed(message: str) -> str:
     if timeout:
         return f"timed out after {float(timeout.group(1)):g} s (an endless loop?)"
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    kept = [line for line in lines if "<function" not in line and not line.startswith("+  and")]
+    noise = ("AssertionError:", "AssertionError")  # a bare header line before numpy's report
+    kept = [
+        line
+        for line in lines
+        if line not in noise and "<function" not in line and not line.startswith("+  and")
+    ]
     return "; ".join(kept)[:400]
 
 
