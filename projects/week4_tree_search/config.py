@@ -37,10 +37,43 @@ class CurseConfig:
 
 
 @dataclass
+class SvmConfig:
+    dataset: str = "iris"  # a linear SVM on two classes and two features of this set
+    features: list[int] = field(default_factory=lambda: [2, 3])
+    classes: list[int] = field(default_factory=lambda: [1, 2])  # y = -1, y = +1
+    C: float = 10.0  # weight of the hinge losses against ||w||^2 / 2
+    max_iter: int = 100  # L-BFGS iterations per smoothing stage
+
+
+@dataclass
+class EmbeddingConfig:
+    dim: int = 16  # PCA dimension of the digits embedding k-means runs in
+    n_clusters: int = 10
+    search_dims: list[int] = field(default_factory=lambda: [2, 8, 16, 32, 64])
+
+
+@dataclass
+class GraphConfig:
+    source: int = 0  # training digit the shortest paths start from
+    component_ks: list[int] = field(default_factory=lambda: [1, 2, 3])  # each <= search.k
+
+
+@dataclass
+class SelectionConfig:
+    dataset: str = "breast_cancer"  # features ranked by mutual information with the label
+    n_bins: int = 8  # quantile bins per feature
+    top_k: int = 3  # features the selected tree keeps
+
+
+@dataclass
 class Week4Config(BaseConfig):
     tree: TreeConfig = field(default_factory=TreeConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     curse: CurseConfig = field(default_factory=CurseConfig)
+    svm: SvmConfig = field(default_factory=SvmConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
 
 
 register_schema("week4_schema", Week4Config)

@@ -121,3 +121,49 @@ def distance_concentration(ax, contrast: pd.DataFrame) -> None:
         ylabel="(d_max − d_min) / d_min",
         title="Nearest and farthest neighbours become alike as d grows",
     )
+
+
+def svm_margin(ax, X, y, lines: dict[str, tuple[np.ndarray, float]], support, names) -> None:
+    """The two classes, each hyperplane w.x + b = 0 with its margin lines w.x + b = +-1
+    (the first solid and dashed, the others dotted), and the support vectors ringed (W4.5)."""
+    for label, marker in ((-1, "o"), (1, "s")):
+        rows = y == label
+        ax.scatter(X[rows, 0], X[rows, 1], marker=marker, s=22, edgecolor="k", lw=0.3,
+                   label=f"y = {label:+d}")  # fmt: skip
+    ax.scatter(X[support, 0], X[support, 1], s=120, facecolors="none", edgecolors="crimson",
+               lw=1.2, label=f"support vectors ({len(support)})")  # fmt: skip
+    x0 = np.linspace(X[:, 0].min() - 0.2, X[:, 0].max() + 0.2, 50)
+    for i, (title, (w, b)) in enumerate(lines.items()):
+        colour = "k" if i == 0 else "tab:orange"
+        for level in (0, -1, 1):  # the hyperplane, then the margin lines
+            style = ("-" if level == 0 else "--") if i == 0 else ":"
+            label = title if level == 0 else None
+            ax.plot(x0, (level - b - w[0] * x0) / w[1], color=colour, ls=style, lw=1, label=label)
+    ax.set(xlabel=names[0], ylabel=names[1], ylim=(X[:, 1].min() - 0.2, X[:, 1].max() + 0.2))
+    ax.legend(fontsize=7, loc="upper left")
+
+
+def embedding_clusters(ax, Z, clusters, centres, title) -> None:
+    """Points of a 2-D view of an embedding coloured by cluster, centres as crosses (W4.6)."""
+    ax.scatter(Z[:, 0], Z[:, 1], c=clusters, cmap="tab10", vmin=0, vmax=9, s=6)
+    if centres is not None:
+        ax.scatter(centres[:, 0], centres[:, 1], marker="X", s=90, c="k", edgecolor="w")
+    ax.set(xlabel="principal component 1", ylabel="principal component 2", title=title)
+
+
+def embedding_search(ax, table: pd.DataFrame) -> None:
+    """Recall@k against the full space and label precision@k, against the dimension (W4.6)."""
+    for column in ("recall_at_k", "precision_at_k", "variance_kept"):
+        ax.plot(table["dim"], table[column], marker="o", label=column)
+    ax.set(xscale="log", xlabel="embedding dimension d", ylim=(0, 1.02),
+           title="Search in a PCA embedding of the digits")  # fmt: skip
+    ax.set_xticks(table["dim"], [str(d) for d in table["dim"]])
+    ax.legend()
+
+
+def image_chain(axes, images: np.ndarray, titles: list[str]) -> None:
+    """One image per axis, titled, e.g. the digits along a shortest path (W4.X3)."""
+    for ax, image, title in zip(np.ravel(axes), images, titles, strict=True):
+        ax.imshow(image, cmap="gray_r")
+        ax.set_title(title, fontsize=7)
+        ax.axis("off")

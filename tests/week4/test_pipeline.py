@@ -48,6 +48,20 @@ def test_default_run_logs_what_the_readme_promises(finished_run):
             )
         assert metrics[f"{name}.tree_accuracy"] > 0.85
     assert metrics["headline"] == pytest.approx(metrics["tree_accuracy"])
+    # the roadmap steps: each against its reference, tolerances as in their unit tests
+    assert abs(metrics["svm_objective_rel_diff"]) < 1e-5
+    assert metrics["svm_margin"] == pytest.approx(metrics["svm_sklearn_margin"], rel=5e-5)
+    assert metrics["svm_support_vectors_match"] == 1.0
+    assert metrics["kmeans_label_agreement"] == 1.0
+    assert abs(metrics["kmeans_inertia_rel_diff"]) < 1e-10
+    assert metrics["kmeans_iterations"] == metrics["kmeans_sklearn_iterations"]
+    assert metrics["embedding_recall_at_k_highest_dim"] == 1.0  # all 64 components: a rotation
+    assert metrics["embedding_recall_at_k_lowest_dim"] < 0.5
+    assert metrics["dijkstra_same_reachable"] == 1.0
+    assert metrics["dijkstra_max_abs_diff_vs_scipy"] < 1e-9
+    assert metrics["components_same_partition"] == 1.0
+    assert metrics["selection_mi_max_abs_diff"] < 1e-12
+    assert metrics["selection_same_ranking"] == 1.0
     client.download_artifacts(run.info.run_id, "", str(folder / "artifacts"))
     for name in logged_names(week=4):
         if "/" in name or name.endswith(".json"):
@@ -88,6 +102,23 @@ def test_logged_tree_model_predicts_like_the_tree(finished_run):
         (["search.block_size=1000"], r"block_size must be a multiple"),
         (["curse.dims=[]"], r"curse.dims must be"),
         (["tree.test_size=1.5"], r"test_size must be in \(0, 1\)"),
+        (["svm.dataset=digits"], r"svm.dataset must be one of"),
+        (["svm.features=[2,9]"], r"svm.features must be two different column indices"),
+        (["svm.classes=[1,1]"], r"svm.classes must be two different labels of iris"),
+        (["svm.classes=[1,5]"], r"svm.classes must be two different labels"),
+        (["svm.C=0"], r"svm.C must be > 0"),
+        (["svm.max_iter=0"], r"svm.max_iter >= 1"),
+        (
+            ["embedding.search_dims=[2,100]"],
+            r"embedding.search_dims must be dimensions in \[1, 64\]",
+        ),
+        (["embedding.dim=0"], r"embedding.dim and embedding.search_dims"),
+        (["embedding.n_clusters=0"], r"embedding.n_clusters must be in"),
+        (["graph.source=-1"], r"graph.source must be in"),
+        (["graph.component_ks=[20]"], r"graph.component_ks must be in \[1, search.k = 10\]"),
+        (["selection.dataset=digits"], r"selection.dataset must be one of"),
+        (["selection.n_bins=1"], r"selection.n_bins must be >= 2"),
+        (["selection.top_k=31"], r"selection.top_k in \[1, 30\]"),
     ],
 )
 def test_bad_settings_fail_before_any_work(overrides, message, tracking_uri, runs_of):
