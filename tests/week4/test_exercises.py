@@ -140,7 +140,7 @@ def test_impl_mine_with_the_reference_copied_logs_the_reference_run_exactly(
     copy_reference(PACKAGE, mine)
     runs = {}
     for impl in ("reference", "mine"):
-        folder = tmp_path / impl
+        folder = tmp_path / f"run_{impl}"
         folder.mkdir()
         _, runs[impl], _ = run_in_own_store(
             "week4_tree_search", "week4", [*QUICK, f"impl={impl}"], folder, empty_store
