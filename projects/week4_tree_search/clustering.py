@@ -24,6 +24,7 @@ Sources:
 
 import numpy as np
 
+from common.exercises import exercise
 from projects.week4_tree_search.search import SimilarityIndex
 
 
@@ -49,14 +50,18 @@ def pca_transform(X, mu, components):
     return (np.asarray(X, dtype=np.float64) - mu) @ components.T
 
 
+@exercise("W4.6", hint="broadcast X[:, None, :] - centres[None] to (n, K, d); argmin over K")
 def assign(X, centres):
-    """l_i = argmin_k ||x_i - c_k||^2 (from the differences: no cancellation), shape (n,)."""
+    """l_i = argmin_k ||x_i - c_k||^2 for points X (n, d) and centres (K, d) (from the
+    differences: no cancellation), shape (n,); ties: the lower k."""
     squared = ((X[:, np.newaxis, :] - centres[np.newaxis]) ** 2).sum(axis=2)  # (n, K)
     return squared.argmin(axis=1)
 
 
+@exercise("W4.6", hint="np.bincount counts each cluster; np.add.at sums its rows")
 def update(X, labels, centres):
-    """c_k = mean of the rows with label k; an empty cluster keeps its centre."""
+    """c_k = mean of the rows of X (n, d) with label k (labels (n,) in 0..K-1); an empty
+    cluster keeps its centre from centres (K, d). Shape (K, d)."""
     K = len(centres)
     counts = np.bincount(labels, minlength=K)
     sums = np.zeros_like(centres)

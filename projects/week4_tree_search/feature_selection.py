@@ -20,6 +20,7 @@ Sources:
 
 import numpy as np
 
+from common.exercises import exercise
 from projects.week4_tree_search.information import mutual_information
 
 
@@ -30,16 +31,20 @@ def quantile_edges(X, n_bins):
     return np.quantile(np.asarray(X, dtype=np.float64), np.arange(1, n_bins) / n_bins, axis=0)
 
 
+@exercise("W4.X4", hint="np.searchsorted(edges[:, j], X[:, j], side='right') bins column j")
 def discretize(X, edges):
-    """a_ij = #{edges of feature j <= x_ij}: the bin of each value, 0 ... B-1, shape (n, p)."""
+    """a_ij = #{edges of feature j <= x_ij} for X (n, p) and inner edges (B-1, p): the bin of
+    each value, 0 ... B-1, shape (n, p)."""
     X = np.asarray(X, dtype=np.float64)
     return np.stack(
         [np.searchsorted(edges[:, j], X[:, j], side="right") for j in range(X.shape[1])], axis=1
     )
 
 
+@exercise("W4.X4", hint="one mutual_information(column, y) per column")
 def mutual_information_scores(codes, y):
-    """I(A_j; Y) in nats for every column j of the discrete ``codes`` (n, p)."""
+    """I(A_j; Y) in nats for every column j of the discrete ``codes`` (n, p) and labels y
+    (n,), shape (p,)."""
     return np.array([mutual_information(codes[:, j], y) for j in range(codes.shape[1])])
 
 

@@ -10,7 +10,8 @@ Distances and similarity between the rows a of A (m x d) and b of B (n x d) (W4.
     manhattan(a, b) = ||a - b||_1
     cosine(a, b)    = a.b / (||a||_2 ||b||_2)
 
-The expanded Euclidean form turns all m n distances into one matrix product A B^T, the
+A brute-force search is the top k of each row of such a matrix (``top_k``, W4.P1; distances
+rank as -D). The expanded Euclidean form turns all m n distances into one matrix product A B^T, the
 shape every fast nearest-neighbour search uses (``search.py``). Cosine similarity of a zero
 vector is 0 / 0: undefined. Here it raises a ValueError naming the row (scikit-learn
 instead returns 0 for it, which silently ranks a zero vector as "orthogonal to everything").
@@ -31,24 +32,36 @@ Sources:
 
 import numpy as np
 
+from common.exercises import exercise
 
+
+@exercise("W4.2", hint="np.abs, then np.sum along the given axis")
 def l1_norm(x, axis=-1):
-    """||x||_1 = sum_i |x_i| (along ``axis``: the norm of each row of a matrix by default)."""
+    """||x||_1 = sum_i |x_i| along ``axis``: a vector (d,) gives a number, a matrix (m, d)
+    the norm of each row, shape (m,) (axis=0: of each column)."""
     return np.sum(np.abs(x), axis=axis)
 
 
+@exercise("W4.2", hint="square, sum along the axis, square root")
 def l2_norm(x, axis=-1):
-    """||x||_2 = sqrt(sum_i x_i^2) (along ``axis``: each row of a matrix by default)."""
+    """||x||_2 = sqrt(sum_i x_i^2) along ``axis``: a vector (d,) gives a number, a matrix
+    (m, d) the norm of each row, shape (m,) (axis=0: of each column)."""
     return np.sqrt(np.sum(np.square(x), axis=axis))
 
 
+@exercise("W4.2", hint="every entry squared, summed over the whole matrix, then the root")
 def frobenius_norm(A):
-    """||A||_F = sqrt(sum_ij A_ij^2) = sqrt(trace(A^T A)): the L2 norm of A as one long vector."""
+    """||A||_F = sqrt(sum_ij A_ij^2) = sqrt(trace(A^T A)) of a matrix A (m, n): a number, the
+    L2 norm of A as one long vector."""
     return np.sqrt(np.sum(np.square(A)))
 
 
+@exercise(
+    "W4.1", hint="every a_i.b_j at once is A @ B.T; add the squared norms as a column and a row"
+)
 def euclidean_distances(A, B):
-    """D_ij = sqrt(max(||a_i||^2 + ||b_j||^2 - 2 a_i.b_j, 0)), shape (m, n).
+    """D_ij = ||a_i - b_j||_2 = sqrt(max(||a_i||^2 + ||b_j||^2 - 2 a_i.b_j, 0)) for the rows
+    of A (m, d) and B (n, d), shape (m, n).
 
     The clip at 0: for a_i close to b_j the expansion cancels and rounding can leave a tiny
     negative number, whose square root would be NaN.
@@ -57,8 +70,12 @@ def euclidean_distances(A, B):
     return np.sqrt(np.maximum(squared, 0))
 
 
+@exercise(
+    "W4.1", hint="broadcasting A[:, None, :] - B[None, :, :] gives every difference, (m, n, d)"
+)
 def manhattan_distances(A, B):
-    """D_ij = ||a_i - b_j||_1 = sum_k |a_ik - b_jk|, shape (m, n) (memory m n d: small inputs)."""
+    """D_ij = ||a_i - b_j||_1 = sum_k |a_ik - b_jk| for the rows of A (m, d) and B (n, d),
+    shape (m, n) (memory m n d: small inputs)."""
     return l1_norm(A[:, None, :] - B[None, :, :])
 
 
@@ -74,14 +91,34 @@ def unit_rows(A, name="A"):
     return A / norms[:, None]
 
 
+@exercise("W4.P1", hint="unit_rows(A) scales every row to length 1; then one matrix product")
 def cosine_similarity(A, B=None):
-    """S_ij = a_i.b_j / (||a_i||_2 ||b_j||_2), shape (m, n); B = None means B = A.
+    """S_ij = a_i.b_j / (||a_i||_2 ||b_j||_2) for the rows of A (m, d) and B (n, d), shape
+    (m, n); B = None means B = A.
 
     Raises a ValueError naming the first zero row of A or B (see the module docstring).
     """
     A_hat = unit_rows(A, "A")
     B_hat = A_hat if B is None else unit_rows(B, "B")
     return A_hat @ B_hat.T
+
+
+@exercise("W4.P1", hint="sort -scores along axis 1, the largest first; stable: ties in id order")
+def top_k(scores, k):
+    """The ids of the k largest scores of each row, largest first: for scores S (m, n), row i
+    of the result (m, k) lists j_1, ..., j_k with S_ij_1 >= S_ij_2 >= ... and no other score
+    of row i above S_ij_k. Ties go to the lower id. A distance D ranks as scores -D.
+    """
+    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+
+
+@exercise("W4.4", hint="the nearest and the farthest distance of each row: reduce along axis 1")
+def relative_contrasts(D):
+    """(D_max - D_min) / D_min of each row of distances D (n_queries, n_points), shape
+    (n_queries,): how much farther the farthest point is than the nearest, relative to it.
+    """
+    D_min, D_max = D.min(axis=1), D.max(axis=1)
+    return (D_max - D_min) / D_min
 
 
 def relative_contrast(n_points, dims, rng, n_queries=10):
@@ -95,6 +132,5 @@ def relative_contrast(n_points, dims, rng, n_queries=10):
         X = rng.uniform(size=(n_points, d))
         queries = rng.uniform(size=(n_queries, d))
         D = euclidean_distances(queries, X)  # shape (n_queries, n_points)
-        D_min, D_max = D.min(axis=1), D.max(axis=1)
-        contrast.append(np.mean((D_max - D_min) / D_min))
+        contrast.append(np.mean(relative_contrasts(D)))
     return np.array(contrast)

@@ -27,6 +27,8 @@ from collections import deque
 import numpy as np
 import scipy.sparse as sp
 
+from common.exercises import exercise
+
 NO_PREDECESSOR = -9999  # scipy.sparse.csgraph's marker for "no predecessor"
 
 
@@ -40,9 +42,11 @@ def as_csr(graph):
     return graph
 
 
+@exercise("W4.X3", hint="heapq of (d, node); skip a popped node already settled; relax its edges")
 def dijkstra(graph, source):
     """(d, pred): shortest path lengths d(v) from ``source`` (inf: unreachable) and each
-    node's predecessor on a shortest path (NO_PREDECESSOR for the source and unreached)."""
+    node's predecessor on a shortest path (NO_PREDECESSOR for the source and unreached),
+    each (n,), for a sparse (n, n) graph with weights >= 0 (``as_csr`` checks it)."""
     graph = as_csr(graph)
     n = graph.shape[0]
     if not 0 <= source < n:
@@ -87,9 +91,12 @@ def nearest_subgraph(graph, k):
     return sp.csr_matrix((data.ravel(), indices.ravel(), np.arange(0, n * k + 1, k)), (n, n))
 
 
+@exercise(
+    "W4.X3", hint="make it undirected (A + A.T), then a BFS (collections.deque) per unlabelled node"
+)
 def connected_components_bfs(graph):
-    """(n_components, labels): the weakly connected components, numbered 0, 1, ... in the
-    order of their lowest node."""
+    """(n_components, labels): the weakly connected components of a sparse (n, n) graph,
+    labels (n,) numbered 0, 1, ... in the order of their lowest node."""
     graph = as_csr(graph)
     n = graph.shape[0]
     edges = sp.csr_matrix((np.ones(graph.nnz), graph.indices, graph.indptr), shape=(n, n))

@@ -118,13 +118,17 @@ def conditional_entropy(y, x, base=None):
     return -np.sum(xlogy(N, N / N_a)) / N.sum() / log_of_base(base)
 
 
+@exercise("W4.X1", hint="H(Y) minus H(Y | X); label_entropy and conditional_entropy are there")
 def mutual_information(x, y, base=None):
-    """I(X; Y) = H(Y) - H(Y | X) of two label arrays: the bits X tells about Y (and Y about X)."""
+    """I(X; Y) = H(Y) - H(Y | X) of two label arrays x, y (n,): a number >= 0, what X tells
+    about Y (and Y about X); in nats, or in units of ``base`` (2: bits)."""
     return label_entropy(y, base) - conditional_entropy(y, x, base)
 
 
+@exercise("W4.X1", hint="y[left_mask] and y[~left_mask] are the children; label_entropy of each")
 def information_gain(y, left_mask, base=None):
-    """IG = H(Y) - (n_L / n) H(Y_L) - (n_R / n) H(Y_R); an empty side contributes 0."""
+    """IG = H(Y) - (n_L / n) H(Y_L) - (n_R / n) H(Y_R) of labels y (n,) split by a boolean
+    left_mask (n,) (Y_L = y[left_mask]): a number >= 0; an empty side contributes 0."""
     y = label_array(y, "y")
     left_mask = np.asarray(left_mask)
     if left_mask.dtype != bool:
@@ -139,6 +143,7 @@ def information_gain(y, left_mask, base=None):
     return label_entropy(y, base) - weighted
 
 
+@exercise("W4.P3", hint="the column of y_i: np.searchsorted(classes, y_true); clip, -log, mean")
 def log_loss(y_true, proba, labels=None):
     """(1/n) sum_i -log p_i,y_i, the mean cross-entropy H(onehot(y_i), p_i) (natural log).
 

@@ -49,7 +49,12 @@ from projects.week4_tree_search import (
 )
 from projects.week4_tree_search.data import LOADERS, Split, load_split
 from projects.week4_tree_search.search import SimilarityIndex, knn_graph
-from projects.week4_tree_search.tree import IMPURITY, DecisionTreeClassifier, Tree
+from projects.week4_tree_search.tree import (
+    IMPURITY,
+    DecisionTreeClassifier,
+    Tree,
+    entropy_of_counts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,7 @@ TREE_MODEL = "tree"  # the MLflow model: the tree fitted on the first dataset
 THRESHOLD_TOL = 1e-6  # scikit-learn rounds X to float32: its thresholds differ in the 7th digit
 GAIN_TOL = 1e-9
 SEED_SPREAD = 10  # other scikit-learn random states the agreement is set beside
+MANHATTAN_BLOCK_FLOATS = 2**21  # the (queries, database, features) block of a NumPy search
 SVC_TOL = 1e-10  # libsvm's stopping tolerance; it keeps the kernel in float32 (~1e-6 rel.)
 
 
@@ -222,10 +228,13 @@ def build_tree(tree_cfg: DictConfig, seed: int) -> tuple[DecisionTreeClassifier,
 
 
 def log_information_drills(rng: np.random.Generator) -> None:
-    """W4.3, W4.P2: H(p), H(p, q) and KL(p || q) by hand and by ``scipy.stats.entropy``."""
+    """W4.3, W4.P2: H(p), H(p, q) and KL(p || q) by hand and by ``scipy.stats.entropy``, and
+    the tree's impurity: the entropy of each column of class counts, in bits."""
     rows = []
     for k in (2, 4, 10):
         p, q = rng.dirichlet(np.ones(k)), rng.dirichlet(np.ones(k))
+        counts = np.round(50 * np.column_stack([p, q]))  # (K, 2): two nodes' class counts
+        by_hand, by_scipy = entropy_of_counts(counts), stats.entropy(counts, base=2, axis=0)
         pairs = {
             "entropy": (information.entropy(p), stats.entropy(p)),
             "entropy_bits": (information.entropy(p, base=2), stats.entropy(p, base=2)),
@@ -234,6 +243,8 @@ def log_information_drills(rng: np.random.Generator) -> None:
                 stats.entropy(p) + stats.entropy(p, q),  # H(p, q) = H(p) + KL(p || q)
             ),
             "kl_divergence": (information.kl_divergence(p, q), stats.entropy(p, q)),
+            "entropy_of_counts_bits_p": (by_hand[0], by_scipy[0]),
+            "entropy_of_counts_bits_q": (by_hand[1], by_scipy[1]),
         }
         for quantity, (ours, scipy_value) in pairs.items():
             rows.append(
@@ -335,7 +346,8 @@ def root_split_comparison(ours, theirs, split: Split) -> dict:
     Two features tie when both give the largest gain, and scikit-learn breaks the tie at
     random: ``root_same_split`` says whether the splits are the same, ``root_split_match``
     whether they are equally good (the same gain).
-    The gain is also computed as the mutual information between the split and the label.
+    The gain is also computed from the root's labels, as an information gain and as the
+    mutual information between the split and the label, by hand and by scikit-learn.
     """
     t, s = ours.tree_, theirs.tree_
     gain, sklearn_gain = t.gain[0], s.impurity[0] - weighted_children_impurity(s)
@@ -352,6 +364,8 @@ def root_split_comparison(ours, theirs, split: Split) -> dict:
         "sklearn_root_gain": sklearn_gain,
         "root_same_split": same_split,
         "root_split_match": abs(gain - sklearn_gain) < GAIN_TOL,  # equally good, ties aside
+        "root_information_gain": information.information_gain(split.y_train, goes_left, base=2),
+        "root_mutual_information": information.mutual_information(goes_left, split.y_train, base=2),
         "root_gain_minus_mutual_information": gain
         - mutual_info_score(goes_left, split.y_train) / np.log(2),  # nats -> bits
     }
@@ -456,6 +470,7 @@ def log_search(search_cfg: DictConfig, seed: int) -> None:
         .fit(split.X_train)
         .kneighbors(split.X_test, return_distance=False)
     )
+    numpy_ids = geometry.top_k(numpy_scores(search_cfg.metric, split.X_test, split.X_train), k)
     graph = knn_graph(split.X_train, k, metric=search_cfg.metric)
     n_components, _ = connected_components(graph, directed=True, connection="weak")
     rows, cols = graph.nonzero()
@@ -463,6 +478,7 @@ def log_search(search_cfg: DictConfig, seed: int) -> None:
         "search_precision_at_k": np.mean(split.y_train[ids] == split.y_test[:, None]),
         "search_recall_vs_bruteforce": recall(ids, brute_ids, distances),
         "search_recall_vs_sklearn": recall(ids, sklearn_ids, distances),
+        "numpy_search_recall_vs_bruteforce": recall(numpy_ids, brute_ids, distances),
         "knn_graph_same_label_edges": np.mean(split.y_train[rows] == split.y_train[cols]),
         "knn_graph_weak_components": n_components,
     }
@@ -471,6 +487,7 @@ def log_search(search_cfg: DictConfig, seed: int) -> None:
 
     order = np.argsort(split.y_train[: search_cfg.heatmap_samples], kind="stable")
     sample = split.X_train[: search_cfg.heatmap_samples][order]
+    log_distance_drills(sample)
     with figure("similarity_heatmap", figsize=(7, 6)) as (_, ax):
         plots.similarity_heatmap(
             ax,
@@ -491,6 +508,36 @@ def log_search(search_cfg: DictConfig, seed: int) -> None:
             scores[shown],
             np.column_stack([split.y_test[shown], split.y_train[ids[shown]]]),
         )
+
+
+def numpy_scores(metric: str, Q: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """(m, n) scores of the queries Q against X by ``geometry.py``, larger = nearer: the
+    cosine similarity, or minus the distance (manhattan in blocks: it needs m n d memory)."""
+    if metric == "cosine":
+        return geometry.cosine_similarity(Q, X)
+    if metric == "euclidean":
+        return -geometry.euclidean_distances(Q, X)
+    step = max(1, MANHATTAN_BLOCK_FLOATS // (len(X) * X.shape[1]))
+    blocks = [geometry.manhattan_distances(Q[i : i + step], X) for i in range(0, len(Q), step)]
+    return -np.vstack(blocks)
+
+
+def log_distance_drills(X: np.ndarray) -> None:
+    """W4.1: every pairwise distance and similarity of the rows of X beside scipy's cdist."""
+    pairs = {
+        "euclidean": (geometry.euclidean_distances(X, X), cdist(X, X)),
+        "manhattan": (geometry.manhattan_distances(X, X), cdist(X, X, metric="cityblock")),
+        "cosine_similarity": (geometry.cosine_similarity(X), 1 - cdist(X, X, metric="cosine")),
+    }
+    table = pd.DataFrame(
+        [
+            {"quantity": name, "ours_mean": ours.mean(), "scipy_mean": theirs.mean(),
+             "max_abs_error": np.abs(ours - theirs).max()}
+            for name, (ours, theirs) in pairs.items()
+        ]
+    )  # fmt: skip
+    mlflow.log_table(table, "tables/distances.json")
+    mlflow.log_metric("distances_max_abs_error", float(table["max_abs_error"].max()))
 
 
 def recall(ids: np.ndarray, reference_ids: np.ndarray, distances: np.ndarray) -> float:

@@ -54,6 +54,8 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from common.exercises import exercise
+
 
 def cosine_rank(Q, X_block, half_sq_norms, out):
     """q^.x^ for unit rows: the cosine similarity itself, shape (n_queries, n_block)."""
@@ -351,8 +353,19 @@ def knn_graph(X, k, metric="euclidean", mode="connectivity", **index_params):
     keep[keep.all(axis=1), -1] = False  # itself tied out of the k + 1: drop the (k+1)-th
     neighbours, values = ids[keep].reshape(n, k), values[keep].reshape(n, k)
     if mode == "connectivity":
-        data = np.ones(n * k)
+        weights = np.ones((n, k))
     else:
-        data = 1 - values.ravel() if metric == "cosine" else values.ravel()
-    indptr = np.arange(0, n * k + 1, k)
-    return sp.csr_matrix((data, neighbours.ravel(), indptr), shape=(n, n))
+        weights = 1 - values if metric == "cosine" else values
+    return neighbour_adjacency(neighbours, weights)
+
+
+@exercise("W4.X2", hint="row i has the k entries weights[i] in the columns neighbours[i]")
+def neighbour_adjacency(neighbours, weights):
+    """The adjacency matrix of the graph with an edge i -> j for each neighbour j of i:
+    A_ij = weights[i, r] where j = neighbours[i, r], 0 elsewhere, as a scipy.sparse matrix of
+    shape (n, n) for ids neighbours (n, k) (in 0..n - 1, distinct within a row) and weights
+    (n, k). Row i holds k nonzeros; A need not be symmetric.
+    """
+    n, k = neighbours.shape
+    indptr = np.arange(0, n * k + 1, k)  # row i: entries i k .. (i + 1) k - 1 of the data
+    return sp.csr_matrix((weights.ravel(), neighbours.ravel(), indptr), shape=(n, n))

@@ -32,6 +32,8 @@ Sources:
 import numpy as np
 import torch
 
+from common.exercises import exercise
+
 TAUS = (1e-1, 1e-3, 1e-5, 1e-7)  # smoothing widths of the continuation
 SUPPORT_TOL = 1e-4  # y f(x) <= 1 + tol: on the margin up to the solvers' precision
 
@@ -56,13 +58,20 @@ def two_class_points(X, labels, classes, features):
     return X_s[keep], y_s[keep]
 
 
+@exercise("W4.5", hint="the margins y_i f(x_i) for all i at once: y * (X @ w + b); np.maximum")
 def hinge_objective(X, y, w, b, C):
-    """P(w, b) = C sum_i max(0, 1 - y_i (w.x_i + b)) + ||w||^2 / 2."""
+    """P(w, b) = C sum_i max(0, 1 - y_i (w.x_i + b)) + ||w||^2 / 2 for points X (n, d),
+    labels y (n,) in {-1, +1}, weights w (d,), a bias b and C > 0: a number."""
     return C * np.maximum(0.0, 1 - y * (X @ w + b)).sum() + 0.5 * w @ w
 
 
+@exercise(
+    "W4.5",
+    hint="the distance between two parallel lines w.x = c1 and w.x = c2 is |c1 - c2| / ||w||",
+)
 def margin(w):
-    """2 / ||w||_2, the distance between the lines w.x + b = -1 and w.x + b = +1."""
+    """2 / ||w||_2 for weights w (d,), the distance between the lines w.x + b = -1 and
+    w.x + b = +1: a number."""
     return 2 / np.linalg.norm(w)
 
 

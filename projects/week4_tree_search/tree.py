@@ -32,10 +32,11 @@ Instead the tree grows breadth first and each level is processed at once:
 - once, at the root: for every feature j, ``order[j]`` lists the samples sorted by x_j;
 - at each level ``order[j]`` lists the samples of the level's open nodes sorted by
   (node, x_j), so every node is a contiguous segment, in the same place for every j;
-- one cumulative sum of one-hot labels along ``order[j]`` gives, at every position, the
-  class counts N_Lk of the split "everything up to here goes left" for every node of the
-  level; positions that are not thresholds (equal values, too few samples on a side)
-  get the score inf;
+- one cumulative sum of one-hot labels along ``order[j]`` (``cumulative_class_counts``)
+  gives, at every position, the class counts N_Lk of the split "everything up to here goes
+  left" for every node of the level, and ``split_scores`` their n_L I(t_L) + n_R I(t_R);
+  positions that are not thresholds (equal values, too few samples on a side) get the
+  score inf;
 - ``np.minimum.reduceat`` over the node segments picks each node's best split on j;
 - after the level, a stable sort of ``order[j]`` by child node keeps x_j-order inside
   each child, and samples that reached a leaf leave the arrays.
@@ -60,13 +61,18 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from common.exercises import exercise
+
 LEAF = -1  # children_left / children_right of a leaf (scikit-learn's TREE_LEAF)
 UNDEFINED = -2  # feature and threshold of a leaf (scikit-learn's TREE_UNDEFINED)
 EPSILON = np.finfo(np.float64).eps  # a node this impure or less counts as pure
 
 
+@exercise("W4.P2", hint="divide each column by its sum (axis=0); 0 log 0 = 0, e.g. np.maximum")
 def entropy_of_counts(counts):
-    """H = -sum_k p_k log2 p_k, p_k = N_k / n, for class counts N of shape (K, ...).
+    """H = -sum_k p_k log2 p_k, p_k = N_k / n, n = sum_k N_k, in bits, for class counts N of
+    shape (K, ...): one entropy per column, shape (...), as scipy.stats.entropy(counts,
+    base=2, axis=0) computes it (counts are normalized; N_k = 0 terms are 0).
 
     Computed as (1/n) sum_k N_k (log2 n - log2 N_k): one logarithm per count and no
     division per class (the split search evaluates it millions of times); every term is
@@ -83,6 +89,31 @@ def gini_of_counts(counts):
 
 
 IMPURITY = {"entropy": entropy_of_counts, "gini": gini_of_counts}
+
+
+@exercise("W4.P4", hint="compare y_sorted with each class index (a one-hot), then np.cumsum")
+def cumulative_class_counts(y_sorted, n_classes):
+    """N_ki = #{i' <= i : y_i' = k}: for class indices y_sorted (m,) in 0..n_classes - 1, the
+    class counts of the first i + 1 labels, shape (n_classes, m). In a node sorted by x_j,
+    column i holds N_Lk of the split that sends samples 0..i left.
+    """
+    classes = np.arange(n_classes)[:, np.newaxis]
+    return np.cumsum(y_sorted == classes, axis=1, dtype=np.int32)
+
+
+@exercise("W4.P4", hint="the right side is counts - counts_left; n_L, n_R: sums over axis 0")
+def split_scores(counts_left, counts, impurity):
+    """n_L I(t_L) + n_R I(t_R) of each candidate split, shape (m,): the impurity of the
+    children weighted by their sizes, n_t (I(t) - gain), so the best split has the least.
+
+    ``counts_left`` (K, m) holds the class counts N_Lk sent left by each of m candidate
+    splits, ``counts`` (K, m) those N_tk of the node each split divides (N_Rk = N_tk - N_Lk,
+    n_L = sum_k N_Lk, n_R = sum_k N_Rk); ``impurity`` maps class counts (K, m) to the
+    impurity of each column, e.g. ``entropy_of_counts``.
+    """
+    counts_right = counts - counts_left
+    n_left, n_right = counts_left.sum(axis=0), counts_right.sum(axis=0)
+    return n_left * impurity(counts_left) + n_right * impurity(counts_right)
 
 
 def split_gain(impurity, counts_left, counts_right):
@@ -202,7 +233,6 @@ def best_splits(X_T, order, y_index, counts, impurity, min_samples_leaf):
     fits = (n_left >= min_samples_leaf) & (n_right >= min_samples_leaf)  # and n_right > 0
     before = (np.cumsum(counts, axis=1) - counts)[:, node]  # class counts of earlier nodes
     node_counts = counts[:, node]  # N_tk at each position, shape (K, m)
-    classes = np.arange(n_classes)[:, np.newaxis]
 
     score = np.empty((n_features, n_open))
     position = np.empty((n_features, n_open), dtype=np.intp)
@@ -212,9 +242,9 @@ def best_splits(X_T, order, y_index, counts, impurity, min_samples_leaf):
         is_threshold = fits.copy()
         is_threshold[:-1] &= x[:-1] < x[1:]  # thresholds lie between distinct values
         # N_Lk when the node's samples up to this position go left, shape (K, m)
-        left = np.cumsum(y_index[order[j]] == classes, axis=1, dtype=np.int32) - before
+        left = cumulative_class_counts(y_index[order[j]], n_classes) - before
         with np.errstate(divide="ignore", invalid="ignore"):  # n_R = 0 at a node's end
-            total = n_left * impurity(left) + n_right * impurity(node_counts - left)
+            total = split_scores(left, node_counts, impurity)
         score[j], position[j] = first_argmin(np.where(is_threshold, total, np.inf), start, node)
         counts_left[j] = left[:, position[j]]
     return score, position, counts_left

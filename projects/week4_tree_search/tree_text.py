@@ -15,13 +15,17 @@ scikit-learn's can be compared split by split.
 
 import re
 
+from common.exercises import exercise
 from projects.week4_tree_search.tree import LEAF
 
 SPLIT = re.compile(r"^((?:\|   )*)\|--- (.+) <= (\S+)$")  # indent, feature, threshold
 
 
+@exercise("W4.P5", hint="a recursive write(node, depth): left child under <=, right under >")
 def export_text(tree, feature_names, class_names, decimals=2):
-    """The listing of a ``tree.Tree`` (every level; scikit-learn's default stops at 10)."""
+    """The listing of a ``tree.Tree`` in the layout of the module docstring, one line per
+    edge ending in a newline, thresholds with ``decimals`` digits, a leaf's class its
+    largest class_count (every level; scikit-learn's default stops at 10): a string."""
     lines = []
 
     def write(node, depth):

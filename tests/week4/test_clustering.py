@@ -18,6 +18,7 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
+from common.grading import grades
 from projects.week4_tree_search import clustering
 
 
@@ -46,6 +47,7 @@ def test_embedding_matches_sklearn_pca_up_to_sign(digits, d):
     np.testing.assert_allclose(components @ components.T, np.eye(d), atol=1e-12)
 
 
+@grades(clustering.assign, clustering.update)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize(("d", "K"), [(16, 10), (2, 5)])
 def test_kmeans_matches_sklearn_lloyd_from_the_same_centres(digits, seed, d, K):
@@ -62,6 +64,7 @@ def test_kmeans_matches_sklearn_lloyd_from_the_same_centres(digits, seed, d, K):
     assert np.all(np.diff(inertias) <= 1e-9 * inertias[0])  # Lloyd never raises the inertia
 
 
+@grades(clustering.assign, clustering.update)
 def test_kmeans_by_hand_on_two_groups():
     X = np.array([[0.0], [1.0], [10.0], [11.0]])
     labels, centres, inertias = clustering.kmeans(X, init=X[[0, 1]])
@@ -70,6 +73,7 @@ def test_kmeans_by_hand_on_two_groups():
     assert inertias[-1] == pytest.approx(4 * 0.25)
 
 
+@grades(clustering.assign, clustering.update)
 def test_an_empty_cluster_keeps_its_centre():
     X = np.array([[0.0], [1.0]])
     labels, centres, _ = clustering.kmeans(X, init=[[0.5], [100.0]])

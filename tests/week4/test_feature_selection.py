@@ -10,9 +10,11 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.feature_selection import mutual_info_classif
 
+from common.grading import grades
 from projects.week4_tree_search import feature_selection as fs
 
 
+@grades(fs.discretize, fs.mutual_information_scores)
 @pytest.mark.parametrize("load", [load_breast_cancer, load_wine])
 @pytest.mark.parametrize("n_bins", [2, 8, 16])
 def test_scores_and_ranking_match_sklearn_on_binned_features(load, n_bins):
@@ -24,6 +26,7 @@ def test_scores_and_ranking_match_sklearn_on_binned_features(load, n_bins):
     np.testing.assert_array_equal(fs.rank_features(ours), fs.rank_features(theirs))
 
 
+@grades(fs.discretize)
 def test_bins_are_numpy_digitize_and_about_equally_full():
     X = np.random.default_rng(0).standard_normal((1000, 3))
     edges = fs.quantile_edges(X, 4)
@@ -33,6 +36,7 @@ def test_bins_are_numpy_digitize_and_about_equally_full():
         np.testing.assert_array_equal(np.bincount(codes[:, j]), [250] * 4)
 
 
+@grades(fs.discretize, fs.mutual_information_scores)
 def test_a_copy_of_the_label_ranks_first_and_noise_scores_near_zero():
     rng = np.random.default_rng(0)
     y = rng.permutation(np.repeat([0, 1, 2], 1000))  # tertile edges fall between classes

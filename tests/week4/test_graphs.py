@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.csgraph import connected_components, dijkstra
 
+from common.grading import grades
 from projects.week4_tree_search import graphs
 from projects.week4_tree_search.search import knn_graph
 
@@ -50,6 +51,7 @@ def assert_matches_scipy(graph, source):
         assert path_weight(graph, path) == pytest.approx(d[target], abs=1e-9)
 
 
+@grades(graphs.dijkstra)
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("density", [0.01, 0.05])
 def test_dijkstra_matches_scipy_on_random_graphs(seed, density):
@@ -58,6 +60,7 @@ def test_dijkstra_matches_scipy_on_random_graphs(seed, density):
         assert_matches_scipy(graph, source)
 
 
+@grades(graphs.dijkstra)
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 def test_dijkstra_matches_scipy_on_a_knn_graph(metric):
     X = np.random.default_rng(0).standard_normal((400, 8))
@@ -66,6 +69,7 @@ def test_dijkstra_matches_scipy_on_a_knn_graph(metric):
     assert_matches_scipy(graph, 0)
 
 
+@grades(graphs.dijkstra)
 def test_dijkstra_by_hand():
     # 0 -> 1 (4), 0 -> 2 (1), 2 -> 1 (2), 1 -> 3 (1); 4 is unreachable
     graph = sp.csr_matrix(([4.0, 1.0, 2.0, 1.0], ([0, 0, 2, 1], [1, 2, 1, 3])), shape=(5, 5))
@@ -74,6 +78,7 @@ def test_dijkstra_by_hand():
     assert graphs.path_to(pred, 3) == [0, 2, 1, 3]
 
 
+@grades(graphs.connected_components_bfs)
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("density", [0.002, 0.005, 0.02])
 def test_bfs_components_match_scipy(seed, density):
@@ -84,6 +89,7 @@ def test_bfs_components_match_scipy(seed, density):
     assert graphs.same_partition(labels, reference)
 
 
+@grades(graphs.connected_components_bfs)
 @pytest.mark.parametrize("k", [1, 2, 4])
 def test_bfs_components_of_knn_graphs_match_scipy(k):
     X = np.random.default_rng(1).standard_normal((600, 6))

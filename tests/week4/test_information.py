@@ -107,6 +107,7 @@ def labels(seed, n, K):
     return np.random.default_rng(seed).integers(0, K, n)
 
 
+@grades(mutual_information)
 @pytest.mark.parametrize(
     ("seed", "n", "Kx", "Ky"), [(0, 10, 2, 2), (1, 200, 3, 4), (2, 1000, 8, 5)]
 )
@@ -123,6 +124,7 @@ def test_mutual_information_matches_sklearn_and_the_entropy_identity(seed, n, Kx
     assert mutual_information(x, y, base=2) == pytest.approx(mi / np.log(2), abs=ATOL)
 
 
+@grades(mutual_information)
 def test_mutual_information_extremes():
     x = np.array(["a", "b", "c", "a", "b", "c"])
     assert mutual_information(x, x) == pytest.approx(label_entropy(x), abs=ATOL)  # I(X;X) = H(X)
@@ -140,6 +142,7 @@ def test_contingency_table_counts_pairs():
     )
 
 
+@grades(information_gain)
 def test_information_gain_by_hand():
     y = np.array([0, 0, 1, 1])
     assert information_gain(y, np.array([True, True, False, False]), base=2) == pytest.approx(1.0)
@@ -160,6 +163,7 @@ split_cases = st.integers(1, 60).flatmap(
 )
 
 
+@grades(information_gain, mutual_information)
 @settings(max_examples=200, deadline=None)
 @given(case=split_cases)
 def test_information_gain_is_the_mutual_information_of_split_and_label(case):
@@ -173,6 +177,7 @@ def test_information_gain_is_the_mutual_information_of_split_and_label(case):
 # W4.P3: the log loss is the mean cross-entropy
 
 
+@grades(log_loss)
 def test_log_loss_matches_sklearn():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 50)
@@ -192,6 +197,7 @@ def test_log_loss_matches_sklearn():
     )
 
 
+@grades(log_loss)
 def test_log_loss_is_the_mean_cross_entropy_and_clips_certain_mistakes():
     rng = np.random.default_rng(1)
     y = rng.integers(0, 4, 20)

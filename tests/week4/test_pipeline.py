@@ -36,9 +36,16 @@ def test_default_run_logs_what_the_readme_promises(finished_run):
     assert metrics["information_max_abs_error"] < 1e-12
     assert metrics["norms_max_abs_error"] < 1e-9
     assert metrics["log_loss_abs_diff"] < 1e-12
+    assert metrics["numpy_search_recall_vs_bruteforce"] == 1.0
+    # the Euclidean expansion cancels on the diagonal: sqrt(ulps of ||x||^2 ~ 1e4) ~ 1e-6
+    assert metrics["distances_max_abs_error"] < 1e-5
     assert metrics["relative_contrast_highest_dim"] < metrics["relative_contrast_lowest_dim"] / 10
     for name in ("iris", "wine", "breast_cancer"):
         assert abs(metrics[f"{name}.root_gain_minus_mutual_information"]) < 1e-12
+        for by_hand in ("root_information_gain", "root_mutual_information"):
+            assert metrics[f"{name}.{by_hand}"] == pytest.approx(
+                metrics[f"{name}.root_gain"], abs=1e-12
+            )
         assert metrics[f"{name}.tree_accuracy"] > 0.85
     assert metrics["headline"] == pytest.approx(metrics["tree_accuracy"])
     # the roadmap steps: each against its reference, tolerances as in their unit tests

@@ -13,7 +13,13 @@ import torch
 from scipy.spatial.distance import cdist
 from sklearn.neighbors import NearestNeighbors, kneighbors_graph
 
-from projects.week4_tree_search.search import SimilarityIndex, chunk_maxima, knn_graph
+from common.grading import grades
+from projects.week4_tree_search.search import (
+    SimilarityIndex,
+    chunk_maxima,
+    knn_graph,
+    neighbour_adjacency,
+)
 
 METRICS = ["cosine", "euclidean", "manhattan"]
 TOLERANCE = {  # float32 against float64
@@ -178,6 +184,24 @@ def test_knn_graph_matches_sklearn(data, metric, mode):
     np.testing.assert_allclose(graph.toarray(), expected.toarray(), rtol=1e-4, atol=1e-5)
 
 
+@grades(neighbour_adjacency)
+@pytest.mark.parametrize("mode", ["connectivity", "distance"])
+def test_neighbour_adjacency_puts_each_weight_at_its_neighbour(data, mode):
+    X, _ = data
+    distances, ids = NearestNeighbors(n_neighbors=5).fit(X).kneighbors()  # itself excluded
+    weights = np.ones_like(distances) if mode == "connectivity" else distances
+    A = neighbour_adjacency(ids, weights)
+    assert A.shape == (len(X), len(X))
+    dense = np.zeros((len(X), len(X)))
+    for i in range(len(X)):
+        for r in range(5):
+            dense[i, ids[i, r]] = weights[i, r]
+    np.testing.assert_array_equal(A.toarray(), dense)
+    expected = kneighbors_graph(X, 5, mode=mode, include_self=False)
+    np.testing.assert_allclose(A.toarray(), expected.toarray(), rtol=1e-12, atol=0)
+
+
+@grades(neighbour_adjacency)
 def test_knn_graph_with_duplicates_never_links_a_point_to_itself():
     """Rows 0-4 coincide: searching k + 1 may return four twins and not the point itself."""
     X = np.vstack([np.zeros((5, 2)), [[1.0, 0.0], [3.0, 0.0]]])

@@ -15,6 +15,7 @@ import torch
 from sklearn.datasets import load_iris
 from sklearn.svm import SVC
 
+from common.grading import grades
 from projects.week4_tree_search import svm
 
 IRIS = load_iris()
@@ -46,6 +47,7 @@ def fit_both(classes, C):
         "setosa-virginica",
     ],
 )
+@grades(svm.hinge_objective, svm.margin)
 def test_objective_margin_and_support_vectors_match_svc(classes, C):
     X, y, w, b, objectives, reference = fit_both(classes, C)
     w_ref, b_ref = reference.coef_[0], reference.intercept_[0]
@@ -57,6 +59,7 @@ def test_objective_margin_and_support_vectors_match_svc(classes, C):
     assert set(svm.support_vectors(X, y, w, b)) == set(reference.support_)
 
 
+@grades(svm.hinge_objective, svm.margin)
 def test_objective_is_the_hinge_losses_plus_half_the_squared_norm():
     X = np.array([[0.0, 0.0], [2.0, 0.0], [0.5, 0.0]])
     y = np.array([-1.0, 1.0, 1.0])
@@ -66,6 +69,7 @@ def test_objective_is_the_hinge_losses_plus_half_the_squared_norm():
     assert svm.support_vectors(X, y, w, b).tolist() == [0, 1, 2]
 
 
+@grades(svm.hinge_objective, svm.margin)
 def test_hard_margin_of_two_points_is_their_distance():
     # two points 2 apart: w = (1, 0), b = 0 puts both on the margin, 2 / ||w|| = 2
     X, y = np.array([[-1.0, 0.0], [1.0, 0.0]]), np.array([-1.0, 1.0])

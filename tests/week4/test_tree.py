@@ -19,6 +19,7 @@ References and tolerances:
 
 import numpy as np
 import pytest
+from scipy import stats
 from sklearn import tree as sk_tree
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine, make_classification
 from sklearn.model_selection import cross_val_score, train_test_split
@@ -26,15 +27,21 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from common.grading import grades
 from projects.week4_tree_search.information import entropy, information_gain, mutual_information
 from projects.week4_tree_search.tree import (
     IMPURITY,
     LEAF,
     UNDEFINED,
     DecisionTreeClassifier,
+    cumulative_class_counts,
+    entropy_of_counts,
     first_argmin,
     resort,
+    split_scores,
 )
+
+SPLIT_SEARCH = (entropy_of_counts, cumulative_class_counts, split_scores)  # what a fit calls
 
 LOADERS = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer}
 PARAMS = [
@@ -144,6 +151,54 @@ def node_rows(tree, X):
     return rows
 
 
+# The split search's formulas (W4.P2, W4.P4) against scipy and plain loops
+
+
+@grades(entropy_of_counts)
+def test_entropy_of_counts_is_scipy_entropy_of_each_column_in_bits():
+    rng = np.random.default_rng(1)
+    counts = rng.integers(0, 30, (5, 40)).astype(float)
+    counts[:4, 0] = 0  # a pure node: 0 bits
+    expected = stats.entropy(counts, base=2, axis=0)  # normalizes each column, like a node
+    np.testing.assert_allclose(entropy_of_counts(counts), expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(entropy_of_counts(counts[:, 3]), expected[3], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(entropy_of_counts(2 * counts), expected, rtol=0, atol=1e-12)
+    cube = counts.reshape(5, 8, 5)  # (K, ...): every other axis is a batch of nodes
+    np.testing.assert_allclose(entropy_of_counts(cube), expected.reshape(8, 5), atol=1e-12)
+
+
+@grades(cumulative_class_counts)
+def test_cumulative_class_counts_count_each_class_up_to_each_position():
+    y = np.random.default_rng(2).integers(0, 4, 60)
+    y[y == 2] = 3  # class 2 never occurs: its row stays 0
+    N = cumulative_class_counts(y, 5)
+    assert N.shape == (5, 60)
+    expected = np.column_stack([np.bincount(y[: i + 1], minlength=5) for i in range(60)])
+    np.testing.assert_array_equal(N, expected)
+
+
+def label_impurity(labels, criterion):
+    """The impurity of a set of labels from its class counts: scipy's entropy (bits) or Gini."""
+    p = np.bincount(labels) / len(labels)
+    return stats.entropy(p, base=2) if criterion == "entropy" else 1 - np.sum(p**2)
+
+
+@grades(split_scores)
+@pytest.mark.parametrize("criterion", ["entropy", "gini"])
+def test_split_scores_weigh_each_childs_impurity_by_its_size(criterion):
+    # one node of 40 samples sorted by a feature: split i sends samples 0..i left
+    y = np.random.default_rng(3).integers(0, 3, 40)
+    counts_left = np.column_stack([np.bincount(y[: i + 1], minlength=3) for i in range(39)])
+    node = np.repeat(np.bincount(y, minlength=3)[:, None], 39, axis=1)
+    expected = [
+        (i + 1) * label_impurity(y[: i + 1], criterion)
+        + (39 - i) * label_impurity(y[i + 1 :], criterion)
+        for i in range(39)
+    ]
+    scores = split_scores(counts_left, node, IMPURITY[criterion])
+    np.testing.assert_allclose(scores, expected, rtol=1e-12, atol=1e-12)
+
+
 # The root split: an optimal one, and scikit-learn's gain
 
 
@@ -186,6 +241,7 @@ def test_the_iris_root_is_a_tie_between_petal_length_and_width():
 # Every node, and the predictions, against scikit-learn
 
 
+@grades(*SPLIT_SEARCH)
 @pytest.mark.parametrize("params", PARAMS, ids=str)
 @pytest.mark.parametrize("criterion", ["entropy", "gini"])
 @pytest.mark.parametrize("name", list(LOADERS))
@@ -302,6 +358,7 @@ def test_the_fitted_tree_is_a_rooted_binary_tree(name, params):
     )
 
 
+@grades(*SPLIT_SEARCH)
 @pytest.mark.parametrize("name", list(LOADERS))
 def test_node_impurities_and_gains_are_the_information_of_their_samples(name):
     X, y = LOADERS[name](return_X_y=True)
@@ -325,6 +382,7 @@ def test_node_impurities_and_gains_are_the_information_of_their_samples(name):
 # The vectorized pieces against plain loops
 
 
+@grades(entropy_of_counts)
 @pytest.mark.parametrize("criterion", ["entropy", "gini"])
 def test_impurity_of_counts_is_computed_per_column(criterion):
     rng = np.random.default_rng(0)

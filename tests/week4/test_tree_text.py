@@ -11,12 +11,14 @@ from sklearn.datasets import load_iris, make_classification
 from sklearn.tree import DecisionTreeClassifier as SklearnTree
 from sklearn.tree import export_text
 
+from common.grading import grades
 from projects.week4_tree_search import tree_text
 from projects.week4_tree_search.tree import DecisionTreeClassifier
 
 NAMES = [f"x{j}" for j in range(6)]
 
 
+@grades(tree_text.export_text)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("max_depth", [2, 4])
 def test_listing_has_the_splits_of_sklearns_export_text(seed, max_depth):
@@ -35,6 +37,7 @@ def test_listing_has_the_splits_of_sklearns_export_text(seed, max_depth):
     assert text == export_text(theirs, feature_names=NAMES)
 
 
+@grades(tree_text.export_text)
 def test_a_stump_by_hand():
     iris = load_iris()
     stump = DecisionTreeClassifier(max_depth=1).fit(iris.data[:, [3]], iris.target)
