@@ -26,8 +26,6 @@ NO_EXERCISE_YET = [
     "W1.5",
     "W3.1", "W3.2", "W3.3", "W3.4", "W3.5", "W3.P1", "W3.P2", "W3.P3", "W3.P4",
     "W3.X1", "W3.X2", "W3.X3",
-    "W4.1", "W4.2", "W4.4", "W4.P1", "W4.P2", "W4.P3", "W4.P4", "W4.X1", "W4.X2",
-    "W4.5", "W4.6", "W4.P5", "W4.X3", "W4.X4",
 ]  # fmt: skip
 EXERCISE = re.compile(r"`mine/week(\d)/(\w+)\.py::(\w+)`")
 COLUMNS = ("id", "topic", "code", "test", "exercise", "in the run")
