@@ -54,12 +54,22 @@ def rank_k_image(image, k):
     ``image`` is H x W (grayscale) or H x W x C, uint8 or float on the 0..255 scale. The
     result has the same shape, rounded and clipped to [0, 255].
     """
+    return rank_k_images(image, [k])[k]
+
+
+def rank_k_images(image, ks):
+    """``{k: rank_k_image(image, k)}`` for every k in ks, from one SVD per channel."""
     pixels = np.asarray(image, dtype=np.float64)
-    check_rank(pixels, k)
+    check_rank(pixels, *ks)
     channels = np.atleast_3d(pixels).transpose(2, 0, 1)  # shape (C, H, W)
     U, s, Vt = np.linalg.svd(channels, full_matrices=False)  # one batched SVD, C matrices
+    return {k: truncate(U, s, Vt, k, pixels.shape) for k in sorted(ks)}
+
+
+def truncate(U, s, Vt, k, shape):
+    """U_k diag(s_k) V_k^T of each channel, back to an image of ``shape``, as uint8."""
     approx = (U[..., :k] * s[:, np.newaxis, :k]) @ Vt[:, :k]  # shape (C, H, W)
-    approx = approx.transpose(1, 2, 0).reshape(pixels.shape)
+    approx = approx.transpose(1, 2, 0).reshape(shape)
     return np.clip(np.rint(approx), 0, 255).astype(np.uint8)
 
 

@@ -105,6 +105,13 @@ def test_encode_gives_the_bytes_of_the_codec_relearned_from_scratch(name, step):
     assert pc.encode(IMAGES[name], step) == slow_encode(IMAGES[name], step)
 
 
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_one_encoder_at_many_steps_gives_the_bytes_of_the_codec_relearned_each_time(name):
+    encoder = pc.Encoder(IMAGES[name])
+    for step in [11.0, 2.0, 60.0, 11.0, 0.7]:  # out of order, one step twice
+        assert encoder.encode(step) == slow_encode(IMAGES[name], step)
+
+
 def test_coefficient_stream_equals_activity_summed_anew_per_component():
     rng = np.random.default_rng(3)
     Q = np.round(rng.laplace(scale=[30, 9, 9, 4, 2, 1, 0.4], size=(8 * 5, 7))).astype(np.int64)
@@ -119,6 +126,12 @@ def test_rate_search_finds_the_step_of_a_search_over_fresh_encodes(target_bpp):
     assert rd.step_for_bpp(CROP, target_bpp) == slow_step_for_bpp(CROP, target_bpp)
 
 
+def test_one_encoder_shared_by_searches_finds_the_steps_of_searches_over_fresh_encodes():
+    encoder = pc.Encoder(CROP)
+    for target_bpp in [2.0, 0.5, 1.0]:  # the pipeline's order: the chosen rate, then the curve
+        assert rd.search_step(encoder, target_bpp) == slow_step_for_bpp(CROP, target_bpp)
+
+
 # -- the truncated SVD ---------------------------------------------------------------------
 
 
@@ -127,3 +140,11 @@ def test_rank_k_image_equals_a_rank_k_approximation_of_each_channel():
         slow = np.stack([low_rank.rank_k_approximation(c, k) for c in CROP.transpose(2, 0, 1)], -1)
         expected = np.clip(np.rint(slow), 0, 255).astype(np.uint8)
         np.testing.assert_array_equal(low_rank.rank_k_image(CROP, k), expected)
+
+
+def test_rank_k_images_from_one_svd_equal_a_full_svd_per_rank():
+    ranks = [30, 1, 5, 64]
+    images = low_rank.rank_k_images(CROP, ranks)
+    assert list(images) == sorted(ranks)
+    for k in ranks:
+        np.testing.assert_array_equal(images[k], low_rank.rank_k_image(CROP, k))
