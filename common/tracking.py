@@ -11,8 +11,9 @@ as params and the provenance as tags, runs the pipeline, and ends the run:
 
 In a sweep (``-m``) the run is a child of the sweep's parent run (:mod:`common.sweep`),
 and a failed job raises :class:`JobFailed` rather than exiting, so the other jobs run.
-Every run carries the tag ``config_hash``; ``tracking.resume=true`` reuses a FINISHED
-run with the same hash instead of running the pipeline again.
+Every run carries the tags ``config_hash`` and ``threads`` (the limit of its BLAS and
+OpenMP thread pools, :mod:`common.threads`); ``tracking.resume=true`` reuses a FINISHED run
+with the same hash instead of running the pipeline again.
 
 MLflow is imported inside the functions: ``import mlflow`` costs 1-2 s, and a
 config error should answer at once.
@@ -60,6 +61,7 @@ PARENT_RUN_ENV = "MATH4ML_PARENT_RUN_ID"  # set by common.sweep: the parent run 
 CONFIG_HASH_TAG = "config_hash"  # equal settings (tracking.* aside), equal tag
 REUSED_TAG = "reused_run_id"  # tracking.resume=true: the FINISHED run a job took its result from
 JOB_TAG = "sweep.job"  # the job number within a sweep
+THREADS_TAG = "threads"  # threads the run's BLAS and OpenMP pools may use (common.threads)
 
 
 class Terminated(BaseException):
@@ -295,6 +297,7 @@ def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], flo
     import mlflow
 
     from common.seeding import seed_everything
+    from common.threads import limited_threads, thread_limit
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep logs readable
     # A server lost mid-run: 2 retries (about 5 s), not MLflow's 7 (minutes).
@@ -337,7 +340,13 @@ def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], flo
         status, exit_code, result, message = "FINISHED", 0, float("nan"), ""
         failure = None
         try:
-            with sigterm_raises(), chosen_implementation(implementation(cfg), pipeline):
+            limit = thread_limit()  # a bad $MATH4ML_THREADS fails the run here
+            with (
+                sigterm_raises(),
+                limited_threads(limit) as threads,
+                chosen_implementation(implementation(cfg), pipeline),
+            ):
+                mlflow.set_tag(THREADS_TAG, str(threads))
                 seed_everything(cfg.seed)  # after start_run: MLflow names runs with `random`
                 result = pipeline(cfg)
                 mlflow.log_metric(HEADLINE, result)

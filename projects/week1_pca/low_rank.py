@@ -20,6 +20,8 @@ from numbers import Integral
 
 import numpy as np
 
+from common.exercises import exercise
+
 
 def _check_k(k, shape, noun):
     """Raise ValueError unless 1 <= k <= min(H, W), the rank bound of an H x W matrix."""
@@ -45,7 +47,16 @@ def rank_k_approximation(matrix, k):
         raise ValueError(f"matrix must be 2-D, got shape {A.shape}")
     _check_k(k, A.shape, "matrix")
     U, s, Vt = np.linalg.svd(A, full_matrices=False)
-    return (U[:, :k] * s[:k]) @ Vt[:k]  # U_k diag(s_k) V_k^T without forming diag(s_k)
+    return truncated_product(U, s, Vt, k)
+
+
+@exercise("W1.5", hint="keep the first k columns of U, entries of s, rows of Vt; no np.diag needed")
+def truncated_product(U, s, Vt, k):
+    """A_k = U_k diag(s_k) V_k^T from the thin SVD A = U diag(s) V^T, for one or a stack of A.
+
+    U has shape (..., m, r), s (..., r) decreasing, Vt (..., r, n); the result (..., m, n).
+    """
+    return (U[..., :k] * s[..., np.newaxis, :k]) @ Vt[..., :k, :]  # U_k diag(s_k), no diag
 
 
 def rank_k_image(image, k):
@@ -54,12 +65,22 @@ def rank_k_image(image, k):
     ``image`` is H x W (grayscale) or H x W x C, uint8 or float on the 0..255 scale. The
     result has the same shape, rounded and clipped to [0, 255].
     """
+    return rank_k_images(image, [k])[k]
+
+
+def rank_k_images(image, ks):
+    """``{k: rank_k_image(image, k)}`` for every k in ks, from one SVD per channel."""
     pixels = np.asarray(image, dtype=np.float64)
-    check_rank(pixels, k)
+    check_rank(pixels, *ks)
     channels = np.atleast_3d(pixels).transpose(2, 0, 1)  # shape (C, H, W)
     U, s, Vt = np.linalg.svd(channels, full_matrices=False)  # one batched SVD, C matrices
-    approx = (U[..., :k] * s[:, np.newaxis, :k]) @ Vt[:, :k]  # shape (C, H, W)
-    approx = approx.transpose(1, 2, 0).reshape(pixels.shape)
+    return {k: truncate(U, s, Vt, k, pixels.shape) for k in sorted(ks)}
+
+
+def truncate(U, s, Vt, k, shape):
+    """U_k diag(s_k) V_k^T of each channel, back to an image of ``shape``, as uint8."""
+    approx = truncated_product(U, s, Vt, k)  # shape (C, H, W)
+    approx = approx.transpose(1, 2, 0).reshape(shape)
     return np.clip(np.rint(approx), 0, 255).astype(np.uint8)
 
 

@@ -13,7 +13,9 @@ encode(image, step):
    box-averaged 2x in each direction (4:2:0, as in JPEG; Wallace 1991) when that lowers the
    Lagrangian cost J = D + lambda R, lambda = (ln 2 / 6) Delta^2, over keeping them whole;
 2. blocks: each plane cut into B x B blocks, edges padded by replication;
-3. basis: ``PCA`` of the blocks gives mu, V and the standard deviations sigma_k;
+3. basis: ``PCA`` of the blocks gives mu, V and the standard deviations sigma_k; it does not
+   depend on Delta, so ``Encoder`` learns it once per image and a rate search that tries
+   many steps repeats only steps 4-6;
 4. the basis is sent too, so it is quantized: row k on the grid 2^-e_k ~ alpha Delta / sigma_k
    (fine where the component is large), then made orthonormal again by Gram-Schmidt; both
    sides use this same V_hat;
@@ -228,20 +230,23 @@ def dc_restore(residual, grid):
     return np.cumsum(D, axis=1).ravel()
 
 
-def activity_order(Q, k):
+def activity_order(activity):
     """The order component k is sent in: blocks by increasing a_j = sum_{0<i<k} |q_ji|.
 
     Busy blocks have large coefficients everywhere. Sorted, component k reads as a run of
     zeros that turns into ever larger values, which an adaptive coder prices far below the
     raster order; the decoder knows a_j from the components it already has.
     """
-    return np.argsort(np.abs(Q[:, 1:k]).sum(axis=1), kind="stable")
+    return np.argsort(activity, kind="stable")
 
 
 def coefficient_stream(Q, grid):
     """Q (n_blocks x n) -> 1-D: DC residuals, then each component k >= 1 in activity order."""
     columns = [dc_residual(Q[:, 0], grid)]
-    columns += [Q[activity_order(Q, k), k] for k in range(1, Q.shape[1])]
+    activity = np.zeros(len(Q), dtype=np.int64)  # a_j for k = 1: the empty sum
+    for k in range(1, Q.shape[1]):
+        columns.append(Q[activity_order(activity), k])
+        activity += np.abs(Q[:, k])  # a_j for k + 1, one column more
     return np.concatenate(columns)
 
 
@@ -250,8 +255,10 @@ def coefficients_from_stream(stream, grid, n_components):
     columns = stream.reshape(n_components, grid[0] * grid[1])
     Q = np.zeros((grid[0] * grid[1], n_components), dtype=np.int64)
     Q[:, 0] = dc_restore(columns[0], grid)
+    activity = np.zeros(len(Q), dtype=np.int64)
     for k in range(1, n_components):
-        Q[activity_order(Q, k), k] = columns[k]
+        Q[activity_order(activity), k] = columns[k]
+        activity += np.abs(Q[:, k])
     return Q
 
 
@@ -311,13 +318,29 @@ class CodedPlane:
         return cls(step, mean, exponents, basis.reshape(n, B2), Q)
 
 
-def encode_plane(plane, step, block, rounding, basis_precision):
-    """Blocks -> PCA -> quantized basis -> quantized coefficients of one plane."""
-    X, _ = split_blocks(plane, block)
-    mu, V, sigma = learn_basis(X)
-    mean = np.round(mu).astype(np.int64)
-    exponents = basis_exponents(sigma, step, basis_precision)
-    V_int = quantize_basis(V, exponents)
+@dataclass(frozen=True)
+class PlaneTransform:
+    """The KLT of one plane: its blocks and their PCA. It does not depend on the step."""
+
+    X: np.ndarray  # the blocks, shape (n_blocks, B^2)
+    grid: tuple  # blocks down and across
+    mu: np.ndarray  # mean block, shape (B^2,)
+    V: np.ndarray  # principal axes as rows, shape (B^2, B^2)
+    sigma: np.ndarray  # their standard deviations, shape (B^2,)
+
+
+def learn_transform(plane, block):
+    """Blocks -> PCA of one plane, once for every step it is coded at."""
+    X, grid = split_blocks(plane, block)
+    return PlaneTransform(X, grid, *learn_basis(X))
+
+
+def encode_plane(transform, step, rounding, basis_precision):
+    """Learned KLT -> quantized basis -> quantized coefficients of one plane at step Delta."""
+    X = transform.X
+    mean = np.round(transform.mu).astype(np.int64)
+    exponents = basis_exponents(transform.sigma, step, basis_precision)
+    V_int = quantize_basis(transform.V, exponents)
     V_hat = dequantize_basis(V_int, exponents)
     Z = (X - mean) @ V_hat.T  # z = V_hat (x - mu_hat), one row per block
     Q = quantize(Z, step, rounding)
@@ -394,6 +417,22 @@ def check_block(block):
         raise ValueError(f"block must be an int in [{low}, {high}], got {block!r}")
 
 
+def check_step(step):
+    if not isinstance(step, Real) or not (np.isfinite(step) and step >= MIN_STEP):
+        raise ValueError(f"step must be a finite number >= {MIN_STEP}, got {step!r}")
+
+
+def check_options(block, subsample_chroma, rounding, basis_precision):
+    """Raise ValueError naming the first bad option of ``encode`` and its value."""
+    check_block(block)
+    if subsample_chroma not in SUBSAMPLE:
+        raise ValueError(f"subsample_chroma must be one of {SUBSAMPLE}, got {subsample_chroma!r}")
+    if not (isinstance(rounding, Real) and 0 < rounding <= 0.5):
+        raise ValueError(f"rounding must be in (0, 0.5], got {rounding!r}")
+    if not (isinstance(basis_precision, Real) and basis_precision > 0):
+        raise ValueError(f"basis_precision must be > 0, got {basis_precision!r}")
+
+
 def check_image(image):
     """Return the image as float64 (H, W, C), C in {1, 3}; raise ValueError otherwise."""
     pixels = np.asarray(image)
@@ -418,26 +457,79 @@ def encode(
     """Compress an image (H x W, H x W x 1 or H x W x 3, 0..255) into self-contained bytes.
 
     ``step`` is the quantizer step Delta on the luma (or gray) coefficients: larger means
-    fewer bytes and lower PSNR; chroma uses ``chroma_step``. ``subsample_chroma``:
-    True (4:2:0), False (full-size chroma) or "auto", which encodes both ways and keeps
-    the one with the lower ``lagrangian_cost``. ``rounding`` is the dead-zone offset r of
-    ``quantize``; ``basis_precision`` the alpha of ``basis_exponents``.
+    fewer bytes and lower PSNR; chroma uses ``chroma_step``. The options are those of
+    ``Encoder``, which codes one image at many steps and learns its transform once.
     """
-    if not isinstance(step, Real) or not (np.isfinite(step) and step >= MIN_STEP):
-        raise ValueError(f"step must be a finite number >= {MIN_STEP}, got {step!r}")
-    check_block(block)
-    if subsample_chroma not in SUBSAMPLE:
-        raise ValueError(f"subsample_chroma must be one of {SUBSAMPLE}, got {subsample_chroma!r}")
-    if not (isinstance(rounding, Real) and 0 < rounding <= 0.5):
-        raise ValueError(f"rounding must be in (0, 0.5], got {rounding!r}")
-    if not (isinstance(basis_precision, Real) and basis_precision > 0):
-        raise ValueError(f"basis_precision must be > 0, got {basis_precision!r}")
-    pixels = check_image(image)
-    options = (float(step), block, rounding, basis_precision, np.ndim(image))
-    if subsample_chroma != "auto" or pixels.shape[2] == 1:
-        return encode_image(pixels, bool(subsample_chroma), *options)
-    candidates = [encode_image(pixels, subsampled, *options) for subsampled in (True, False)]
-    return min(candidates, key=lambda data: lagrangian_cost(pixels, data, float(step)))
+    check_step(step)
+    options = {"rounding": rounding, "basis_precision": basis_precision}
+    return Encoder(image, block, subsample_chroma=subsample_chroma, **options).encode(step)
+
+
+class Encoder:
+    """The codec for one image: each plane's KLT learned once, then coded at any step Delta.
+
+    Each step's bytes are kept: a step asked for twice (rate searches for several targets
+    start from the same bracket) is encoded once. ``subsample_chroma``: True (4:2:0),
+    False (full-size chroma) or "auto", which encodes both ways and keeps the one with the
+    lower ``lagrangian_cost``. ``rounding`` is the dead-zone offset r of ``quantize``;
+    ``basis_precision`` the alpha of ``basis_exponents``.
+    """
+
+    def __init__(
+        self,
+        image,
+        block=8,
+        *,
+        subsample_chroma="auto",
+        rounding=ROUNDING,
+        basis_precision=BASIS_PRECISION,
+    ):
+        check_options(block, subsample_chroma, rounding, basis_precision)
+        self.pixels = check_image(image)  # (H, W, C) float64
+        self.image, self.ndim = image, np.ndim(image)  # as given, for comparisons
+        self.block, self.subsample_chroma = block, subsample_chroma
+        self.rounding, self.basis_precision = rounding, basis_precision
+        self._transforms = {}  # subsampled -> the PlaneTransform of each plane
+        self._bytes = {}  # step -> the bytes of encode(step)
+
+    @property
+    def shape(self):
+        """(H, W) of the image."""
+        return self.pixels.shape[:2]
+
+    def transforms(self, subsampled):
+        """The KLT of each plane: luma, chroma (at half size if subsampled); learned once."""
+        if subsampled not in self._transforms:
+            planes = image_planes(self.pixels, subsampled)
+            self._transforms[subsampled] = [learn_transform(p, self.block) for p in planes]
+        return self._transforms[subsampled]
+
+    def encode(self, step):
+        """The bytes of the image at step Delta; the same as ``encode(image, step, ...)``."""
+        check_step(step)
+        step = float(step)
+        if step not in self._bytes:
+            self._bytes[step] = self._encode(step)
+        return self._bytes[step]
+
+    def _encode(self, step):
+        if self.subsample_chroma != "auto" or self.pixels.shape[2] == 1:
+            return self.encode_image(bool(self.subsample_chroma), step)
+        candidates = [self.encode_image(subsampled, step) for subsampled in (True, False)]
+        return min(candidates, key=lambda data: lagrangian_cost(self.pixels, data, step))
+
+    def encode_image(self, subsampled, step):
+        """Header, plane headers, LZMA payload at step Delta, chroma subsampled or not."""
+        height, width, channels = self.pixels.shape
+        subsampled = subsampled and channels == 3
+        transforms = self.transforms(subsampled)
+        steps = [step] + [chroma_step(step, subsampled)] * (len(transforms) - 1)
+        coded = [
+            encode_plane(transform, plane_step, self.rounding, self.basis_precision)
+            for transform, plane_step in zip(transforms, steps, strict=True)
+        ]
+        fields = (height, width, self.ndim, channels, self.block, subsampled)
+        return to_bytes(coded, [t.grid for t in transforms], fields)
 
 
 def lagrangian_cost(pixels, data, step):
@@ -446,24 +538,14 @@ def lagrangian_cost(pixels, data, step):
     return distortion + rate_lambda(step) * 8 * len(data)
 
 
-def encode_image(pixels, subsample_chroma, step, block, rounding, basis_precision, ndim):
-    """The bytes of a checked (H, W, C) float image: header, plane headers, LZMA payload."""
-    height, width, channels = pixels.shape
-    subsample_chroma = subsample_chroma and channels == 3
-    planes = image_planes(pixels, subsample_chroma)
-    steps = [step] + [chroma_step(step, subsample_chroma)] * (len(planes) - 1)
-    coded = [
-        encode_plane(plane, plane_step, block, rounding, basis_precision)
-        for plane, plane_step in zip(planes, steps, strict=True)
-    ]
-    grids = [split_grid(plane.shape, block) for plane in planes]
+def to_bytes(coded, grids, fields):
+    """Header (``fields`` and bytes per symbol), plane headers, exponents, LZMA payload."""
     ints = np.concatenate([c.integers(grid) for c, grid in zip(coded, grids, strict=True)])
     width_bytes = symbol_bytes(ints)
     body = b"".join(PLANE.pack(c.step, len(c.exponents)) for c in coded)
     body += b"".join(c.exponents.astype(np.uint8).tobytes() for c in coded)
     body += pack_ints(ints, width_bytes)
-    fields = (height, width, ndim, channels, block, subsample_chroma, width_bytes)
-    tail = HEADER.pack(*fields) + body
+    tail = HEADER.pack(*fields, width_bytes) + body
     return MAGIC + CHECKSUM.pack(zlib.crc32(tail)) + tail
 
 

@@ -113,10 +113,10 @@ def compress(image: LoadedImage, cfg: DictConfig) -> dict[str, float | str]:
     log_block_split(pixels, name, cfg.patch_codec.block)
 
     svd_curve, svd_images = truncated_svd_curve(pixels, {*cfg.low_rank.ranks, cfg.low_rank.rank})
-    chosen, decoded = write_and_read_back(pixels, name, cfg.patch_codec)
+    encoder = patch_codec.Encoder(pixels, cfg.patch_codec.block)  # the KLT, learned once
+    chosen, decoded = write_and_read_back(encoder, name, cfg.patch_codec)
     codec_curve = pd.DataFrame(
-        [codec_point(pixels, bpp, cfg.patch_codec.block) for bpp in cfg.patch_codec.curve_bpp]
-        + [chosen]
+        [codec_point(encoder, bpp) for bpp in cfg.patch_codec.curve_bpp] + [chosen]
     )
     jpeg_curve = rd.jpeg_curve(pixels, cfg.jpeg.qualities).assign(codec="jpeg")
     curves = pd.concat([svd_curve, codec_curve, jpeg_curve], ignore_index=True)
@@ -167,7 +167,7 @@ def compress(image: LoadedImage, cfg: DictConfig) -> dict[str, float | str]:
 def truncated_svd_curve(pixels: np.ndarray, ranks) -> tuple[pd.DataFrame, dict]:
     """Codec 1 at each rank k: its rate-distortion points and reconstructions (W1.5)."""
     height, width, channels = pixels.shape
-    images = {k: low_rank.rank_k_image(pixels, k) for k in sorted(ranks)}
+    images = low_rank.rank_k_images(pixels, ranks)  # one SVD per channel for every k
     points = [
         rd.point(
             "svd",
@@ -189,30 +189,31 @@ def log_dataset(image: LoadedImage) -> None:
     mlflow.log_input(dataset, context="compression")
 
 
-def codec_point(pixels: np.ndarray, bpp: float, block: int) -> dict:
+def codec_point(encoder: patch_codec.Encoder, bpp: float) -> dict:
     """The patch codec tuned to ``bpp``: its rate-distortion point."""
-    step = rd.step_for_bpp(pixels, bpp, block=block)
-    data = patch_codec.encode(pixels, step, block)
-    return rd.point("patch_pca", f"step={step:.3g}", len(data), pixels, patch_codec.decode(data))
+    step = rd.search_step(encoder, bpp)
+    data = encoder.encode(step)  # kept from the search
+    decoded = patch_codec.decode(data)
+    return rd.point("patch_pca", f"step={step:.3g}", len(data), encoder.image, decoded)
 
 
-def write_and_read_back(pixels: np.ndarray, name: str, codec_cfg: DictConfig):
+def write_and_read_back(encoder: patch_codec.Encoder, name: str, codec_cfg: DictConfig):
     """The chosen setting as real files: encode, write, read back, decode, log both.
 
     Returns its rate-distortion point and the decoded image.
     """
-    step = rd.step_for_bpp(pixels, codec_cfg.target_bpp, block=codec_cfg.block)
+    step = rd.search_step(encoder, codec_cfg.target_bpp)
     with tempfile.TemporaryDirectory(prefix="week1-") as scratch:  # used only without Hydra
         folder = (hydra_context()[1] or Path(scratch)) / "compressed"
         folder.mkdir(parents=True, exist_ok=True)
         compressed, png = folder / f"{name}{CODEC_SUFFIX}", folder / f"{name}_decoded.png"
-        compressed.write_bytes(patch_codec.encode(pixels, step, codec_cfg.block))
+        compressed.write_bytes(encoder.encode(step))
         decoded = patch_codec.decode(compressed.read_bytes())
         Image.fromarray(decoded.squeeze()).save(png)
         for path in (compressed, png):
             mlflow.log_artifact(str(path), "compressed")
         n_bytes = compressed.stat().st_size
-    point = rd.point("patch_pca", f"step={step:.3g}", n_bytes, pixels, decoded)
+    point = rd.point("patch_pca", f"step={step:.3g}", n_bytes, encoder.image, decoded)
     return point, decoded
 
 

@@ -137,24 +137,35 @@ def jpeg_psnr_at_bytes(image, n_bytes, qualities=DENSE_QUALITIES):
 
 
 def step_for_bpp(image, target_bpp, rtol=0.02, max_iter=40, **codec_kwargs):
-    """Delta with bpp(encode(image, Delta)) within rtol of the target, by bisection on log Delta.
+    """Delta with bpp(encode(image, Delta, **codec_kwargs)) within rtol of the target.
+
+    ``search_step`` with a new ``patch_codec.Encoder``; to search one image for several
+    targets, make the encoder once and call ``search_step``.
+    """
+    check_target(target_bpp)
+    return search_step(patch_codec.Encoder(image, **codec_kwargs), target_bpp, rtol, max_iter)
+
+
+def check_target(target_bpp):
+    if not np.isfinite(target_bpp) or target_bpp <= 0:
+        raise ValueError(f"target_bpp must be a finite number > 0, got {target_bpp!r}")
+
+
+def search_step(encoder, target_bpp, rtol=0.02, max_iter=40):
+    """Delta with bpp(encoder.encode(Delta)) within rtol of the target, by bisection on log Delta.
 
     The size falls (almost) monotonically as Delta grows; the search halves a bracket in
     log Delta until the size is close enough, and returns the step whose size came closest
-    if it never is (a rate beyond reach, such as far below the fixed overhead).
+    if it never is (a rate beyond reach, such as far below the fixed overhead). Only the
+    quantizer changes from step to step: the encoder learned the image's transform once.
     """
-    if not np.isfinite(target_bpp) or target_bpp <= 0:
-        raise ValueError(f"target_bpp must be a finite number > 0, got {target_bpp!r}")
-    height, width = np.shape(image)[:2]
-
-    def bpp(step):
-        return bits_per_pixel(len(patch_codec.encode(image, step, **codec_kwargs)), height, width)
-
+    check_target(target_bpp)
+    height, width = encoder.shape
     low, high = np.log(STEP_BRACKET[0]), np.log(STEP_BRACKET[1])
     best_step, best_error = None, np.inf
     for _ in range(max_iter):
         step = float(np.exp((low + high) / 2))
-        error = bpp(step) / target_bpp - 1
+        error = bits_per_pixel(len(encoder.encode(step)), height, width) / target_bpp - 1
         if abs(error) < best_error:
             best_step, best_error = step, abs(error)
         if abs(error) <= rtol:

@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_sample_image
 
+from common.grading import grades
 from projects.week1_pca.low_rank import (
     check_rank,
     eckart_young_error,
     rank_k_approximation,
     rank_k_image,
     rank_k_storage_bytes,
+    truncated_product,
 )
 
 CHINA = load_sample_image("china.jpg")  # 427 x 640 x 3 uint8
@@ -25,6 +27,7 @@ def frobenius_error(A, B):
     return np.linalg.norm(A - B, "fro")
 
 
+@grades(truncated_product)
 @pytest.mark.parametrize("k", [1, 5, 20, 100])
 def test_error_equals_eckart_young_bound_on_image(k):
     singular_values = np.linalg.svd(GRAY, compute_uv=False)
@@ -32,6 +35,18 @@ def test_error_equals_eckart_young_bound_on_image(k):
     np.testing.assert_allclose(error, eckart_young_error(singular_values, k), rtol=1e-10)
 
 
+@grades(truncated_product)
+@pytest.mark.parametrize("k", [1, 7])
+def test_truncated_product_of_a_stack_is_each_matrix_times_an_explicit_diagonal(k):
+    stack = np.random.default_rng(1).standard_normal((3, 12, 9))  # three channels, 12 x 9
+    U, s, Vt = np.linalg.svd(stack, full_matrices=False)
+    for c in range(3):
+        expected = U[c][:, :k] @ np.diag(s[c][:k]) @ Vt[c][:k]
+        np.testing.assert_allclose(truncated_product(U, s, Vt, k)[c], expected, atol=1e-12)
+    np.testing.assert_allclose(truncated_product(U, s, Vt, 9), stack, atol=1e-12)  # k = r
+
+
+@grades(truncated_product)
 @pytest.mark.parametrize("k", [1, 3, 10])
 def test_approximation_has_rank_k(k):
     assert np.linalg.matrix_rank(rank_k_approximation(SMALL, k)) == k
