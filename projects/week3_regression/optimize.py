@@ -10,6 +10,8 @@ Model. Parameters theta = (w, b) minimize f(theta) = loss_fn(w, b, X, y), for ex
   Adam, and L-BFGS with a strong-Wolfe line search).
 - ``newton``: theta <- theta - H^{-1} g with the autograd Hessian H, by a linear solve
   (W3.X1); quadratic convergence near the minimum of a strictly convex f.
+- ``optim_iterates``: every iterate of a ``torch.optim`` optimizer, the record the
+  by-hand update rules of ``update_rules`` are checked against (W3.X5).
 
 Every method records f(theta_k) and ||grad f(theta_k)||_2 on the full batch at each step
 k = 0, 1, ... (before the k-th update), stops as soon as ||grad f|| <= tol or after

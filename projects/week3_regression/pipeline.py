@@ -4,8 +4,10 @@ For each task (least squares on diabetes, logistic regression on breast cancer):
 the optimum from an independent reference (QR least squares, scikit-learn), a
 gradient check, the configured optimizer run until the gradient vanishes, every
 optimizer's loss curve on one plot, and the trained model. The linear task also
-shows conditioning (raw vs standardized features) and the L1/L2 weight paths
-with the Lagrange view of ridge; the logistic task shows Newton's method.
+shows conditioning (raw vs standardized features), the L1/L2 weight paths
+with the Lagrange view of ridge (its multiplier by brentq and by Newton-Raphson) and least
+absolute deviations as a linear program; the logistic task shows Newton's method and the
+derivative as a limit. Both check momentum, RMSProp and Adam by hand against torch.optim.
 """
 
 from __future__ import annotations
