@@ -374,6 +374,8 @@ def log_multiplier_newton(X: np.ndarray, y: np.ndarray, t: float, lam_brent: flo
             "step": np.arange(len(iterates)),
             "lambda": iterates,
             "rel_error_vs_brentq": errors,
+            # the table's JSON keeps 10 decimals: digits show what 1e-14 would round away
+            "correct_digits": -np.log10(np.maximum(errors, np.finfo(float).eps)),
             "phi": [phi(lam) for lam in iterates],
         }
     )
@@ -424,7 +426,15 @@ def log_update_rules(task: str, loss_fn, grad, split: Split) -> None:
         )
         by_hand = update_rules.iterate(rule, grad, np.zeros(d + 1), UPDATE_RULE_STEPS, lr=lr)
         diff = float(np.max(np.abs(by_hand - by_torch)))
-        rows.append({"optimizer": name, "lr": lr, "steps": UPDATE_RULE_STEPS, "max_abs_diff": diff})
+        rows.append(
+            {
+                "optimizer": name,
+                "lr": lr,
+                "steps": UPDATE_RULE_STEPS,
+                "max_abs_diff": diff,
+                "log10_max_abs_diff": np.log10(max(diff, 1e-300)),  # JSON keeps 10 decimals
+            }
+        )
         mlflow.log_metric(f"{task}.by_hand_{name}_max_abs_diff", diff)
     mlflow.log_table(pd.DataFrame(rows), f"tables/{task}/update_rules.json")
 
@@ -440,7 +450,9 @@ def log_derivative_limit(loss_fn, split: Split, seed: int) -> None:
     phi = limits.along_direction(loss_fn, theta, u, split.X_train, split.y_train)
     table = limits.difference_errors(phi, 0.0, exact, FD_STEPS)
     summary = limits.error_summary(table)
-    mlflow.log_table(table, "tables/logistic/finite_difference_error.json")
+    # log10 of every column: the table's JSON keeps 10 decimals, and h goes down to 1e-16
+    logged = np.log10(table.clip(lower=1e-300)).add_prefix("log10_")
+    mlflow.log_table(logged, "tables/logistic/finite_difference_error.json")
     mlflow.log_metrics(
         {
             f"logistic.fd_{scheme}_{key}": value
