@@ -68,7 +68,7 @@ def central_difference(f, x, h=1e-6):
     hint="estimate with central_difference(f, x, h); compare with np.abs(...).max() ratios",
 )
 def gradient_check_error(f, grad, x, h=1e-6):
-    """A gradient check: max_i |g_i - d_i| / max_i |g_i|, d = central_difference(f, x, h) (W3.P1).
+    """A gradient check: max_i |g_i - d_i| / max_i |g_i|, d = central_difference(f, x, h).
 
     ``grad`` (g, shape (n,), array or tensor) is the gradient to check at ``x`` (shape (n,));
     ``f`` maps a stack of points (k, n) to values (k,), as for ``central_difference``.

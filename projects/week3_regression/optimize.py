@@ -74,7 +74,7 @@ def leaf_copies(params):
     hint="set each p.grad = None first, then loss_fn(*theta, X, y).backward(); sum p.grad**2",
 )
 def loss_and_gradient(loss_fn, theta, X, y):
-    """f(theta) and grad f(theta) by reverse-mode autograd: f.backward() fills p.grad (W3.P3).
+    """f(theta) and grad f(theta) by reverse-mode autograd: f.backward() fills p.grad.
 
     ``theta``: leaf tensors with ``requires_grad=True`` (w of shape (p,), b of shape ());
     ``loss_fn(*theta, X, y)`` returns the scalar f. Clears every p.grad first (backward()
@@ -101,7 +101,7 @@ def check_finite(loss, step, lr):
     "its consecutive slices",
 )
 def minibatches(n_samples, batch_size, generator):
-    """Row indices of successive mini-batches: a fresh seeded permutation every epoch (W3.P4).
+    """Row indices of successive mini-batches: a fresh seeded permutation every epoch.
 
     Epoch e draws pi_e = ``torch.randperm(n_samples, generator=generator)`` and yields its
     consecutive slices pi_e[0:B], pi_e[B:2B], ... (int64 tensors; the last may be shorter),
@@ -121,7 +121,7 @@ def batch_gradient(loss_fn, theta, X, y, rows):
 
 @exercise("W3.5", hint="one line; it works unchanged on NumPy arrays and on tensors")
 def descent_step(w, grad, lr):
-    """w_{k+1} = w_k - lr * grad f(w_k): one step of gradient descent (W3.5).
+    """w_{k+1} = w_k - lr * grad f(w_k): one step of gradient descent.
 
     ``w`` and ``grad``: arrays or tensors of one shape; ``lr``: a float > 0. Returns a new
     array or tensor of that shape (``w`` itself is not modified).
@@ -287,7 +287,7 @@ def train_torch_optim(
 
 @exercise("W3.X1", hint="torch.linalg.solve(H, g) gives d with H d = g; never form inv(H)")
 def newton_step(theta, g, H):
-    """theta_{k+1} = theta_k - d with H d = g: one Newton step, by a linear solve (W3.X1).
+    """theta_{k+1} = theta_k - d with H d = g: one Newton step, by a linear solve.
 
     ``theta``, ``g`` (the gradient at theta): float64 tensors of shape (m,); ``H`` (the
     Hessian at theta): shape (m, m), symmetric positive definite near a strict minimum.
