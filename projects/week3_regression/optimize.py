@@ -10,6 +10,8 @@ Model. Parameters theta = (w, b) minimize f(theta) = loss_fn(w, b, X, y), for ex
   Adam, and L-BFGS with a strong-Wolfe line search).
 - ``newton``: theta <- theta - H^{-1} g with the autograd Hessian H, by a linear solve
   (W3.X1); quadratic convergence near the minimum of a strictly convex f.
+- ``optim_iterates``: every iterate of a ``torch.optim`` optimizer, the record the
+  by-hand update rules of ``update_rules`` are checked against (W3.X5).
 
 Every method records f(theta_k) and ||grad f(theta_k)||_2 on the full batch at each step
 k = 0, 1, ... (before the k-th update), stops as soon as ||grad f|| <= tol or after
@@ -334,3 +336,24 @@ def newton(
 
     evaluate = functools.partial(loss_and_gradient, loss_fn, theta, X, y)
     return run_steps(step_fn, evaluate, theta, 1.0, max_steps, tol, progress, callback)
+
+
+def optim_iterates(name: str, loss_fn: Callable, params, X, y, *, lr: float, steps: int):
+    """theta_0..theta_steps, shape (steps + 1, n_params), of ``OPTIMIZERS[name]`` (not lbfgs)
+    on the full batch: zero_grad, f(theta).backward(), step. The record by-hand update rules
+    are compared against (W3.X5)."""
+    if name not in OPTIMIZERS or name == "lbfgs":
+        raise ValueError(f"name must be one of {sorted(set(OPTIMIZERS) - {'lbfgs'})}, got {name!r}")
+    theta = leaf_copies(params)
+    optimizer = OPTIMIZERS[name](theta, lr, 0.9)
+
+    def flat():
+        return torch.cat([p.detach().reshape(-1) for p in theta])
+
+    path = [flat()]
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss_fn(*theta, X, y).backward()
+        optimizer.step()
+        path.append(flat())
+    return torch.stack(path).numpy()

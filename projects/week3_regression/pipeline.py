@@ -4,8 +4,10 @@ For each task (least squares on diabetes, logistic regression on breast cancer):
 the optimum from an independent reference (QR least squares, scikit-learn), a
 gradient check, the configured optimizer run until the gradient vanishes, every
 optimizer's loss curve on one plot, and the trained model. The linear task also
-shows conditioning (raw vs standardized features) and the L1/L2 weight paths
-with the Lagrange view of ridge; the logistic task shows Newton's method.
+shows conditioning (raw vs standardized features), the L1/L2 weight paths
+with the Lagrange view of ridge (its multiplier by brentq and by Newton-Raphson) and least
+absolute deviations as a linear program; the logistic task shows Newton's method and the
+derivative as a limit. Both check momentum, RMSProp and Adam by hand against torch.optim.
 """
 
 from __future__ import annotations
@@ -20,13 +22,22 @@ from mlflow.entities import Metric
 from omegaconf import DictConfig
 
 from common.plotting import figure
-from projects.week3_regression import calculus, plots, reference
+from projects.week3_regression import (
+    calculus,
+    limits,
+    linear_program,
+    plots,
+    reference,
+    roots,
+    update_rules,
+)
 from projects.week3_regression.data import Split, load_task
 from projects.week3_regression.losses import GRADIENTS, logistic_hessian, objective
 from projects.week3_regression.optimize import (
     OPTIMIZERS,
     gradient_descent,
     newton,
+    optim_iterates,
     train_torch_optim,
 )
 
@@ -38,6 +49,9 @@ STEP_SIZE_IS_1_OVER_L = ("gd", "sgd", "momentum")
 METRIC_BATCH = 1000  # step metrics per log_batch call
 DTYPE = torch.float64
 DRILL_LR = {"SGD": 0.09, "momentum": 0.03, "RMSprop": 0.1, "Adam": 0.2}  # paths on the contour
+FD_STEPS = np.logspace(-16, 0, 65)  # the steps h of the derivative-as-a-limit study (W3.6)
+UPDATE_RULE_STEPS = 50  # steps of each by-hand update rule against torch.optim (W3.X5)
+OUTLIERS = {"count": 10, "shift_in_std": 10.0}  # injected into the diabetes targets (W3.X6)
 
 
 def run(cfg: DictConfig) -> float:
@@ -109,11 +123,14 @@ def fit_task(task: str, cfg: DictConfig) -> float:
     mlflow.log_metrics({f"{task}.{k}": float(v) for k, v in metrics.items()})
     log.info("%s: %s", task, {k: float(f"{v:.6g}") for k, v in metrics.items()})
     log_optimizer_comparison(task, loss_fn, split, optimal, cfg)
+    log_update_rules(task, loss_fn, by_hand_gradient(kind, penalty, split), split)
     if task == "linear":
         log_conditioning(cfg.seed, cfg.data.test_size)
         log_regularization(split)
+        log_least_absolute_deviations(split, cfg.seed)
     else:
         log_newton(loss_fn, split, optimal)
+        log_derivative_limit(loss_fn, split, cfg.seed)
     log_model(task, w, b, split)
     return gap
 
@@ -342,6 +359,34 @@ def log_regularization(split: Split) -> None:
             "linear.lasso_zero_weights_at_max_lambda": float(np.sum(np.abs(lasso[-1]) < 1e-10)),
         }
     )
+    log_multiplier_newton(X, y, t, lam)
+
+
+def log_multiplier_newton(X: np.ndarray, y: np.ndarray, t: float, lam_brent: float) -> None:
+    """W3.X4: Newton-Raphson on the secular equation ||w(lam)||^2 = t^2 against brentq: the
+    error per step (its digits double) and the observed order of convergence."""
+    iterates = roots.ridge_multiplier_newton(X, y, t)
+    errors = np.abs(iterates - lam_brent) / lam_brent
+    phi, _ = roots.secular_equation(X, y, t)
+    table = pd.DataFrame(
+        {
+            "step": np.arange(len(iterates)),
+            "lambda": iterates,
+            "rel_error_vs_brentq": errors,
+            # the table's JSON keeps 10 decimals: digits show what 1e-14 would round away
+            "correct_digits": -np.log10(np.maximum(errors, np.finfo(float).eps)),
+            "phi": [phi(lam) for lam in iterates],
+        }
+    )
+    mlflow.log_table(table, "tables/linear/newton_multiplier.json")
+    orders = roots.convergence_orders(errors)
+    mlflow.log_metrics(
+        {
+            "linear.newton_multiplier_steps": len(iterates) - 1,
+            "linear.newton_multiplier_rel_diff": float(errors[-1]),
+            "linear.newton_multiplier_order": float(orders[-1]) if len(orders) else float("nan"),
+        }
+    )
 
 
 def log_newton(loss_fn, split: Split, optimal: float) -> None:
@@ -365,6 +410,119 @@ def hessian_check(w: torch.Tensor, b: torch.Tensor, split: Split) -> float:
     )
     gap = (by_autograd - logistic_hessian(w, b, X)).abs().max() / by_autograd.abs().max()
     return float(gap)
+
+
+def by_hand_gradient(kind: str, penalty: DictConfig, split: Split):
+    """theta -> grad f(theta) as a NumPy vector (w then b), from the analytic gradient (no
+    autograd): what the by-hand update rules descend on."""
+    X, y = split.X_train, split.y_train
+
+    def grad(theta):
+        theta = torch.as_tensor(theta)
+        g_w, g_b = GRADIENTS[kind](theta[:-1], theta[-1], X, y, l1=penalty.l1, l2=penalty.l2)
+        return torch.cat([g_w, g_b.reshape(1)]).numpy()
+
+    return grad
+
+
+def log_update_rules(task: str, loss_fn, grad, split: Split) -> None:
+    """W3.X5: momentum, RMSProp and Adam by hand against torch.optim, step for step from 0
+    with the learning rates the comparison uses: the max |theta_hand - theta_torch|."""
+    d = split.X_train.shape[1]
+    zeros = [torch.zeros(d, dtype=DTYPE), torch.zeros((), dtype=DTYPE)]
+    rows = []
+    for name, rule in update_rules.RULES.items():
+        lr = default_lr(name, split)
+        by_torch = optim_iterates(
+            name, loss_fn, zeros, split.X_train, split.y_train, lr=lr, steps=UPDATE_RULE_STEPS
+        )
+        by_hand = update_rules.iterate(rule, grad, np.zeros(d + 1), UPDATE_RULE_STEPS, lr=lr)
+        diff = float(np.max(np.abs(by_hand - by_torch)))
+        rows.append(
+            {
+                "optimizer": name,
+                "lr": lr,
+                "steps": UPDATE_RULE_STEPS,
+                "max_abs_diff": diff,
+                "log10_max_abs_diff": np.log10(max(diff, 1e-300)),  # JSON keeps 10 decimals
+            }
+        )
+        mlflow.log_metric(f"{task}.by_hand_{name}_max_abs_diff", diff)
+    mlflow.log_table(pd.DataFrame(rows), f"tables/{task}/update_rules.json")
+
+
+def log_derivative_limit(loss_fn, split: Split, seed: int) -> None:
+    """W3.6: forward and central differences of the loss along a direction against the exact
+    directional derivative, for h from 1e-16 to 1: slopes 1 and 2, then round-off."""
+    d = split.X_train.shape[1] + 1
+    theta, u = limits.random_point_and_direction(d, seed)
+    point = theta.clone().requires_grad_(True)
+    loss_fn(point[:-1], point[-1], split.X_train, split.y_train).backward()
+    exact = float(point.grad @ u)  # phi'(0) = grad f(theta) . u
+    phi = limits.along_direction(loss_fn, theta, u, split.X_train, split.y_train)
+    table = limits.difference_errors(phi, 0.0, exact, FD_STEPS)
+    summary = limits.error_summary(table)
+    # log10 of every column: the table's JSON keeps 10 decimals, and h goes down to 1e-16
+    logged = np.log10(table.clip(lower=1e-300)).add_prefix("log10_")
+    mlflow.log_table(logged, "tables/logistic/finite_difference_error.json")
+    mlflow.log_metrics(
+        {
+            f"logistic.fd_{scheme}_{key}": value
+            for scheme, values in summary.items()
+            for key, value in values.items()
+            if key in ("slope", "best_h", "best_h_theory")
+        }
+    )
+    with figure("logistic/finite_difference_error", figsize=(7, 5)) as (_, ax):
+        plots.finite_difference_error(ax, table, limits.BEST_STEP_THEORY)
+
+
+def log_least_absolute_deviations(split: Split, seed: int) -> None:
+    """W3.X6: LAD as a linear program against scikit-learn's QuantileRegressor, then LAD
+    beside least squares on the diabetes targets with a few outliers injected."""
+    from sklearn.linear_model import QuantileRegressor
+
+    X, y = split.X_train.numpy(), split.y_train.numpy()
+    w_lp, b_lp, objective_lp = linear_program.lad_linprog(X, y)
+    median = QuantileRegressor(quantile=0.5, alpha=0.0, solver="highs").fit(X, y)
+    objective_sk = linear_program.absolute_deviations(X, y, median.coef_, median.intercept_)
+    mlflow.log_metrics(
+        {
+            "linear.lad_objective": objective_lp,
+            "linear.lad_objective_rel_diff": abs(objective_lp - objective_sk) / objective_sk,
+            "linear.lad_coef_max_abs_diff": float(
+                max(np.max(np.abs(w_lp - median.coef_)), abs(b_lp - median.intercept_))
+            ),
+        }
+    )
+    shift = OUTLIERS["shift_in_std"] * y.std()
+    y_out, _ = linear_program.inject_outliers(y, OUTLIERS["count"], shift, seed)
+    targets = {"clean": y, "outliers": y_out}
+    fits = {data: linear_program.lad_and_least_squares(X, t) for data, t in targets.items()}
+    X_test, y_test = split.X_test.numpy(), split.y_test.numpy()
+    rows = [
+        {
+            "method": method,
+            "data": data,
+            "intercept": b,
+            **dict(zip(split.feature_names, w, strict=True)),
+            "train_abs_deviations": linear_program.absolute_deviations(X, targets[data], w, b),
+            "test_mae": linear_program.absolute_deviations(X_test, y_test, w, b) / len(y_test),
+        }
+        for data, by_method in fits.items()
+        for method, (w, b) in by_method.items()
+    ]
+    mlflow.log_table(pd.DataFrame(rows), "tables/linear/lad_vs_least_squares.json")
+    moved = {
+        method: float(np.linalg.norm(fits["outliers"][method][0] - fits["clean"][method][0]))
+        for method in fits["clean"]
+    }
+    mlflow.log_metrics({f"linear.{method}_coef_shift": v for method, v in moved.items()})
+    with figure("linear/lad_vs_least_squares", ncols=2, figsize=(12, 4.5)) as (_, axes):
+        for ax, method in zip(axes, ("least_squares", "lad"), strict=True):
+            weights = (fits["clean"][method][0], fits["outliers"][method][0])
+            title = f"{method}: ||w shift|| = {moved[method]:.3g}, {OUTLIERS['count']} outliers"
+            plots.coefficient_shift(ax, split.feature_names, *weights, title)
 
 
 def log_calculus_drills() -> None:

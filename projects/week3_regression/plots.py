@@ -1,5 +1,6 @@
 """The figures of week 3: gradient descent on a parabola and on a non-convex curve, optimizer
-paths on a 2-D loss, their loss curves, regularization paths and the cost of ill-conditioning.
+paths on a 2-D loss, their loss curves, regularization paths, the cost of ill-conditioning,
+the error of finite differences against the step, and LAD against least squares.
 
 Each function draws onto axes it is given and returns nothing; the pipeline opens, logs and
 closes the figure (``common.plotting.figure``). Inputs are plain arrays, dicts of arrays and
@@ -147,3 +148,44 @@ def condition_steps(ax, table: pd.DataFrame) -> None:
     ax.bar_label(bars, labels=[f"κ = {k:,.1f}" for k in table["condition_number"]], padding=2)
     ax.set(yscale="log", ylim=(1, 5 * table["steps"].max()), ylabel="steps to converge (log scale)")
     ax.set_title("Conditioning and gradient descent")
+
+
+def finite_difference_error(ax, table: pd.DataFrame, best_h_theory: dict[str, float]) -> None:
+    """|difference quotient - f'(x)| against the step h on log-log axes (W3.6).
+
+    ``table`` has columns h, forward, central (absolute errors). Each scheme's line has a
+    dot at its smallest error (the best h measured) and a dashed vertical line at the
+    theory's best h (``best_h_theory[scheme]``). An error of exactly 0 is not drawn (masked).
+    """
+    for scheme, order in (("forward", "h¹"), ("central", "h²")):
+        (line,) = ax.plot(table["h"], table[scheme], marker=".", label=f"{scheme} (~{order})")
+        best = table[scheme].idxmin()
+        ax.plot(
+            table["h"][best],
+            table[scheme][best],
+            marker="o",
+            markersize=9,
+            color=line.get_color(),
+            linestyle="none",
+            label=f"{scheme}: best h = {table['h'][best]:.1e}",
+        )
+        ax.axvline(best_h_theory[scheme], color=line.get_color(), linestyle="--", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log", nonpositive="mask")
+    ax.set(xlabel="step h", ylabel="|error of f′(x)|")
+    ax.set_title("The derivative as a limit: truncation (right), round-off (left)")
+    ax.legend(fontsize=8)
+
+
+def coefficient_shift(
+    ax, names: list[str], clean: np.ndarray, with_outliers: np.ndarray, title: str
+) -> None:
+    """Each coefficient fitted on clean data beside the one fitted with outliers (W3.X6):
+    two bars per feature; a robust fit keeps the pairs alike."""
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, clean, width=0.4, label="clean data")
+    ax.bar(x + 0.2, with_outliers, width=0.4, label="with outliers")
+    ax.axhline(0, color=MINIMUM_COLOUR, linewidth=0.8)
+    ax.set_xticks(x, names, rotation=45)
+    ax.set(ylabel="weight", title=title)
+    ax.legend(fontsize=8)

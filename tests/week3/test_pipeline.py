@@ -42,6 +42,24 @@ def test_default_run_reaches_the_optimum_and_logs_what_the_readme_promises(finis
         > 10 * metrics["linear.condition_number_standardized"]
     )
     assert metrics["linear.lagrange_max_abs_diff"] < 1e-6
+    # W3.6: slopes 1 and 2 on the truncation range, best steps near eps^(1/2) and eps^(1/3)
+    for scheme, order in (("forward", 1), ("central", 2)):
+        assert metrics[f"logistic.fd_{scheme}_slope"] == pytest.approx(order, abs=0.1)
+        ratio = (
+            metrics[f"logistic.fd_{scheme}_best_h"] / metrics[f"logistic.fd_{scheme}_best_h_theory"]
+        )
+        assert 0.1 <= ratio <= 10
+    # W3.X4: Newton's multiplier is brentq's, reached quadratically
+    assert metrics["linear.newton_multiplier_rel_diff"] <= 1e-10
+    assert metrics["linear.newton_multiplier_order"] == pytest.approx(2, abs=0.1)
+    # W3.X5: the by-hand rules follow torch.optim (parameters of order 1 to 300)
+    for task in ("linear", "logistic"):
+        for name in ("momentum", "rmsprop", "adam"):
+            assert metrics[f"{task}.by_hand_{name}_max_abs_diff"] <= 1e-9
+    # W3.X6: the LP is the QuantileRegressor fit; LAD resists the outliers
+    assert metrics["linear.lad_coef_max_abs_diff"] <= 1e-6
+    assert metrics["linear.lad_objective_rel_diff"] <= 1e-8
+    assert metrics["linear.lad_coef_shift"] < metrics["linear.least_squares_coef_shift"] / 3
     history = client.get_metric_history(run.info.run_id, "logistic.loss")
     assert len(history) == metrics["logistic.steps"] + 1  # one point per step, logged in batches
     artifacts = client.download_artifacts(run.info.run_id, "", str(folder / "artifacts"))

@@ -109,3 +109,37 @@ def test_condition_steps_draws_one_annotated_bar_per_setting(subplots):
     assert [t.get_text() for t in ax.texts] == ["κ = 1,234.5", "κ = 3.2"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["raw", "standardized"]
     assert ax.get_yscale() == "log"
+
+
+def test_finite_difference_error_draws_both_schemes_their_best_steps_and_the_theory(subplots):
+    table = pd.DataFrame(
+        {
+            "h": [1e-8, 1e-6, 1e-4, 1e-2],
+            "forward": [1e-8, 1e-6, 1e-4, 1e-2],
+            "central": [1e-6, 1e-10, 1e-8, 1e-4],
+        }
+    )
+    ax = subplots()
+    plots.finite_difference_error(ax, table, {"forward": 1.5e-8, "central": 6e-6})
+    assert legend_labels(ax) == [
+        "forward (~h¹)",
+        "forward: best h = 1.0e-08",
+        "central (~h²)",
+        "central: best h = 1.0e-06",
+    ]
+    np.testing.assert_array_equal(line_labelled(ax, "central (~h²)").get_ydata(), table["central"])
+    best = line_labelled(ax, "central: best h = 1.0e-06")
+    assert (best.get_xdata()[0], best.get_ydata()[0]) == (1e-6, 1e-10)
+    verticals = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert verticals == [1.5e-8, 6e-6]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+
+
+def test_coefficient_shift_draws_a_clean_and_an_outlier_bar_per_feature(subplots):
+    ax = subplots()
+    plots.coefficient_shift(ax, ["age", "bmi"], np.array([1.0, -2.0]), np.array([1.5, 3.0]), "LS")
+    bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert [b.get_height() for b in bars] == [1.0, -2.0, 1.5, 3.0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["age", "bmi"]
+    assert legend_labels(ax) == ["clean data", "with outliers"]
+    assert ax.get_title() == "LS"
