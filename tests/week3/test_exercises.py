@@ -37,6 +37,15 @@ EXERCISES = {
     "optimize.newton_step",
     "reference.least_squares_qr",
     "reference.ridge_cholesky",
+    "limits.forward_difference",
+    "limits.loglog_slope",
+    "roots.newton_raphson",
+    "roots.convergence_orders",
+    "update_rules.momentum_step",
+    "update_rules.rmsprop_step",
+    "update_rules.adam_step",
+    "linear_program.lad_linprog",
+    "linear_program.absolute_deviations",
 }
 SIGN_ERROR_STEP = """def descent_step(w, grad, lr):
     return w + lr * grad  # uphill: the sign of the step is wrong
@@ -66,7 +75,7 @@ def mine(tmp_path, monkeypatch):
 def test_every_week3_curriculum_id_has_an_exercise():
     ids = {e.curriculum_id for e in discover(PACKAGE)}
     assert ids >= {"W3.1", "W3.2", "W3.3", "W3.4", "W3.5", "W3.P1", "W3.P2", "W3.P3", "W3.P4"}
-    assert ids >= {"W3.X1", "W3.X2", "W3.X3"}
+    assert ids >= {"W3.X1", "W3.X2", "W3.X3", "W3.6", "W3.X4", "W3.X5", "W3.X6"}
 
 
 def test_fresh_stubs_grade_as_all_todo_and_exit_zero(mine):

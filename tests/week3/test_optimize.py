@@ -169,7 +169,6 @@ def test_gradient_descent_on_x_squared():
     assert x0.item() == 3.0  # the caller's tensor is never modified
 
 
-@grades(descent_step, loss_and_gradient)
 def test_gradient_descent_reaches_least_squares_optimum(diabetes, least_squares_optimum):
     _, _, X, y = diabetes
     w_star, b_star, f_star = least_squares_optimum
@@ -231,7 +230,6 @@ def test_newton_converges_in_a_handful_of_steps(cancer, logistic_optimum):
     assert result.grad_norms[-1] <= 1e-10
 
 
-@grades(minibatches, descent_step)
 def test_minibatch_sgd_reaches_the_optimum(diabetes, least_squares_optimum):
     _, _, X, y = diabetes
     f_star = least_squares_optimum[2]
