@@ -124,6 +124,8 @@ class Grader:
                 with using({key: self.learner[key]}):  # setup, call and teardown
                     item.ihook.pytest_runtest_protocol(item=item, nextitem=following)
                 if self.current.status == "fails":
+                    if following is not None:  # set up for `following`: tear it all down
+                        item.ihook.pytest_runtest_teardown(item=item, nextitem=None)
                     break
         return True
 

@@ -30,6 +30,9 @@ import pandas as pd
 import torch
 from scipy import optimize
 
+from common.exercises import exercise
+from projects.week3_regression.optimize import descent_step
+
 DTYPE = torch.float64
 
 
@@ -40,19 +43,41 @@ def _tensor(x, requires_grad=False):
 # ---------------------------------------------------------------- W3.1, W3.P1, W3.P3
 
 
+@exercise(
+    "W3.1",
+    hint="row i of h * torch.eye(n) is h e_i: f of the stack x + steps gives every f(x + h e_i)",
+)
 def central_difference(f, x, h=1e-6):
-    """df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / (2h) for every coordinate i at once (W3.P1).
+    """df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / (2h) for every coordinate i at once (W3.1).
 
     The error is h^2 |f'''| / 6 (truncation) plus about eps |f| / h (rounding), so at
     h = 1e-6 a smooth O(1) function gets about 1e-10 relative accuracy. ``f`` maps a stack of
-    points (coordinates on the last axis) to a stack of values; a 0-d ``x`` is a scalar
-    function evaluated elementwise. Returns a float64 tensor shaped like ``x``.
+    points (coordinates on the last axis, shape (k, n)) to a stack of values (k,); a 0-d ``x``
+    is a scalar function evaluated elementwise. ``x``: shape (n,) or (), array or tensor.
+    Returns a float64 tensor shaped like ``x``.
     """
     x = torch.as_tensor(x, dtype=DTYPE)
     if x.ndim == 0:
         return (f(x + h) - f(x - h)) / (2 * h)
     steps = h * torch.eye(x.shape[-1], dtype=DTYPE)  # row i is h e_i, shape (n, n)
     return (f(x + steps) - f(x - steps)) / (2 * h)  # shape (n,)
+
+
+@exercise(
+    "W3.P1",
+    hint="estimate with central_difference(f, x, h); compare with np.abs(...).max() ratios",
+)
+def gradient_check_error(f, grad, x, h=1e-6):
+    """A gradient check: max_i |g_i - d_i| / max_i |g_i|, d = central_difference(f, x, h).
+
+    ``grad`` (g, shape (n,), array or tensor) is the gradient to check at ``x`` (shape (n,));
+    ``f`` maps a stack of points (k, n) to values (k,), as for ``central_difference``.
+    Returns a float: about 1e-10 for a correct gradient of a smooth O(1) function, of
+    order 1 for a wrong one.
+    """
+    g = np.asarray(grad, dtype=np.float64)
+    d = np.asarray(central_difference(f, x, h), dtype=np.float64)
+    return float(np.max(np.abs(g - d)) / np.max(np.abs(g)))
 
 
 def autograd_gradient(f, x):
@@ -111,21 +136,23 @@ def sigmoid(z):
     return 1.0 / (1.0 + math.exp(-z))
 
 
+@exercise(
+    "W3.2",
+    hint="forward pass z, a, L first; each local derivative is one line; multiply along the path",
+)
 def chain_rule(w, x, b, t):
     """dL/dw and dL/db of L = (sigma(w x + b) - t)^2 as a product of local derivatives (W3.2).
 
     z = w x + b, a = sigma(z), L = (a - t)^2, so
     dL/dw = dL/da * da/dz * dz/dw = 2 (a - t) * a (1 - a) * x   and   dz/db = 1.
-    Returns the forward values, each local derivative, both products, and autograd's
-    dL/dw and dL/db from ``backward()`` on the same graph.
+    All arguments and values are Python floats. Returns the dict with the keys
+    "z", "a", "L" (forward values), "dL/da", "da/dz", "dz/dw", "dz/db" (local derivatives)
+    and "dL/dw", "dL/db" (their products).
     """
     z = w * x + b
     a = sigmoid(z)
     loss = (a - t) ** 2
     dL_da, da_dz, dz_dw, dz_db = 2 * (a - t), a * (1 - a), x, 1.0
-
-    w_, b_ = _tensor(w, requires_grad=True), _tensor(b, requires_grad=True)
-    (torch.sigmoid(w_ * x + b_) - t).pow(2).backward()
     return {
         "z": z,
         "a": a,
@@ -136,6 +163,16 @@ def chain_rule(w, x, b, t):
         "dz/db": dz_db,
         "dL/dw": dL_da * da_dz * dz_dw,
         "dL/db": dL_da * da_dz * dz_db,
+    }
+
+
+def chain_rule_table(w, x, b, t):
+    """``chain_rule`` by hand beside autograd's dL/dw and dL/db from ``backward()`` on the
+    same graph (keys "dL/dw (autograd)", "dL/db (autograd)")."""
+    w_, b_ = _tensor(w, requires_grad=True), _tensor(b, requires_grad=True)
+    (torch.sigmoid(w_ * x + b_) - t).pow(2).backward()
+    return {
+        **chain_rule(w, x, b, t),
         "dL/dw (autograd)": w_.grad.item(),
         "dL/db (autograd)": b_.grad.item(),
     }
@@ -144,10 +181,13 @@ def chain_rule(w, x, b, t):
 # ---------------------------------------------------------------- W3.P2
 
 
+@exercise("W3.P2", hint="a Python loop is fine here: f'(x) = 2x; keep x_0 as the first entry")
 def descend_parabola(x0, lr, steps):
     """Gradient descent on f(x) = x^2 by hand: x_{k+1} = x_k - lr * 2 x_k (W3.P2).
 
-    Returns the ``steps + 1`` iterates x_0..x_steps; in closed form x_k = (1 - 2 lr)^k x_0.
+    ``x0``, ``lr``: floats, ``steps``: an int. Returns the ``steps + 1`` iterates
+    x_0..x_steps as a float64 array of shape (steps + 1,); in closed form
+    x_k = (1 - 2 lr)^k x_0.
     """
     x = float(x0)
     iterates = [x]
@@ -191,13 +231,14 @@ def nonconvex_grad(x):
 
 
 def descend(f_grad, x0, lr, steps):
-    """Plain gradient descent x_{k+1} = x_k - lr * grad f(x_k); returns x_0..x_steps, shape
-    (steps + 1, *x0.shape). ``f_grad`` takes and returns NumPy arrays (W3.4, W3.5).
+    """Plain gradient descent x_{k+1} = x_k - lr * grad f(x_k) (``descent_step``); returns
+    x_0..x_steps, shape (steps + 1, *x0.shape). ``f_grad`` takes and returns NumPy arrays
+    (W3.4, W3.5).
     """
     x = np.asarray(x0, dtype=np.float64)
     iterates = [x]
     for _ in range(steps):
-        x = x - lr * f_grad(x)
+        x = descent_step(x, f_grad(x), lr)
         iterates.append(x)
     return np.stack(iterates)
 
@@ -210,9 +251,16 @@ def second_derivative(f, x):
     return d2f.numpy()
 
 
+@exercise(
+    "W3.4",
+    hint="second_derivative(f, x) gives f'' on a grid np.linspace(a, b, n); convex: all >= 0",
+)
 def is_convex_on(f, interval, n=1001):
     """Second-order condition: f is convex on [a, b] iff f''(x) >= 0 there, checked on an
     n-point grid with autograd's f'' (W3.4). A grid can miss a dip narrower than its step.
+
+    ``f`` maps a float64 tensor to a tensor of the same shape, elementwise; ``interval`` is
+    (a, b) with a < b (else ValueError). Returns a Python bool.
     """
     a, b = interval
     if not a < b:
@@ -230,7 +278,8 @@ def global_minimum_on_grid(f, interval, n=200_001):
 def minima_table(starts, lr=0.02, steps=500, interval=(-3.0, 3.0)):
     """Where gradient descent on ``nonconvex`` lands from each start, against
     ``scipy.optimize.minimize`` (BFGS) from the same start and the global minimum of a dense
-    grid (W3.4). Each row: start, x and f(x) found by descent and by scipy, is_global.
+    grid (W3.4). Each row: start, x and f(x) found by descent and by scipy, is_global, and
+    convex_around (``is_convex_on`` within 0.25 of the point found).
     """
     x_global, f_global = global_minimum_on_grid(nonconvex, interval)
     rows = []
@@ -251,6 +300,8 @@ def minima_table(starts, lr=0.02, steps=500, interval=(-3.0, 3.0)):
                 "x_scipy": scipy_result.x[0],
                 "f_scipy": scipy_result.fun,
                 "is_global": bool(abs(x_gd - x_global) < 1e-3),
+                # a minimum sits in a convex neighbourhood: f'' >= 0 on [x - 0.25, x + 0.25]
+                "convex_around": is_convex_on(nonconvex, (x_gd - 0.25, x_gd + 0.25)),
             }
         )
     table = pd.DataFrame(rows)

@@ -23,13 +23,19 @@ import numpy as np
 import pandas as pd
 import torch
 
+from common.exercises import exercise
+
 EPS = float(np.finfo(np.float64).eps)  # 2.2e-16
 BEST_STEP_THEORY = {"forward": EPS ** (1 / 2), "central": EPS ** (1 / 3)}
 ORDER = {"forward": 1, "central": 2}  # the power of h in the truncation error
 
 
+@exercise("W3.6", hint="two calls of f; the quotient is the definition of f' before the limit")
 def forward_difference(f, x, h):
-    """(f(x + h) - f(x)) / h: f'(x) + O(h)."""
+    """(f(x + h) - f(x)) / h: f'(x) + O(h) (truncation h |f''| / 2, round-off ~ 2 eps |f| / h).
+
+    ``f`` maps a float to a float; ``x``, ``h``: floats (h > 0). Returns a float.
+    """
     return (f(x + h) - f(x)) / h
 
 
@@ -52,8 +58,13 @@ def difference_errors(f, x, exact, steps):
     return pd.DataFrame(rows)
 
 
+@exercise("W3.6", hint="np.polyfit(np.log10(h), np.log10(error), 1) returns (slope, intercept)")
 def loglog_slope(h, error):
-    """p in error ~ C h^p: the least-squares slope of log10(error) against log10(h)."""
+    """p in error ~ C h^p: the least-squares slope of log10(error) against log10(h).
+
+    ``h``, ``error``: positive arrays (or Series) of one length m >= 2. Returns a float: about
+    1 for a forward difference, 2 for a central one, where truncation dominates.
+    """
     slope, _ = np.polyfit(np.log10(h), np.log10(error), 1)
     return float(slope)
 

@@ -21,11 +21,21 @@ Sources:
 import numpy as np
 from scipy import optimize, sparse
 
+from common.exercises import exercise
 from projects.week3_regression.reference import least_squares_qr
 
 
+@exercise(
+    "W3.X6",
+    hint="variables [w, b, t]: c = [0, 0, 1]; stack [X 1 -I] and [-X -1 -I] as A_ub; t >= 0",
+)
 def lad_linprog(X, y):
-    """(w, b, objective sum_i |y_i - x_i^T w - b|) from the LP above, by HiGHS."""
+    """(w, b, objective sum_i |y_i - x_i^T w - b|) from the LP above, by HiGHS.
+
+    minimize 1^T t over (w, b, t) s.t. X w + b 1 - t <= y, -X w - b 1 - t <= -y, t >= 0
+    (``scipy.optimize.linprog(..., method="highs")``). ``X``: array (n, p), ``y``: (n,).
+    Returns (w of shape (p,), b a float, the optimal objective a float).
+    """
     n, p = X.shape
     ones, eye = np.ones((n, 1)), sparse.identity(n, format="csr")
     fit = sparse.csr_matrix(np.hstack([X, ones]))  # [X 1], shape (n, p + 1)
@@ -39,8 +49,12 @@ def lad_linprog(X, y):
     return result.x[:p], float(result.x[p]), float(result.fun)
 
 
+@exercise("W3.X6", hint="the residuals y - X @ w - b, then their absolute values summed")
 def absolute_deviations(X, y, w, b):
-    """sum_i |y_i - x_i^T w - b|: the LAD objective at (w, b)."""
+    """sum_i |y_i - x_i^T w - b|: the LAD objective at (w, b).
+
+    ``X``: array (n, p), ``y``: (n,), ``w``: (p,), ``b``: a float. Returns a float.
+    """
     return float(np.sum(np.abs(y - X @ w - b)))
 
 

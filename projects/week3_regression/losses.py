@@ -26,6 +26,8 @@ Sources:
 import torch
 from torch.nn import functional as F
 
+from common.exercises import exercise
+
 
 def mse_loss(w, b, X, y):
     """(1/2n) ||X w + b - y||^2."""
@@ -41,8 +43,13 @@ def logistic_loss(w, b, X, y):
     return F.binary_cross_entropy_with_logits(z, y)
 
 
+@exercise("W3.X2", hint="||w||^2 is the dot product w @ w")
 def l2_penalty(w, lam):
-    """(lam/2) ||w||^2 (the intercept is never passed here, so never penalized)."""
+    """(lam/2) ||w||^2 (the intercept is never passed here, so never penalized).
+
+    ``w``: tensor of shape (p,); ``lam``: a float >= 0. Returns a 0-d tensor that autograd
+    can differentiate (gradient lam w: it shrinks every weight in proportion to itself).
+    """
     return 0.5 * lam * (w @ w)
 
 
@@ -67,19 +74,36 @@ def objective(kind, w, b, X, y, l1=0.0, l2=0.0):
     return loss
 
 
+@exercise("W3.X2", hint="d|w_j|/dw_j = sign(w_j), and 0 is a valid subgradient at w_j = 0")
 def penalty_gradient(w, l1=0.0, l2=0.0):
-    """d/dw [l1 ||w||_1 + (l2/2) ||w||^2] = l1 sign(w) + l2 w (a subgradient at w_j = 0)."""
+    """d/dw [l1 ||w||_1 + (l2/2) ||w||^2] = l1 sign(w) + l2 w (a subgradient at w_j = 0).
+
+    ``w``: tensor of shape (p,); ``l1``, ``l2``: floats >= 0. Returns a tensor of shape (p,):
+    the L1 part pulls every weight toward 0 by the same l1, the L2 part by l2 |w_j|.
+    """
     return l1 * torch.sign(w) + l2 * w
 
 
+@exercise("W3.3", hint="residuals r = X @ w + b - y; add penalty_gradient(w, l1, l2) to the w part")
 def mse_gradient(w, b, X, y, l1=0.0, l2=0.0):
-    """(X^T r / n + l1 sign(w) + l2 w, mean(r)) with r = X w + b - y."""
+    """(X^T r / n + l1 sign(w) + l2 w, mean(r)) with r = X w + b - y: the gradient of
+    mse_loss + penalties in w and in b.
+
+    ``X``: (n, p), ``y``: (n,), ``w``: (p,), ``b``: a 0-d tensor. Returns (grad_w of shape
+    (p,), grad_b of shape ()), both tensors.
+    """
     r = X @ w + b - y  # shape (n,)
     return X.T @ r / X.shape[0] + penalty_gradient(w, l1, l2), r.mean()
 
 
+@exercise("W3.3", hint="p = torch.sigmoid(X @ w + b); the same shape of answer as mse_gradient")
 def logistic_gradient(w, b, X, y, l1=0.0, l2=0.0):
-    """(X^T (p - y) / n + l1 sign(w) + l2 w, mean(p - y)) with p = sigma(X w + b)."""
+    """(X^T (p - y) / n + l1 sign(w) + l2 w, mean(p - y)) with p = sigma(X w + b): the
+    gradient of logistic_loss + penalties in w and in b.
+
+    ``X``: (n, p), ``y``: (n,) of 0s and 1s, ``w``: (p,), ``b``: a 0-d tensor. Returns
+    (grad_w of shape (p,), grad_b of shape ()), both tensors.
+    """
     p = torch.sigmoid(X @ w + b)  # P(y = 1 | x), shape (n,)
     return X.T @ (p - y) / X.shape[0] + penalty_gradient(w, l1, l2), (p - y).mean()
 
@@ -92,8 +116,15 @@ def mse_hessian(X):
     return X.T @ X / X.shape[0]
 
 
+@exercise(
+    "W3.3", hint="scale the rows of X by p (1 - p) with broadcasting; never build the n x n diag"
+)
 def logistic_hessian(w, b, X):
-    """d^2 logistic / dw^2 = X^T diag(p (1 - p)) X / n with p = sigma(X w + b)."""
+    """d^2 logistic / dw^2 = X^T diag(p (1 - p)) X / n with p = sigma(X w + b).
+
+    ``X``: (n, p), ``w``: (p,), ``b``: a 0-d tensor. Returns the (p, p) tensor: symmetric,
+    positive semidefinite (the logistic loss is convex), without the penalty's l2 I.
+    """
     p = torch.sigmoid(X @ w + b)  # shape (n,)
     return (X.T * (p * (1 - p))) @ X / X.shape[0]
 

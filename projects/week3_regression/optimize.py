@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from common.exercises import exercise
+
 
 @dataclass
 class OptimizeResult:
@@ -69,8 +71,18 @@ def leaf_copies(params):
     return [p.detach().clone().requires_grad_(True) for p in params]
 
 
-def full_batch_loss(loss_fn, theta, X, y):
-    """f(theta) on every row, with theta.grad = grad f(theta); returns (f, ||grad f||_2)."""
+@exercise(
+    "W3.P3",
+    hint="set each p.grad = None first, then loss_fn(*theta, X, y).backward(); sum p.grad**2",
+)
+def loss_and_gradient(loss_fn, theta, X, y):
+    """f(theta) and grad f(theta) by reverse-mode autograd: f.backward() fills p.grad.
+
+    ``theta``: leaf tensors with ``requires_grad=True`` (w of shape (p,), b of shape ());
+    ``loss_fn(*theta, X, y)`` returns the scalar f. Clears every p.grad first (backward()
+    accumulates into .grad), leaves theta's values untouched, and sets p.grad = df/dp.
+    Returns (f, ||grad f||_2) as Python floats, the norm over all of theta's entries.
+    """
     for p in theta:
         p.grad = None
     loss = loss_fn(*theta, X, y)
@@ -85,8 +97,19 @@ def check_finite(loss, step, lr):
         raise FloatingPointError(f"diverged at step {step}; lower the learning rate (lr={lr})")
 
 
+@exercise(
+    "W3.P4",
+    hint="an endless generator: each epoch draws torch.randperm(n, generator=...) and yields "
+    "its consecutive slices",
+)
 def minibatches(n_samples, batch_size, generator):
-    """Row indices of successive mini-batches: a fresh seeded permutation every epoch."""
+    """Row indices of successive mini-batches: a fresh seeded permutation every epoch.
+
+    Epoch e draws pi_e = ``torch.randperm(n_samples, generator=generator)`` and yields its
+    consecutive slices pi_e[0:B], pi_e[B:2B], ... (int64 tensors; the last may be shorter),
+    then starts the next epoch, forever. A mini-batch gradient is the gradient of the loss
+    on X[rows], y[rows]: an unbiased estimate of the full-batch gradient.
+    """
     while True:
         yield from torch.randperm(n_samples, generator=generator).split(batch_size)
 
@@ -98,7 +121,17 @@ def batch_gradient(loss_fn, theta, X, y, rows):
     loss_fn(*theta, X[rows], y[rows]).backward()
 
 
-def descend(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback):
+@exercise("W3.5", hint="one line; it works unchanged on NumPy arrays and on tensors")
+def descent_step(w, grad, lr):
+    """w_{k+1} = w_k - lr * grad f(w_k): one step of gradient descent.
+
+    ``w`` and ``grad``: arrays or tensors of one shape; ``lr``: a float > 0. Returns a new
+    array or tensor of that shape (``w`` itself is not modified).
+    """
+    return w - lr * grad
+
+
+def run_steps(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback):
     """The shared loop: measure f and ||grad f|| on the full batch, stop or step, repeat.
 
     ``evaluate()`` returns (f, ||grad f||) at the current theta and sets theta.grad;
@@ -155,11 +188,11 @@ def gradient_descent(
             batch_gradient(loss_fn, theta, X, y, next(batches))
         with torch.no_grad():  # the update is not part of the graph
             for p in theta:
-                p -= lr * p.grad
+                p.copy_(descent_step(p, p.grad, lr))
                 p.grad = None  # zeroed: backward() accumulates
 
-    evaluate = functools.partial(full_batch_loss, loss_fn, theta, X, y)
-    return descend(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback)
+    evaluate = functools.partial(loss_and_gradient, loss_fn, theta, X, y)
+    return run_steps(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback)
 
 
 # name -> (theta, lr, momentum) -> torch.optim optimizer
@@ -250,8 +283,20 @@ def train_torch_optim(
         optimizer.step()
 
     if name != "lbfgs":
-        evaluate = functools.partial(full_batch_loss, loss_fn, theta, X, y)
-    return descend(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback)
+        evaluate = functools.partial(loss_and_gradient, loss_fn, theta, X, y)
+    return run_steps(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback)
+
+
+@exercise("W3.X1", hint="torch.linalg.solve(H, g) gives d with H d = g; never form inv(H)")
+def newton_step(theta, g, H):
+    """theta_{k+1} = theta_k - d with H d = g: one Newton step, by a linear solve.
+
+    ``theta``, ``g`` (the gradient at theta): float64 tensors of shape (m,); ``H`` (the
+    Hessian at theta): shape (m, m), symmetric positive definite near a strict minimum.
+    Returns the new point, shape (m,). Solving costs O(m^3) like an inverse, but is
+    cheaper by a constant and more accurate; on a quadratic it lands on the minimum.
+    """
+    return theta - torch.linalg.solve(H, g)
 
 
 def newton(
@@ -285,13 +330,12 @@ def newton(
             flat = torch.cat([p.reshape(-1) for p in theta])  # theta_k, shape (n_params,)
             g = torch.cat([p.grad.reshape(-1) for p in theta])  # grad f(theta_k)
         H = torch.autograd.functional.hessian(f, flat, vectorize=True)  # (n_params, n_params)
-        delta = torch.linalg.solve(H, g)  # H delta = g
         with torch.no_grad():
-            for p, part in zip(theta, (flat - delta).split(sizes), strict=True):
+            for p, part in zip(theta, newton_step(flat, g, H).split(sizes), strict=True):
                 p.copy_(part.reshape(p.shape))
 
-    evaluate = functools.partial(full_batch_loss, loss_fn, theta, X, y)
-    return descend(step_fn, evaluate, theta, 1.0, max_steps, tol, progress, callback)
+    evaluate = functools.partial(loss_and_gradient, loss_fn, theta, X, y)
+    return run_steps(step_fn, evaluate, theta, 1.0, max_steps, tol, progress, callback)
 
 
 def optim_iterates(name: str, loss_fn: Callable, params, X, y, *, lr: float, steps: int):

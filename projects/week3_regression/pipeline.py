@@ -32,7 +32,7 @@ from projects.week3_regression import (
     update_rules,
 )
 from projects.week3_regression.data import Split, load_task
-from projects.week3_regression.losses import GRADIENTS, objective
+from projects.week3_regression.losses import GRADIENTS, logistic_hessian, objective
 from projects.week3_regression.optimize import (
     OPTIMIZERS,
     gradient_descent,
@@ -180,11 +180,10 @@ def gradient_check(kind: str, split: Split, penalty: DictConfig, seed: int) -> f
             ]
         )
 
-    numeric = calculus.central_difference(f, np.concatenate([w.detach().numpy(), [0.0]]))
-    scale = np.max(np.abs(autograd))
-    return float(
-        max(np.max(np.abs(autograd - analytic.numpy())), np.max(np.abs(autograd - numeric))) / scale
-    )
+    theta = np.concatenate([w.detach().numpy(), [0.0]])
+    by_difference = calculus.gradient_check_error(f, autograd, theta)
+    by_formula = np.max(np.abs(autograd - analytic.numpy())) / np.max(np.abs(autograd))
+    return float(max(by_formula, by_difference))
 
 
 # -- training -----------------------------------------------------------------------------------
@@ -395,9 +394,22 @@ def log_newton(loss_fn, split: Split, optimal: float) -> None:
     zeros = [torch.zeros(split.X_train.shape[1], dtype=DTYPE), torch.zeros((), dtype=DTYPE)]
     newton_run = newton(loss_fn, zeros, split.X_train, split.y_train, max_steps=50, tol=1e-10)
     mlflow.log_metric("logistic.newton_steps", newton_run.steps)
+    w, b = newton_run.params
+    mlflow.log_metric("logistic.hessian_check_rel_error", hessian_check(w, b, split))
     mlflow.log_metric(
         "logistic.newton_loss_gap_rel", abs(newton_run.losses[-1] - optimal) / abs(optimal)
     )
+
+
+def hessian_check(w: torch.Tensor, b: torch.Tensor, split: Split) -> float:
+    """W3.3: max |H_autograd - X^T diag(p (1 - p)) X / n| / max |H_autograd|, the Hessian in w of
+    the unpenalized logistic loss at (w, b)."""
+    X, y = split.X_train, split.y_train
+    by_autograd = torch.autograd.functional.hessian(
+        lambda v: objective("logistic", v, b, X, y), w, vectorize=True
+    )
+    gap = (by_autograd - logistic_hessian(w, b, X)).abs().max() / by_autograd.abs().max()
+    return float(gap)
 
 
 def by_hand_gradient(kind: str, penalty: DictConfig, split: Split):
@@ -517,7 +529,7 @@ def log_calculus_drills() -> None:
     """W3.1-W3.5, W3.P2: derivatives three ways, the chain rule, x^2 by hand, a non-convex f,
     and optimizer paths on an ill-conditioned quadratic."""
     mlflow.log_table(calculus.partial_derivatives_table(), "tables/drills/partial_derivatives.json")
-    chain = calculus.chain_rule(w=0.7, x=1.3, b=-0.2, t=1.0)
+    chain = calculus.chain_rule_table(w=0.7, x=1.3, b=-0.2, t=1.0)
     mlflow.log_table(pd.DataFrame([chain]).astype(float), "tables/drills/chain_rule.json")
     runs = {lr: calculus.descend_parabola(1.0, lr, 30) for lr in (0.1, 0.75, 1.0, 1.05)}
     with figure("drills/parabola_descent", figsize=(7, 4)) as (_, ax):

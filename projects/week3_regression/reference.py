@@ -35,6 +35,8 @@ import numpy as np
 from scipy import linalg, optimize
 from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
 
+from common.exercises import exercise
+
 
 def center(X, y):
     """(X_c, y_c, mu_x, mean y): centred data, so the intercept drops out of the fit."""
@@ -47,8 +49,16 @@ def intercept(w, mu_x, y_mean):
     return y_mean - mu_x @ w
 
 
+@exercise(
+    "W3.X1",
+    hint="center(X, y), then np.linalg.qr and scipy.linalg.solve_triangular; b from intercept",
+)
 def least_squares_qr(X, y):
-    """(w, b) with R w = Q^T y_c, X_c = Q R (thin QR; triangular solve, no inverse)."""
+    """(w, b) with R w = Q^T y_c, X_c = Q R (thin QR; triangular solve, no inverse).
+
+    ``X``: array (n, p) of full column rank, ``y``: (n,). X_c, y_c are centred (``center``)
+    and b = mean(y) - mu_x^T w (``intercept``). Returns (w of shape (p,), b a float).
+    """
     X_c, y_c, mu_x, y_mean = center(X, y)
     Q, R = np.linalg.qr(X_c)  # Q (n, p), R (p, p) upper triangular
     w = linalg.solve_triangular(R, Q.T @ y_c)
@@ -72,8 +82,17 @@ def ridge_qr(X, y, lam):
     return w, intercept(w, mu_x, y_mean)
 
 
+@exercise(
+    "W3.X3",
+    hint="build G = X_c.T @ X_c + n * lam * I; scipy.linalg.cho_factor / cho_solve, not inv",
+)
 def ridge_cholesky(X, y, lam):
-    """(w, b) with (X_c^T X_c + n lam I) w = X_c^T y_c, by Cholesky (lam > 0: SPD system)."""
+    """(w, b) with (X_c^T X_c + n lam I) w = X_c^T y_c, by Cholesky (lam > 0: SPD system).
+
+    The stationary point of the Lagrangian (1/2n) ||X_c w - y_c||^2 + (lam/2)(||w||^2 - t^2)
+    for the multiplier lam: ridge regression. ``X``: array (n, p), ``y``: (n,), ``lam``: a
+    float > 0. Returns (w of shape (p,), b = mean(y) - mu_x^T w a float).
+    """
     X_c, y_c, mu_x, y_mean = center(X, y)
     n, p = X_c.shape
     G = X_c.T @ X_c + n * lam * np.eye(p)  # shape (p, p)

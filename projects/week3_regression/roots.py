@@ -24,12 +24,20 @@ Sources:
 
 import numpy as np
 
+from common.exercises import exercise
 
+
+@exercise(
+    "W3.X4",
+    hint="a loop: the tangent at x_k meets zero at x_k - phi(x_k) / dphi(x_k); keep every x",
+)
 def newton_raphson(phi, dphi, x0, tol=1e-12, max_steps=100):
     """The iterates x_0, x_1, ... of x_{k+1} = x_k - phi(x_k) / phi'(x_k), up to the first
     step with |x_{k+1} - x_k| <= tol |x_{k+1}| (or ``max_steps`` steps); a float array.
 
-    tol = 1e-12 is enough: near the root the next error is about the square of this step.
+    ``phi``, ``dphi``: functions of a float returning floats; ``x0``: a float. Returns the
+    float64 array [x_0, x_1, ..., x_K], shape (K + 1,), K <= max_steps. tol = 1e-12 is
+    enough: near the root the next error is about the square of this step.
     """
     x = float(x0)
     iterates = [x]
@@ -67,11 +75,14 @@ def ridge_multiplier_newton(X, y, t, tol=1e-12, max_steps=100):
     return newton_raphson(phi, dphi, 0.0, tol=tol, max_steps=max_steps)
 
 
+@exercise("W3.X4", hint="e_{k+1} ~ C e_k^q: take logs of two successive ratios and divide")
 def convergence_orders(errors, floor=1e-10):
     """q_k = log(e_{k+1} / e_k) / log(e_k / e_{k-1}) for each k whose three errors are above
     ``floor``; about 1 for linear convergence, 2 for quadratic. Errors are relative, and the
     floor must stay well above the accuracy of the root they are measured from (brentq's
-    multiplier is good to about 1e-13 here): below it the ratios are round-off."""
+    multiplier is good to about 1e-13 here): below it the ratios are round-off.
+    Skips a k with e_k = e_{k-1}. ``errors``: (m,) floats; returns a float64 array, one q
+    per k kept, in order of k (empty if none)."""
     e = np.asarray(errors, dtype=np.float64)
     orders = []
     for k in range(1, len(e) - 1):

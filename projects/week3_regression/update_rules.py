@@ -26,15 +26,26 @@ Sources:
 
 import numpy as np
 
+from common.exercises import exercise
 
+
+@exercise("W3.X5", hint='state.get("v", 0.0) is v_{t-1}; return a new dict, leave state as is')
 def momentum_step(theta, g, state, lr, momentum=0.9):
-    """v_t = mu v_{t-1} + g_t (v_0 = 0), theta_t = theta_{t-1} - lr v_t."""
+    """v_t = mu v_{t-1} + g_t (v_0 = 0), theta_t = theta_{t-1} - lr v_t.
+
+    ``theta``, ``g``: float64 arrays of one shape; ``state``: {} at t = 1, else the dict this
+    rule returned ({"v": v_{t-1}}). Returns (theta_t, {"v": v_t}), inputs unchanged.
+    """
     v = momentum * state.get("v", 0.0) + g
     return theta - lr * v, {"v": v}
 
 
+@exercise("W3.X5", hint="elementwise: g**2, s**0.5; eps goes after the square root")
 def rmsprop_step(theta, g, state, lr, alpha=0.99, eps=1e-8):
     """s_t = alpha s_{t-1} + (1 - alpha) g_t^2, theta_t = theta_{t-1} - lr g_t / (sqrt(s_t) + eps).
+
+    ``theta``, ``g``: float64 arrays of one shape; ``state``: {} at t = 1, else {"s": s_{t-1}}.
+    Returns (theta_t, {"s": s_t}), inputs unchanged.
 
     (``torch.optim.RMSprop`` adds eps after the square root, as here; Hinton's slides and
     Keras put it under it.)
@@ -43,9 +54,16 @@ def rmsprop_step(theta, g, state, lr, alpha=0.99, eps=1e-8):
     return theta - lr * g / (s**0.5 + eps), {"s": s}
 
 
+@exercise("W3.X5", hint="keep the step count t in the state too: the bias corrections need it")
 def adam_step(theta, g, state, lr, betas=(0.9, 0.999), eps=1e-8):
     """theta_t = theta_{t-1} - lr m^_t / (sqrt(v^_t) + eps) with bias-corrected averages
-    m^_t = m_t / (1 - beta1^t) of g and v^_t = v_t / (1 - beta2^t) of g^2."""
+    m^_t = m_t / (1 - beta1^t) of g and v^_t = v_t / (1 - beta2^t) of g^2, where
+    m_t = beta1 m_{t-1} + (1 - beta1) g_t and v_t = beta2 v_{t-1} + (1 - beta2) g_t^2.
+
+    ``theta``, ``g``: float64 arrays of one shape; ``state``: {} at t = 1, else the dict this
+    rule returned ({"m": m_{t-1}, "v": v_{t-1}, "t": t - 1}). Returns (theta_t, the new
+    state), inputs unchanged.
+    """
     beta1, beta2 = betas
     t = state.get("t", 0) + 1
     m = beta1 * state.get("m", 0.0) + (1 - beta1) * g

@@ -14,6 +14,7 @@ import pytest
 import torch
 from scipy import stats
 
+from common.grading import grades
 from projects.week3_regression import limits
 from projects.week3_regression.data import load_task
 from projects.week3_regression.losses import logistic_gradient, objective
@@ -36,6 +37,7 @@ def assert_truncation_then_round_off(table):
     assert table.loc[tiny, "forward"].min() > 100 * summary["forward"]["min_error"]
 
 
+@grades(limits.forward_difference, limits.loglog_slope)
 def test_difference_quotients_of_exp_have_slopes_one_and_two_and_the_best_steps_of_theory():
     table = limits.difference_errors(math.exp, 1.0, math.exp(1.0), FD_STEPS)
     assert_truncation_then_round_off(table)
@@ -56,6 +58,7 @@ def test_the_logistic_loss_along_a_direction_behaves_the_same():
     assert_truncation_then_round_off(limits.difference_errors(phi, 0.0, exact, FD_STEPS))
 
 
+@grades(limits.forward_difference)
 def test_forward_and_central_differences_are_exact_where_taylor_says():
     # forward: exact for a line; central: exact for a parabola (up to round-off)
     line, parabola = (lambda x: 3 * x + 1), (lambda x: x**2)
@@ -64,6 +67,7 @@ def test_forward_and_central_differences_are_exact_where_taylor_says():
     assert limits.forward_difference(parabola, 0.5, 0.25) == pytest.approx(1.25, rel=1e-15)
 
 
+@grades(limits.loglog_slope)
 def test_loglog_slope_matches_linregress():
     h = np.logspace(-4, -1, 13)
     error = 3.0 * h**1.7 * (1 + 0.01 * np.sin(h * 100))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import QuantileRegressor
 
+from common.grading import grades
 from projects.week3_regression import linear_program as lp
 from projects.week3_regression.data import load_task
 from projects.week3_regression.pipeline import OUTLIERS
@@ -28,6 +29,7 @@ def median_regression(X, y):
 
 
 @pytest.mark.parametrize("outliers", [False, True])
+@grades(lp.lad_linprog, lp.absolute_deviations)
 def test_lad_linear_program_matches_quantile_regressor(diabetes, outliers):
     X, y = diabetes
     if outliers:
@@ -40,6 +42,7 @@ def test_lad_linear_program_matches_quantile_regressor(diabetes, outliers):
     assert objective == pytest.approx(lp.absolute_deviations(X, y, w, b), rel=OBJECTIVE_RTOL)
 
 
+@grades(lp.lad_linprog)
 def test_lad_optimum_interpolates_at_least_p_plus_one_points_and_beats_least_squares(diabetes):
     X, y = diabetes
     w, b, objective = lp.lad_linprog(X, y)

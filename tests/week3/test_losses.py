@@ -12,16 +12,20 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.preprocessing import StandardScaler
 from torch.nn import functional as F
 
+from common.grading import grades
 from projects.week3_regression.losses import (
     GRADIENTS,
     LOSSES,
     l1_penalty,
     l2_penalty,
+    logistic_gradient,
     logistic_hessian,
     logistic_loss,
+    mse_gradient,
     mse_hessian,
     mse_loss,
     objective,
+    penalty_gradient,
     residual,
 )
 
@@ -61,6 +65,7 @@ def relative_error(a, b):
 
 @pytest.mark.parametrize("kind", sorted(LOSSES))
 @pytest.mark.parametrize(("l1", "l2"), [(0.0, 0.0), (0.05, 0.1)])
+@grades(mse_gradient, logistic_gradient, penalty_gradient, l2_penalty)
 def test_gradient_autograd_analytic_finite_differences(kind, l1, l2):
     X, y = standardized(kind)
     w = weights_away_from_zero(X.shape[1])
@@ -82,6 +87,7 @@ def test_gradient_autograd_analytic_finite_differences(kind, l1, l2):
 
 
 @pytest.mark.parametrize("kind", sorted(LOSSES))
+@grades(l2_penalty)
 def test_gradcheck(kind):
     X, y = standardized(kind)
     X, y = X[:40, :5], y[:40]  # gradcheck builds a dense numerical Jacobian: keep it small
@@ -105,6 +111,7 @@ def test_mse_hessian_is_gram_matrix():
     assert torch.linalg.eigvalsh(H).min() > 0  # strictly convex: X has full column rank
 
 
+@grades(logistic_hessian)
 def test_logistic_hessian_is_weighted_gram_matrix():
     X, y = standardized("logistic")
     w, b = 0.1 * weights_away_from_zero(X.shape[1]), torch.tensor(0.1, dtype=DTYPE)
@@ -141,6 +148,20 @@ def test_mse_loss_is_half_mean_squared_error():
     assert mse_loss(w, b, X, y).item() == pytest.approx(0.5 * np.mean(r**2), rel=1e-14)
 
 
+@pytest.mark.parametrize("lam", [0.0, 0.5, 3.0])
+@grades(penalty_gradient, l2_penalty)
+def test_penalty_gradient_is_autograds_away_from_zero_and_a_subgradient_at_zero(lam):
+    w = weights_away_from_zero(7, seed=3).requires_grad_(True)
+    (l1_penalty(w, lam) + l2_penalty(w, 2 * lam)).backward()  # the reference: autograd
+    torch.testing.assert_close(
+        penalty_gradient(w.detach(), l1=lam, l2=2 * lam), w.grad, rtol=1e-12, atol=1e-15
+    )
+    # at w_j = 0 the L1 term has the subdifferential [-l1, l1]; sign(0) = 0 picks 0 from it
+    zero = torch.zeros(3, dtype=DTYPE)
+    torch.testing.assert_close(penalty_gradient(zero, l1=lam, l2=2.0), zero, rtol=0, atol=0)
+
+
+@grades(l2_penalty)
 def test_penalties():
     w = torch.tensor([3.0, -4.0], dtype=DTYPE)
     assert l2_penalty(w, 0.5).item() == pytest.approx(0.25 * 25.0)

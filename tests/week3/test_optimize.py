@@ -15,11 +15,16 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.linear_model import LinearRegression
 from sklearn.preprocessing import StandardScaler
 
+from common.grading import grades
 from projects.week3_regression.losses import logistic_loss, mse_loss, objective
 from projects.week3_regression.optimize import (
     OPTIMIZERS,
+    descent_step,
     gradient_descent,
+    loss_and_gradient,
+    minibatches,
     newton,
+    newton_step,
     train_torch_optim,
 )
 from projects.week3_regression.reference import sklearn_logistic
@@ -74,6 +79,77 @@ def smoothness(X):
     return torch.linalg.eigvalsh(X1.T @ X1 / X.shape[0]).max().item()
 
 
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+@grades(descent_step)
+def test_descent_step_is_w_minus_lr_times_the_gradient(kind):
+    rng = np.random.default_rng(0)
+    w, g = rng.normal(size=(2, 5))
+    expected = w - 0.3 * g  # the formula, in NumPy
+    if kind == "torch":
+        w, g = torch.tensor(w, dtype=DTYPE), torch.tensor(g, dtype=DTYPE)
+    before = w.copy() if kind == "numpy" else w.clone()
+    new = descent_step(w, g, 0.3)
+    assert new.shape == (5,)
+    np.testing.assert_allclose(np.asarray(new), expected, rtol=1e-15, atol=1e-15)
+    np.testing.assert_array_equal(np.asarray(w), np.asarray(before))  # w is not modified
+
+
+@grades(loss_and_gradient)
+def test_loss_and_gradient_is_the_closed_form_mse_gradient_and_clears_old_grads(diabetes):
+    X, y, X_t, y_t = diabetes
+    rng = np.random.default_rng(1)
+    w0, b0 = rng.normal(size=X.shape[1]), 150.0
+    theta = [torch.tensor(x, dtype=DTYPE, requires_grad=True) for x in (w0, b0)]
+    for p in theta:
+        p.grad = torch.full_like(p, 1e6)  # stale: backward() would add to it
+    loss, grad_norm = loss_and_gradient(mse_loss, theta, X_t, y_t)
+    r = X @ w0 + b0 - y  # the reference: the closed form in NumPy
+    grad_w, grad_b = X.T @ r / len(y), r.mean()
+    assert isinstance(loss, float)
+    assert isinstance(grad_norm, float)
+    assert loss == pytest.approx(0.5 * np.mean(r**2), rel=1e-12)
+    np.testing.assert_allclose(theta[0].grad.numpy(), grad_w, rtol=1e-10, atol=1e-10)
+    assert theta[1].grad.item() == pytest.approx(grad_b, rel=1e-10)
+    assert grad_norm == pytest.approx(np.sqrt(grad_w @ grad_w + grad_b**2), rel=1e-10)
+    np.testing.assert_array_equal(theta[0].detach().numpy(), w0)  # the values are untouched
+    assert all(p.is_leaf and p.requires_grad for p in theta)
+    again = loss_and_gradient(mse_loss, theta, X_t, y_t)  # twice: the same, not doubled
+    assert again == (loss, grad_norm)
+
+
+@pytest.mark.parametrize(("n", "batch_size"), [(10, 3), (442, 32), (5, 5)])
+@grades(minibatches)
+def test_minibatches_partition_the_rows_every_epoch_with_a_fresh_permutation(n, batch_size):
+    batches = minibatches(n, batch_size, torch.Generator().manual_seed(0))
+    per_epoch = math.ceil(n / batch_size)
+    epochs = [[next(batches) for _ in range(per_epoch)] for _ in range(3)]
+    for epoch in epochs:
+        sizes = [len(rows) for rows in epoch]
+        assert sizes == [batch_size] * (per_epoch - 1) + [n - batch_size * (per_epoch - 1)]
+        np.testing.assert_array_equal(np.sort(torch.cat(epoch).numpy()), np.arange(n))
+    if n > batch_size:  # a new order each epoch, and the seed decides it
+        order = [torch.cat(epoch).numpy() for epoch in epochs]
+        assert not np.array_equal(order[0], order[1])
+        again = minibatches(n, batch_size, torch.Generator().manual_seed(0))
+        np.testing.assert_array_equal(next(again).numpy(), epochs[0][0].numpy())
+        other = minibatches(n, batch_size, torch.Generator().manual_seed(1))
+        assert not np.array_equal(next(other).numpy(), epochs[0][0].numpy())
+
+
+@grades(newton_step)
+def test_newton_step_lands_on_the_minimum_of_a_quadratic():
+    # f(x) = 1/2 x^T A x - c^T x: grad A x - c, Hessian A; one step from anywhere: A^{-1} c
+    rng = np.random.default_rng(2)
+    M = rng.normal(size=(6, 6))
+    A, c, x = M @ M.T + 6 * np.eye(6), rng.normal(size=6), rng.normal(size=6)
+    A_t, c_t, x_t = (torch.tensor(v, dtype=DTYPE) for v in (A, c, x))
+    new = newton_step(x_t, A_t @ x_t - c_t, A_t)
+    assert new.shape == (6,)
+    np.testing.assert_allclose(new.numpy(), np.linalg.solve(A, c), rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(x_t.numpy(), x)  # theta is not modified
+
+
+@grades(descent_step, loss_and_gradient)
 def test_gradient_descent_on_x_squared():
     # W3.P2: f(x) = x^2, x <- x - lr 2x = (1 - 2 lr) x, so x_k = (1 - 2 lr)^k x_0
     lr, x0 = 0.1, torch.tensor([3.0], dtype=DTYPE)
@@ -122,6 +198,7 @@ def test_each_optimizer_decreases_the_loss(name, diabetes, least_squares_optimum
     assert result.losses[-1] <= 1.05 * f_star  # within 5% of the optimum (f(0) ~ 10 f*)
 
 
+@grades(newton_step, loss_and_gradient)
 def test_lbfgs_and_newton_match_sklearn_logistic(cancer, logistic_optimum):
     X, _, X_t, y_t = cancer
     _, _, model, f_star = logistic_optimum
@@ -140,6 +217,7 @@ def test_lbfgs_and_newton_match_sklearn_logistic(cancer, logistic_optimum):
         np.testing.assert_array_equal(predictions, model.predict(X))
 
 
+@grades(newton_step)
 def test_newton_converges_in_a_handful_of_steps(cancer, logistic_optimum):
     _, _, X, y = cancer
     loss = functools.partial(objective, "logistic", l2=LAM)
@@ -184,6 +262,7 @@ def test_same_seed_same_curve(name, diabetes):
     assert not np.array_equal(run(7), run(8))  # the seed matters: the test can fail
 
 
+@grades(minibatches)
 def test_same_seed_same_curve_hand_written(diabetes):
     _, _, X, y = diabetes
 

@@ -11,6 +11,7 @@ import pytest
 from sklearn.datasets import load_diabetes
 from sklearn.preprocessing import StandardScaler
 
+from common.grading import grades
 from projects.week3_regression import roots
 from projects.week3_regression.reference import least_squares_qr, ridge_cholesky, ridge_multiplier
 
@@ -24,6 +25,7 @@ def diabetes():
     return StandardScaler().fit_transform(X), y
 
 
+@grades(roots.newton_raphson, roots.convergence_orders)
 def test_newton_finds_sqrt_two_and_doubles_its_digits():
     iterates = roots.newton_raphson(lambda x: x * x - 2, lambda x: 2 * x, 1.0)
     assert iterates[-1] == pytest.approx(math.sqrt(2), rel=1e-15)
@@ -32,6 +34,7 @@ def test_newton_finds_sqrt_two_and_doubles_its_digits():
     assert orders[-1] == pytest.approx(2.0, abs=ORDER_TOL)
 
 
+@grades(roots.convergence_orders)
 def test_convergence_orders_of_known_sequences():
     linear = 0.5 ** np.arange(10)
     quadratic = 10.0 ** -(2.0 ** np.arange(4))  # 1e-1, 1e-2, 1e-4, 1e-8
@@ -52,6 +55,7 @@ def test_secular_equation_and_its_derivative_match_ridge_and_a_central_differenc
 
 
 @pytest.mark.parametrize("fraction", [0.1, 0.5, 0.9])
+@grades(roots.newton_raphson)
 def test_newton_multiplier_matches_brentq_quadratically(diabetes, fraction):
     X, y = diabetes
     t = fraction * np.linalg.norm(least_squares_qr(X, y)[0])

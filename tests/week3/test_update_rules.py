@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from common.grading import grades
 from projects.week3_regression import update_rules as ur
 from projects.week3_regression.data import load_task
 from projects.week3_regression.losses import GRADIENTS, objective
@@ -71,6 +72,7 @@ def assert_same_path(by_hand, by_torch):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
+@grades(ur.momentum_step, ur.rmsprop_step, ur.adam_step)
 def test_rule_by_hand_equals_torch_optim_step_for_step(problem, name):
     loss_fn, grad, X, y = problem
     make, hyperparameters = CASES[name]
@@ -81,6 +83,7 @@ def test_rule_by_hand_equals_torch_optim_step_for_step(problem, name):
 
 
 @pytest.mark.parametrize("name", sorted(ur.RULES))
+@grades(ur.momentum_step, ur.rmsprop_step, ur.adam_step)
 def test_default_hyperparameters_are_those_of_the_pipelines_torch_optimizers(problem, name):
     loss_fn, grad, X, y = problem
     zeros = [torch.zeros(X.shape[1], dtype=torch.float64), torch.zeros((), dtype=torch.float64)]
@@ -103,6 +106,7 @@ def test_adam_without_bias_correction_would_fail_the_comparison(problem):
         assert_same_path(by_hand, by_torch)
 
 
+@grades(ur.momentum_step, ur.rmsprop_step, ur.adam_step)
 def test_rules_leave_their_inputs_untouched():
     theta, g = np.array([1.0, -2.0]), np.array([0.5, 0.25])
     for rule in ur.RULES.values():
