@@ -124,8 +124,8 @@ class Grader:
                 with using({key: self.learner[key]}):  # setup, call and teardown
                     item.ihook.pytest_runtest_protocol(item=item, nextitem=following)
                 if self.current.status == "fails":
-                    if following is not None:  # set up for `following`: tear it all down
-                        item.ihook.pytest_runtest_teardown(item=item, nextitem=None)
+                    if following is not None:  # fixtures kept for `following`: drop them
+                        item.session._setupstate.teardown_exact(None)
                     break
         return True
 
@@ -239,7 +239,11 @@ def grade(package: str, tests: Path, ids: list[str] | None, timeout: int) -> lis
     args += ["-m", "not slow", "--timeout", str(timeout), "--rootdir", str(REPO_ROOT)]
     if files and any(g.status == "pending" for g in grader.grades.values()):
         with open(os.devnull, "w") as quiet, redirect_stdout(quiet):  # the scorecard says it
-            pytest.main(args, plugins=[grader])
+            code = pytest.main(args, plugins=[grader])
+        if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+            for g in grader.grades.values():
+                if g.status == "pending":
+                    g.fail(f"the checks could not run (pytest exit {code.name}): pytest {tests}")
     return grader.finish()
 
 
