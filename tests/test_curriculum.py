@@ -143,3 +143,11 @@ def test_every_registered_exercise_is_in_the_table():
     for week in sorted(weeks_that_exist()):
         missing = sorted(set(registered_exercises(week)) - named)
         assert not missing, f"week {week}: exercises missing from the README table: {missing}"
+
+
+def test_the_readme_counts_the_exercises_of_each_week():
+    text = " ".join((REPO_ROOT / "README.md").read_text().split())
+    counts = {week: len(registered_exercises(week)) for week in sorted(weeks_that_exist())}
+    per_week = ", ".join(f"week {week}: {n}" for week, n in counts.items())
+    claim = f"{sum(counts.values())} for the {len(curriculum_ids())} ids ({per_week})"
+    assert claim in text, f"the README's 'Your turn' should say: {claim}"
