@@ -67,3 +67,13 @@ def runs_of(tracking_uri):
 
     runs.client = client
     return runs
+
+
+@pytest.fixture
+def mine(tmp_path, monkeypatch):
+    """A learner's empty workspace (``MATH4ML_MINE_DIR``), outside the repository's ``mine/``."""
+    from common.exercises import MINE_ENV
+
+    folder = tmp_path / "mine"
+    monkeypatch.setenv(MINE_ENV, str(folder))
+    return folder

@@ -9,21 +9,12 @@ import threading
 
 import pytest
 
-from common import exercises
 from common.exercises import ExerciseError, discover, learner_choice, using, write_stubs
 from tests.exercise_support import copy_reference, grade, replace_function
 from tests.exercise_toy.vectors import cosine, dot, norm
 
 TOY, TOY_TESTS = "tests.exercise_toy", "tests/exercise_toy"
 WRONG_NORM = "def norm(a):\n    return float(np.sum(np.abs(a)))  # L1, not L2\n"
-
-
-@pytest.fixture
-def mine(tmp_path, monkeypatch):
-    """A learner's empty workspace, outside the repository."""
-    folder = tmp_path / "mine"
-    monkeypatch.setenv(exercises.MINE_ENV, str(folder))
-    return folder
 
 
 def test_stubs_keep_the_signature_and_docstring_and_raise_naming_the_id(mine):

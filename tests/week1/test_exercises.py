@@ -37,14 +37,6 @@ SIGN_ERROR = """def cross(a, b):
 RAISES = "def centre(X):\n    raise ValueError('not today')\n"
 
 
-@pytest.fixture
-def mine(tmp_path, monkeypatch):
-    """A learner's empty workspace, outside the repository."""
-    folder = tmp_path / "mine"
-    monkeypatch.setenv(exercises.MINE_ENV, str(folder))
-    return folder
-
-
 def test_fresh_stubs_grade_as_all_todo_and_exit_zero(mine):
     write_stubs(discover(WEEK1))
     status, statuses, output = grade(WEEK1, WEEK1_TESTS, mine)

@@ -56,14 +56,6 @@ UNCORRECTED = "def chi2_statistic(b, c):\n    return (b - c) ** 2 / (b + c) if b
 RAISES = "def coin_tosses(rng, n, p=0.5):\n    return 1 / 0\n"
 
 
-@pytest.fixture
-def mine(tmp_path, monkeypatch):
-    """A learner's empty workspace, outside the repository."""
-    folder = tmp_path / "mine"
-    monkeypatch.setenv(exercises.MINE_ENV, str(folder))
-    return folder
-
-
 def test_every_week2_id_has_an_exercise():
     ids = {e.curriculum_id for e in discover(WEEK2)}
     taught = {"W2.1", "W2.2", "W2.3", "W2.4", "W2.5", "W2.P1", "W2.P2", "W2.P3", "W2.P4", "W2.P5"}

@@ -11,7 +11,6 @@ import shutil
 import pytest
 from mlflow.tracking import MlflowClient
 
-from common import exercises
 from common.exercises import discover, write_stubs
 from tests.exercise_support import copy_reference, grade, replace_function
 from tests.weeks import run_cli, run_in_own_store
@@ -62,14 +61,6 @@ ONE_PERMUTATION_FOREVER = """def minibatches(n_samples, batch_size, generator):
 RAISES = """def central_difference(f, x, h=1e-6):
     raise ZeroDivisionError("my difference quotient divides by zero")
 """
-
-
-@pytest.fixture
-def mine(tmp_path, monkeypatch):
-    """A learner's empty workspace, outside the repository."""
-    folder = tmp_path / "mine"
-    monkeypatch.setenv(exercises.MINE_ENV, str(folder))
-    return folder
 
 
 def test_every_week3_curriculum_id_has_an_exercise():

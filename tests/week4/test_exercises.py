@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 from mlflow.tracking import MlflowClient
 
-from common import exercises
 from common.exercises import discover, write_stubs
 from tests.exercise_support import copy_reference, grade, replace_function
 from tests.weeks import run_cli, run_in_own_store
@@ -59,14 +58,6 @@ NATS_NOT_BITS = """def entropy_of_counts(counts):
 RAISES = """def entropy(p, base=None):
     raise ZeroDivisionError("my entropy divides by zero")
 """
-
-
-@pytest.fixture
-def mine(tmp_path, monkeypatch):
-    """A learner's empty workspace, outside the repository."""
-    folder = tmp_path / "mine"
-    monkeypatch.setenv(exercises.MINE_ENV, str(folder))
-    return folder
 
 
 def test_every_week4_curriculum_id_has_an_exercise():
