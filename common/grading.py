@@ -214,7 +214,7 @@ def log_scorecard(grades: list[Grade], package: str) -> str:
     experiment_id = ensure_experiment(EXPERIMENT, uri)
     week = grades[0].entry.week if grades else ""
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"check {week}") as run:
-        mlflow.set_tags({"package": package, "week": week})
+        mlflow.set_tags({"exercises.package": package, "exercises.week": week})
         counts = {s: sum(g.status == s for g in grades) for s in ("passes", "fails", "todo")}
         mlflow.log_metrics(
             {"passed": counts["passes"], "failed": counts["fails"], "todo": counts["todo"]}

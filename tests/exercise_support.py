@@ -59,9 +59,14 @@ def replace_function(path: Path, name: str, new_source: str) -> None:
 
 
 def grade(package: str, tests: str, mine: Path, *extra: str) -> tuple[int, dict[str, str], str]:
-    """``make check`` as a learner runs it: (exit status, {function: status}, output)."""
+    """``make check`` as a learner runs it: (exit status, {function: status}, output).
+
+    Nothing is logged to MLflow unless ``extra`` holds ``--log``.
+    """
+    log = [] if "--log" in extra else ["--no-log"]  # --log: into $MLFLOW_TRACKING_URI
+    extra = tuple(e for e in extra if e != "--log")
     result = subprocess.run(
-        [sys.executable, "-m", "common.grading", package, tests, "--no-log", *extra],
+        [sys.executable, "-m", "common.grading", package, tests, *log, *extra],
         cwd=REPO_ROOT,
         env=learner_env(mine),
         capture_output=True,

@@ -123,3 +123,22 @@ def test_impl_mine_names_the_function_and_id_when_it_raises(mine):
     mean = choice[next(k for k in choice if k.endswith("mean"))]
     with pytest.raises(ExerciseError, match=r"W9.2 mean .* raised ZeroDivisionError"):
         mean([1.0, 2.0])
+
+
+def test_a_check_is_logged_as_a_run_of_the_exercises_experiment(mine, tracking_uri, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    files = copy_reference(TOY, mine)
+    replace_function(files["vectors"], "norm", WRONG_NORM)
+    (mine / "week9" / "averages.py").unlink()  # mean: todo
+    write_stubs(discover(TOY))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    status, _, output = grade(TOY, TOY_TESTS, mine, "--log")
+    assert status == 1, output
+    client = MlflowClient(tracking_uri)
+    [run] = client.search_runs([client.get_experiment_by_name("exercises").experiment_id])
+    assert run.data.metrics == {"passed": 1.0, "failed": 1.0, "todo": 1.0}
+    assert "week" not in run.data.tags  # `make runs WEEK=9` lists capstone runs only
+    assert run.data.tags["exercises.week"] == "week9"
+    [artifact] = client.list_artifacts(run.info.run_id)
+    assert artifact.path == "scorecard.json"
