@@ -16,6 +16,16 @@ def one_blas_thread():
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def learner_files_stay_untouched(tmp_path_factory):
+    """No test reads or writes the repository's ``mine/``: a learner's work is theirs."""
+    from common.exercises import MINE_ENV
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(MINE_ENV, str(tmp_path_factory.mktemp("no_learner") / "mine"))
+        yield
+
+
 @pytest.fixture
 def subplots():
     """Plot tests: ``subplots(nrows, ncols)`` like ``plt.subplots``; no figure may stay open."""
