@@ -75,3 +75,18 @@ def grade(package: str, tests: str, mine: Path, *extra: str) -> tuple[int, dict[
     )
     output = result.stdout + result.stderr
     return result.returncode, dict(STATUS.findall(result.stdout)), output
+
+
+def assert_every_exercise_grades(package: str, tests: str, mine: Path, status: str) -> None:
+    """Fresh stubs (``todo``) or the reference copied (``passes``): every exercise of
+    ``package`` is in the scorecard with that status, and ``make check`` exits 0."""
+    from common.exercises import write_stubs
+
+    if status == "todo":
+        write_stubs(discover(package))
+    else:
+        copy_reference(package, mine)
+    code, statuses, output = grade(package, tests, mine)
+    assert code == 0, output
+    expected = {f"{e.module}.{e.name}": status for e in discover(package)}
+    assert statuses == expected, output

@@ -9,10 +9,14 @@ from __future__ import annotations
 import pytest
 
 from common import exercises
-from common.exercises import discover, write_stubs
 from common.tracking import EXIT_FAILED, run_tracked
 from projects.week1_pca import config, pipeline  # noqa: F401  (config registers the schema)
-from tests.exercise_support import copy_reference, grade, replace_function
+from tests.exercise_support import (
+    assert_every_exercise_grades,
+    copy_reference,
+    grade,
+    replace_function,
+)
 from tests.week1.test_pipeline import SMALL, crop  # noqa: F401  (crop: a fixture)
 from tests.weeks import compose_config, run_in_own_store
 
@@ -38,19 +42,11 @@ RAISES = "def centre(X):\n    raise ValueError('not today')\n"
 
 
 def test_fresh_stubs_grade_as_all_todo_and_exit_zero(mine):
-    write_stubs(discover(WEEK1))
-    status, statuses, output = grade(WEEK1, WEEK1_TESTS, mine)
-    assert status == 0, output
-    assert len(statuses) == len(discover(WEEK1)), output
-    assert set(statuses.values()) == {"todo"}, output
+    assert_every_exercise_grades(WEEK1, WEEK1_TESTS, mine, "todo")
 
 
 def test_the_reference_copied_into_mine_passes_every_exercise(mine):
-    copy_reference(WEEK1, mine)
-    status, statuses, output = grade(WEEK1, WEEK1_TESTS, mine)
-    assert status == 0, output
-    assert len(statuses) == len(discover(WEEK1)), output
-    assert set(statuses.values()) == {"passes"}, output
+    assert_every_exercise_grades(WEEK1, WEEK1_TESTS, mine, "passes")
 
 
 def test_wrong_formulas_fail_each_alone_naming_the_check(mine):

@@ -11,8 +11,13 @@ import shutil
 import pytest
 from mlflow.tracking import MlflowClient
 
-from common.exercises import discover, write_stubs
-from tests.exercise_support import copy_reference, grade, replace_function
+from common.exercises import discover
+from tests.exercise_support import (
+    assert_every_exercise_grades,
+    copy_reference,
+    grade,
+    replace_function,
+)
 from tests.weeks import run_cli, run_in_own_store
 
 PACKAGE, TESTS = "projects.week3_regression", "tests/week3"
@@ -70,17 +75,11 @@ def test_every_week3_curriculum_id_has_an_exercise():
 
 
 def test_fresh_stubs_grade_as_all_todo_and_exit_zero(mine):
-    write_stubs(discover(PACKAGE))
-    status, statuses, output = grade(PACKAGE, TESTS, mine)
-    assert status == 0, output
-    assert statuses == dict.fromkeys(EXERCISES, "todo"), output
+    assert_every_exercise_grades(PACKAGE, TESTS, mine, "todo")
 
 
 def test_the_reference_copied_into_mine_passes_every_exercise(mine):
-    copy_reference(PACKAGE, mine)
-    status, statuses, output = grade(PACKAGE, TESTS, mine)
-    assert status == 0, output
-    assert statuses == dict.fromkeys(EXERCISES, "passes"), output
+    assert_every_exercise_grades(PACKAGE, TESTS, mine, "passes")
 
 
 def test_wrong_formulas_fail_alone_naming_the_failing_test(mine):
