@@ -90,3 +90,17 @@ def assert_every_exercise_grades(package: str, tests: str, mine: Path, status: s
     assert code == 0, output
     expected = {f"{e.module}.{e.name}": status for e in discover(package)}
     assert statuses == expected, output
+
+
+def grade_with_mistakes(
+    package: str, tests: str, mine: Path, mistakes: dict[str, str]
+) -> tuple[int, dict[str, str], str]:
+    """The reference copied, ``{"module.function": wrong source}`` swapped in, and the ids
+    of those functions graded: (exit status, {function: status}, output)."""
+    files = copy_reference(package, mine)
+    for where, source in mistakes.items():
+        module, name = where.split(".")
+        replace_function(files[module], name, source)
+    by_name = {f"{e.module}.{e.name}": e.curriculum_id for e in discover(package)}
+    ids = dict.fromkeys(by_name[where] for where in mistakes)
+    return grade(package, tests, mine, *(arg for i in ids for arg in ("--id", i)))

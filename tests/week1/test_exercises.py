@@ -14,7 +14,7 @@ from projects.week1_pca import config, pipeline  # noqa: F401  (config registers
 from tests.exercise_support import (
     assert_every_exercise_grades,
     copy_reference,
-    grade,
+    grade_with_mistakes,
     replace_function,
 )
 from tests.week1.test_pipeline import SMALL, crop  # noqa: F401  (crop: a fixture)
@@ -50,12 +50,12 @@ def test_the_reference_copied_into_mine_passes_every_exercise(mine):
 
 
 def test_wrong_formulas_fail_each_alone_naming_the_check(mine):
-    files = copy_reference(WEEK1, mine)
-    replace_function(files["pca"], "covariance_matrix", BY_N)
-    replace_function(files["lu"], "lu_decompose", NO_PIVOTING)
-    replace_function(files["linear_maps"], "cross", SIGN_ERROR)
-    ids = ["--id", "W1.4", "--id", "W1.X2", "--id", "W1.7"]
-    status, statuses, output = grade(WEEK1, WEEK1_TESTS, mine, *ids)
+    mistakes = {
+        "pca.covariance_matrix": BY_N,
+        "lu.lu_decompose": NO_PIVOTING,
+        "linear_maps.cross": SIGN_ERROR,
+    }
+    status, statuses, output = grade_with_mistakes(WEEK1, WEEK1_TESTS, mine, mistakes)
     assert status == 1, output
     assert statuses == {
         "pca.covariance_matrix": "fails",

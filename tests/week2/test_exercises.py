@@ -17,7 +17,7 @@ from projects.week2_spam import config, pipeline  # noqa: F401  (config register
 from tests.exercise_support import (
     assert_every_exercise_grades,
     copy_reference,
-    grade,
+    grade_with_mistakes,
     replace_function,
 )
 from tests.week2.test_pipeline import QUICK, needs_corpus
@@ -51,12 +51,12 @@ def test_the_reference_copied_into_mine_passes_every_exercise(mine):
 
 
 def test_wrong_formulas_fail_each_alone_naming_the_check(mine):
-    files = copy_reference(WEEK2, mine)
-    replace_function(files["naive_bayes"], "smoothed_log_mle", NO_V)
-    replace_function(files["naive_bayes"], "log_normalize", NAIVE_LOGSUMEXP)
-    replace_function(files["hypothesis_test"], "chi2_statistic", UNCORRECTED)
-    ids = ["--id", "W2.X1", "--id", "W2.1", "--id", "W2.X2"]
-    status, statuses, output = grade(WEEK2, WEEK2_TESTS, mine, *ids)
+    mistakes = {
+        "naive_bayes.smoothed_log_mle": NO_V,
+        "naive_bayes.log_normalize": NAIVE_LOGSUMEXP,
+        "hypothesis_test.chi2_statistic": UNCORRECTED,
+    }
+    status, statuses, output = grade_with_mistakes(WEEK2, WEEK2_TESTS, mine, mistakes)
     assert status == 1, output
     assert statuses == {
         "hypothesis_test.discordant_counts": "passes",  # the other W2.X2 function is right

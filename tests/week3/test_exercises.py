@@ -15,7 +15,7 @@ from common.exercises import discover
 from tests.exercise_support import (
     assert_every_exercise_grades,
     copy_reference,
-    grade,
+    grade_with_mistakes,
     replace_function,
 )
 from tests.weeks import run_cli, run_in_own_store
@@ -83,12 +83,12 @@ def test_the_reference_copied_into_mine_passes_every_exercise(mine):
 
 
 def test_wrong_formulas_fail_alone_naming_the_failing_test(mine):
-    files = copy_reference(PACKAGE, mine)
-    replace_function(files["optimize"], "descent_step", SIGN_ERROR_STEP)
-    replace_function(files["losses"], "logistic_hessian", HESSIAN_WITHOUT_1_OVER_N)
-    replace_function(files["optimize"], "minibatches", ONE_PERMUTATION_FOREVER)
-    ids = ("--id", "W3.5", "--id", "W3.3", "--id", "W3.P4")
-    status, statuses, output = grade(PACKAGE, TESTS, mine, *ids)
+    mistakes = {
+        "optimize.descent_step": SIGN_ERROR_STEP,
+        "losses.logistic_hessian": HESSIAN_WITHOUT_1_OVER_N,
+        "optimize.minibatches": ONE_PERMUTATION_FOREVER,
+    }
+    status, statuses, output = grade_with_mistakes(PACKAGE, TESTS, mine, mistakes)
     assert status == 1, output
     assert statuses == {
         "losses.mse_gradient": "passes",

@@ -13,7 +13,7 @@ from common.exercises import discover
 from tests.exercise_support import (
     assert_every_exercise_grades,
     copy_reference,
-    grade,
+    grade_with_mistakes,
     replace_function,
 )
 from tests.weeks import run_cli, run_in_own_store
@@ -80,12 +80,12 @@ def test_the_reference_copied_into_mine_passes_every_exercise(mine):
 
 
 def test_wrong_formulas_fail_alone_naming_the_failing_test(mine):
-    files = copy_reference(PACKAGE, mine)
-    replace_function(files["tree"], "split_scores", UNWEIGHTED_SCORES)
-    replace_function(files["geometry"], "cosine_similarity", UNNORMALIZED_COSINE)
-    replace_function(files["tree"], "entropy_of_counts", NATS_NOT_BITS)
-    ids = ("--id", "W4.P4", "--id", "W4.P1", "--id", "W4.P2")
-    status, statuses, output = grade(PACKAGE, TESTS, mine, *ids)
+    mistakes = {
+        "tree.split_scores": UNWEIGHTED_SCORES,
+        "geometry.cosine_similarity": UNNORMALIZED_COSINE,
+        "tree.entropy_of_counts": NATS_NOT_BITS,
+    }
+    status, statuses, output = grade_with_mistakes(PACKAGE, TESTS, mine, mistakes)
     assert status == 1, output
     assert statuses == {
         "geometry.cosine_similarity": "fails",
