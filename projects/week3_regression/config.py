@@ -35,6 +35,7 @@ class Week3Config(BaseConfig):
     logistic: PenaltyConfig = field(default_factory=lambda: PenaltyConfig(l2=1e-2))
     compare_steps: int = 3000  # step cap of each optimizer in the comparison plot
     progress: bool = True  # a progress bar on long training loops
+    device: str = "cpu"  # cpu | auto (CUDA when available) | cuda (fails at once without a GPU)
 
 
 register_schema("week3_schema", Week3Config)

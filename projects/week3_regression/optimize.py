@@ -356,4 +356,4 @@ def optim_iterates(name: str, loss_fn: Callable, params, X, y, *, lr: float, ste
         loss_fn(*theta, X, y).backward()
         optimizer.step()
         path.append(flat())
-    return torch.stack(path).numpy()
+    return torch.stack(path).cpu().numpy()

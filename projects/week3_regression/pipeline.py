@@ -8,10 +8,18 @@ shows conditioning (raw vs standardized features), the L1/L2 weight paths
 with the Lagrange view of ridge (its multiplier by brentq and by Newton-Raphson) and least
 absolute deviations as a linear program; the logistic task shows Newton's method and the
 derivative as a limit. Both check momentum, RMSProp and Adam by hand against torch.optim.
+
+Speed. The problems are tiny (at most 455 x 30), so a step costs what torch's dispatch costs,
+not arithmetic: the run keeps torch on one thread (a second one costs more to synchronize than
+it saves, and one thread gives the same numbers on every machine), and a run whose first
+steps another run already took is cut from it (``capped``), never run twice. ``figures=false``
+skips what only the figures need; every metric stays the same.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.metadata
 import logging
 
 import mlflow
@@ -21,7 +29,10 @@ import torch
 from mlflow.entities import Metric
 from omegaconf import DictConfig
 
+from common.devices import torch_device
 from common.plotting import figure
+from common.steps import step
+from common.threads import torch_threads
 from projects.week3_regression import (
     calculus,
     limits,
@@ -35,6 +46,7 @@ from projects.week3_regression.data import Split, load_task
 from projects.week3_regression.losses import GRADIENTS, logistic_hessian, objective
 from projects.week3_regression.optimize import (
     OPTIMIZERS,
+    OptimizeResult,
     gradient_descent,
     newton,
     optim_iterates,
@@ -47,24 +59,33 @@ KIND = {"linear": "mse", "logistic": "logistic"}  # task -> loss
 TRAINERS = ("gd", *OPTIMIZERS, "newton")  # values of optimizer.name
 STEP_SIZE_IS_1_OVER_L = ("gd", "sgd", "momentum")
 METRIC_BATCH = 1000  # step metrics per log_batch call
+NEWTON_MAX_STEPS = 100  # Newton needs a handful; more is a setting it cannot use
 DTYPE = torch.float64
 DRILL_LR = {"SGD": 0.09, "momentum": 0.03, "RMSprop": 0.1, "Adam": 0.2}  # paths on the contour
 FD_STEPS = np.logspace(-16, 0, 65)  # the steps h of the derivative-as-a-limit study (W3.6)
 UPDATE_RULE_STEPS = 50  # steps of each by-hand update rule against torch.optim (W3.X5)
 OUTLIERS = {"count": 10, "shift_in_std": 10.0}  # injected into the diabetes targets (W3.X6)
+TORCH_THREADS = 1  # intra-op threads: tiny tensors, so synchronization would dominate
+CONDITIONING = {"max_steps": 20_000, "tol": 1e-6}  # gradient descent in the conditioning study
+MODEL_REQUIREMENTS = ("torch", "cloudpickle", "numpy", "pandas")  # what loading the model needs
+REUSE_RUNS = True  # cut a run from a longer identical one (False: run each one afresh)
 
 
 def run(cfg: DictConfig) -> float:
     """Drills, then each task to its optimum; returns the worst relative loss gap."""
-    check_settings(cfg)
-    log_calculus_drills()
-    gaps = [fit_task(task, cfg) for task in cfg.tasks]
+    device = check_settings(cfg)
+    mlflow.set_tags({"device": str(device), "torch.threads": str(TORCH_THREADS)})
+    with torch_threads(TORCH_THREADS):
+        with step("calculus drills"):
+            log_calculus_drills(cfg.figures)
+        gaps = [fit_task(task, cfg, device) for task in cfg.tasks]
     mlflow.log_metric("loss_gap_rel", max(gaps))
     return max(gaps)
 
 
-def check_settings(cfg: DictConfig) -> None:
-    """Fail before any work on a setting no step can use."""
+def check_settings(cfg: DictConfig) -> torch.device:
+    """Fail before any work on a setting no step can use; returns the device to run on."""
+    device = torch_device(cfg.device)  # ValueError in one line: device=cuda without a GPU
     unknown = [task for task in cfg.tasks if task not in KIND]
     if unknown or not cfg.tasks:
         raise ValueError(f"tasks must be a non-empty list from {sorted(KIND)}, got {unknown}")
@@ -92,47 +113,86 @@ def check_settings(cfg: DictConfig) -> None:
             raise ValueError(
                 f"optimizer.batch_size must be in [1, {n}] for {task}, got {batch_size}"
             )
+    return device
 
 
-def fit_task(task: str, cfg: DictConfig) -> float:
+def fit_task(task: str, cfg: DictConfig, device: torch.device) -> float:
     """One task end to end; logs ``<task>.*`` metrics and returns its relative loss gap."""
-    split = load_task(
-        task, test_size=cfg.data.test_size, standardize=cfg.data.standardize, seed=cfg.seed
-    )
-    penalty = cfg[task]
-    kind = KIND[task]
+    penalty, kind, opt = cfg[task], KIND[task], cfg.optimizer
 
     def loss_fn(w, b, X, y):
         return objective(kind, w, b, X, y, l1=penalty.l1, l2=penalty.l2)
 
-    optimal = optimal_loss(task, split, penalty, loss_fn)
-    grad_error = gradient_check(kind, split, penalty, cfg.seed)
-    result = train(cfg.optimizer.name, loss_fn, split, cfg.optimizer, cfg.progress, cfg.seed)
-    log_step_metrics(f"{task}.loss", result.losses)
-    final = float(loss_fn(*result.params, split.X_train, split.y_train))
-    gap = abs(final - optimal) / abs(optimal)
-    w, b = (p.numpy() for p in result.params)
-    metrics = {
-        "final_loss": final,
-        "optimal_loss": optimal,
-        "loss_gap_rel": gap,
-        "grad_check_rel_error": grad_error,
-        "steps": result.steps,
-        **test_score(task, w, b, split),
-    }
-    mlflow.log_metrics({f"{task}.{k}": float(v) for k, v in metrics.items()})
-    log.info("%s: %s", task, {k: float(f"{v:.6g}") for k, v in metrics.items()})
-    log_optimizer_comparison(task, loss_fn, split, optimal, cfg)
-    log_update_rules(task, loss_fn, by_hand_gradient(kind, penalty, split), split)
+    with step(f"{task}: optimum, gradient check, {opt.name} to the optimum"):
+        split = load_task(
+            task, test_size=cfg.data.test_size, standardize=cfg.data.standardize, seed=cfg.seed
+        )
+        split = to_device(split, device)
+        optimal = optimal_loss(task, split, penalty, loss_fn)
+        grad_error = gradient_check(kind, split, penalty, cfg.seed)
+        result = train(opt.name, loss_fn, split, opt, cfg.progress, cfg.seed)
+        log_step_metrics(f"{task}.loss", result.losses)
+        final = float(loss_fn(*result.params, split.X_train, split.y_train))
+        gap = abs(final - optimal) / abs(optimal)
+        w, b = (to_numpy(p) for p in result.params)
+        metrics = {
+            "final_loss": final,
+            "optimal_loss": optimal,
+            "loss_gap_rel": gap,
+            "grad_check_rel_error": grad_error,
+            "steps": result.steps,
+            **test_score(task, w, b, split),
+        }
+        mlflow.log_metrics({f"{task}.{k}": float(v) for k, v in metrics.items()})
+        log.info("%s: %s", task, {k: float(f"{v:.6g}") for k, v in metrics.items()})
+    known = {opt.name: (result, step_cap(opt.name, opt.max_steps))}  # the comparison cuts these
     if task == "linear":
-        log_conditioning(cfg.seed, cfg.data.test_size)
-        log_regularization(split)
-        log_least_absolute_deviations(split, cfg.seed)
+        with step("linear: conditioning, raw vs standardized"):
+            standardized = log_conditioning(cfg.seed, cfg.data.test_size, device, cfg.figures)
+        if same_as_conditioning(cfg):
+            known.setdefault("gd", (standardized, CONDITIONING["max_steps"]))
+    with step(f"{task}: every optimizer compared"):
+        log_optimizer_comparison(task, loss_fn, split, optimal, cfg, known, cfg.figures)
+    with step(f"{task}: momentum, RMSProp, Adam by hand"):
+        log_update_rules(task, loss_fn, by_hand_gradient(kind, penalty, split), split)
+    if task == "linear":
+        with step("linear: L1/L2 paths, Lagrange multiplier"):
+            log_regularization(split, cfg.figures)
+        with step("linear: least absolute deviations (LP)"):
+            log_least_absolute_deviations(split, cfg.seed, cfg.figures)
     else:
-        log_newton(loss_fn, split, optimal)
-        log_derivative_limit(loss_fn, split, cfg.seed)
-    log_model(task, w, b, split)
+        with step("logistic: Newton's method"):
+            log_newton(loss_fn, split, optimal)
+        with step("logistic: the derivative as a limit"):
+            log_derivative_limit(loss_fn, split, cfg.seed, cfg.figures)
+    with step(f"{task}: log the model"):
+        log_model(task, w, b, split)
     return gap
+
+
+def to_device(split: Split, device: torch.device) -> Split:
+    """The split with its tensors on ``device``."""
+    tensors = {k: v.to(device) for k, v in vars(split).items() if isinstance(v, torch.Tensor)}
+    return dataclasses.replace(split, **tensors)
+
+
+def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    """A tensor's values as a NumPy array, wherever the tensor lives."""
+    return tensor.detach().cpu().numpy()
+
+
+def same_as_conditioning(cfg: DictConfig) -> bool:
+    """Whether the comparison's gradient descent on the linear task is the run of the
+    conditioning study on standardized features: same data, loss, step 1/L and tolerance."""
+    opt = cfg.optimizer
+    return (
+        REUSE_RUNS
+        and cfg.data.standardize
+        and not (cfg.linear.l1 or cfg.linear.l2)
+        and opt.lr is None
+        and opt.batch_size is None
+        and opt.tol == CONDITIONING["tol"]
+    )
 
 
 # -- the optimum and the gradient check -------------------------------------------------------
@@ -140,7 +200,7 @@ def fit_task(task: str, cfg: DictConfig) -> float:
 
 def optimal_loss(task: str, split: Split, penalty: DictConfig, loss_fn) -> float:
     """f* from an independent solver: QR least squares (ridge) or scikit-learn's logistic fit."""
-    X, y = split.X_train.numpy(), split.y_train.numpy()
+    X, y = to_numpy(split.X_train), to_numpy(split.y_train)
     if task == "linear" and penalty.l1 == 0:
         w, b = (
             reference.ridge_qr(X, y, penalty.l2) if penalty.l2 else reference.least_squares_qr(X, y)
@@ -149,9 +209,9 @@ def optimal_loss(task: str, split: Split, penalty: DictConfig, loss_fn) -> float
         w, b = reference.sklearn_lasso(X, y, penalty.l1)  # an l2 term too is not covered here
     else:
         w, b, _ = reference.sklearn_logistic(X, y, penalty.l2)
-    return float(
-        loss_fn(torch.as_tensor(w), torch.as_tensor(b, dtype=DTYPE), split.X_train, split.y_train)
-    )
+    device = split.X_train.device
+    w, b = torch.as_tensor(w, device=device), torch.as_tensor(b, dtype=DTYPE, device=device)
+    return float(loss_fn(w, b, split.X_train, split.y_train))
 
 
 def gradient_check(kind: str, split: Split, penalty: DictConfig, seed: int) -> float:
@@ -159,11 +219,11 @@ def gradient_check(kind: str, split: Split, penalty: DictConfig, seed: int) -> f
     differences, at a random point (float64)."""
     generator = torch.Generator().manual_seed(seed)
     d = split.X_train.shape[1]
-    w = torch.randn(d, dtype=DTYPE, generator=generator, requires_grad=True)
-    b = torch.zeros((), dtype=DTYPE, requires_grad=True)
     X, y = split.X_train, split.y_train
+    w = torch.randn(d, dtype=DTYPE, generator=generator).to(X.device).requires_grad_(True)
+    b = torch.zeros((), dtype=DTYPE, device=X.device, requires_grad=True)
     objective(kind, w, b, X, y, l1=penalty.l1, l2=penalty.l2).backward()
-    autograd = torch.cat([w.grad, b.grad.reshape(1)]).numpy()
+    autograd = to_numpy(torch.cat([w.grad, b.grad.reshape(1)]))
     analytic = torch.cat(
         [
             g.reshape(-1)
@@ -172,7 +232,7 @@ def gradient_check(kind: str, split: Split, penalty: DictConfig, seed: int) -> f
     )
 
     def f(thetas):  # f at each row of thetas, shape (k, d + 1) -> (k,): the perturbed points
-        rows = torch.as_tensor(np.atleast_2d(thetas))
+        rows = torch.as_tensor(np.atleast_2d(thetas), device=X.device)
         return np.array(
             [
                 float(objective(kind, t[:-1], t[-1], X, y, l1=penalty.l1, l2=penalty.l2))
@@ -180,19 +240,56 @@ def gradient_check(kind: str, split: Split, penalty: DictConfig, seed: int) -> f
             ]
         )
 
-    theta = np.concatenate([w.detach().numpy(), [0.0]])
+    theta = np.concatenate([to_numpy(w), [0.0]])
     by_difference = calculus.gradient_check_error(f, autograd, theta)
-    by_formula = np.max(np.abs(autograd - analytic.numpy())) / np.max(np.abs(autograd))
+    by_formula = np.max(np.abs(autograd - to_numpy(analytic))) / np.max(np.abs(autograd))
     return float(max(by_formula, by_difference))
 
 
 # -- training -----------------------------------------------------------------------------------
 
 
+def hessian_eigenvalues(split: Split) -> torch.Tensor:
+    """Eigenvalues (ascending) of the MSE Hessian [X 1]^T [X 1] / n."""
+    X = split.X_train
+    X1 = torch.cat([X, torch.ones(len(X), 1, dtype=DTYPE, device=X.device)], dim=1)
+    return torch.linalg.eigvalsh(X1.T @ X1 / len(X1))
+
+
 def lipschitz(split: Split) -> float:
     """L = largest eigenvalue of the MSE Hessian [X 1]^T [X 1] / n: gradient descent's step 1/L."""
-    X1 = torch.cat([split.X_train, torch.ones(len(split.X_train), 1, dtype=DTYPE)], dim=1)
-    return float(torch.linalg.eigvalsh(X1.T @ X1 / len(X1))[-1])
+    return float(hessian_eigenvalues(split)[-1])
+
+
+def zeros(split: Split) -> list[torch.Tensor]:
+    """w = 0, b = 0 on the split's device: where every optimizer starts."""
+    X = split.X_train
+    return [
+        torch.zeros(X.shape[1], dtype=DTYPE, device=X.device),
+        torch.zeros((), dtype=DTYPE, device=X.device),
+    ]
+
+
+def step_cap(name: str, max_steps: int) -> int:
+    """The step cap ``train`` gives optimizer ``name`` when asked for ``max_steps``."""
+    return min(max_steps, NEWTON_MAX_STEPS) if name == "newton" else max_steps
+
+
+def capped(result: OptimizeResult, cap: int, max_steps: int) -> OptimizeResult | None:
+    """The record ``result`` (a run with the step cap ``cap``) would be under the cap
+    ``max_steps``, without running it again; None when it cannot tell (a lower cap that
+    might have run on, or ``REUSE_RUNS`` off).
+
+    Every optimizer here is deterministic and its k-th update does not depend on the cap:
+    the run capped at N is the first N + 1 points of the run capped at M >= N. A cut record
+    has no final parameters (``params`` is None) and has not converged (it went on).
+    """
+    if not REUSE_RUNS or (max_steps > cap and not result.converged):
+        return None
+    if result.steps <= max_steps:
+        return result
+    points = slice(0, max_steps + 1)
+    return OptimizeResult(None, result.losses[points], result.grad_norms[points], max_steps, False)
 
 
 def train(
@@ -205,12 +302,11 @@ def train(
     max_steps: int | None = None,
 ):
     """Run one optimizer from w = 0, b = 0; ``name`` as in ``TRAINERS``."""
-    d = split.X_train.shape[1]
-    params = [torch.zeros(d, dtype=DTYPE), torch.zeros((), dtype=DTYPE)]
+    params = zeros(split)
     steps = max_steps or opt.max_steps
     data = (split.X_train, split.y_train)
     if name == "newton":
-        return newton(loss_fn, params, *data, max_steps=min(steps, 100), tol=opt.tol)
+        return newton(loss_fn, params, *data, max_steps=step_cap(name, steps), tol=opt.tol)
     lr = opt.lr or default_lr(name, split)
     common = {"lr": lr, "max_steps": steps, "tol": opt.tol, "progress": progress}
     if name == "gd":
@@ -251,7 +347,7 @@ def log_step_metrics(key: str, values: np.ndarray) -> None:
 
 def test_score(task: str, w: np.ndarray, b: np.ndarray, split: Split) -> dict[str, float]:
     """R^2 (linear) or accuracy (logistic) of the trained model on the held-out part."""
-    X, y = split.X_test.numpy(), split.y_test.numpy()
+    X, y = to_numpy(split.X_test), to_numpy(split.y_test)
     z = X @ w + b
     if task == "linear":
         return {"test_r2": 1 - np.sum((y - z) ** 2) / np.sum((y - y.mean()) ** 2)}
@@ -261,17 +357,33 @@ def test_score(task: str, w: np.ndarray, b: np.ndarray, split: Split) -> dict[st
 # -- what the run shows -------------------------------------------------------------------------
 
 
-def log_optimizer_comparison(task: str, loss_fn, split: Split, optimal: float, cfg) -> None:
-    """W3.5, W3.P4: every optimizer's f(theta_k) - f* per step, full batch and mini-batch SGD."""
-    curves, rows = {}, []
+def compared_runs(task: str, loss_fn, split: Split, cfg, known=None) -> dict[str, OptimizeResult]:
+    """Each optimizer of ``TRAINERS`` run for ``cfg.compare_steps`` steps with the settings of
+    ``cfg.optimizer`` (a default step size too large for the task: left out, with a warning).
+    ``known`` maps a name to (a run of it with these settings, its step cap): a run cut from
+    it (``capped``) instead of a run afresh."""
+    runs, opt = {}, cfg.optimizer
     for name in TRAINERS:
         if task == "linear" and name == "newton":
             continue  # least squares: one Newton step is the closed form
+        if name in (known or {}):
+            cut = capped(*known[name], step_cap(name, cfg.compare_steps))
+            if cut is not None:
+                runs[name] = cut
+                continue
         try:
-            result = train(name, loss_fn, split, cfg.optimizer, False, cfg.seed, cfg.compare_steps)
+            runs[name] = train(name, loss_fn, split, opt, False, cfg.seed, cfg.compare_steps)
         except FloatingPointError as error:  # a default step size too large for this task
             log.warning("%s on %s: %s", name, task, error)
-            continue
+    return runs
+
+
+def log_optimizer_comparison(
+    task: str, loss_fn, split: Split, optimal: float, cfg, known=None, figures: bool = True
+) -> None:
+    """W3.5, W3.P4: every optimizer's f(theta_k) - f* per step, full batch and mini-batch SGD."""
+    curves, rows = {}, []
+    for name, result in compared_runs(task, loss_fn, split, cfg, known).items():
         curves[name] = result.losses
         log_step_metrics(f"{task}.compare.{name}.loss", result.losses)
         rows.append(
@@ -285,7 +397,7 @@ def log_optimizer_comparison(task: str, loss_fn, split: Split, optimal: float, c
     batch = max(1, len(split.X_train) // 10)
     sgd = gradient_descent(
         loss_fn,
-        [torch.zeros(split.X_train.shape[1], dtype=DTYPE), torch.zeros((), dtype=DTYPE)],
+        zeros(split),
         split.X_train,
         split.y_train,
         lr=0.5 / lipschitz(split),
@@ -297,57 +409,65 @@ def log_optimizer_comparison(task: str, loss_fn, split: Split, optimal: float, c
     curves[f"sgd (batch {batch})"] = sgd.losses
     log_step_metrics(f"{task}.compare.sgd_batch_{batch}.loss", sgd.losses)
     mlflow.log_table(pd.DataFrame(rows), f"tables/{task}/optimizers.json")
-    with figure(f"{task}/optimizer_comparison", figsize=(8, 5)) as (_, ax):
-        plots.loss_curves(ax, curves, optimal)
-        ax.set_title(f"{task}: f(theta_k) - f* per step")
+    if figures:
+        with figure(f"{task}/optimizer_comparison", figsize=(8, 5)) as (_, ax):
+            plots.loss_curves(ax, curves, optimal)
+            ax.set_title(f"{task}: f(theta_k) - f* per step")
 
 
-def log_conditioning(seed: int, test_size: float) -> None:
-    """Condition number of the design raw vs standardized, and the steps gradient descent needs."""
+def log_conditioning(
+    seed: int, test_size: float, device: torch.device, figures: bool = True
+) -> OptimizeResult:
+    """Condition number of the design raw vs standardized, and the steps gradient descent needs;
+    returns the run on standardized features."""
     rows = []
     for standardize in (False, True):
-        split = load_task("linear", test_size=test_size, standardize=standardize, seed=seed)
-        X1 = torch.cat([split.X_train, torch.ones(len(split.X_train), 1, dtype=DTYPE)], dim=1)
-        eigenvalues = torch.linalg.eigvalsh(X1.T @ X1 / len(X1))
-        kappa = float(eigenvalues[-1] / eigenvalues[0])
-
-        def loss_fn(w, b, X, y):
-            return objective("mse", w, b, X, y)
-
-        result = gradient_descent(
-            loss_fn,
-            [torch.zeros(X1.shape[1] - 1, dtype=DTYPE), torch.zeros((), dtype=DTYPE)],
-            split.X_train,
-            split.y_train,
-            lr=1 / float(eigenvalues[-1]),
-            max_steps=20_000,
-            tol=1e-6,
+        split = to_device(
+            load_task("linear", test_size=test_size, standardize=standardize, seed=seed), device
         )
+        eigenvalues = hessian_eigenvalues(split)
+        kappa = float(eigenvalues[-1] / eigenvalues[0])
+        result = conditioning_run(split)
         rows.append(
             {
                 "setting": "standardized" if standardize else "raw",
                 "condition_number": kappa,
                 "steps": result.steps,
                 "converged": result.converged,
-                "steps_bound": kappa * np.log(1e6),
+                "steps_bound": kappa * np.log(1e6),  # ln(1 / tol)
             }
         )
         mlflow.log_metric(f"linear.condition_number_{rows[-1]['setting']}", kappa)
     table = pd.DataFrame(rows)
     mlflow.log_table(table, "tables/linear/conditioning.json")
-    with figure("linear/conditioning", figsize=(6, 4)) as (_, ax):
-        plots.condition_steps(ax, table)
+    if figures:
+        with figure("linear/conditioning", figsize=(6, 4)) as (_, ax):
+            plots.condition_steps(ax, table)
+    return result
 
 
-def log_regularization(split: Split) -> None:
+def conditioning_run(split: Split) -> OptimizeResult:
+    """Gradient descent with step 1/L on the unpenalized least squares of ``split``, from 0,
+    until ||grad f|| <= 1e-6 (at most 20,000 steps)."""
+
+    def loss_fn(w, b, X, y):
+        return objective("mse", w, b, X, y)
+
+    data = (split.X_train, split.y_train)
+    return gradient_descent(loss_fn, zeros(split), *data, lr=1 / lipschitz(split), **CONDITIONING)
+
+
+def log_regularization(split: Split, figures: bool = True) -> None:
     """W3.X2: ridge and lasso weight paths; W3.X3: norm-constrained least squares is ridge."""
-    X, y = split.X_train.numpy(), split.y_train.numpy()
+    X, y = to_numpy(split.X_train), to_numpy(split.y_train)
     lambdas = np.logspace(-3, 1, 25)
-    ridge = np.array([reference.ridge_qr(X, y, lam)[0] for lam in lambdas])
-    lasso = np.array([reference.sklearn_lasso(X, y, lam)[0] for lam in lambdas])
-    with figure("linear/regularization_paths", ncols=2, figsize=(12, 4.5)) as (_, (left, right)):
-        plots.regularization_path(left, lambdas, ridge, "L2 (ridge): weights shrink")
-        plots.regularization_path(right, lambdas, lasso, "L1 (lasso): weights hit zero")
+    shown = lambdas if figures else lambdas[-1:]  # the metric needs the last fit only
+    lasso = np.array([reference.sklearn_lasso(X, y, lam)[0] for lam in shown])
+    if figures:
+        ridge = np.array([reference.ridge_qr(X, y, lam)[0] for lam in lambdas])
+        with figure("linear/regularization_paths", ncols=2, figsize=(12, 4.5)) as (_, axes):
+            plots.regularization_path(axes[0], lambdas, ridge, "L2 (ridge): weights shrink")
+            plots.regularization_path(axes[1], lambdas, lasso, "L1 (lasso): weights hit zero")
     t = 0.5 * np.linalg.norm(reference.least_squares_qr(X, y)[0])
     lam = reference.ridge_multiplier(X, y, t)
     w_constrained = reference.constrained_least_squares(X, y, t)[0]
@@ -391,8 +511,8 @@ def log_multiplier_newton(X: np.ndarray, y: np.ndarray, t: float, lam_brent: flo
 
 def log_newton(loss_fn, split: Split, optimal: float) -> None:
     """W3.X1: Newton (autograd Hessian) in a handful of steps (GD: the comparison plot)."""
-    zeros = [torch.zeros(split.X_train.shape[1], dtype=DTYPE), torch.zeros((), dtype=DTYPE)]
-    newton_run = newton(loss_fn, zeros, split.X_train, split.y_train, max_steps=50, tol=1e-10)
+    start = zeros(split)
+    newton_run = newton(loss_fn, start, split.X_train, split.y_train, max_steps=50, tol=1e-10)
     mlflow.log_metric("logistic.newton_steps", newton_run.steps)
     w, b = newton_run.params
     mlflow.log_metric("logistic.hessian_check_rel_error", hessian_check(w, b, split))
@@ -418,9 +538,9 @@ def by_hand_gradient(kind: str, penalty: DictConfig, split: Split):
     X, y = split.X_train, split.y_train
 
     def grad(theta):
-        theta = torch.as_tensor(theta)
+        theta = torch.as_tensor(theta, device=X.device)
         g_w, g_b = GRADIENTS[kind](theta[:-1], theta[-1], X, y, l1=penalty.l1, l2=penalty.l2)
-        return torch.cat([g_w, g_b.reshape(1)]).numpy()
+        return to_numpy(torch.cat([g_w, g_b.reshape(1)]))
 
     return grad
 
@@ -429,12 +549,12 @@ def log_update_rules(task: str, loss_fn, grad, split: Split) -> None:
     """W3.X5: momentum, RMSProp and Adam by hand against torch.optim, step for step from 0
     with the learning rates the comparison uses: the max |theta_hand - theta_torch|."""
     d = split.X_train.shape[1]
-    zeros = [torch.zeros(d, dtype=DTYPE), torch.zeros((), dtype=DTYPE)]
     rows = []
     for name, rule in update_rules.RULES.items():
         lr = default_lr(name, split)
+        data = (split.X_train, split.y_train)
         by_torch = optim_iterates(
-            name, loss_fn, zeros, split.X_train, split.y_train, lr=lr, steps=UPDATE_RULE_STEPS
+            name, loss_fn, zeros(split), *data, lr=lr, steps=UPDATE_RULE_STEPS
         )
         by_hand = update_rules.iterate(rule, grad, np.zeros(d + 1), UPDATE_RULE_STEPS, lr=lr)
         diff = float(np.max(np.abs(by_hand - by_torch)))
@@ -451,11 +571,11 @@ def log_update_rules(task: str, loss_fn, grad, split: Split) -> None:
     mlflow.log_table(pd.DataFrame(rows), f"tables/{task}/update_rules.json")
 
 
-def log_derivative_limit(loss_fn, split: Split, seed: int) -> None:
+def log_derivative_limit(loss_fn, split: Split, seed: int, figures: bool = True) -> None:
     """W3.6: forward and central differences of the loss along a direction against the exact
     directional derivative, for h from 1e-16 to 1: slopes 1 and 2, then round-off."""
     d = split.X_train.shape[1] + 1
-    theta, u = limits.random_point_and_direction(d, seed)
+    theta, u = (v.to(split.X_train.device) for v in limits.random_point_and_direction(d, seed))
     point = theta.clone().requires_grad_(True)
     loss_fn(point[:-1], point[-1], split.X_train, split.y_train).backward()
     exact = float(point.grad @ u)  # phi'(0) = grad f(theta) . u
@@ -473,16 +593,17 @@ def log_derivative_limit(loss_fn, split: Split, seed: int) -> None:
             if key in ("slope", "best_h", "best_h_theory")
         }
     )
-    with figure("logistic/finite_difference_error", figsize=(7, 5)) as (_, ax):
-        plots.finite_difference_error(ax, table, limits.BEST_STEP_THEORY)
+    if figures:
+        with figure("logistic/finite_difference_error", figsize=(7, 5)) as (_, ax):
+            plots.finite_difference_error(ax, table, limits.BEST_STEP_THEORY)
 
 
-def log_least_absolute_deviations(split: Split, seed: int) -> None:
+def log_least_absolute_deviations(split: Split, seed: int, figures: bool = True) -> None:
     """W3.X6: LAD as a linear program against scikit-learn's QuantileRegressor, then LAD
     beside least squares on the diabetes targets with a few outliers injected."""
     from sklearn.linear_model import QuantileRegressor
 
-    X, y = split.X_train.numpy(), split.y_train.numpy()
+    X, y = to_numpy(split.X_train), to_numpy(split.y_train)
     w_lp, b_lp, objective_lp = linear_program.lad_linprog(X, y)
     median = QuantileRegressor(quantile=0.5, alpha=0.0, solver="highs").fit(X, y)
     objective_sk = linear_program.absolute_deviations(X, y, median.coef_, median.intercept_)
@@ -499,7 +620,7 @@ def log_least_absolute_deviations(split: Split, seed: int) -> None:
     y_out, _ = linear_program.inject_outliers(y, OUTLIERS["count"], shift, seed)
     targets = {"clean": y, "outliers": y_out}
     fits = {data: linear_program.lad_and_least_squares(X, t) for data, t in targets.items()}
-    X_test, y_test = split.X_test.numpy(), split.y_test.numpy()
+    X_test, y_test = to_numpy(split.X_test), to_numpy(split.y_test)
     rows = [
         {
             "method": method,
@@ -518,6 +639,8 @@ def log_least_absolute_deviations(split: Split, seed: int) -> None:
         for method in fits["clean"]
     }
     mlflow.log_metrics({f"linear.{method}_coef_shift": v for method, v in moved.items()})
+    if not figures:
+        return
     with figure("linear/lad_vs_least_squares", ncols=2, figsize=(12, 4.5)) as (_, axes):
         for ax, method in zip(axes, ("least_squares", "lad"), strict=True):
             weights = (fits["clean"][method][0], fits["outliers"][method][0])
@@ -525,19 +648,24 @@ def log_least_absolute_deviations(split: Split, seed: int) -> None:
             plots.coefficient_shift(ax, split.feature_names, *weights, title)
 
 
-def log_calculus_drills() -> None:
+def log_calculus_drills(figures: bool = True) -> None:
     """W3.1-W3.5, W3.P2: derivatives three ways, the chain rule, x^2 by hand, a non-convex f,
-    and optimizer paths on an ill-conditioned quadratic."""
+    and optimizer paths on an ill-conditioned quadratic (on the CPU: a few scalars each)."""
     mlflow.log_table(calculus.partial_derivatives_table(), "tables/drills/partial_derivatives.json")
     chain = calculus.chain_rule_table(w=0.7, x=1.3, b=-0.2, t=1.0)
     mlflow.log_table(pd.DataFrame([chain]).astype(float), "tables/drills/chain_rule.json")
-    runs = {lr: calculus.descend_parabola(1.0, lr, 30) for lr in (0.1, 0.75, 1.0, 1.05)}
-    with figure("drills/parabola_descent", figsize=(7, 4)) as (_, ax):
-        plots.parabola_descent(ax, runs)
-
     starts = (-2.5, -0.5, 0.5, 2.5)
     minima = calculus.minima_table(starts)
     mlflow.log_table(minima, "tables/drills/nonconvex_minima.json")
+    if figures:
+        log_drill_figures(starts)
+
+
+def log_drill_figures(starts) -> None:
+    """The drills' figures: x^2 by hand, the non-convex f, optimizer paths on a quadratic."""
+    runs = {lr: calculus.descend_parabola(1.0, lr, 30) for lr in (0.1, 0.75, 1.0, 1.05)}
+    with figure("drills/parabola_descent", figsize=(7, 4)) as (_, ax):
+        plots.parabola_descent(ax, runs)
     paths = {x0: calculus.descend(calculus.nonconvex_grad, x0, 0.02, 500) for x0 in starts}
     with figure("drills/nonconvex_descent", figsize=(7, 4.5)) as (_, ax):
         plots.nonconvex_descent(ax, calculus.nonconvex, paths, np.linspace(-2.6, 2.6, 400))
@@ -553,9 +681,24 @@ def log_calculus_drills() -> None:
 
 
 def log_model(task: str, w: np.ndarray, b: np.ndarray, split: Split) -> None:
-    """The trained model as an MLflow model: a torch linear layer (logits for the logistic task)."""
+    """The trained model as an MLflow model: a torch linear layer (logits for the logistic task),
+    on the CPU so that it loads anywhere, with its pip requirements given."""
     layer = torch.nn.Linear(len(w), 1, dtype=DTYPE)
     with torch.no_grad():
         layer.weight.copy_(torch.as_tensor(w).reshape(1, -1))
         layer.bias.copy_(torch.as_tensor(b).reshape(1))
-    mlflow.pytorch.log_model(layer, name=f"{task}_model", input_example=split.X_test[:3].numpy())
+    mlflow.pytorch.log_model(
+        layer,
+        name=f"{task}_model",
+        input_example=to_numpy(split.X_test[:3]),
+        pip_requirements=model_requirements(),
+    )
+
+
+def model_requirements() -> list[str]:
+    """``package==version`` for what loading the model needs, as installed here, without a
+    local version label: ``torch==2.13.0``, not ``2.13.0+cpu`` (PyPI has no such release).
+    Given explicitly, MLflow neither infers them (a subprocess that imports torch and mlflow
+    again) nor warns that it dropped the label."""
+    versions = {name: importlib.metadata.version(name) for name in MODEL_REQUIREMENTS}
+    return [f"{name}=={version.split('+')[0]}" for name, version in versions.items()]

@@ -1,0 +1,165 @@
+"""Week 3's shortcuts change no number: a run cut from a longer one equals the run afresh,
+``figures=false`` logs the same metrics, and the logged model's requirements need no
+guessing (no local-version warning). Every comparison here is exact (same thread count,
+same operations in the same order), not within a tolerance."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from common.tracking import run_tracked
+from projects.week3_regression import config, pipeline  # noqa: F401  (config registers the schema)
+from projects.week3_regression.data import load_task
+from projects.week3_regression.losses import objective
+from tests.weeks import compose_config
+
+QUICK = ["progress=false", "compare_steps=300"]
+
+
+def split_and_loss(task):
+    """The default split of ``task`` and its default objective."""
+    cfg = compose_config("week3")
+    split = load_task(task, test_size=0.2, standardize=True, seed=0)
+    kind, penalty = pipeline.KIND[task], cfg[task]
+
+    def loss_fn(w, b, X, y):
+        return objective(kind, w, b, X, y, l1=penalty.l1, l2=penalty.l2)
+
+    return cfg, split, loss_fn
+
+
+def assert_same_record(cut, afresh):
+    np.testing.assert_array_equal(cut.losses, afresh.losses)
+    np.testing.assert_array_equal(cut.grad_norms, afresh.grad_norms)
+    assert (cut.steps, cut.converged) == (afresh.steps, afresh.converged)
+
+
+@pytest.mark.parametrize("name", pipeline.TRAINERS)
+def test_a_run_cut_to_a_lower_cap_equals_the_run_with_that_cap(name):
+    cfg, split, loss_fn = split_and_loss("logistic")
+    long = pipeline.train(name, loss_fn, split, cfg.optimizer, False, 0, max_steps=40)
+    cap = pipeline.step_cap(name, 40)
+    for max_steps in (1, 7, 25, 40):
+        afresh = pipeline.train(name, loss_fn, split, cfg.optimizer, False, 0, max_steps=max_steps)
+        assert_same_record(pipeline.capped(long, cap, max_steps), afresh)
+
+
+def test_a_cap_above_a_run_that_did_not_converge_cannot_be_cut():
+    cfg, split, loss_fn = split_and_loss("logistic")
+    run = pipeline.train("gd", loss_fn, split, cfg.optimizer, False, 0, max_steps=10)
+    assert not run.converged
+    assert pipeline.capped(run, 10, 11) is None
+    converged = pipeline.train("lbfgs", loss_fn, split, cfg.optimizer, False, 0, max_steps=200)
+    assert converged.converged
+    assert pipeline.capped(converged, 200, 10_000) is converged  # it would stop there again
+
+
+def test_the_comparison_cut_from_known_runs_equals_every_run_afresh():
+    cfg, split, loss_fn = split_and_loss("linear")
+    cfg.compare_steps = 300
+    assert pipeline.same_as_conditioning(cfg)  # the defaults: gd is the conditioning run
+    main = pipeline.train(cfg.optimizer.name, loss_fn, split, cfg.optimizer, False, cfg.seed)
+    known = {
+        cfg.optimizer.name: (main, cfg.optimizer.max_steps),
+        "gd": (pipeline.conditioning_run(split), pipeline.CONDITIONING["max_steps"]),
+    }
+    cut = pipeline.compared_runs("linear", loss_fn, split, cfg, known)
+    afresh = pipeline.compared_runs("linear", loss_fn, split, cfg)
+    assert list(cut) == list(afresh)
+    for name in afresh:
+        assert_same_record(cut[name], afresh[name])
+    assert cut["gd"].params is None  # cut from the 20,000-step run: not run again
+
+
+def logged(client, run):
+    """Every metric of a run with its whole history: name -> [(step, value), ...]."""
+    history = {}
+    for name in run.data.metrics:
+        points = client.get_metric_history(run.info.run_id, name)
+        history[name] = sorted((m.step, m.value) for m in points)
+    return history
+
+
+def assert_same_metrics(first, second):
+    assert first.keys() == second.keys()
+    for name in first:
+        a, b = first[name], second[name]
+        same = len(a) == len(b) and all(
+            p == q or (math.isnan(p[1]) and math.isnan(q[1])) for p, q in zip(a, b, strict=True)
+        )
+        assert same, f"{name} differs"
+
+
+def test_runs_cut_from_longer_ones_log_the_metrics_of_runs_afresh(
+    tracking_uri, runs_of, monkeypatch
+):
+    overrides = [*QUICK, "tasks=[linear]", "figures=false", f"tracking.uri={tracking_uri}"]
+    run_tracked(compose_config("week3", *overrides), "week3", pipeline.run)
+    monkeypatch.setattr(pipeline, "REUSE_RUNS", False)  # the straightforward path
+    run_tracked(compose_config("week3", *overrides), "week3", pipeline.run)
+    afresh, cut = runs_of("week3")  # newest first
+    assert_same_metrics(logged(runs_of.client, cut), logged(runs_of.client, afresh))
+    assert len(cut.data.metrics) > 30
+
+
+def test_figures_false_logs_no_figure_and_the_same_metrics(tracking_uri, runs_of):
+    base = [*QUICK, "tasks=[logistic]", f"tracking.uri={tracking_uri}"]
+    for figures in ("true", "false"):
+        run_tracked(compose_config("week3", *base, f"figures={figures}"), "week3", pipeline.run)
+    without, with_figures = runs_of("week3")
+    client = runs_of.client
+    assert_same_metrics(logged(client, without), logged(client, with_figures))
+    assert client.list_artifacts(with_figures.info.run_id, "figures")
+    assert not client.list_artifacts(without.info.run_id, "figures")
+
+
+class Records(logging.Handler):
+    """Every record MLflow's loggers emit while attached."""
+
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def mlflow_records():
+    handler, logger = Records(), logging.getLogger("mlflow")
+    logger.addHandler(handler)
+    yield handler.messages
+    logger.removeHandler(handler)
+
+
+def test_the_logged_model_pins_torch_without_a_local_label_and_warns_nothing(
+    tracking_uri, mlflow_records, recwarn
+):
+    import mlflow
+    from mlflow.utils.requirements_utils import _get_pinned_requirement
+
+    if "+" in torch.__version__:  # the capture sees MLflow's warning where it has a cause
+        _get_pinned_requirement("torch")
+        assert any("local version label" in m for m in mlflow_records)
+        mlflow_records.clear()
+    split = load_task("logistic", test_size=0.2, standardize=True, seed=0)
+    w, b = np.zeros(split.X_train.shape[1]), np.float64(0.0)
+    mlflow.set_tracking_uri(tracking_uri)
+    with mlflow.start_run():
+        pipeline.log_model("logistic", w, b, split)
+        uri = f"runs:/{mlflow.active_run().info.run_id}/logistic_model"
+    label = [m for m in mlflow_records if "local version label" in m]
+    label += [str(w.message) for w in recwarn if "local version label" in str(w.message)]
+    assert label == []
+    requirements = mlflow.pyfunc.get_model_dependencies(uri)
+    with open(requirements) as lines:
+        pinned = lines.read().split()
+    assert f"torch=={torch.__version__.split('+')[0]}" in pinned
+    model = mlflow.pytorch.load_model(uri)
+    logits = model(split.X_test[:2])
+    np.testing.assert_array_equal(logits.detach().numpy(), np.zeros((2, 1)))
