@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from hydra.errors import ConfigCompositionException
 
 from common.tracking import EXIT_FAILED, run_tracked
@@ -119,6 +120,7 @@ def test_divergence_fails_the_run_at_the_step_it_happens(tracking_uri, runs_of):
         (["linear.l2=-1"], r"linear.l1 and linear.l2 must be >= 0"),
         (["linear.l1=0.1", "linear.l2=0.1"], r"set l1 or l2, not both"),
         (["logistic.l1=0.1"], r"logistic.l1 must be 0"),
+        (["device=tpu"], r"device must be one of cpu, auto, cuda, got 'tpu'"),
     ],
 )
 def test_bad_settings_fail_before_training(overrides, message, tracking_uri, runs_of):
@@ -134,3 +136,31 @@ def test_bad_settings_fail_before_training(overrides, message, tracking_uri, run
 def test_config_typos_fail_at_composition():
     with pytest.raises(ConfigCompositionException):
         compose_config("week3", "optimizer.nmae=adam")
+
+
+def test_default_run_says_it_ran_on_the_cpu(finished_run):
+    _, run, _ = finished_run
+    assert run.data.params["device"] == "cpu"
+    assert run.data.tags["device"] == "cpu"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_device_cuda_without_a_gpu_fails_in_one_line_before_any_work(tracking_uri, runs_of):
+    cfg = compose_config("week3", *QUICK, "device=cuda", f"tracking.uri={tracking_uri}")
+    with pytest.raises(SystemExit):
+        run_tracked(cfg, "week3", pipeline.run)
+    [run] = runs_of("week3")
+    assert run.info.status == "FAILED"
+    assert "\n" not in run.data.tags["error"]
+    assert re.search(r"device=cuda but torch sees no CUDA GPU", run.data.tags["error"])
+    assert not run.data.metrics  # no drill, no training
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_device_cuda_trains_on_the_gpu_to_the_optimum(tracking_uri, runs_of):
+    overrides = [*QUICK, "tasks=[logistic]", "device=cuda", f"tracking.uri={tracking_uri}"]
+    run_tracked(compose_config("week3", *overrides), "week3", pipeline.run)
+    [run] = runs_of("week3")
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["device"].startswith("cuda")
+    assert run.data.metrics["logistic.loss_gap_rel"] <= 1e-6
