@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from common.tracking import run_tracked
+from common.tracking import ensure_experiment, run_tracked
 from projects.week3_regression import config, pipeline  # noqa: F401  (config registers the schema)
 from projects.week3_regression.data import load_task
 from projects.week3_regression.losses import objective
@@ -150,7 +150,7 @@ def test_the_logged_model_pins_torch_without_a_local_label_and_warns_nothing(
     split = load_task("logistic", test_size=0.2, standardize=True, seed=0)
     w, b = np.zeros(split.X_train.shape[1]), np.float64(0.0)
     mlflow.set_tracking_uri(tracking_uri)
-    with mlflow.start_run():
+    with mlflow.start_run(experiment_id=ensure_experiment("week3", tracking_uri)):
         pipeline.log_model("logistic", w, b, split)
         uri = f"runs:/{mlflow.active_run().info.run_id}/logistic_model"
     label = [m for m in mlflow_records if "local version label" in m]
