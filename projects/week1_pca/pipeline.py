@@ -17,7 +17,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA as SklearnPCA
@@ -47,14 +47,19 @@ TIMING_REPEATS = 3  # block split and solves: the best of this many calls
 
 
 def run(cfg: DictConfig) -> float:
-    """Drills, the PCA check, then every image through every codec; returns the mean PSNR."""
+    """Drills, the PCA check, then every image through every codec; returns the mean PSNR.
+
+    ``figures=false`` (a sweep's jobs) skips the figures and the rate-distortion curves
+    drawn in them; every metric stays the same.
+    """
+    figures = bool(OmegaConf.select(cfg, "figures", default=True))
     log_drills(linalg_drills.drill_table(np.random.default_rng(cfg.seed)))
-    log_pca_against_sklearn(cfg.pca, cfg.seed)
+    log_pca_against_sklearn(cfg.pca, cfg.seed, figures)
     images = [load_image(source, cfg.max_pixels) for source in cfg.images]  # fail before work
     for image in images:
         low_rank.check_rank(image.pixels, cfg.low_rank.rank, *cfg.low_rank.ranks)
     log_lu_solves(images, cfg.patch_codec.block)
-    summary = pd.DataFrame([compress(image, cfg) for image in images])
+    summary = pd.DataFrame([compress(image, cfg, figures) for image in images])
     mlflow.log_table(summary, "tables/summary.json")
     headline = summary.drop(columns="image").mean()
     mlflow.log_metrics(headline.to_dict())
@@ -76,7 +81,7 @@ def log_drills(table: pd.DataFrame) -> None:
         raise ArithmeticError(f"linear-algebra drills disagree with NumPy: {failed}")
 
 
-def log_pca_against_sklearn(pca_cfg: DictConfig, seed: int) -> None:
+def log_pca_against_sklearn(pca_cfg: DictConfig, seed: int, figures: bool = True) -> None:
     """W1.P3: the from-scratch PCA beside scikit-learn's on the digits (1797 x 64)."""
     X = load_digits().data
     ours = PCA(n_components=pca_cfg.n_components, solver=pca_cfg.solver, random_state=seed)
@@ -98,54 +103,55 @@ def log_pca_against_sklearn(pca_cfg: DictConfig, seed: int) -> None:
             "pca_variance_kept": float(ours.explained_variance_ratio_.sum()),
         }
     )
+    if not figures:
+        return
     full = PCA(solver=pca_cfg.solver, random_state=seed).fit(X)
     with figure("pca_cumulative_explained_variance") as (_, ax):
         plots.cumulative_explained_variance(ax, {"digits, 8 x 8": full.explained_variance_ratio_})
 
 
-def compress(image: LoadedImage, cfg: DictConfig) -> dict[str, float | str]:
+def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[str, float | str]:
     """Every codec on one image: curves, chosen settings, figures; returns its summary row."""
     pixels, name = image.pixels, image.name
     log_dataset(image)
     log.info("%s: %s", name, linalg_drills.describe_image(pixels))
-    log_spectrum(pixels, name)
-    log_linear_maps(pixels, name, cfg.patch_codec.block)
+    encoder = patch_codec.Encoder(pixels, cfg.patch_codec.block)  # the KLT, learned once
+    log_linear_maps(pixels, name, encoder.transforms(subsampled=False)[0])
     log_block_split(pixels, name, cfg.patch_codec.block)
 
-    svd_curve, svd_images = truncated_svd_curve(pixels, {*cfg.low_rank.ranks, cfg.low_rank.rank})
-    encoder = patch_codec.Encoder(pixels, cfg.patch_codec.block)  # the KLT, learned once
-    chosen, decoded = write_and_read_back(encoder, name, cfg.patch_codec)
-    codec_curve = pd.DataFrame(
-        [codec_point(encoder, bpp) for bpp in cfg.patch_codec.curve_bpp] + [chosen]
-    )
-    jpeg_curve = rd.jpeg_curve(pixels, cfg.jpeg.qualities).assign(codec="jpeg")
-    curves = pd.concat([svd_curve, codec_curve, jpeg_curve], ignore_index=True)
-    mlflow.log_table(curves, f"tables/{name}/rate_distortion.json")
-    with figure(f"{name}/rate_distortion", figsize=(7, 5)) as (_, ax):
-        plots.rate_distortion(ax, curves, f"{name}: three codecs")
-
+    ranks = {*cfg.low_rank.ranks, cfg.low_rank.rank} if figures else {cfg.low_rank.rank}
+    svd_curve, svd_images, sigma = truncated_svd_curve(pixels, ranks)
+    targets = [cfg.patch_codec.target_bpp, *(cfg.patch_codec.curve_bpp if figures else [])]
+    steps = [rd.search_step(encoder, bpp) for bpp in targets]
+    chosen, decoded = write_and_read_back(encoder, name, steps[0], files=figures)
+    jpeg_files = rd.JpegLadder(pixels)  # each quality's file written once, for all below
+    jpeg_psnr = rd.jpeg_psnr_at_bytes(pixels, chosen["bytes"], ladder=jpeg_files)
     svd = svd_curve.set_index("setting").loc[f"k={cfg.low_rank.rank}"]
-    smallest_rank = min(svd_images)
-    jpeg = rd.jpeg_bytes_near(pixels, chosen["bytes"])
-    jpeg_image = rd.decode_jpeg(jpeg.data, pixels.shape)
-    jpeg_bpp = rd.bits_per_pixel(len(jpeg.data), *pixels.shape[:2])
-    log_reconstructions(
-        name,
-        {
-            "original": pixels,
-            f"SVD k={smallest_rank}, {svd_curve['psnr_db'].iloc[0]:.1f} dB": svd_images[
-                smallest_rank
-            ],
-            f"SVD k={cfg.low_rank.rank}, {svd['psnr_db']:.1f} dB": svd_images[cfg.low_rank.rank],
-            f"patch PCA {chosen['bpp']:.2f} bpp, {chosen['psnr_db']:.1f} dB": decoded,
-            f"JPEG q={jpeg.quality} {jpeg_bpp:.2f} bpp, {rd.psnr(pixels, jpeg_image):.1f} dB": (
-                jpeg_image
-            ),
-        },
-    )
-    log_patch_basis(pixels, name, cfg.patch_codec.block)
+    if figures:
+        codec_curve = pd.DataFrame([codec_point(encoder, step) for step in steps[1:]] + [chosen])
+        jpeg_curve = rd.jpeg_curve(pixels, cfg.jpeg.qualities, jpeg_files).assign(codec="jpeg")
+        curves = pd.concat([svd_curve, codec_curve, jpeg_curve], ignore_index=True)
+        mlflow.log_table(curves, f"tables/{name}/rate_distortion.json")
+        with figure(f"{name}/rate_distortion", figsize=(7, 5)) as (_, ax):
+            plots.rate_distortion(ax, curves, f"{name}: three codecs")
+        log_spectrum(sigma, name)
+        jpeg = rd.jpeg_bytes_near(pixels, chosen["bytes"], jpeg_files)
+        jpeg_image = rd.decode_jpeg(jpeg.data, pixels.shape)
+        jpeg_bpp = rd.bits_per_pixel(len(jpeg.data), *pixels.shape[:2])
+        k_low, k = min(svd_images), cfg.low_rank.rank
+        log_reconstructions(
+            name,
+            {
+                "original": pixels,
+                f"SVD k={k_low}, {svd_curve['psnr_db'].iloc[0]:.1f} dB": svd_images[k_low],
+                f"SVD k={k}, {svd['psnr_db']:.1f} dB": svd_images[k],
+                f"patch PCA {chosen['bpp']:.2f} bpp, {chosen['psnr_db']:.1f} dB": decoded,
+                f"JPEG q={jpeg.quality} {jpeg_bpp:.2f} bpp, "
+                f"{jpeg_files.psnr(jpeg.quality):.1f} dB": jpeg_image,
+            },
+        )
+        log_patch_basis(encoder, name)
 
-    jpeg_psnr = rd.jpeg_psnr_at_bytes(pixels, chosen["bytes"])
     if np.isnan(jpeg_psnr):
         log.warning(
             "%s: JPEG cannot reach %d bytes: codec_vs_jpeg_db is nan", name, chosen["bytes"]
@@ -164,10 +170,12 @@ def compress(image: LoadedImage, cfg: DictConfig) -> dict[str, float | str]:
     return {"image": name, **summary}
 
 
-def truncated_svd_curve(pixels: np.ndarray, ranks) -> tuple[pd.DataFrame, dict]:
-    """Codec 1 at each rank k: its rate-distortion points and reconstructions (W1.5)."""
+def truncated_svd_curve(pixels: np.ndarray, ranks) -> tuple[pd.DataFrame, dict, np.ndarray]:
+    """Codec 1 at each rank k: its rate-distortion points, reconstructions and the
+    singular values of each channel, shape (C, min(H, W)), from one SVD (W1.5)."""
     height, width, channels = pixels.shape
-    images = low_rank.rank_k_images(pixels, ranks)  # one SVD per channel for every k
+    svd = low_rank.channel_svd(pixels)
+    images = low_rank.rank_k_images(pixels, ranks, svd)  # every k from that one SVD
     points = [
         rd.point(
             "svd",
@@ -178,7 +186,7 @@ def truncated_svd_curve(pixels: np.ndarray, ranks) -> tuple[pd.DataFrame, dict]:
         )
         for k, approx in images.items()
     ]
-    return pd.DataFrame(points), images
+    return pd.DataFrame(points), images, svd[1]
 
 
 def log_dataset(image: LoadedImage) -> None:
@@ -189,20 +197,23 @@ def log_dataset(image: LoadedImage) -> None:
     mlflow.log_input(dataset, context="compression")
 
 
-def codec_point(encoder: patch_codec.Encoder, bpp: float) -> dict:
-    """The patch codec tuned to ``bpp``: its rate-distortion point."""
-    step = rd.search_step(encoder, bpp)
+def codec_point(encoder: patch_codec.Encoder, step: float) -> dict:
+    """The patch codec at a step found by ``rd.search_step``: its rate-distortion point."""
     data = encoder.encode(step)  # kept from the search
     decoded = patch_codec.decode(data)
     return rd.point("patch_pca", f"step={step:.3g}", len(data), encoder.image, decoded)
 
 
-def write_and_read_back(encoder: patch_codec.Encoder, name: str, codec_cfg: DictConfig):
+def write_and_read_back(encoder: patch_codec.Encoder, name: str, step: float, files: bool = True):
     """The chosen setting as real files: encode, write, read back, decode, log both.
 
-    Returns its rate-distortion point and the decoded image.
+    Returns its rate-distortion point and the decoded image. ``files=False`` decodes the
+    bytes in memory and logs no files (the same bytes, the same point).
     """
-    step = rd.search_step(encoder, codec_cfg.target_bpp)
+    if not files:
+        data = encoder.encode(step)
+        decoded = patch_codec.decode(data)
+        return rd.point("patch_pca", f"step={step:.3g}", len(data), encoder.image, decoded), decoded
     with tempfile.TemporaryDirectory(prefix="week1-") as scratch:  # used only without Hydra
         folder = (hydra_context()[1] or Path(scratch)) / "compressed"
         folder.mkdir(parents=True, exist_ok=True)
@@ -217,23 +228,20 @@ def write_and_read_back(encoder: patch_codec.Encoder, name: str, codec_cfg: Dict
     return point, decoded
 
 
-def log_spectrum(pixels: np.ndarray, name: str) -> None:
-    """W1.5: the singular values of each channel, and the energy the top k keep."""
-    channels = "RGB" if pixels.shape[2] == 3 else "Y"
-    sigma = {
-        c: np.linalg.svd(pixels[:, :, i].astype(float), compute_uv=False)
-        for i, c in enumerate(channels)
-    }
+def log_spectrum(sigma: np.ndarray, name: str) -> None:
+    """W1.5: the singular values of each channel (rows of ``sigma``), and the energy the
+    top k keep."""
+    channels = "RGB" if len(sigma) == 3 else "Y"
     with figure(f"{name}/singular_values", figsize=(7, 4)) as (_, ax):
-        plots.singular_value_spectrum(ax, sigma)
+        plots.singular_value_spectrum(ax, dict(zip(channels, sigma, strict=True)))
 
 
-def log_patch_basis(pixels: np.ndarray, name: str, block: int) -> None:
-    """The B x B basis images the patch codec learns from the image (W1.4)."""
-    basis = patch_codec.learned_basis(pixels, block=block)
-    side = int(np.ceil(np.sqrt(len(basis))))
-    with figure(f"{name}/patch_basis", nrows=side, ncols=side, figsize=(side, side)) as (_, axes):
-        plots.patch_basis(axes, basis)
+def log_patch_basis(encoder: patch_codec.Encoder, name: str) -> None:
+    """The B x B basis images the patch codec learns from the image's luma (W1.4)."""
+    V, block = encoder.transforms(subsampled=False)[0].V, encoder.block
+    basis = V.reshape(-1, block, block)  # = patch_codec.learned_basis(image, block)
+    with figure(f"{name}/patch_basis", figsize=(6, 6.4)) as (_, ax):
+        plots.patch_basis(ax, basis)
 
 
 def log_reconstructions(name: str, images: dict[str, np.ndarray]) -> None:
@@ -261,11 +269,14 @@ def luma_blocks(pixels: np.ndarray, block: int) -> np.ndarray:
     return patch_codec.split_blocks(plane, block)[0]
 
 
-def log_linear_maps(pixels: np.ndarray, name: str, block: int) -> None:
+def log_linear_maps(pixels: np.ndarray, name: str, luma: patch_codec.PlaneTransform) -> None:
     """W1.6 on the image: the colour map and its inverse, the PCA basis as a change of
-    basis, centring by broadcasting; W1.7: the third colour axis is +-(v1 x v2)."""
-    X = luma_blocks(pixels, block)
-    mean, V, _ = patch_codec.learn_basis(X)  # all B^2 rows: a basis of R^(B^2)
+    basis, centring by broadcasting; W1.7: the third colour axis is +-(v1 x v2).
+
+    ``luma``: the codec's transform of the luma blocks X (``luma_blocks``), its mean and
+    all B^2 principal axes, a basis of R^(B^2).
+    """
+    X, mean, V = luma.X, luma.mu, luma.V
     Z = linear_maps.coordinates(X, mean, V)
     metrics = {
         "change_of_basis_error": np.max(np.abs(linear_maps.from_coordinates(Z, mean, V) - X)),
