@@ -17,12 +17,13 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA as SklearnPCA
 
 from common.plotting import figure
+from common.steps import step
 from common.tracking import hydra_context
 from projects.week1_pca import (
     linalg_drills,
@@ -52,14 +53,17 @@ def run(cfg: DictConfig) -> float:
     ``figures=false`` (a sweep's jobs) skips the figures and the rate-distortion curves
     drawn in them; every metric stays the same.
     """
-    figures = bool(OmegaConf.select(cfg, "figures", default=True))
-    log_drills(linalg_drills.drill_table(np.random.default_rng(cfg.seed)))
-    log_pca_against_sklearn(cfg.pca, cfg.seed, figures)
-    images = [load_image(source, cfg.max_pixels) for source in cfg.images]  # fail before work
-    for image in images:
-        low_rank.check_rank(image.pixels, cfg.low_rank.rank, *cfg.low_rank.ranks)
-    log_lu_solves(images, cfg.patch_codec.block)
-    summary = pd.DataFrame([compress(image, cfg, figures) for image in images])
+    with step("drills: linear algebra by hand vs NumPy"):
+        log_drills(linalg_drills.drill_table(np.random.default_rng(cfg.seed)))
+    with step("PCA on the digits vs scikit-learn"):
+        log_pca_against_sklearn(cfg.pca, cfg.seed, cfg.figures)
+    with step("load the images"):
+        images = [load_image(source, cfg.max_pixels) for source in cfg.images]  # fail early
+        for image in images:
+            low_rank.check_rank(image.pixels, cfg.low_rank.rank, *cfg.low_rank.ranks)
+    with step("LU solves: Hilbert matrix and block covariances"):
+        log_lu_solves(images, cfg.patch_codec.block)
+    summary = pd.DataFrame([compress(image, cfg, cfg.figures) for image in images])
     mlflow.log_table(summary, "tables/summary.json")
     headline = summary.drop(columns="image").mean()
     mlflow.log_metrics(headline.to_dict())
@@ -113,45 +117,36 @@ def log_pca_against_sklearn(pca_cfg: DictConfig, seed: int, figures: bool = True
 def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[str, float | str]:
     """Every codec on one image: curves, chosen settings, figures; returns its summary row."""
     pixels, name = image.pixels, image.name
-    log_dataset(image)
-    log.info("%s: %s", name, linalg_drills.describe_image(pixels))
-    encoder = patch_codec.Encoder(pixels, cfg.patch_codec.block)  # the KLT, learned once
-    log_linear_maps(pixels, name, encoder.transforms(subsampled=False)[0])
-    log_block_split(pixels, name, cfg.patch_codec.block)
-
-    ranks = {*cfg.low_rank.ranks, cfg.low_rank.rank} if figures else {cfg.low_rank.rank}
-    svd_curve, svd_images, sigma = truncated_svd_curve(pixels, ranks)
-    targets = [cfg.patch_codec.target_bpp, *(cfg.patch_codec.curve_bpp if figures else [])]
-    steps = [rd.search_step(encoder, bpp) for bpp in targets]
-    chosen, decoded = write_and_read_back(encoder, name, steps[0], files=figures)
-    jpeg_files = rd.JpegLadder(pixels)  # each quality's file written once, for all below
-    jpeg_psnr = rd.jpeg_psnr_at_bytes(pixels, chosen["bytes"], ladder=jpeg_files)
+    with step(f"{name}: linear maps and block split"):
+        log_dataset(image)
+        log.info("%s: %s", name, linalg_drills.describe_image(pixels))
+        encoder = patch_codec.Encoder(  # the KLT, learned once
+            pixels, cfg.patch_codec.block, workers=min(2, thread_budget())
+        )
+        log_linear_maps(pixels, name, encoder.transforms(subsampled=False)[0])
+        log_block_split(pixels, name, cfg.patch_codec.block)
+    with step(f"{name}: truncated SVD"):
+        ranks = {*cfg.low_rank.ranks, cfg.low_rank.rank} if figures else {cfg.low_rank.rank}
+        svd_curve, svd_images, sigma = truncated_svd_curve(pixels, ranks)
+    with step(f"{name}: rate search"):
+        targets = [cfg.patch_codec.target_bpp, *(cfg.patch_codec.curve_bpp if figures else [])]
+        steps = [rd.search_step(encoder, bpp) for bpp in targets]  # the chosen rate first
+    with step(f"{name}: write, read back, decode"):
+        chosen, decoded = write_and_read_back(encoder, name, steps[0], files=figures)
+    with step(f"{name}: JPEG at the same bytes"):
+        jpeg_files = rd.JpegLadder(pixels)  # each quality's file written once, for all below
+        jpeg_psnr = rd.jpeg_psnr_at_bytes(pixels, chosen["bytes"], ladder=jpeg_files)
     svd = svd_curve.set_index("setting").loc[f"k={cfg.low_rank.rank}"]
     if figures:
-        codec_curve = pd.DataFrame([codec_point(encoder, step) for step in steps[1:]] + [chosen])
-        jpeg_curve = rd.jpeg_curve(pixels, cfg.jpeg.qualities, jpeg_files).assign(codec="jpeg")
-        curves = pd.concat([svd_curve, codec_curve, jpeg_curve], ignore_index=True)
-        mlflow.log_table(curves, f"tables/{name}/rate_distortion.json")
-        with figure(f"{name}/rate_distortion", figsize=(7, 5)) as (_, ax):
-            plots.rate_distortion(ax, curves, f"{name}: three codecs")
-        log_spectrum(sigma, name)
-        jpeg = rd.jpeg_bytes_near(pixels, chosen["bytes"], jpeg_files)
-        jpeg_image = rd.decode_jpeg(jpeg.data, pixels.shape)
-        jpeg_bpp = rd.bits_per_pixel(len(jpeg.data), *pixels.shape[:2])
-        k_low, k = min(svd_images), cfg.low_rank.rank
-        log_reconstructions(
-            name,
-            {
-                "original": pixels,
-                f"SVD k={k_low}, {svd_curve['psnr_db'].iloc[0]:.1f} dB": svd_images[k_low],
-                f"SVD k={k}, {svd['psnr_db']:.1f} dB": svd_images[k],
-                f"patch PCA {chosen['bpp']:.2f} bpp, {chosen['psnr_db']:.1f} dB": decoded,
-                f"JPEG q={jpeg.quality} {jpeg_bpp:.2f} bpp, "
-                f"{jpeg_files.psnr(jpeg.quality):.1f} dB": jpeg_image,
-            },
-        )
-        log_patch_basis(encoder, name)
-
+        with step(f"{name}: rate-distortion curves and figures"):
+            codec_curve = pd.DataFrame([codec_point(encoder, s) for s in steps[1:]] + [chosen])
+            jpeg_curve = rd.jpeg_curve(pixels, cfg.jpeg.qualities, jpeg_files)
+            curves = pd.concat(
+                [svd_curve, codec_curve, jpeg_curve.assign(codec="jpeg")], ignore_index=True
+            )
+            log_figures(
+                name, encoder, curves, sigma, svd_images, cfg.low_rank.rank, jpeg_files, decoded
+            )
     if np.isnan(jpeg_psnr):
         log.warning(
             "%s: JPEG cannot reach %d bytes: codec_vs_jpeg_db is nan", name, chosen["bytes"]
@@ -168,6 +163,34 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
     }
     mlflow.log_metrics({f"{name}.{key}": float(value) for key, value in summary.items()})
     return {"image": name, **summary}
+
+
+def log_figures(name, encoder, curves, sigma, svd_images, rank, jpeg_files, decoded) -> None:
+    """One image's rate-distortion table and plot, spectrum, reconstructions, basis images.
+
+    ``curves``: every codec's points, the patch codec's chosen setting last.
+    """
+    pixels = encoder.image
+    mlflow.log_table(curves, f"tables/{name}/rate_distortion.json")
+    with figure(f"{name}/rate_distortion", figsize=(7, 5)) as (_, ax):
+        plots.rate_distortion(ax, curves, f"{name}: three codecs")
+    log_spectrum(sigma, name)
+    chosen = curves[curves["codec"] == "patch_pca"].iloc[-1]
+    jpeg = rd.jpeg_bytes_near(pixels, chosen["bytes"], jpeg_files)
+    jpeg_bpp = rd.bits_per_pixel(len(jpeg.data), *pixels.shape[:2])
+    svd_db = curves[curves["codec"] == "svd"].set_index("setting")["psnr_db"]
+    k_low = min(svd_images)
+    images = {
+        "original": pixels,
+        f"SVD k={k_low}, {svd_db[f'k={k_low}']:.1f} dB": svd_images[k_low],
+        f"SVD k={rank}, {svd_db[f'k={rank}']:.1f} dB": svd_images[rank],
+        f"patch PCA {chosen['bpp']:.2f} bpp, {chosen['psnr_db']:.1f} dB": decoded,
+        f"JPEG q={jpeg.quality} {jpeg_bpp:.2f} bpp, {jpeg_files.psnr(jpeg.quality):.1f} dB": (
+            rd.decode_jpeg(jpeg.data, pixels.shape)
+        ),
+    }
+    log_reconstructions(name, images)
+    log_patch_basis(encoder, name)
 
 
 def truncated_svd_curve(pixels: np.ndarray, ranks) -> tuple[pd.DataFrame, dict, np.ndarray]:
@@ -251,6 +274,14 @@ def log_reconstructions(name: str, images: dict[str, np.ndarray]) -> None:
         axes,
     ):
         plots.image_grid(axes, images)
+
+
+def thread_budget() -> int:
+    """Threads the run may use: its BLAS pools' limit, set around the pipeline (common.threads)."""
+    from threadpoolctl import threadpool_info
+
+    blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return max(1, min(blas, default=1))
 
 
 def best_seconds(function, repeats=TIMING_REPEATS) -> float:
