@@ -41,8 +41,9 @@ from __future__ import annotations
 
 import lzma
 import struct
+import threading
 import zlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -512,7 +513,9 @@ class Encoder:
     coded and streamed once per step, and each candidate's distortion is measured on the
     image rebuilt from its coded planes, the pixels ``decode`` would return from its bytes.
     ``workers=2`` codes the two ways at once, in two threads (LZMA and NumPy's large array
-    operations release the GIL): the same bytes, sooner on two free cores.
+    operations release the GIL): the same bytes, sooner on two free cores. ``encode`` may be
+    called from several threads (``rate_distortion.search_steps``): each step is still
+    encoded once, by the first thread that asks for it.
     """
 
     def __init__(
@@ -534,7 +537,8 @@ class Encoder:
         self.rounding, self.basis_precision = rounding, basis_precision
         self.workers = workers
         self._transforms = {}  # (plane, at half size) -> its PlaneTransform
-        self._bytes = {}  # step -> the bytes of encode(step)
+        self._bytes = {}  # step -> a Future of the bytes of encode(step)
+        self._lock = threading.RLock()  # guards both dicts
 
     @property
     def shape(self):
@@ -549,20 +553,31 @@ class Encoder:
     def transforms(self, subsampled):
         """The KLT of each plane: luma, chroma (at half size if subsampled); learned once."""
         keys = self.plane_keys(subsampled)
-        missing = [key for key in keys if key not in self._transforms]
-        if missing:
-            planes = image_planes(self.pixels, any(half for _, half in keys))
-            for key in missing:
-                self._transforms[key] = learn_transform(planes[key[0]], self.block)
-        return [self._transforms[key] for key in keys]
+        with self._lock:
+            missing = [key for key in keys if key not in self._transforms]
+            if missing:
+                planes = image_planes(self.pixels, any(half for _, half in keys))
+                for key in missing:
+                    self._transforms[key] = learn_transform(planes[key[0]], self.block)
+            return [self._transforms[key] for key in keys]
 
     def encode(self, step):
         """The bytes of the image at step Delta; the same as ``encode(image, step, ...)``."""
         check_step(step)
         step = float(step)
-        if step not in self._bytes:
-            self._bytes[step] = self._encode(step)
-        return self._bytes[step]
+        with self._lock:
+            pending, first = self._bytes.get(step), step not in self._bytes
+            if first:
+                pending = self._bytes[step] = Future()
+        if first:
+            try:
+                pending.set_result(self._encode(step))
+            except BaseException as error:
+                with self._lock:
+                    del self._bytes[step]  # not kept: the next call tries again
+                pending.set_exception(error)
+                raise
+        return pending.result()
 
     def _encode(self, step):
         if self.subsample_chroma != "auto" or self.pixels.shape[2] == 1:

@@ -50,11 +50,11 @@ TIMING_REPEATS = 3  # block split and solves: the best of this many calls
 def run(cfg: DictConfig) -> float:
     """Drills, the PCA check, then every image through every codec; returns the mean PSNR.
 
-    ``figures=false`` (a sweep's jobs) skips the figures and the rate-distortion curves
-    drawn in them; every metric stays the same.
+    ``figures=false`` (a sweep's jobs) skips the figures, the rate-distortion curves drawn
+    in them, the tables and the compressed files; every metric stays the same.
     """
     with step("drills: linear algebra by hand vs NumPy"):
-        log_drills(linalg_drills.drill_table(np.random.default_rng(cfg.seed)))
+        log_drills(linalg_drills.drill_table(np.random.default_rng(cfg.seed)), cfg.figures)
     with step("PCA on the digits vs scikit-learn"):
         log_pca_against_sklearn(cfg.pca, cfg.seed, cfg.figures)
     with step("load the images"):
@@ -62,18 +62,20 @@ def run(cfg: DictConfig) -> float:
         for image in images:
             low_rank.check_rank(image.pixels, cfg.low_rank.rank, *cfg.low_rank.ranks)
     with step("LU solves: Hilbert matrix and block covariances"):
-        log_lu_solves(images, cfg.patch_codec.block)
+        log_lu_solves(images, cfg.patch_codec.block, cfg.figures)
     summary = pd.DataFrame([compress(image, cfg, cfg.figures) for image in images])
-    mlflow.log_table(summary, "tables/summary.json")
+    if cfg.figures:
+        mlflow.log_table(summary, "tables/summary.json")
     headline = summary.drop(columns="image").mean()
     mlflow.log_metrics(headline.to_dict())
     log.info("per image:\n%s", summary.round(3).to_string(index=False))
     return float(headline["psnr_db"])
 
 
-def log_drills(table: pd.DataFrame) -> None:
+def log_drills(table: pd.DataFrame, tables: bool = True) -> None:
     """W1.P1, W1.P2, W1.X1: each hand-written result beside NumPy's, as a table."""
-    mlflow.log_table(table, "tables/linalg_drills.json")
+    if tables:
+        mlflow.log_table(table, "tables/linalg_drills.json")
     mlflow.log_metrics(
         {
             "drills_passed": float(table["passed"].sum()),
@@ -120,8 +122,9 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
     with step(f"{name}: linear maps and block split"):
         log_dataset(image)
         log.info("%s: %s", name, linalg_drills.describe_image(pixels))
+        threads = thread_budget()
         encoder = patch_codec.Encoder(  # the KLT, learned once
-            pixels, cfg.patch_codec.block, workers=min(2, thread_budget())
+            pixels, cfg.patch_codec.block, workers=min(2, threads)
         )
         log_linear_maps(pixels, name, encoder.transforms(subsampled=False)[0])
         log_block_split(pixels, name, cfg.patch_codec.block)
@@ -130,7 +133,7 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
         svd_curve, svd_images, sigma = truncated_svd_curve(pixels, ranks)
     with step(f"{name}: rate search"):
         targets = [cfg.patch_codec.target_bpp, *(cfg.patch_codec.curve_bpp if figures else [])]
-        steps = [rd.search_step(encoder, bpp) for bpp in targets]  # the chosen rate first
+        steps = rd.search_steps(encoder, targets, workers=threads)  # the chosen rate first
     with step(f"{name}: write, read back, decode"):
         chosen, decoded = write_and_read_back(encoder, name, steps[0], files=figures)
     with step(f"{name}: JPEG at the same bytes"):
@@ -345,7 +348,7 @@ def log_block_split(pixels: np.ndarray, name: str, block: int) -> None:
     )
 
 
-def log_lu_solves(images: list[LoadedImage], block: int) -> None:
+def log_lu_solves(images: list[LoadedImage], block: int, tables: bool = True) -> None:
     """W1.X2: A x = b by LU (ours, scipy's) and by inv(A) b, on a Hilbert matrix and on each
     image's block covariance (when invertible): residual, forward error and time per method."""
     from scipy import linalg
@@ -358,9 +361,10 @@ def log_lu_solves(images: list[LoadedImage], block: int) -> None:
     with warnings.catch_warnings():  # scipy warns that H_12 is ill-conditioned: it is
         warnings.simplefilter("ignore", linalg.LinAlgWarning)
         table = pd.DataFrame([row for name, A in matrices.items() for row in solve_rows(name, A)])
-    mlflow.log_table(table, "tables/lu_solve.json")
-    # log_table's JSON keeps 10 decimals: a residual of 5e-15 reads 0.0 there, not here.
-    mlflow.log_text(table.to_csv(index=False, float_format="%.6e"), "tables/lu_solve.csv")
+    if tables:
+        mlflow.log_table(table, "tables/lu_solve.json")
+        # log_table's JSON keeps 10 decimals: a residual of 5e-15 reads 0.0 there, not here.
+        mlflow.log_text(table.to_csv(index=False, float_format="%.6e"), "tables/lu_solve.csv")
     hilbert = table[table["matrix"] == f"hilbert_{HILBERT_SIZE}"].set_index("method")
     # Where cond(A) ~ 1 / eps (Hilbert) both P L U reproduce A to round-off, but L and U
     # themselves are determined only to cond(A) eps: compare factors on the others.

@@ -17,6 +17,7 @@ Sources:
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -206,3 +207,15 @@ def search_step(encoder, target_bpp, rtol=0.02, max_iter=40):
             break
         low, high = (np.log(step), high) if error > 0 else (low, np.log(step))
     return best_step
+
+
+def search_steps(encoder, targets, rtol=0.02, max_iter=40, workers=1):
+    """``[search_step(encoder, t, rtol, max_iter) for t in targets]``, ``workers`` at a time.
+
+    The searches share the encoder, so a step two of them visit is encoded once; in threads
+    (``workers`` > 1) they run side by side, each the same bisection as alone.
+    """
+    if workers == 1 or len(targets) == 1:
+        return [search_step(encoder, target, rtol, max_iter) for target in targets]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda target: search_step(encoder, target, rtol, max_iter), targets))

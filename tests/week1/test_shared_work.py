@@ -202,6 +202,13 @@ def test_one_encoder_shared_by_searches_finds_the_steps_of_searches_over_fresh_e
         assert rd.search_step(encoder, target_bpp) == slow_step_for_bpp(CROP, target_bpp)
 
 
+def test_searches_side_by_side_in_threads_find_the_steps_of_searches_over_fresh_encodes():
+    encoder = pc.Encoder(CROP, workers=2)
+    targets = [1.0, 0.5, 2.0, 3.0]  # they share their first steps: each is encoded once
+    expected = [slow_step_for_bpp(CROP, target) for target in targets]
+    assert rd.search_steps(encoder, targets, workers=2) == expected
+
+
 # -- the truncated SVD ---------------------------------------------------------------------
 
 
