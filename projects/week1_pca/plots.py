@@ -55,7 +55,7 @@ def image_grid(axes, images: dict[str, np.ndarray]) -> None:
 
 def patch_basis(ax, basis: np.ndarray) -> None:
     """The learned B x B basis images tiled into one picture, row by row, first component
-    top left (diverging colour map, white gaps); the ticks number the components."""
+    top left (diverging colour map, white gaps); row label + column offset = component."""
     n, block, _ = basis.shape
     side = int(np.ceil(np.sqrt(n)))
     pitch = block + 1  # a tile and its gap
@@ -66,10 +66,10 @@ def patch_basis(ax, basis: np.ndarray) -> None:
     limit = np.abs(basis).max()
     ax.imshow(mosaic, cmap="RdBu_r", vmin=-limit, vmax=limit)
     centres = np.arange(side) * pitch + (block - 1) / 2
-    ax.set_xticks(centres, [str(c + 1) for c in range(side)], fontsize=7)
+    ax.set_xticks(centres, [f"+{c}" for c in range(side)], fontsize=7)
     ax.set_yticks(centres, [str(r * side + 1) for r in range(side)], fontsize=7)
     ax.tick_params(length=0)
     ax.grid(False)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    ax.set(xlabel="+ column - 1", ylabel="component", title=f"{block} x {block} basis images")
+    ax.set(ylabel="component (row's first, + column)", title=f"{block} x {block} basis images")
