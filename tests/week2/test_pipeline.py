@@ -123,6 +123,37 @@ def test_the_logged_requirements_are_those_mlflow_infers(finished_run):
     assert set(logged) == {*inferred, *defaults}
 
 
+def test_logging_the_model_says_no_routine_info_and_the_model_predicts(tmp_path, tracking_uri):
+    import logging
+
+    import mlflow
+
+    from projects.week2_spam.spam_filter import build_filter
+
+    cfg = compose_config("week2")
+    texts = ["WIN a FREE prize now", "see you at lunch", "Claim your cash prize", "ok, call me"]
+    spam_filter = build_filter(cfg.features, cfg.model).fit(texts, ["spam", "ham", "spam", "ham"])
+    signature_logger = logging.getLogger("mlflow.models.signature")
+    records = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append
+    signature_logger.addHandler(handler)
+    mlflow.set_tracking_uri(tracking_uri)
+    experiment = mlflow.MlflowClient().create_experiment(
+        "week2-model", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    try:
+        with mlflow.start_run(experiment_id=experiment) as run:
+            pipeline.log_model(spam_filter)
+    finally:
+        signature_logger.removeHandler(handler)
+    assert [r.getMessage() for r in records if r.levelno < logging.WARNING] == []
+    assert signature_logger.level == logging.NOTSET  # the level is restored
+    model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/{pipeline.MODEL_NAME}")
+    assert str(model.metadata.signature.inputs) == "[string (required)]"
+    np.testing.assert_array_equal(model.predict(texts), spam_filter.predict_proba(texts)[:, 1])
+
+
 @needs_corpus
 def test_figures_false_logs_the_same_metrics_and_tables_and_no_figure(
     tmp_path, tracking_uri, runs_of
