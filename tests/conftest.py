@@ -1,10 +1,74 @@
-"""Fixtures shared by every test: a temporary MLflow store, and reading runs back from it."""
+"""Fixtures shared by every test: a temporary MLflow store, and reading runs back from it.
+
+``make test`` runs the fast set on every core (pytest-xdist, ``-n auto``). The two hooks
+below make its load scheduling keep each test module that defines a module-scoped fixture
+(one CLI run read by several tests) on one worker, and start the heaviest modules first.
+"""
 
 from __future__ import annotations
 
+import ast
+import functools
+import os
 import shutil
+from pathlib import Path
 
 import pytest
+
+# The modules that take longest (whole pipelines, graders, servers), heaviest first: started
+# first, so that no long test starts last and ends the run alone on one core.
+HEAVY_FIRST = (
+    "tests/week2/test_exercises.py",
+    "tests/week1/test_exercises.py",
+    "tests/week3/test_exercises.py",
+    "tests/week4/test_exercises.py",
+    "tests/common/test_sweep.py",
+    "tests/common/test_reproduce.py",
+    "tests/common/test_server.py",
+    "tests/week2/test_pipeline.py",
+    "tests/week3/test_pipeline.py",
+    "tests/week4/test_pipeline.py",
+    "tests/week1/test_pipeline.py",
+    "tests/week2/test_serving.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker, the heavy modules first (each module's tests stay in order)."""
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        rank = {path: i for i, path in enumerate(HEAVY_FIRST)}
+        items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
+@functools.cache
+def defines_a_shared_fixture(module: Path) -> bool:
+    """True if the test module defines a module-scoped fixture that is not autouse."""
+    for node in ast.parse(module.read_text()).body:
+        for decorator in getattr(node, "decorator_list", []):
+            words = {
+                k.arg: getattr(k.value, "value", None) for k in getattr(decorator, "keywords", [])
+            }
+            if words.get("scope") == "module" and not words.get("autouse"):
+                return True
+    return False
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``-n``: load scheduling in the collection order, a test at a time, except that the
+    tests of a module with a shared fixture go to one worker (built once, not per worker).
+    (``--dist loadgroup`` would do this, but xdist 3.8 loses its groups on pytest 9.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleFixturesStayTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::")[0]
+            return module if defines_a_shared_fixture(config.rootpath / module) else nodeid
+
+    config.option.loadscopereorder = False  # the collection order is the schedule
+    return ModuleFixturesStayTogether(config, log)
 
 
 @pytest.fixture(autouse=True, scope="session")
