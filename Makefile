@@ -80,9 +80,12 @@ reproduce: $(STAMP) ## Re-run RUN_ID=... (id or 8-digit prefix) with its overrid
 	$(PY) -m common.reproduce $(RUN_ID)
 
 # The fast set on every core (pytest-xdist); tests/conftest.py keeps the tests that share a
-# module's CLI run on one worker and starts the heaviest modules first.
+# module's CLI run on one worker and starts the heaviest modules first. Bytecode is cached
+# even where PYTHONDONTWRITEBYTECODE is set: the suite starts dozens of Python processes
+# (graders, CLI runs), each of which would compile the project and assertion-rewrite the
+# test modules and pytest plugins (hydra, hypothesis) again.
 test: $(STAMP) ## Fast tests (the default CI set), on every core
-	$(PY) -m pytest -n auto
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n auto
 
 test-slow: $(STAMP) ## Only the slow end-to-end tests (CI runs them after `make test`)
 	$(PY) -m pytest -m slow
