@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
@@ -11,7 +12,12 @@ from omegaconf import OmegaConf
 from common import runs
 from common.config import TrackingConfig
 from common.paths import REPO_ROOT
-from common.tracking import HIGHER_IS_BETTER, run_tracked
+from common.tracking import Headline, run_tracked
+
+DECLARED = {  # as a week's entry point declares its headline
+    "week1": Headline("psnr_db", higher_is_better=True),
+    "week3": Headline("loss_gap_rel", higher_is_better=False),
+}
 
 
 def log_run(uri: str, week: str, headline: float | None, optimizer: str, lr: float = 0.1) -> str:
@@ -29,16 +35,17 @@ def log_run(uri: str, week: str, headline: float | None, optimizer: str, lr: flo
         mlflow.log_metric("test_accuracy", 0.5)
         return headline
 
+    declared = DECLARED[week]
     if headline is None:
         with pytest.raises(SystemExit):
-            run_tracked(cfg, week, pipeline)
+            run_tracked(cfg, week, pipeline, headline=declared)
     else:
-        run_tracked(cfg, week, pipeline)
+        run_tracked(cfg, week, pipeline, headline=declared)
     return mlflow.last_active_run().info.run_id
 
 
 @pytest.mark.parametrize("week", ["week1", "week3"])
-def test_best_first_by_the_weeks_direction_failed_last(week, tracking_uri, runs_of):
+def test_best_first_in_the_direction_the_week_declares_failed_last(week, tracking_uri, runs_of):
     ids = {
         0.2: log_run(tracking_uri, week, 0.2, "gd"),
         None: log_run(tracking_uri, week, None, "gd", lr=5.0),
@@ -46,7 +53,7 @@ def test_best_first_by_the_weeks_direction_failed_last(week, tracking_uri, runs_
         0.3: log_run(tracking_uri, week, 0.3, "sgd"),
     }
     table = runs.runs_table(runs.fetch_runs(runs_of.client, week), week)
-    best_first = [0.3, 0.2, 0.1] if HIGHER_IS_BETTER[week] else [0.1, 0.2, 0.3]
+    best_first = [0.3, 0.2, 0.1] if DECLARED[week].higher_is_better else [0.1, 0.2, 0.3]
     assert list(table["run"]) == [ids[h][: runs.SHORT_ID] for h in [*best_first, None]]
     assert list(table["status"]) == ["FINISHED"] * 3 + ["FAILED"]
     assert table["headline"].iloc[:3].tolist() == best_first
@@ -65,10 +72,11 @@ def test_best_first_by_the_weeks_direction_failed_last(week, tracking_uri, runs_
 def test_cli_prints_the_heading_and_the_rows_in_order(tracking_uri, runs_of, capsys):
     worse = log_run(tracking_uri, "week3", 0.5, "gd")
     better = log_run(tracking_uri, "week3", 1e-9, "lbfgs")
+    capsys.readouterr()  # the runs' own summaries
     runs.main(["--week", "3", "--tracking-uri", tracking_uri, "--metrics", "test_accuracy"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (
-        f"week3: 2 runs in {tracking_uri}, best first by headline (lower is better)"
+        f"week3: 2 runs in {tracking_uri}, best first by headline (loss_gap_rel, lower is better)"
     )
     assert lines[1].split()[:2] == ["run", "name"]
     assert lines[1].split()[-3:] == ["optimizer.name", "headline", "test_accuracy"]
@@ -136,3 +144,62 @@ def test_help_answers_without_importing_mlflow_or_pandas():
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+RUN_THAT_WAITS = """
+import sys, time
+from omegaconf import OmegaConf
+from common.config import BaseConfig, TrackingConfig
+from common.tracking import run_tracked
+
+def pipeline(cfg):
+    print("pipeline started", flush=True)
+    time.sleep(120)
+
+cfg = OmegaConf.structured(BaseConfig(tracking=TrackingConfig(uri=sys.argv[1])))
+run_tracked(cfg, "week3", pipeline)
+"""
+
+
+def test_a_run_whose_process_was_sigkilled_is_listed_stale_and_closed_as_killed(
+    tracking_uri, runs_of, capsys
+):
+    process = subprocess.Popen([sys.executable, "-c", RUN_THAT_WAITS, tracking_uri],
+                               cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert process.stdout.readline().strip() == "pipeline started"
+    finally:
+        process.kill()  # SIGKILL: the run cannot mark itself
+        process.wait()
+    [run] = runs_of("week3")
+    assert run.info.status == "RUNNING"
+    log_run(tracking_uri, "week3", 0.5, "gd")  # a live, finished run beside it
+    capsys.readouterr()
+    runs.main(["--week", "3", "--tracking-uri", tracking_uri])
+    listed = capsys.readouterr().out
+    assert [line.split()[0] for line in listed.splitlines() if "RUNNING (stale)" in line] == [
+        run.info.run_id[:8]
+    ]
+    runs.main(["--week", "3", "--close-stale", "--tracking-uri", tracking_uri])
+    why = f"stale: its process {process.pid} on {run.data.tags['process.host']} is gone"
+    assert capsys.readouterr().out.splitlines() == [
+        f"week3 run {run.info.run_id} ({run.info.run_name}): KILLED, {why}"
+    ]
+    closed = runs_of.client.get_run(run.info.run_id)
+    assert closed.info.status == "KILLED"
+    assert closed.data.tags["error"] == why
+    runs.main(["--week", "3", "--close-stale", "--tracking-uri", tracking_uri])
+    assert capsys.readouterr().out.strip() == "no stale runs: every RUNNING run has its process"
+
+
+def test_an_infinite_headline_is_logged_as_nan_tagged_and_ranked_last(tracking_uri, runs_of):
+    """A flat image's PSNR is inf: MLflow would store 1.8e308 and rank it best."""
+    finite = log_run(tracking_uri, "week1", 30.0, "gd")
+    infinite = log_run(tracking_uri, "week1", float("inf"), "adam")
+    run = runs_of.client.get_run(infinite)
+    assert math.isnan(run.data.metrics["headline"])
+    assert run.data.tags["headline.not_finite"] == (
+        "the pipeline's headline was inf, not a finite number: logged as NaN"
+    )
+    table = runs.runs_table(runs_of("week1"), "week1")
+    assert list(table["run"]) == [finite[:8], infinite[:8]]
