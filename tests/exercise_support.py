@@ -60,6 +60,9 @@ def replace_function(path: Path, name: str, new_source: str) -> None:
     path.write_text("".join(lines))
 
 
+GRADING_TIMEOUT_S = 120  # per graded test, instead of make check's 20 s
+
+
 def grade(package: str, tests: str, mine: Path, *extra: str) -> tuple[int, dict[str, str], str]:
     """``make check`` as a learner runs it: (exit status, {function: status}, output).
 
@@ -67,6 +70,8 @@ def grade(package: str, tests: str, mine: Path, *extra: str) -> tuple[int, dict[
     """
     log = [] if "--log" in extra else ["--no-log"]  # --log: into $MLFLOW_TRACKING_URI
     extra = tuple(e for e in extra if e != "--log")
+    if "--timeout" not in extra:  # the time-out is tested on the toy; a busy CI is slower
+        extra = (*extra, "--timeout", str(GRADING_TIMEOUT_S))
     result = subprocess.run(
         [sys.executable, "-m", "common.grading", package, tests, *log, *extra],
         cwd=REPO_ROOT,
