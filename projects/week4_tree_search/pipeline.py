@@ -48,7 +48,7 @@ from projects.week4_tree_search import (
     tree_text,
 )
 from projects.week4_tree_search.data import LOADERS, Split, load_split
-from projects.week4_tree_search.search import SimilarityIndex, knn_graph
+from projects.week4_tree_search.search import SimilarityIndex, knn_graph, neighbour_adjacency
 from projects.week4_tree_search.tree import (
     IMPURITY,
     DecisionTreeClassifier,
@@ -66,6 +66,7 @@ CDIST_METRIC = {
     "manhattan": "cityblock",
 }  # search.metric -> scipy
 TREE_MODEL = "tree"  # the MLflow model: the tree fitted on the first dataset
+TREE_MODEL_PACKAGES = ("math-for-ml", "numpy", "pandas", "scikit-learn", "scipy", "skops")
 THRESHOLD_TOL = 1e-6  # scikit-learn rounds X to float32: its thresholds differ in the 7th digit
 GAIN_TOL = 1e-9
 SEED_SPREAD = 10  # other scikit-learn random states the agreement is set beside
@@ -90,12 +91,13 @@ def run(cfg: DictConfig) -> float:
     mlflow.log_metrics(headline)
     log.info("trees:\n%s", trees.round(4).to_string(index=False))
     log_boundaries_and_logistic(cfg.tree, cfg.seed)
-    log_search(cfg.search, cfg.seed)
+    graph = digits_knn_graph(cfg.search, cfg.seed)  # one search, read by two steps
+    log_search(cfg.search, cfg.seed, graph)
     log_norms(rng)
     log_distance_concentration(cfg.curse, rng)
     log_svm(cfg.svm)
     log_embedding(cfg.embedding, cfg.search, cfg.seed)
-    log_graph_paths(cfg.graph, cfg.search, cfg.seed)
+    log_graph_paths(cfg.graph, cfg.search, cfg.seed, graph)
     log_feature_selection(cfg.selection, cfg.tree, cfg.seed)
     return float(headline["tree_accuracy"])
 
@@ -407,15 +409,27 @@ def node_table(tree, split: Split, classes: np.ndarray) -> pd.DataFrame:
 
 
 def log_tree_model(tree: DecisionTreeClassifier, split: Split) -> None:
-    """The fitted tree as an MLflow scikit-learn model (skops format) with a signature."""
+    """The fitted tree as an MLflow scikit-learn model (skops format) with a signature.
+
+    Its requirements are pinned here: left to infer them, MLflow loads the model again in a
+    subprocess to see what it imports, about a quarter of the run's time.
+    """
     import mlflow.sklearn
 
     mlflow.sklearn.log_model(
         tree,
         name=TREE_MODEL,
         input_example=split.X_test[:3],
+        pip_requirements=tree_model_requirements(),
         skops_trusted_types=[f"{cls.__module__}.{cls.__name__}" for cls in (type(tree), Tree)],
     )
+
+
+def tree_model_requirements() -> list[str]:
+    """``package==version`` of what loading the tree model imports (MLflow adds itself)."""
+    from importlib.metadata import version
+
+    return [f"{package}=={version(package)}" for package in TREE_MODEL_PACKAGES]
 
 
 def log_boundaries_and_logistic(tree_cfg: DictConfig, seed: int) -> None:
@@ -455,8 +469,16 @@ def log_boundaries_and_logistic(tree_cfg: DictConfig, seed: int) -> None:
         )
 
 
-def log_search(search_cfg: DictConfig, seed: int) -> None:
-    """W4.1, W4.P1, W4.X2: digits held out as queries, their k nearest training digits."""
+def digits_knn_graph(search_cfg: DictConfig, seed: int):
+    """The search.k-NN graph of the training digits, weighted by distance (cosine: 1 - s)."""
+    split = load_split("digits", search_cfg.test_size, seed)
+    params = {"metric": search_cfg.metric, "block_size": search_cfg.block_size}
+    return knn_graph(split.X_train, search_cfg.k, mode="distance", **params)
+
+
+def log_search(search_cfg: DictConfig, seed: int, graph) -> None:
+    """W4.1, W4.P1, W4.X2: digits held out as queries, their k nearest training digits;
+    ``graph``: the k-NN graph of the training digits (``digits_knn_graph``)."""
     from sklearn.neighbors import NearestNeighbors
 
     split = load_split("digits", search_cfg.test_size, seed)
@@ -471,9 +493,9 @@ def log_search(search_cfg: DictConfig, seed: int) -> None:
         .kneighbors(split.X_test, return_distance=False)
     )
     numpy_ids = geometry.top_k(numpy_scores(search_cfg.metric, split.X_test, split.X_train), k)
-    graph = knn_graph(split.X_train, k, metric=search_cfg.metric)
-    n_components, _ = connected_components(graph, directed=True, connection="weak")
-    rows, cols = graph.nonzero()
+    edges = connectivity(graph)
+    n_components, _ = connected_components(edges, directed=True, connection="weak")
+    rows, cols = edges.nonzero()
     metrics = {
         "search_precision_at_k": np.mean(split.y_train[ids] == split.y_test[:, None]),
         "search_recall_vs_bruteforce": recall(ids, brute_ids, distances),
@@ -495,19 +517,21 @@ def log_search(search_cfg: DictConfig, seed: int) -> None:
             split.y_train[: search_cfg.heatmap_samples][order],
         )
     shown = np.arange(min(search_cfg.gallery_queries, len(split.X_test)))
-    with figure(
-        "neighbour_gallery",
-        nrows=len(shown),
-        ncols=k + 1,
-        figsize=(1.2 * (k + 1), 1.4 * len(shown)),
-    ) as (_, axes):
+    with figure("neighbour_gallery", figsize=(1.2 * (k + 1), 1.4 * len(shown))) as (_, ax):
         plots.neighbour_gallery(
-            axes,
+            ax,
             split.X_test[shown].reshape(-1, 8, 8),
             split.X_train[ids[shown]].reshape(len(shown), k, 8, 8),
             scores[shown],
             np.column_stack([split.y_test[shown], split.y_train[ids[shown]]]),
         )
+
+
+def connectivity(graph):
+    """The same edges, each of weight 1 (``knn_graph(mode="connectivity")``): a distance of
+    0 (duplicate digits) is an edge, not a missing one."""
+    n, k = graph.shape[0], graph.indptr[1]
+    return neighbour_adjacency(graph.indices.reshape(n, k), np.ones((n, k)))
 
 
 def numpy_scores(metric: str, Q: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -692,14 +716,14 @@ def embedding_search_table(split: Split, mu, components, search_cfg, dims) -> pd
     )
 
 
-def log_graph_paths(graph_cfg: DictConfig, search_cfg: DictConfig, seed: int) -> None:
-    """W4.X3: Dijkstra on the k-NN graph against ``scipy.sparse.csgraph.dijkstra``, BFS
-    components against ``connected_components``, the digits along one shortest path."""
+def log_graph_paths(graph_cfg: DictConfig, search_cfg: DictConfig, seed: int, graph) -> None:
+    """W4.X3: Dijkstra on the k-NN graph (``digits_knn_graph``) against
+    ``scipy.sparse.csgraph.dijkstra``, BFS components against ``connected_components``, the
+    digits along one shortest path."""
     from scipy.sparse.csgraph import dijkstra
 
     split = load_split("digits", search_cfg.test_size, seed)
-    params = {"metric": search_cfg.metric, "block_size": search_cfg.block_size}
-    graph = knn_graph(split.X_train, search_cfg.k, mode="distance", **params)
+    graph = graph.copy()
     graph.data = np.maximum(graph.data, 0)  # float32 cosines of equal directions may pass 1
     d, pred = graphs.dijkstra(graph, graph_cfg.source)
     d_ref = dijkstra(graph, directed=True, indices=graph_cfg.source)

@@ -11,6 +11,7 @@ from hydra.errors import ConfigCompositionException
 from common.tracking import run_tracked
 from projects.week4_tree_search import config, pipeline  # noqa: F401  (config registers the schema)
 from projects.week4_tree_search.data import load_split
+from projects.week4_tree_search.search import knn_graph
 from tests.test_curriculum import logged_names
 from tests.weeks import compose_config, run_in_own_store
 
@@ -85,6 +86,37 @@ def test_logged_tree_model_predicts_like_the_tree(finished_run):
     tree, _ = pipeline.build_tree(compose_config("week4").tree, seed=0)
     expected = tree.fit(split.X_train, split.y_train).predict(split.X_test)
     np.testing.assert_array_equal(loaded.predict(split.X_test), expected)
+
+
+@pytest.mark.slow
+def test_pinned_model_requirements_are_what_mlflow_would_infer(finished_run):
+    """The run pins the model's requirements (inferring them loads the model again in a
+    subprocess, a quarter of the run); MLflow's inference on the logged model finds the same
+    packages at the same versions, besides pytest, which its capture process imports."""
+    import mlflow
+    from mlflow.models import infer_pip_requirements
+
+    _, run, _, uri = finished_run
+    mlflow.set_tracking_uri(uri)
+    [model] = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id], output_format="list"
+    )
+    inferred = set(infer_pip_requirements(model.model_uri, "sklearn"))
+    pinned = set(pipeline.tree_model_requirements())
+    assert {r for r in inferred if not r.startswith(("mlflow==", "pytest=="))} == pinned
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean", "manhattan"])
+def test_connectivity_read_from_the_distance_graph_is_the_connectivity_graph(metric):
+    """The run searches the digits' k-NN graph once, by distance and in blocks of 4096 rows,
+    and reads the connectivity graph off it; the straightforward path searched again."""
+    X = load_split("digits", test_size=0.2, seed=0).X_train
+    by_distance = knn_graph(X, 10, metric=metric, mode="distance", block_size=4096)
+    expected = knn_graph(X, 10, metric=metric, mode="connectivity")
+    edges = pipeline.connectivity(by_distance)
+    assert edges.shape == expected.shape
+    for part in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(edges, part), getattr(expected, part))
 
 
 @pytest.mark.parametrize(
