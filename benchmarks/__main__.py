@@ -12,6 +12,7 @@ import numpy as np
 from benchmarks import (
     bench_codec,
     bench_pca,
+    bench_pipelines,
     bench_search,
     bench_sweep,
     bench_tracking,
@@ -21,6 +22,7 @@ from benchmarks import (
 )
 
 BENCHMARKS = {
+    "every week's default run, and a sweep's cost per job": bench_pipelines.main,
     "week 1: PCA fit": bench_pca.main,
     "week 1: patch-PCA codec": bench_codec.main,
     "week 2: spam filter fit + predict": bench_week2.main,

@@ -31,6 +31,7 @@ class Impl(Enum):
 class BaseConfig:
     seed: int = 0
     impl: Impl = Impl.reference  # mine: your exercises from mine/weekN/ where written
+    figures: bool = True  # False: skip figures and big tables (sweep jobs); metrics unchanged
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 

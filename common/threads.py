@@ -9,13 +9,15 @@ So every run limits the pools at its edge, around the pipeline, to
     $MATH4ML_THREADS if set (a positive integer), else the number of physical cores.
 
 The limit only lowers (a pool already held lower stays so) and covers the pools
-threadpoolctl finds when the run starts (BLAS: OpenBLAS, MKL; OpenMP); a library loaded
-later, or torch's own intra-op pool (``torch.set_num_threads``), keeps its settings.
+threadpoolctl finds when the run starts (BLAS: OpenBLAS, MKL; OpenMP) and, when the run has
+imported torch, torch's intra-op pool (``torch.set_num_threads``); a library loaded later
+keeps its settings.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -56,5 +58,21 @@ def limited_threads(limit: int) -> Iterator[int]:
         api = pool["user_api"]
         current[api] = min(current.get(api, pool["num_threads"]), pool["num_threads"])
     limits = {api: min(limit, threads) for api, threads in current.items()}
-    with threadpool_limits(limits=limits):
-        yield max(limits.values(), default=limit)
+    with threadpool_limits(limits=limits), torch_threads(limit) as torch_limit:
+        yield max([*limits.values(), *torch_limit], default=limit)
+
+
+@contextmanager
+def torch_threads(limit: int) -> Iterator[list[int]]:
+    """At most ``limit`` torch intra-op threads in the block, if torch is loaded: yields
+    ``[threads]`` then, else ``[]``."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield []
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(min(limit, before))
+    try:
+        yield [torch.get_num_threads()]
+    finally:
+        torch.set_num_threads(before)

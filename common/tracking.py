@@ -28,9 +28,11 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from common.paths import REPO_ROOT
 from common.server import exit_if_unreachable
+from common.steps import Step, recording
 
 log = logging.getLogger(__name__)
 
@@ -227,10 +230,14 @@ def one_line(error: BaseException) -> str:
 
 
 def close_run(
-    run_id: str, status: str, output_dir: Path | None, failure: tuple[str, str] | None
+    run_id: str,
+    status: str,
+    output_dir: Path | None,
+    failure: tuple[str, str] | None,
+    steps: list[Step],
 ) -> None:
-    """Record the outcome (``error`` tag and ``traceback.txt`` on failure), Hydra's files,
-    and end the active run with ``status``.
+    """Record the outcome (``error`` tag and ``traceback.txt`` on failure), the timed
+    steps (``steps.json``), Hydra's files, and end the active run with ``status``.
 
     A store that stops answering here (a tracking server gone mid-run) is reported in one
     line, not raised: the run then stays RUNNING on that store, and the line says how to
@@ -243,6 +250,8 @@ def close_run(
             message, trace = failure
             mlflow.set_tag("error", message[:MAX_PARAM_LENGTH])
             mlflow.log_text(trace, "traceback.txt")
+        if steps:
+            mlflow.log_dict({"steps": [asdict(s) for s in steps]}, "steps.json")
         log_run_files(output_dir)
         mlflow.end_run(status=status)
     except Exception as lost:
@@ -255,6 +264,22 @@ def close_run(
         if mlflow.active_run() is not None:
             with suppress(Exception):  # end_run pops the run first, then asks the store
                 mlflow.end_run(status=status)
+
+
+def print_summary(
+    tracking_uri: str, run_id: str, seconds: float, described: Mapping[str, str], steps
+) -> None:
+    """Print the end-of-run summary; a store that stops answering only costs the summary."""
+    from mlflow.tracking import MlflowClient
+
+    from common.summary import summary_lines
+
+    try:
+        run = MlflowClient(tracking_uri).get_run(run_id)
+    except Exception as lost:
+        log.warning("no summary: the tracking store did not answer (%s)", one_line(lost))
+        return
+    print("\n".join(summary_lines(run, tracking_uri, seconds, described, steps)), flush=True)
 
 
 def implementation(cfg: DictConfig) -> str:
@@ -283,7 +308,12 @@ def chosen_implementation(impl: str, pipeline: Callable) -> Iterator[None]:
         yield
 
 
-def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], float]) -> float:
+def run_tracked(
+    cfg: DictConfig,
+    week: str,
+    pipeline: Callable[[DictConfig], float],
+    summary: Mapping[str, str] | None = None,
+) -> float:
     """Run ``pipeline(cfg)`` inside one MLflow run of the experiment ``week``.
 
     Returns the pipeline's headline metric (Hydra sweepers read it), also logged as the
@@ -293,9 +323,15 @@ def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], flo
     child of the sweep's parent run (:mod:`common.sweep`). With ``tracking.resume=true`` a
     config that already has a FINISHED run (same :func:`config_hash`) is not run again: the
     new run only points to it (tag ``reused_run_id``) and repeats its headline.
+
+    The pipeline's named steps (:mod:`common.steps`) are logged as ``steps.json``; a
+    FINISHED run ends with a short summary (:mod:`common.summary`): the metrics named in
+    ``summary`` (name -> what it is) as logged, the slowest steps, where the files are and
+    the URL of the run in the UI.
     """
     import mlflow
 
+    from common.plotting import figures_logged
     from common.seeding import seed_everything
     from common.threads import limited_threads, thread_limit
 
@@ -339,9 +375,12 @@ def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], flo
             return result
         status, exit_code, result, message = "FINISHED", 0, float("nan"), ""
         failure = None
+        started, steps = time.perf_counter(), []
         try:
             limit = thread_limit()  # a bad $MATH4ML_THREADS fails the run here
             with (
+                recording(steps),
+                figures_logged(OmegaConf.select(cfg, "figures", default=True)),
                 sigterm_raises(),
                 limited_threads(limit) as threads,
                 chosen_implementation(implementation(cfg), pipeline),
@@ -362,7 +401,10 @@ def run_tracked(cfg: DictConfig, week: str, pipeline: Callable[[DictConfig], flo
             if os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
         finally:
-            close_run(run.info.run_id, status, output_dir, failure)
+            close_run(run.info.run_id, status, output_dir, failure, steps)
+    if status == "FINISHED":
+        seconds = time.perf_counter() - started
+        print_summary(tracking_uri, run.info.run_id, seconds, summary or {}, steps)
     if exit_code == EXIT_FAILED and job is not None:
         raise JobFailed(f"{week} job {job} failed: {message} (run {run.info.run_id} FAILED)")
     if exit_code:

@@ -7,12 +7,21 @@ from common.paths import CONFIG_DIR
 from common.tracking import run_tracked
 from projects.week1_pca import config  # noqa: F401  (registers the schema)
 
+SUMMARY = {  # metrics the run ends with (mean over the images)
+    "psnr_db": "patch-PCA codec: PSNR (dB)",
+    "bpp": "patch-PCA codec: bits per pixel",
+    "jpeg_psnr_db": "JPEG at the same bits per pixel: PSNR (dB)",
+    "codec_vs_jpeg_db": "codec minus JPEG (dB): above 0, ours wins",
+    "svd_psnr_db": "rank-k SVD: PSNR (dB)",
+    "pca_variance_kept": "PCA check: share of variance kept",
+}
+
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="week1")
 def main(cfg: DictConfig) -> float:
     from projects.week1_pca import pipeline  # heavy imports after the config is valid
 
-    return run_tracked(cfg, week="week1", pipeline=pipeline.run)
+    return run_tracked(cfg, week="week1", pipeline=pipeline.run, summary=SUMMARY)
 
 
 if __name__ == "__main__":

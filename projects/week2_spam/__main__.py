@@ -7,12 +7,21 @@ from common.paths import CONFIG_DIR
 from common.tracking import run_tracked
 from projects.week2_spam import config  # noqa: F401  (registers the schema)
 
+SUMMARY = {  # metrics the run ends with (test_*: eval=holdout, cv_*: eval=cv)
+    "test_mcc": "our filter: Matthews correlation on the held-out messages",
+    "sklearn_test_mcc": "scikit-learn's naive Bayes: the same",
+    "test_f1": "our filter: F1 of the spam class",
+    "test_roc_auc": "our filter: ROC AUC",
+    "cv_mcc_mean": "our filter: Matthews correlation, mean over the folds",
+    "mcnemar_p_value": "McNemar's test, ours vs scikit-learn: p-value",
+}
+
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="week2")
 def main(cfg: DictConfig) -> float:
     from projects.week2_spam import pipeline  # heavy imports after the config is valid
 
-    return run_tracked(cfg, week="week2", pipeline=pipeline.run)
+    return run_tracked(cfg, week="week2", pipeline=pipeline.run, summary=SUMMARY)
 
 
 if __name__ == "__main__":

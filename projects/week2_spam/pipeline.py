@@ -24,6 +24,7 @@ from scipy import stats
 from sklearn import metrics as skm
 
 from common.plotting import figure
+from common.steps import step
 from projects.week2_spam import (
     bayesian,
     evaluation,
@@ -59,25 +60,32 @@ def run(cfg: DictConfig) -> float:
     """Drills, evaluation, explanations, the logged model; returns the headline MCC."""
     check_settings(cfg)
     rng = np.random.default_rng(cfg.seed)
-    messages = load_messages(cfg.data.path)
+    with step("load the messages"):
+        messages = load_messages(cfg.data.path)
     texts = messages["text"].to_numpy(dtype=object)  # pandas 3: Arrow strings -> objects
     labels = messages["label"].to_numpy(dtype=object)
-    features = probability.message_features(texts, labels)  # one row of numbers per message
-    log_probability_drills(rng, cfg.drill_samples, features)
+    with step("probability drills"):
+        features = probability.message_features(texts, labels)  # one row per message
+        log_probability_drills(rng, cfg.drill_samples, features)
 
     def build():  # a fresh pair of unfitted filters, ours and scikit-learn's
         return build_filter(cfg.features, cfg.model), build_reference(cfg.features, cfg.model)
 
-    result = evaluate(cfg, build, texts, labels)
-    log_comparison(result)
-    log_events(messages, result)
-    log_class_statistics(features, labels, result)
-    posterior = log_bayesian_inference(messages, result)
-    log_integrals(result, posterior)
-    log_explanations(result, cfg.explain)
-    # holdout: the filter the test metrics describe; cv: one trained on every message
-    final = result.filters[0] if cfg.eval == "holdout" else build()[0].fit(list(texts), labels)
-    log_model(final)
+    with step(f"fit and evaluate ({cfg.eval})"):
+        result = evaluate(cfg, build, texts, labels)
+    with step("ours vs scikit-learn: McNemar"):
+        log_comparison(result)
+    with step("events, class statistics, Bayes"):
+        log_events(messages, result)
+        log_class_statistics(features, labels, result)
+        posterior = log_bayesian_inference(messages, result)
+        log_integrals(result, posterior)
+    with step("explain misclassified messages"):
+        log_explanations(result, cfg.explain)
+    with step("log the filter as an MLflow model"):
+        # holdout: the filter the test metrics describe; cv: one trained on every message
+        final = result.filters[0] if cfg.eval == "holdout" else build()[0].fit(list(texts), labels)
+        log_model(final)
     headline = "cv_mcc_mean" if cfg.eval == "cv" else "test_mcc"
     return result.metrics[headline]
 

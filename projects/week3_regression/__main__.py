@@ -7,12 +7,20 @@ from common.paths import CONFIG_DIR
 from common.tracking import run_tracked
 from projects.week3_regression import config  # noqa: F401  (registers the schema)
 
+SUMMARY = {  # metrics the run ends with
+    "loss_gap_rel": "worst relative loss gap to the closed-form optimum",
+    "linear.test_r2": "linear regression: R^2 on the test split",
+    "linear.steps": "linear regression: optimizer steps",
+    "logistic.test_accuracy": "logistic regression: test accuracy",
+    "logistic.steps": "logistic regression: optimizer steps",
+}
+
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="week3")
 def main(cfg: DictConfig) -> float:
     from projects.week3_regression import pipeline  # heavy imports after the config is valid
 
-    return run_tracked(cfg, week="week3", pipeline=pipeline.run)
+    return run_tracked(cfg, week="week3", pipeline=pipeline.run, summary=SUMMARY)
 
 
 if __name__ == "__main__":

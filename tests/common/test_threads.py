@@ -83,3 +83,13 @@ def test_a_bad_variable_fails_the_run_before_the_pipeline(tracking_uri, runs_of,
     [run] = runs_of("demo")
     assert run.info.status == "FAILED"
     assert run.data.tags["error"].startswith(f"ValueError: {THREADS_ENV} must be a positive")
+
+
+def test_torch_intra_op_threads_are_lowered_in_the_block_and_restored():
+    import torch
+
+    before = torch.get_num_threads()
+    with limited_threads(1) as threads:
+        assert torch.get_num_threads() == 1
+        assert threads == 1
+    assert torch.get_num_threads() == before
