@@ -205,11 +205,11 @@ def log_scorecard(grades: list[Grade], package: str) -> str:
     """One MLflow run of the experiment ``exercises``: counts and the table; its id."""
     import mlflow
 
-    from common.server import exit_if_unreachable
+    from common.store import exit_if_unusable
     from common.tracking import ensure_experiment, resolve_tracking_uri
 
     uri = resolve_tracking_uri()
-    exit_if_unreachable(uri)
+    exit_if_unusable(uri)
     mlflow.set_tracking_uri(uri)
     experiment_id = ensure_experiment(EXPERIMENT, uri)
     week = grades[0].entry.week if grades else ""

@@ -41,6 +41,8 @@ from common.runs import (
     search_all,
     week_packages,
 )
+from common.server import ServerUnreachable
+from common.store import StoreUnusable
 from common.tracking import HEADLINE, resolve_tracking_uri
 
 if TYPE_CHECKING:
@@ -319,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     try:
         exit_code = reproduce(args.run_id, tracking_uri, args.rtol, args.output_dir)
-    except (CannotReproduce, FileNotFoundError) as error:
+    except (CannotReproduce, FileNotFoundError, StoreUnusable, ServerUnreachable) as error:
         print(f"reproduce: {error}", file=sys.stderr)
         exit_code = EXIT_REFUSED
     sys.exit(exit_code)

@@ -17,10 +17,12 @@ import argparse
 import re
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from common.liveness import HOST_TAG, PID_TAG, is_stale
 from common.paths import REPO_ROOT
+from common.server import ServerUnreachable
+from common.store import StoreUnusable, check_usable
 from common.tracking import HEADLINE, HIGHER_IS_BETTER, resolve_tracking_uri
 
 if TYPE_CHECKING:
@@ -57,20 +59,12 @@ def parse_week(week: str) -> str:
     return name
 
 
-def store_path(tracking_uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` store (None for a server)."""
-    if tracking_uri.startswith("sqlite:///"):
-        return Path(tracking_uri.removeprefix("sqlite:///"))
-    return None
-
-
 def open_store(tracking_uri: str) -> MlflowClient:
-    """A client of an existing store; a missing SQLite file is an error, not a new store."""
+    """A client of an existing store that answers: :class:`StoreUnusable` (a missing or
+    broken SQLite file) or :class:`ServerUnreachable` (a server down, or not MLflow's) if not."""
     from mlflow.tracking import MlflowClient
 
-    database = store_path(tracking_uri)
-    if database is not None and not database.is_file():
-        raise FileNotFoundError(f"no run store at {database}: start a run first, e.g. `make week1`")
+    check_usable(tracking_uri, write=False)
     return MlflowClient(tracking_uri)
 
 
@@ -134,7 +128,7 @@ def runs_table(runs: list[Run], week: str, metrics: tuple[str, ...] = ()) -> pd.
         row = {
             "run": run_id[:SHORT_ID],
             "name": shorten(run.info.run_name or ""),
-            "status": run.info.status,
+            "status": run.info.status + (" (stale)" if is_stale(run.info.status, tags) else ""),
             "start": datetime.fromtimestamp(run.info.start_time / 1000).strftime("%Y-%m-%d %H:%M"),
             "parent": parent,
             REPRODUCES_TAG: tags.get(REPRODUCES_TAG, "")[:SHORT_ID],
@@ -188,6 +182,21 @@ def describe_week(
     return f"{heading}\n{render(shown)}"
 
 
+def close_stale(client: MlflowClient, weeks: list[str]) -> list[str]:
+    """End every stale run of ``weeks`` (RUNNING, its process gone) as KILLED; one line each."""
+    closed = []
+    for week in weeks:
+        for run in fetch_runs(client, week):
+            tags = run.data.tags
+            if not is_stale(run.info.status, tags):
+                continue
+            why = f"stale: its process {tags[PID_TAG]} on {tags[HOST_TAG]} is gone"
+            client.set_tag(run.info.run_id, "error", why)
+            client.set_terminated(run.info.run_id, "KILLED")
+            closed.append(f"{week} run {run.info.run_id} ({run.info.run_name}): KILLED, {why}")
+    return closed
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m common.runs",
@@ -204,6 +213,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--limit", type=int, help="show the best N runs of each week")
     parser.add_argument(
+        "--close-stale",
+        action="store_true",
+        help="end RUNNING runs whose process (on this host) is gone as KILLED, then list",
+    )
+    parser.add_argument(
         "--tracking-uri", help="the run store (default: $MLFLOW_TRACKING_URI, else mlflow.db)"
     )
     return parser.parse_args(argv)
@@ -216,8 +230,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         weeks = [parse_week(args.week)] if args.week else list(week_packages())
         client = open_store(tracking_uri)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, StoreUnusable, ServerUnreachable) as error:
         sys.exit(f"runs: {error}")
+    if args.close_stale:
+        closed = close_stale(client, weeks)
+        print("\n".join(closed) if closed else "no stale runs: every RUNNING run has its process")
+        return
     print(
         "\n\n".join(
             describe_week(client, tracking_uri, week, metrics, args.status, args.limit)

@@ -14,6 +14,7 @@ before a run is opened: a server that is down costs one clear line, not minutes.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import sys
@@ -31,7 +32,8 @@ DEFAULT_BACKEND_URI = f"sqlite:///{REPO_ROOT / 'mlflow-server.db'}"
 DEFAULT_ARTIFACTS_DIR = REPO_ROOT / "mlartifacts-server"
 DEFAULT_WORKERS = 2  # uvicorn worker processes; MLflow's default of 4 crowds a 2-core machine
 REACH_TIMEOUT_S = 5.0
-EXIT_UNREACHABLE = 1
+TRACKING_PROBE = "/api/2.0/mlflow/experiments/get-by-name?experiment_name=Default"
+MAX_PROBE_BYTES = 65536
 SERVER_ENV_DEFAULTS = {
     # The GenAI job runner (judges, trace roll-ups) adds 7 processes and nothing these weeks use.
     "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
@@ -117,41 +119,74 @@ def failure_reason(error: BaseException, timeout_s: float) -> str:
 
 
 def check_reachable(uri: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
-    """Raise :class:`ServerUnreachable` unless the server at an ``http(s)://`` URI answers.
+    """Raise :class:`ServerUnreachable` unless an ``http(s)://`` URI is an MLflow tracking
+    server that answers.
 
-    Any HTTP answer below 500 counts (an auth proxy's 401 too: MLflow reports auth itself);
-    a 5xx is a proxy in front of a server that is down. Other URIs (``sqlite:///``,
-    ``postgresql://``) are not servers: nothing to check.
+    ``/health`` answers below 500 count (an auth proxy's 401 too: MLflow reports auth
+    itself); a 5xx is a proxy in front of a server that is down. Then one REST call tells a
+    tracking server from anything else that answers ``/health`` (a model server):
+    MLflow answers it with JSON. Other URIs (``sqlite:///``, ``postgresql://``) are not
+    servers: nothing to check.
     """
     if urllib.parse.urlsplit(uri).scheme not in ("http", "https"):
         return
+    reason = unhealthy(uri, timeout_s)
+    if reason is not None:
+        raise ServerUnreachable(
+            f"tracking server {redacted(uri)} is not reachable ({reason}); "
+            "start it with `make server`, or unset MLFLOW_TRACKING_URI (and tracking.uri) "
+            "to use the local store"
+        )
+    reason = not_mlflow(uri, timeout_s)
+    if reason is not None:
+        raise ServerUnreachable(
+            f"{redacted(uri)} is not an MLflow tracking server ({reason}); point "
+            "MLFLOW_TRACKING_URI (or tracking.uri) at `make server`'s address, or unset it"
+        )
+
+
+def get(url: str, timeout_s: float) -> tuple[int, bytes]:
+    """(HTTP status, body) of a GET; OSError or ValueError if no answer."""
     try:
-        with urllib.request.urlopen(health_url(uri), timeout=timeout_s):
-            return
+        with urllib.request.urlopen(url, timeout=timeout_s) as answer:
+            return answer.status, answer.read(MAX_PROBE_BYTES)
     except urllib.error.HTTPError as answer:
-        if answer.code < 500:
-            return
-        reason = f"HTTP {answer.code} {answer.reason} on /health"
+        return answer.code, answer.read(MAX_PROBE_BYTES)
+
+
+def unhealthy(uri: str, timeout_s: float) -> str | None:
+    """Why ``/health`` does not answer, or None if it does."""
+    try:
+        status, _ = get(health_url(uri), timeout_s)
     except (OSError, ValueError) as error:  # URLError, refused, timeout; ValueError: bad port
-        reason = failure_reason(error, timeout_s)
-    raise ServerUnreachable(
-        f"tracking server {redacted(uri)} is not reachable ({reason}); "
-        "start it with `make server`, or unset MLFLOW_TRACKING_URI (and tracking.uri) "
-        "to use the local store"
+        return failure_reason(error, timeout_s)
+    return f"HTTP {status} on /health" if status >= 500 else None
+
+
+def not_mlflow(uri: str, timeout_s: float) -> str | None:
+    """Why the server is not an MLflow tracking server, or None if it is (or may be)."""
+    url = api_url(uri, TRACKING_PROBE)
+    try:
+        status, body = get(url, timeout_s)
+    except (OSError, ValueError) as error:
+        return failure_reason(error, timeout_s)
+    if status in (401, 403):  # behind authentication: MLflow's client reports it
+        return None
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and ("experiment" in answer or "error_code" in answer):
+        return None
+    return (
+        f"it answers /health but gives HTTP {status}, not MLflow's JSON, on "
+        f"{TRACKING_PROBE.split('?')[0]}: a model server, e.g. `make serve-week2`?"
     )
 
 
-def exit_if_unreachable(uri: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
-    """:func:`check_reachable` for a command line: the one line on stderr, exit status 1.
-
-    Called before a run is opened: no run exists yet, so none is left RUNNING (nor could one
-    be marked FAILED on a server that does not answer).
-    """
-    try:
-        check_reachable(uri, timeout_s)
-    except ServerUnreachable as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(EXIT_UNREACHABLE)
+def api_url(uri: str, path: str) -> str:
+    """``http://host:5005/prefix`` + ``path``, without credentials (as :func:`health_url`)."""
+    return health_url(uri).removesuffix("/health") + path
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -37,7 +37,7 @@ from omegaconf import DictConfig, OmegaConf, flag_override
 
 from common import tracking
 from common.data import MIRROR_ENV
-from common.server import exit_if_unreachable
+from common.store import exit_if_unusable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -232,7 +232,7 @@ def describe_sweep(config: DictConfig) -> Sweep:
     hydra_cfg = config.hydra
     week = hydra_cfg.job.config_name
     tracking_uri = tracking.resolve_tracking_uri(config.tracking.uri)
-    exit_if_unreachable(tracking_uri)  # a server that is down: one line, no parent opened
+    exit_if_unusable(tracking_uri)  # a store that is down or broken: one line, no parent
     params = hydra_cfg.sweeper.get("params")  # an experiment file's sweep
     params = OmegaConf.to_container(params, resolve=True) if params else {}
     overrides = sweep_overrides(list(hydra_cfg.overrides.task), params)

@@ -24,15 +24,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -40,9 +42,10 @@ from typing import Any
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig, OmegaConf
 
+from common.liveness import process_tags
 from common.paths import REPO_ROOT
-from common.server import exit_if_unreachable
 from common.steps import Step, recording
+from common.store import exit_if_unusable, sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,9 @@ MAX_PARAM_LENGTH = 6000  # MLflow truncates longer values
 RUN_NAME_LENGTH = 250
 PARAMS_PER_BATCH = 100  # MLflow's limit for one log_batch call
 EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 130, 143
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C and kill: the run ends KILLED
 HEADLINE = "headline"  # the metric holding what a week's pipeline returns
+NOT_FINITE_TAG = "headline.not_finite"  # set when the headline was inf or NaN (logged NaN)
 HIGHER_IS_BETTER = {  # how to rank runs by their headline, per week
     "week1": True,  # mean PSNR (dB) of the patch-PCA codec
     "week2": True,  # Matthews correlation of the spam filter
@@ -90,10 +95,8 @@ def artifact_root(tracking_uri: str) -> Path | None:
 
     A server (``http://...``) manages its own artifact store: ``None``.
     """
-    if not tracking_uri.startswith("sqlite:///"):
-        return None
-    database = Path(tracking_uri.removeprefix("sqlite:///"))
-    return database.resolve().parent / ARTIFACTS_DIRNAME
+    database = sqlite_path(tracking_uri)
+    return None if database is None else database.resolve().parent / ARTIFACTS_DIRNAME
 
 
 def ensure_experiment(name: str, tracking_uri: str) -> str:
@@ -194,21 +197,41 @@ def finished_run_with(tracking_uri: str, experiment_id: str, digest: str):
 
 
 @contextmanager
-def sigterm_raises() -> Iterator[None]:
-    """Turn SIGTERM into a :class:`Terminated` exception while the block runs."""
+def stop_signals() -> Iterator[Callable[[], None]]:
+    """SIGTERM raises :class:`Terminated` and SIGINT ``KeyboardInterrupt`` in the block,
+    but only from ``release()`` on: one that arrives before is held and raised there.
+
+    A run is opened before ``release()`` and released inside the ``try`` that marks it
+    KILLED, so a stop that arrives while MLflow creates the run is raised where it is
+    handled, and no run is left RUNNING. (Python runs signal handlers in the main thread;
+    outside it signals are not this code's: nothing is changed.)
+    """
+    held: list[BaseException] = []
+    released = False
 
     def handler(signum: int, frame: object) -> None:
-        raise Terminated(f"terminated by signal {signum}")
+        stop = Terminated(f"terminated by signal {signum}") if signum == signal.SIGTERM else None
+        stop = stop or KeyboardInterrupt()
+        if not released:
+            held.append(stop)
+            return
+        raise stop
 
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
+    def release() -> None:
+        nonlocal released
+        released = True
+        if held:
+            raise held.pop()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
         return
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
     try:
-        yield
+        yield release
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def log_run_files(output_dir: Path | None) -> None:
@@ -331,21 +354,58 @@ def run_tracked(
     """
     import mlflow
 
-    from common.plotting import figures_logged
-    from common.seeding import seed_everything
-    from common.threads import limited_threads, thread_limit
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep logs readable
-    # A server lost mid-run: 2 retries (about 5 s), not MLflow's 7 (minutes).
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")  # s per request, not 120
+    configure_client()
     tracking_uri = resolve_tracking_uri(cfg.tracking.uri)
-    exit_if_unreachable(tracking_uri)  # before any run exists: one line, exit 1, nothing RUNNING
+    exit_if_unusable(tracking_uri)  # before any run exists: one line, exit 1, nothing RUNNING
     mlflow.set_tracking_uri(tracking_uri)
     experiment_id = ensure_experiment(cfg.tracking.experiment or week, tracking_uri)
     overrides, output_dir = hydra_context()
+    _, job = sweep_job()
+    tags = run_tags(cfg, week, overrides, output_dir)
+    run_name = cfg.tracking.run_name or default_run_name(overrides)
+    earlier = None
+    if cfg.tracking.resume:
+        earlier = finished_run_with(tracking_uri, experiment_id, tags[CONFIG_HASH_TAG])
+    if earlier is not None:
+        tags[REUSED_TAG] = earlier.data.tags.get(REUSED_TAG, earlier.info.run_id)
+        run_name = f"{run_name or week} (reused)"
+    outcome = Outcome()
+    with stop_signals() as release:
+        run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
+        try:
+            release()  # a stop that came while the run opened is raised here, inside the try
+            log.info("MLflow run %s in %s (experiment %s)", run.info.run_id, tracking_uri, week)
+            log_params(cfg)
+            outcome.result = reuse(earlier) if earlier else run_pipeline(cfg, pipeline, outcome)
+        except (KeyboardInterrupt, Terminated) as stop:
+            outcome.stopped(stop, week, run.info.run_id)
+        except Exception as error:
+            outcome.failed(error, week, run.info.run_id)
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+        finally:
+            close_run(run.info.run_id, outcome.status, output_dir, outcome.failure, outcome.steps)
+    if outcome.status == "FINISHED" and earlier is None:
+        seconds = time.perf_counter() - outcome.started
+        print_summary(tracking_uri, run.info.run_id, seconds, summary or {}, outcome.steps)
+    return outcome.result_or_exit(week, job, run.info.run_id)
+
+
+def configure_client() -> None:
+    """MLflow client settings for a run: no progress bars, and a lost server found fast."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # readable logs
+    # A server lost mid-run: 2 retries (about 5 s), not MLflow's 7 (minutes).
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")  # s per request, not 120
+
+
+def run_tags(
+    cfg: DictConfig, week: str, overrides: list[str], output_dir: Path | None
+) -> dict[str, str]:
+    """What a run is and where it comes from: week, overrides, config hash, sweep, git,
+    library versions, and the process that owns it (:mod:`common.liveness`)."""
     parent_run_id, job = sweep_job()
-    tags = {
+    return {
         "week": week,
         "overrides": " ".join(overrides) or "(defaults)",
         "hydra.output_dir": str(output_dir or ""),
@@ -354,59 +414,97 @@ def run_tracked(
         **({"mlflow.parentRunId": parent_run_id} if parent_run_id else {}),
         **git_state(),
         **library_versions(),
+        **process_tags(),
     }
-    run_name = cfg.tracking.run_name or default_run_name(overrides)
-    earlier = None
-    if cfg.tracking.resume:
-        earlier = finished_run_with(tracking_uri, experiment_id, tags[CONFIG_HASH_TAG])
-    if earlier is not None:
-        tags[REUSED_TAG] = earlier.data.tags.get(REUSED_TAG, earlier.info.run_id)
-        run_name = f"{run_name or week} (reused)"
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
-        log.info("MLflow run %s in %s (experiment %s)", run.info.run_id, tracking_uri, week)
-        params = flatten(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
-        items = list(params.items())
-        for start in range(0, len(items), PARAMS_PER_BATCH):
-            mlflow.log_params(dict(items[start : start + PARAMS_PER_BATCH]))
-        if earlier is not None:  # resume: same settings, FINISHED before
-            result = earlier.data.metrics[HEADLINE]
-            mlflow.log_metric(HEADLINE, result)
-            log.info("resume: same config as run %s: skipped", tags[REUSED_TAG])
-            return result
-        status, exit_code, result, message = "FINISHED", 0, float("nan"), ""
-        failure = None
-        started, steps = time.perf_counter(), []
-        try:
-            limit = thread_limit()  # a bad $MATH4ML_THREADS fails the run here
-            with (
-                recording(steps),
-                figures_logged(OmegaConf.select(cfg, "figures", default=True)),
-                sigterm_raises(),
-                limited_threads(limit) as threads,
-                chosen_implementation(implementation(cfg), pipeline),
-            ):
-                mlflow.set_tag(THREADS_TAG, str(threads))
-                seed_everything(cfg.seed)  # after start_run: MLflow names runs with `random`
-                result = pipeline(cfg)
-                mlflow.log_metric(HEADLINE, result)
-        except (KeyboardInterrupt, Terminated) as stop:
-            status = "KILLED"
-            exit_code = EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
-            log.error("%s stopped: run %s marked KILLED", week, run.info.run_id)
-        except Exception as error:
-            status, exit_code = "FAILED", EXIT_FAILED
-            message = one_line(error)
-            log.error("%s failed: %s (run %s marked FAILED)", week, message, run.info.run_id)
-            failure = (message, traceback.format_exc())
-            if os.environ.get("HYDRA_FULL_ERROR") == "1":
-                raise
-        finally:
-            close_run(run.info.run_id, status, output_dir, failure, steps)
-    if status == "FINISHED":
-        seconds = time.perf_counter() - started
-        print_summary(tracking_uri, run.info.run_id, seconds, summary or {}, steps)
-    if exit_code == EXIT_FAILED and job is not None:
-        raise JobFailed(f"{week} job {job} failed: {message} (run {run.info.run_id} FAILED)")
-    if exit_code:
-        sys.exit(exit_code)
+
+
+def log_params(cfg: DictConfig) -> None:
+    """The resolved config, flattened, as params (in batches of MLflow's limit)."""
+    import mlflow
+
+    items = list(flatten(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)).items())
+    for start in range(0, len(items), PARAMS_PER_BATCH):
+        mlflow.log_params(dict(items[start : start + PARAMS_PER_BATCH]))
+
+
+def reuse(earlier) -> float:
+    """resume: the headline of the FINISHED run with the same settings, logged again."""
+    import mlflow
+
+    result = earlier.data.metrics[HEADLINE]
+    mlflow.log_metric(HEADLINE, result)
+    log.info("resume: same config as run %s: skipped", earlier.info.run_id)
     return result
+
+
+def run_pipeline(cfg: DictConfig, pipeline: Callable, outcome: Outcome) -> float:
+    """The pipeline under the run's thread limit, seed, implementation and figure switch;
+    its named steps go to ``outcome.steps``; its result is logged as the headline."""
+    import mlflow
+
+    from common.plotting import figures_logged
+    from common.seeding import seed_everything
+    from common.threads import limited_threads, thread_limit
+
+    limit = thread_limit()  # a bad $MATH4ML_THREADS fails the run here
+    with (
+        recording(outcome.steps),
+        figures_logged(OmegaConf.select(cfg, "figures", default=True)),
+        limited_threads(limit) as threads,
+        chosen_implementation(implementation(cfg), pipeline),
+    ):
+        mlflow.set_tag(THREADS_TAG, str(threads))
+        seed_everything(cfg.seed)  # after start_run: MLflow names runs with `random`
+        return log_headline(pipeline(cfg))
+
+
+def log_headline(result: float) -> float:
+    """Log the pipeline's result as the metric ``headline``; returns what was logged.
+
+    A result that is not a finite number (the infinite PSNR of a flat image, a diverged
+    loss) means nothing as a rank: MLflow would store inf as 1.8e308 and rank it first. It
+    is logged as NaN, with the tag ``headline.not_finite`` and a warning: never ranked.
+    """
+    import mlflow
+
+    if not math.isfinite(result):
+        why = f"the pipeline's headline was {result!r}, not a finite number: logged as NaN"
+        mlflow.set_tag(NOT_FINITE_TAG, why)
+        log.warning("%s; this run is not ranked", why)
+        result = math.nan
+    mlflow.log_metric(HEADLINE, result)
+    return result
+
+
+@dataclass
+class Outcome:
+    """How a run ended: its status, the exit code it asks for, its result or failure."""
+
+    status: str = "FINISHED"
+    exit_code: int = 0
+    result: float = float("nan")
+    message: str = ""
+    failure: tuple[str, str] | None = None  # (one line, traceback) of a FAILED run
+    steps: list[Step] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    def stopped(self, stop: BaseException, week: str, run_id: str) -> None:
+        """Ctrl-C (exit 130) or SIGTERM (exit 143): KILLED."""
+        self.status = "KILLED"
+        self.exit_code = EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
+        log.error("%s stopped: run %s marked KILLED", week, run_id)
+
+    def failed(self, error: Exception, week: str, run_id: str) -> None:
+        """An exception in the pipeline: FAILED, its first line on stderr, exit 1."""
+        self.status, self.exit_code = "FAILED", EXIT_FAILED
+        self.message = one_line(error)
+        log.error("%s failed: %s (run %s marked FAILED)", week, self.message, run_id)
+        self.failure = (self.message, traceback.format_exc())
+
+    def result_or_exit(self, week: str, job: int | None, run_id: str) -> float:
+        """The result; else exit with the code, or JobFailed for a failed sweep job."""
+        if self.exit_code == EXIT_FAILED and job is not None:
+            raise JobFailed(f"{week} job {job} failed: {self.message} (run {run_id} FAILED)")
+        if self.exit_code:
+            sys.exit(self.exit_code)
+        return self.result

@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from common.store import exit_if_unusable
 from common.tracking import resolve_tracking_uri
 from projects.week2_spam.spam_filter import MODEL_NAME
 
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
+    exit_if_unusable(tracking_uri, write=False)  # a server down: one line, not minutes
     uri = model_uri(args.run_id, tracking_uri)
     if args.command == "predict":
         predict(args.text, uri, tracking_uri)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
@@ -65,6 +66,7 @@ def test_best_first_by_the_weeks_direction_failed_last(week, tracking_uri, runs_
 def test_cli_prints_the_heading_and_the_rows_in_order(tracking_uri, runs_of, capsys):
     worse = log_run(tracking_uri, "week3", 0.5, "gd")
     better = log_run(tracking_uri, "week3", 1e-9, "lbfgs")
+    capsys.readouterr()  # the runs' own summaries
     runs.main(["--week", "3", "--tracking-uri", tracking_uri, "--metrics", "test_accuracy"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (
@@ -136,3 +138,62 @@ def test_help_answers_without_importing_mlflow_or_pandas():
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+RUN_THAT_WAITS = """
+import sys, time
+from omegaconf import OmegaConf
+from common.config import BaseConfig, TrackingConfig
+from common.tracking import run_tracked
+
+def pipeline(cfg):
+    print("pipeline started", flush=True)
+    time.sleep(120)
+
+cfg = OmegaConf.structured(BaseConfig(tracking=TrackingConfig(uri=sys.argv[1])))
+run_tracked(cfg, "week3", pipeline)
+"""
+
+
+def test_a_run_whose_process_was_sigkilled_is_listed_stale_and_closed_as_killed(
+    tracking_uri, runs_of, capsys
+):
+    process = subprocess.Popen([sys.executable, "-c", RUN_THAT_WAITS, tracking_uri],
+                               cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert process.stdout.readline().strip() == "pipeline started"
+    finally:
+        process.kill()  # SIGKILL: the run cannot mark itself
+        process.wait()
+    [run] = runs_of("week3")
+    assert run.info.status == "RUNNING"
+    log_run(tracking_uri, "week3", 0.5, "gd")  # a live, finished run beside it
+    capsys.readouterr()
+    runs.main(["--week", "3", "--tracking-uri", tracking_uri])
+    listed = capsys.readouterr().out
+    assert [line.split()[0] for line in listed.splitlines() if "RUNNING (stale)" in line] == [
+        run.info.run_id[:8]
+    ]
+    runs.main(["--week", "3", "--close-stale", "--tracking-uri", tracking_uri])
+    why = f"stale: its process {process.pid} on {run.data.tags['process.host']} is gone"
+    assert capsys.readouterr().out.splitlines() == [
+        f"week3 run {run.info.run_id} ({run.info.run_name}): KILLED, {why}"
+    ]
+    closed = runs_of.client.get_run(run.info.run_id)
+    assert closed.info.status == "KILLED"
+    assert closed.data.tags["error"] == why
+    runs.main(["--week", "3", "--close-stale", "--tracking-uri", tracking_uri])
+    assert capsys.readouterr().out.strip() == "no stale runs: every RUNNING run has its process"
+
+
+def test_an_infinite_headline_is_logged_as_nan_tagged_and_ranked_last(tracking_uri, runs_of):
+    """A flat image's PSNR is inf: MLflow would store 1.8e308 and rank it best."""
+    finite = log_run(tracking_uri, "week1", 30.0, "gd")
+    infinite = log_run(tracking_uri, "week1", float("inf"), "adam")
+    run = runs_of.client.get_run(infinite)
+    assert math.isnan(run.data.metrics["headline"])
+    assert run.data.tags["headline.not_finite"] == (
+        "the pipeline's headline was inf, not a finite number: logged as NaN"
+    )
+    table = runs.runs_table(runs_of("week1"), "week1")
+    assert list(table["run"]) == [finite[:8], infinite[:8]]

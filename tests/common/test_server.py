@@ -20,7 +20,6 @@ from common.server import (
     DEFAULT_BACKEND_URI,
     ServerUnreachable,
     check_reachable,
-    exit_if_unreachable,
     health_url,
     main,
     missing_driver,
@@ -28,6 +27,7 @@ from common.server import (
     server_command,
     server_env,
 )
+from common.store import exit_if_unusable
 from tests.servers import free_port, group_alive, running, stop_group
 from tests.weeks import run_cli
 
@@ -91,13 +91,27 @@ def answering(request):
         server.server_close()
 
 
-@pytest.mark.parametrize("answering", [200, 401, 404, 502, 503], indirect=True)
-def test_any_answer_below_500_counts_as_reachable(answering):
+@pytest.mark.parametrize("answering", [401, 403], indirect=True)
+def test_a_server_behind_authentication_counts_as_reachable(answering):
+    check_reachable(answering[0])  # MLflow's client then reports the authentication itself
+
+
+@pytest.mark.parametrize("answering", [502, 503], indirect=True)
+def test_a_5xx_on_health_is_a_server_that_is_down(answering):
     uri, status = answering
-    if status < 500:
-        check_reachable(uri)
-    else:
-        assert f"(HTTP {status} " in reason_of(uri)
+    assert f"is not reachable (HTTP {status} on /health)" in reason_of(uri)
+
+
+@pytest.mark.parametrize("answering", [200, 404], indirect=True)
+def test_a_server_that_answers_health_but_not_the_tracking_api_is_not_mlflow(answering):
+    """A model server (`make serve-week2`) answers /health 200 too; the check says what it is."""
+    uri, status = answering
+    assert reason_of(uri) == (
+        f"{uri} is not an MLflow tracking server (it answers /health but gives HTTP {status}, "
+        "not MLflow's JSON, on /api/2.0/mlflow/experiments/get-by-name: a model server, e.g. "
+        "`make serve-week2`?); point MLFLOW_TRACKING_URI (or tracking.uri) at `make server`'s "
+        "address, or unset it"
+    )
 
 
 def test_stores_that_are_not_servers_are_not_checked():
@@ -112,9 +126,9 @@ def test_credentials_stay_out_of_urls_and_messages():
     assert "s3cret" not in reason_of(f"http://ann:s3cret@127.0.0.1:{free_port()}")
 
 
-def test_exit_if_unreachable_prints_one_line_and_exits_1(capsys):
+def test_an_unreachable_server_prints_one_line_and_exits_1(capsys):
     with pytest.raises(SystemExit) as raised:
-        exit_if_unreachable(f"http://127.0.0.1:{free_port()}")
+        exit_if_unusable(f"http://127.0.0.1:{free_port()}")
     assert raised.value.code == 1
     captured = capsys.readouterr()
     assert captured.out == ""

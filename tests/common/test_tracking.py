@@ -146,6 +146,72 @@ def test_a_signal_marks_the_run_killed_not_running(signum, exit_code, tracking_u
     assert runs_of("demo")[0].info.status == "KILLED"
 
 
+SIGNAL_AS_THE_RUN_OPENS = textwrap.dedent(
+    """
+    import os, signal, sys
+    import mlflow
+    from omegaconf import OmegaConf
+    from common.config import BaseConfig, TrackingConfig
+    from common.tracking import run_tracked
+
+    open_run = mlflow.start_run
+
+    def start_run_then_signal(*args, **kwargs):  # a real signal, the instant the run exists
+        run = open_run(*args, **kwargs)
+        os.kill(os.getpid(), getattr(signal, sys.argv[2]))
+        return run
+
+    mlflow.start_run = start_run_then_signal
+    cfg = OmegaConf.structured(BaseConfig(tracking=TrackingConfig(uri=sys.argv[1])))
+    run_tracked(cfg, "demo", lambda cfg: 1.0)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("signame", "exit_code"), [("SIGTERM", EXIT_TERMINATED), ("SIGINT", EXIT_INTERRUPTED)]
+)
+def test_a_signal_the_instant_the_run_opens_marks_it_killed(
+    signame, exit_code, tracking_uri, runs_of
+):
+    """Before its params are logged or the pipeline starts: still KILLED, never RUNNING."""
+    result = subprocess.run(
+        [sys.executable, "-c", SIGNAL_AS_THE_RUN_OPENS, tracking_uri, signame],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == exit_code, result.stderr[-3000:]
+    [run] = runs_of("demo")
+    assert run.info.status == "KILLED"
+    assert "headline" not in run.data.metrics  # the pipeline never ran
+
+
+def test_a_sigterm_sent_when_the_run_id_is_logged_marks_it_killed(tracking_uri, runs_of):
+    logging_sleeper = "import logging; logging.basicConfig(level=logging.INFO)\n" + SLEEPER
+    process = subprocess.Popen(
+        [sys.executable, "-c", logging_sleeper, tracking_uri],
+        cwd=REPO_ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        for line in process.stderr:
+            if "MLflow run " in line:
+                process.send_signal(signal.SIGTERM)
+                break
+        assert process.wait(timeout=60) == EXIT_TERMINATED
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert runs_of("demo")[0].info.status == "KILLED"
+
+
+def test_a_run_records_the_process_that_owns_it(tracking_uri, runs_of):
+    run_tracked(make_cfg(tracking_uri), "demo", lambda cfg: 0.0)
+    tags = runs_of("demo")[0].data.tags
+    assert tags["process.pid"] == str(os.getpid())
+    assert tags["process.host"]
+    assert tags["process.started"].isdigit()
+
+
 def test_default_run_name_leaves_out_where_the_run_is_stored():
     overrides = ["low_rank.rank=80", "tracking.uri=sqlite:////x.db", "hydra.run.dir=/t", "+a=1"]
     assert default_run_name(overrides) == "low_rank.rank=80 +a=1"
