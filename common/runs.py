@@ -2,7 +2,7 @@
 
 One row per run: its short id, name, status and start time, the params whose
 values differ between the listed runs (what was changed), and the headline
-metric, ranked by :data:`common.tracking.HIGHER_IS_BETTER` with failed runs
+metric, ranked the way the runs' week declares (:class:`common.tracking.Headline`), failed runs
 (no headline) last. Runs of a sweep show their parent run in ``parent``; a
 reproduction (``python -m common.reproduce``) shows the run it reproduces.
 
@@ -23,7 +23,7 @@ from common.liveness import HOST_TAG, PID_TAG, is_stale
 from common.paths import REPO_ROOT
 from common.server import ServerUnreachable
 from common.store import StoreUnusable, check_usable
-from common.tracking import HEADLINE, HIGHER_IS_BETTER, resolve_tracking_uri
+from common.tracking import HEADLINE, HEADLINE_METRIC_TAG, ranks_higher, resolve_tracking_uri
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,7 +108,8 @@ def differing_params(runs: list[Run]) -> list[str]:
 def runs_table(runs: list[Run], week: str, metrics: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per run: id, name, status, start, relations, differing params, headline, metrics.
 
-    Sorted best first by the headline (``HIGHER_IS_BETTER[week]``), runs without one last,
+    Sorted best first by the headline (in the direction the runs' tags declare), runs
+    without one last,
     ties newest first.
     """
     import pandas as pd
@@ -144,7 +145,7 @@ def runs_table(runs: list[Run], week: str, metrics: tuple[str, ...] = ()) -> pd.
     table = table.sort_values("_start_ms", ascending=False, kind="stable")
     table = table.sort_values(
         HEADLINE,
-        ascending=not HIGHER_IS_BETTER.get(week, True),
+        ascending=not ranks_higher(run.data.tags for run in runs),
         na_position="last",
         kind="stable",
     )
@@ -174,10 +175,14 @@ def describe_week(
         return f"no {which} runs in {tracking_uri}; start one with `make {week}`"
     table = runs_table(runs, week, metrics)
     shown = table if limit is None else table.head(limit)
-    order = "higher" if HIGHER_IS_BETTER.get(week, True) else "lower"
+    order = "higher" if ranks_higher(run.data.tags for run in runs) else "lower"
+    metric = next(
+        (r.data.tags[HEADLINE_METRIC_TAG] for r in runs if HEADLINE_METRIC_TAG in r.data.tags), None
+    )
     heading = (
         f"{which}: {len(table)} runs in {tracking_uri}, best first by {HEADLINE} "
-        f"({order} is better)" + (f", top {len(shown)} shown" if len(shown) < len(table) else "")
+        f"({f'{metric}, ' if metric else ''}{order} is better)"
+        + (f", top {len(shown)} shown" if len(shown) < len(table) else "")
     )
     return f"{heading}\n{render(shown)}"
 

@@ -310,7 +310,7 @@ def failure_message(table: pd.DataFrame, jobs: int | None) -> str:
     return f"{len(failed) + missing} of {planned} jobs did not finish: " + "; ".join(parts)
 
 
-def log_summary(sweep: Sweep, table: pd.DataFrame, status: str) -> None:
+def log_summary(sweep: Sweep, table: pd.DataFrame, status: str, higher_is_better: bool) -> None:
     """The children's table, counts, best child and figure, into the active (parent) run."""
     import mlflow
 
@@ -335,7 +335,6 @@ def log_summary(sweep: Sweep, table: pd.DataFrame, status: str) -> None:
         message = failure_message(table, sweep.jobs)
         mlflow.set_tag("error", message[: tracking.MAX_PARAM_LENGTH])
         note.append(message)
-    higher_is_better = tracking.HIGHER_IS_BETTER[sweep.week]
     best = best_child(table, higher_is_better)
     if best is not None:
         mlflow.log_metric("best_headline", float(best["headline"]))
@@ -370,9 +369,11 @@ def close_parent(sweep: Sweep, parent_run_id: str, completed: bool, stopped: boo
     mlflow.start_run(run_id=parent_run_id)
     try:
         close_children_left_running(client, find_children(client, sweep, parent_run_id))
-        table = summary_table(find_children(client, sweep, parent_run_id), sweep.keys)
+        children = find_children(client, sweep, parent_run_id)
+        table = summary_table(children, sweep.keys)
+        higher_is_better = tracking.ranks_higher(run.data.tags for run in children)
         status = sweep_status(table["status"].tolist(), sweep.jobs, completed, stopped)
-        log_summary(sweep, table, status)
+        log_summary(sweep, table, status, higher_is_better)
     except Exception as error:  # the summary is a report: it never keeps the parent open
         log.exception("summary of sweep %s failed", parent_run_id)
         mlflow.set_tag("summary_error", f"{type(error).__name__}: {error}"[:500])

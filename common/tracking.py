@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -59,17 +59,38 @@ EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 130, 143
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C and kill: the run ends KILLED
 HEADLINE = "headline"  # the metric holding what a week's pipeline returns
 NOT_FINITE_TAG = "headline.not_finite"  # set when the headline was inf or NaN (logged NaN)
-HIGHER_IS_BETTER = {  # how to rank runs by their headline, per week
-    "week1": True,  # mean PSNR (dB) of the patch-PCA codec
-    "week2": True,  # Matthews correlation of the spam filter
-    "week3": False,  # worst relative loss gap to the optimum
-    "week4": True,  # held-out accuracy of the from-scratch tree
-}
+HEADLINE_METRIC_TAG = "headline.metric"  # which metric the headline repeats
+HEADLINE_DIRECTION_TAG = "headline.higher_is_better"  # "true" or "false": how runs rank
 PARENT_RUN_ENV = "MATH4ML_PARENT_RUN_ID"  # set by common.sweep: the parent run of a sweep's jobs
 CONFIG_HASH_TAG = "config_hash"  # equal settings (tracking.* aside), equal tag
 REUSED_TAG = "reused_run_id"  # tracking.resume=true: the FINISHED run a job took its result from
 JOB_TAG = "sweep.job"  # the job number within a sweep
 THREADS_TAG = "threads"  # threads the run's BLAS and OpenMP pools may use (common.threads)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """What a week's pipeline returns, declared once in its entry point: which metric it
+    is and which way is better. Runs carry it as tags, so ranking (``make runs``, a
+    sweep's best child) needs no list of weeks."""
+
+    metric: str
+    higher_is_better: bool = True
+
+    def tags(self) -> dict[str, str]:
+        return {
+            HEADLINE_METRIC_TAG: self.metric,
+            HEADLINE_DIRECTION_TAG: str(self.higher_is_better).lower(),
+        }
+
+
+def ranks_higher(tag_sets: Iterable[Mapping[str, str]]) -> bool:
+    """Whether a higher headline is better, as the first run that says so declares it
+    (runs logged before the tag existed, or none: higher)."""
+    for tags in tag_sets:
+        if HEADLINE_DIRECTION_TAG in tags:
+            return tags[HEADLINE_DIRECTION_TAG] == "true"
+    return True
 
 
 class Terminated(BaseException):
@@ -335,12 +356,14 @@ def run_tracked(
     cfg: DictConfig,
     week: str,
     pipeline: Callable[[DictConfig], float],
+    headline: Headline = Headline(HEADLINE),
     summary: Mapping[str, str] | None = None,
 ) -> float:
     """Run ``pipeline(cfg)`` inside one MLflow run of the experiment ``week``.
 
     Returns the pipeline's headline metric (Hydra sweepers read it), also logged as the
-    metric ``headline`` (ranked by :data:`HIGHER_IS_BETTER`). On failure
+    metric ``headline`` and described by ``headline`` (the metric it repeats and which way
+    is better, as the run's tags). On failure
     the process exits with a non-zero status after the run is marked; a sweep's job raises
     :class:`JobFailed` instead, so that the other jobs still run. In a sweep the run is a
     child of the sweep's parent run (:mod:`common.sweep`). With ``tracking.resume=true`` a
@@ -361,7 +384,7 @@ def run_tracked(
     experiment_id = ensure_experiment(cfg.tracking.experiment or week, tracking_uri)
     overrides, output_dir = hydra_context()
     _, job = sweep_job()
-    tags = run_tags(cfg, week, overrides, output_dir)
+    tags = {**run_tags(cfg, week, overrides, output_dir), **headline.tags()}
     run_name = cfg.tracking.run_name or default_run_name(overrides)
     earlier = None
     if cfg.tracking.resume:

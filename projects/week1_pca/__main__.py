@@ -4,9 +4,10 @@ import hydra
 from omegaconf import DictConfig
 
 from common.paths import CONFIG_DIR
-from common.tracking import run_tracked
+from common.tracking import Headline, run_tracked
 from projects.week1_pca import config  # noqa: F401  (registers the schema)
 
+HEADLINE = Headline("psnr_db", higher_is_better=True)  # what the pipeline returns
 SUMMARY = {  # metrics the run ends with (mean over the images)
     "psnr_db": "patch-PCA codec: PSNR (dB)",
     "bpp": "patch-PCA codec: bits per pixel",
@@ -21,7 +22,7 @@ SUMMARY = {  # metrics the run ends with (mean over the images)
 def main(cfg: DictConfig) -> float:
     from projects.week1_pca import pipeline  # heavy imports after the config is valid
 
-    return run_tracked(cfg, week="week1", pipeline=pipeline.run, summary=SUMMARY)
+    return run_tracked(cfg, week="week1", pipeline=pipeline.run, headline=HEADLINE, summary=SUMMARY)
 
 
 if __name__ == "__main__":

@@ -68,13 +68,21 @@ def rank_k_image(image, k):
     return rank_k_images(image, [k])[k]
 
 
-def rank_k_images(image, ks):
-    """``{k: rank_k_image(image, k)}`` for every k in ks, from one SVD per channel."""
+def rank_k_images(image, ks, svd=None):
+    """``{k: rank_k_image(image, k)}`` for every k in ks, from one SVD per channel.
+
+    ``svd``: the image's ``channel_svd``, when already at hand.
+    """
     pixels = np.asarray(image, dtype=np.float64)
     check_rank(pixels, *ks)
-    channels = np.atleast_3d(pixels).transpose(2, 0, 1)  # shape (C, H, W)
-    U, s, Vt = np.linalg.svd(channels, full_matrices=False)  # one batched SVD, C matrices
+    U, s, Vt = channel_svd(pixels) if svd is None else svd
     return {k: truncate(U, s, Vt, k, pixels.shape) for k in sorted(ks)}
+
+
+def channel_svd(image):
+    """The thin SVD U diag(s) V^T of each channel: U (C, H, r), s (C, r), Vt (C, r, W)."""
+    channels = np.atleast_3d(np.asarray(image, dtype=np.float64)).transpose(2, 0, 1)
+    return np.linalg.svd(channels, full_matrices=False)  # one batched SVD, C matrices
 
 
 def truncate(U, s, Vt, k, shape):

@@ -41,7 +41,9 @@ from __future__ import annotations
 
 import lzma
 import struct
+import threading
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -61,6 +63,7 @@ LZMA_FILTERS = [
     # lc=lp=pb=0: symbols are bytes of small integers, not text; no byte-position context.
     {"id": lzma.FILTER_LZMA1, "preset": 9 | lzma.PRESET_EXTREME, "lc": 0, "lp": 0, "pb": 0}
 ]
+LZMA_DICT_RANGE = (1 << 12, 1 << 26)  # 4 KiB (liblzma's least) .. 64 MiB (preset 9's)
 MIN_STEP = 1e-6  # smaller steps are lossless on uint8 images long before this
 BLOCK_RANGE = (2, 32)
 MAX_EXPONENT = 15  # the finest basis grid, 2^-15
@@ -237,6 +240,8 @@ def activity_order(activity):
     zeros that turns into ever larger values, which an adaptive coder prices far below the
     raster order; the decoder knows a_j from the components it already has.
     """
+    if activity.size and activity.min() >= 0 and activity.max() < 1 << 16:
+        activity = activity.astype(np.uint16)  # the same stable order, by a radix sort
     return np.argsort(activity, kind="stable")
 
 
@@ -270,8 +275,23 @@ def symbol_bytes(q):
 
 def pack_ints(q, width):
     """LZMA of the byte planes of zigzag(q): all low bytes, then all second bytes, ..."""
-    planes = zigzag(q).astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].T
-    return lzma.compress(planes.tobytes(), format=lzma.FORMAT_RAW, filters=LZMA_FILTERS)
+    planes = zigzag(q).astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].T.tobytes()
+    return lzma.compress(planes, format=lzma.FORMAT_RAW, filters=lzma_filters(len(planes)))
+
+
+def lzma_filters(n_bytes):
+    """``LZMA_FILTERS`` with the dictionary cut to the input: 2^ceil(log2 n), 4 KiB..64 MiB.
+
+    Preset 9's 64 MiB dictionary comes with a 64 MiB hash table that liblzma clears for
+    every call (about 40 ms), whatever the input's size. A dictionary at least as long as
+    the input still reaches every earlier byte; the smaller hash table only changes which
+    strings with another first 4 bytes share a bucket of the match finder, and those never
+    match (a match found there must be longer than 3 bytes). The bytes are those of
+    ``LZMA_FILTERS`` (tests/week1/test_shared_work.py); the decoder keeps ``LZMA_FILTERS``.
+    """
+    low, high = LZMA_DICT_RANGE
+    dict_size = min(max(low, 1 << max(n_bytes - 1, 0).bit_length()), high)
+    return [{**LZMA_FILTERS[0], "dict_size": dict_size}]
 
 
 def unpack_ints(data, count, width):
@@ -365,8 +385,23 @@ def components_to_keep(Z, Q, step, exponents):
 
 def entropy_bits(symbols):
     """n H(p_hat) = -sum_s c_s log2(c_s / n): bits of an ideal order-0 code for the symbols."""
-    _, counts = np.unique(symbols, return_counts=True)
+    counts = symbol_counts(symbols)
     return float(-np.sum(counts * np.log2(counts / len(symbols))))
+
+
+def symbol_counts(symbols):
+    """c_s of every integer s that occurs, by increasing s: ``np.unique``'s counts.
+
+    Counted by ``np.bincount`` when the symbols span a range not much longer than they
+    are (the quantized coefficients always do), which needs no sort.
+    """
+    symbols = np.ravel(symbols)
+    if symbols.size and np.issubdtype(symbols.dtype, np.integer):
+        low = symbols.min()
+        if int(symbols.max()) - int(low) < 4 * symbols.size + 256:
+            counts = np.bincount(symbols - low)
+            return counts[counts > 0]
+    return np.unique(symbols, return_counts=True)[1]
 
 
 def rate_lambda(step):
@@ -473,6 +508,14 @@ class Encoder:
     False (full-size chroma) or "auto", which encodes both ways and keeps the one with the
     lower ``lagrangian_cost``. ``rounding`` is the dead-zone offset r of ``quantize``;
     ``basis_precision`` the alpha of ``basis_exponents``.
+
+    Work the two ways share is done once: the luma plane (the same in both) is learned,
+    coded and streamed once per step, and each candidate's distortion is measured on the
+    image rebuilt from its coded planes, the pixels ``decode`` would return from its bytes.
+    ``workers=2`` codes the two ways at once, in two threads (LZMA and NumPy's large array
+    operations release the GIL): the same bytes, sooner on two free cores. ``encode`` may be
+    called from several threads (``rate_distortion.search_steps``): each step is still
+    encoded once, by the first thread that asks for it.
     """
 
     def __init__(
@@ -483,64 +526,145 @@ class Encoder:
         subsample_chroma="auto",
         rounding=ROUNDING,
         basis_precision=BASIS_PRECISION,
+        workers=1,
     ):
         check_options(block, subsample_chroma, rounding, basis_precision)
+        if not isinstance(workers, Integral) or workers < 1:
+            raise ValueError(f"workers must be an int >= 1, got {workers!r}")
         self.pixels = check_image(image)  # (H, W, C) float64
         self.image, self.ndim = image, np.ndim(image)  # as given, for comparisons
         self.block, self.subsample_chroma = block, subsample_chroma
         self.rounding, self.basis_precision = rounding, basis_precision
-        self._transforms = {}  # subsampled -> the PlaneTransform of each plane
-        self._bytes = {}  # step -> the bytes of encode(step)
+        self.workers = workers
+        self._transforms = {}  # (plane, at half size) -> its PlaneTransform
+        self._bytes = {}  # step -> a Future of the bytes of encode(step)
+        self._lock = threading.RLock()  # guards both dicts
 
     @property
     def shape(self):
         """(H, W) of the image."""
         return self.pixels.shape[:2]
 
+    def plane_keys(self, subsampled):
+        """(plane index, at half size) of each plane: the luma is never subsampled."""
+        subsampled = subsampled and self.pixels.shape[2] == 3
+        return [(i, subsampled and i > 0) for i in range(self.pixels.shape[2])]
+
     def transforms(self, subsampled):
         """The KLT of each plane: luma, chroma (at half size if subsampled); learned once."""
-        if subsampled not in self._transforms:
-            planes = image_planes(self.pixels, subsampled)
-            self._transforms[subsampled] = [learn_transform(p, self.block) for p in planes]
-        return self._transforms[subsampled]
+        keys = self.plane_keys(subsampled)
+        with self._lock:
+            missing = [key for key in keys if key not in self._transforms]
+            if missing:
+                planes = image_planes(self.pixels, any(half for _, half in keys))
+                for key in missing:
+                    self._transforms[key] = learn_transform(planes[key[0]], self.block)
+            return [self._transforms[key] for key in keys]
 
     def encode(self, step):
         """The bytes of the image at step Delta; the same as ``encode(image, step, ...)``."""
         check_step(step)
         step = float(step)
-        if step not in self._bytes:
-            self._bytes[step] = self._encode(step)
-        return self._bytes[step]
+        with self._lock:
+            pending, first = self._bytes.get(step), step not in self._bytes
+            if first:
+                pending = self._bytes[step] = Future()
+        if first:
+            try:
+                pending.set_result(self._encode(step))
+            except BaseException as error:
+                with self._lock:
+                    del self._bytes[step]  # not kept: the next call tries again
+                pending.set_exception(error)
+                raise
+        return pending.result()
 
     def _encode(self, step):
         if self.subsample_chroma != "auto" or self.pixels.shape[2] == 1:
             return self.encode_image(bool(self.subsample_chroma), step)
-        candidates = [self.encode_image(subsampled, step) for subsampled in (True, False)]
-        return min(candidates, key=lambda data: lagrangian_cost(self.pixels, data, step))
+        shared = {}  # plane key -> (CodedPlane, its integers) at this step
+        self.transforms(subsampled=True), self.transforms(subsampled=False)  # learned here
+        self.code_planes([(0, False)], step, shared)  # the luma: the same in both
+
+        def candidate(subsampled):
+            coded = self.code_image(subsampled, step, shared)
+            return coded, coded.cost(self.pixels, step)
+
+        if self.workers > 1:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                full = pool.submit(candidate, False)  # chroma planes of its own
+                candidates = [candidate(True), full.result()]
+        else:
+            candidates = [candidate(subsampled) for subsampled in (True, False)]
+        return min(candidates, key=lambda c: c[1])[0].data  # the first if equal, as min does
 
     def encode_image(self, subsampled, step):
         """Header, plane headers, LZMA payload at step Delta, chroma subsampled or not."""
+        return self.code_image(subsampled, step, {}).data
+
+    def code_image(self, subsampled, step, shared):
+        """The image coded at step Delta: its bytes and the coded planes they hold.
+
+        ``shared`` keeps each plane's coding at this step for the next call (same step).
+        """
         height, width, channels = self.pixels.shape
-        subsampled = subsampled and channels == 3
-        transforms = self.transforms(subsampled)
-        steps = [step] + [chroma_step(step, subsampled)] * (len(transforms) - 1)
-        coded = [
-            encode_plane(transform, plane_step, self.rounding, self.basis_precision)
-            for transform, plane_step in zip(transforms, steps, strict=True)
-        ]
+        keys = self.plane_keys(subsampled)
+        subsampled = any(half for _, half in keys)
+        self.code_planes(keys, step, shared)
+        coded, streams = zip(*(shared[key] for key in keys), strict=True)
         fields = (height, width, self.ndim, channels, self.block, subsampled)
-        return to_bytes(coded, [t.grid for t in transforms], fields)
+        grids = [t.grid for t in self.transforms(subsampled)]
+        return CodedImage(to_bytes(coded, grids, fields, streams), coded, grids, fields)
+
+    def code_planes(self, keys, step, shared):
+        """Code each plane of ``keys`` not yet in ``shared`` at step Delta, into ``shared``."""
+        for key in keys:
+            if key not in shared:
+                transform = self.transforms(key[1])[key[0]]  # learned once
+                plane_step = chroma_step(step, key[1]) if key[0] else step
+                coded = encode_plane(transform, plane_step, self.rounding, self.basis_precision)
+                shared[key] = (coded, coded.integers(transform.grid))
+
+
+@dataclass(frozen=True)
+class CodedImage:
+    """One way of coding an image: its bytes and the coded planes they were made from."""
+
+    data: bytes
+    planes: tuple  # CodedPlane of each plane
+    grids: list  # blocks down and across each plane
+    fields: tuple  # height, width, ndim, channels, block, subsampled
+
+    def decoded(self):
+        """The uint8 image ``decode(self.data)`` returns, rebuilt without reading the bytes."""
+        height, width, ndim, channels, block, subsampled = self.fields
+        shapes = plane_shapes(height, width, channels, subsampled)
+        return rebuild(self.planes, self.grids, shapes, block, ndim)
+
+    def cost(self, pixels, step):
+        """``lagrangian_cost(pixels, self.data, step)``."""
+        return lagrangian(pixels, self.decoded(), len(self.data), step)
 
 
 def lagrangian_cost(pixels, data, step):
     """J = D + lambda R: D = ||x - x_hat||^2, R = 8 len(data) bits, lambda = ``rate_lambda``."""
-    distortion = np.sum((pixels - np.atleast_3d(decode(data))) ** 2)
-    return distortion + rate_lambda(step) * 8 * len(data)
+    return lagrangian(pixels, decode(data), len(data), step)
 
 
-def to_bytes(coded, grids, fields):
-    """Header (``fields`` and bytes per symbol), plane headers, exponents, LZMA payload."""
-    ints = np.concatenate([c.integers(grid) for c, grid in zip(coded, grids, strict=True)])
+def lagrangian(pixels, decoded, n_bytes, step):
+    """J = ||x - x_hat||^2 + lambda 8 n_bytes for the decoded image x_hat."""
+    distortion = np.sum((pixels - np.atleast_3d(decoded)) ** 2)
+    return distortion + rate_lambda(step) * 8 * n_bytes
+
+
+def to_bytes(coded, grids, fields, streams=None):
+    """Header (``fields`` and bytes per symbol), plane headers, exponents, LZMA payload.
+
+    ``streams``: each plane's ``integers(grid)``, when already at hand.
+    """
+    if streams is None:
+        streams = [c.integers(grid) for c, grid in zip(coded, grids, strict=True)]
+    ints = np.concatenate(streams)
     width_bytes = symbol_bytes(ints)
     body = b"".join(PLANE.pack(c.step, len(c.exponents)) for c in coded)
     body += b"".join(c.exponents.astype(np.uint8).tobytes() for c in coded)
@@ -611,22 +735,30 @@ def decode(data):
     # per plane: mean (B^2), basis (n B^2), coefficients (n_blocks n)
     sizes = [B2 + n * B2 + gh * gw * n for n, (gh, gw) in zip(counts, grids, strict=True)]
     ints = unpack_ints(data[header.payload_offset :], sum(sizes), header.width_bytes)
-    planes = []
-    for chunk, step, exponents, grid, shape in zip(
-        np.split(ints, np.cumsum(sizes)[:-1]),
-        header.steps,
-        header.exponents,
-        grids,
-        shapes,
-        strict=True,
-    ):
-        coded = CodedPlane.from_integers(chunk, step, exponents, grid, header.block)
-        planes.append(decode_plane(coded, grid, header.block, shape))
-    image = planes_to_image(planes, header.height, header.width)
+    coded = [
+        CodedPlane.from_integers(chunk, step, exponents, grid, header.block)
+        for chunk, step, exponents, grid in zip(
+            np.split(ints, np.cumsum(sizes)[:-1]),
+            header.steps,
+            header.exponents,
+            grids,
+            strict=True,
+        )
+    ]
+    return rebuild(coded, grids, shapes, header.block, header.ndim)
+
+
+def rebuild(coded, grids, shapes, block, ndim):
+    """The coded planes back to a uint8 image: decode each plane, then back to RGB."""
+    planes = [
+        decode_plane(c, grid, block, shape)
+        for c, grid, shape in zip(coded, grids, shapes, strict=True)
+    ]
+    image = planes_to_image(planes, *shapes[0])
     if not np.all(np.isfinite(image)):  # only a forged payload with a valid checksum gets here
         raise ValueError("corrupted patch-codec payload: non-finite pixels")
     image = np.clip(np.round(image), 0, 255).astype(np.uint8)
-    return image[:, :, 0] if header.ndim == 2 else image
+    return image[:, :, 0] if ndim == 2 else image
 
 
 def learned_basis(image, block=8, n_components=None):

@@ -23,6 +23,7 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA as SklearnPCA
 
 from common.plotting import figure
+from common.steps import step
 from common.tracking import hydra_context
 from projects.week1_pca import (
     linalg_drills,
@@ -47,24 +48,34 @@ TIMING_REPEATS = 3  # block split and solves: the best of this many calls
 
 
 def run(cfg: DictConfig) -> float:
-    """Drills, the PCA check, then every image through every codec; returns the mean PSNR."""
-    log_drills(linalg_drills.drill_table(np.random.default_rng(cfg.seed)))
-    log_pca_against_sklearn(cfg.pca, cfg.seed)
-    images = [load_image(source, cfg.max_pixels) for source in cfg.images]  # fail before work
-    for image in images:
-        low_rank.check_rank(image.pixels, cfg.low_rank.rank, *cfg.low_rank.ranks)
-    log_lu_solves(images, cfg.patch_codec.block)
-    summary = pd.DataFrame([compress(image, cfg) for image in images])
-    mlflow.log_table(summary, "tables/summary.json")
+    """Drills, the PCA check, then every image through every codec; returns the mean PSNR.
+
+    ``figures=false`` (a sweep's jobs) skips the figures, the rate-distortion curves drawn
+    in them, the tables and the compressed files; every metric stays the same.
+    """
+    with step("drills: linear algebra by hand vs NumPy"):
+        log_drills(linalg_drills.drill_table(np.random.default_rng(cfg.seed)), cfg.figures)
+    with step("PCA on the digits vs scikit-learn"):
+        log_pca_against_sklearn(cfg.pca, cfg.seed, cfg.figures)
+    with step("load the images"):
+        images = [load_image(source, cfg.max_pixels) for source in cfg.images]  # fail early
+        for image in images:
+            low_rank.check_rank(image.pixels, cfg.low_rank.rank, *cfg.low_rank.ranks)
+    with step("LU solves: Hilbert matrix and block covariances"):
+        log_lu_solves(images, cfg.patch_codec.block, cfg.figures)
+    summary = pd.DataFrame([compress(image, cfg, cfg.figures) for image in images])
+    if cfg.figures:
+        mlflow.log_table(summary, "tables/summary.json")
     headline = summary.drop(columns="image").mean()
     mlflow.log_metrics(headline.to_dict())
     log.info("per image:\n%s", summary.round(3).to_string(index=False))
     return float(headline["psnr_db"])
 
 
-def log_drills(table: pd.DataFrame) -> None:
+def log_drills(table: pd.DataFrame, tables: bool = True) -> None:
     """W1.P1, W1.P2, W1.X1: each hand-written result beside NumPy's, as a table."""
-    mlflow.log_table(table, "tables/linalg_drills.json")
+    if tables:
+        mlflow.log_table(table, "tables/linalg_drills.json")
     mlflow.log_metrics(
         {
             "drills_passed": float(table["passed"].sum()),
@@ -76,7 +87,7 @@ def log_drills(table: pd.DataFrame) -> None:
         raise ArithmeticError(f"linear-algebra drills disagree with NumPy: {failed}")
 
 
-def log_pca_against_sklearn(pca_cfg: DictConfig, seed: int) -> None:
+def log_pca_against_sklearn(pca_cfg: DictConfig, seed: int, figures: bool = True) -> None:
     """W1.P3: the from-scratch PCA beside scikit-learn's on the digits (1797 x 64)."""
     X = load_digits().data
     ours = PCA(n_components=pca_cfg.n_components, solver=pca_cfg.solver, random_state=seed)
@@ -98,54 +109,47 @@ def log_pca_against_sklearn(pca_cfg: DictConfig, seed: int) -> None:
             "pca_variance_kept": float(ours.explained_variance_ratio_.sum()),
         }
     )
+    if not figures:
+        return
     full = PCA(solver=pca_cfg.solver, random_state=seed).fit(X)
     with figure("pca_cumulative_explained_variance") as (_, ax):
         plots.cumulative_explained_variance(ax, {"digits, 8 x 8": full.explained_variance_ratio_})
 
 
-def compress(image: LoadedImage, cfg: DictConfig) -> dict[str, float | str]:
+def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[str, float | str]:
     """Every codec on one image: curves, chosen settings, figures; returns its summary row."""
     pixels, name = image.pixels, image.name
-    log_dataset(image)
-    log.info("%s: %s", name, linalg_drills.describe_image(pixels))
-    log_spectrum(pixels, name)
-    log_linear_maps(pixels, name, cfg.patch_codec.block)
-    log_block_split(pixels, name, cfg.patch_codec.block)
-
-    svd_curve, svd_images = truncated_svd_curve(pixels, {*cfg.low_rank.ranks, cfg.low_rank.rank})
-    encoder = patch_codec.Encoder(pixels, cfg.patch_codec.block)  # the KLT, learned once
-    chosen, decoded = write_and_read_back(encoder, name, cfg.patch_codec)
-    codec_curve = pd.DataFrame(
-        [codec_point(encoder, bpp) for bpp in cfg.patch_codec.curve_bpp] + [chosen]
-    )
-    jpeg_curve = rd.jpeg_curve(pixels, cfg.jpeg.qualities).assign(codec="jpeg")
-    curves = pd.concat([svd_curve, codec_curve, jpeg_curve], ignore_index=True)
-    mlflow.log_table(curves, f"tables/{name}/rate_distortion.json")
-    with figure(f"{name}/rate_distortion", figsize=(7, 5)) as (_, ax):
-        plots.rate_distortion(ax, curves, f"{name}: three codecs")
-
+    with step(f"{name}: linear maps and block split"):
+        log_dataset(image)
+        log.info("%s: %s", name, linalg_drills.describe_image(pixels))
+        threads = thread_budget()
+        encoder = patch_codec.Encoder(  # the KLT, learned once
+            pixels, cfg.patch_codec.block, workers=min(2, threads)
+        )
+        log_linear_maps(pixels, name, encoder.transforms(subsampled=False)[0])
+        log_block_split(pixels, name, cfg.patch_codec.block)
+    with step(f"{name}: truncated SVD"):
+        ranks = {*cfg.low_rank.ranks, cfg.low_rank.rank} if figures else {cfg.low_rank.rank}
+        svd_curve, svd_images, sigma = truncated_svd_curve(pixels, ranks)
+    with step(f"{name}: rate search"):
+        targets = [cfg.patch_codec.target_bpp, *(cfg.patch_codec.curve_bpp if figures else [])]
+        steps = rd.search_steps(encoder, targets, workers=threads)  # the chosen rate first
+    with step(f"{name}: write, read back, decode"):
+        chosen, decoded = write_and_read_back(encoder, name, steps[0], files=figures)
+    with step(f"{name}: JPEG at the same bytes"):
+        jpeg_files = rd.JpegLadder(pixels)  # each quality's file written once, for all below
+        jpeg_psnr = rd.jpeg_psnr_at_bytes(pixels, chosen["bytes"], ladder=jpeg_files)
     svd = svd_curve.set_index("setting").loc[f"k={cfg.low_rank.rank}"]
-    smallest_rank = min(svd_images)
-    jpeg = rd.jpeg_bytes_near(pixels, chosen["bytes"])
-    jpeg_image = rd.decode_jpeg(jpeg.data, pixels.shape)
-    jpeg_bpp = rd.bits_per_pixel(len(jpeg.data), *pixels.shape[:2])
-    log_reconstructions(
-        name,
-        {
-            "original": pixels,
-            f"SVD k={smallest_rank}, {svd_curve['psnr_db'].iloc[0]:.1f} dB": svd_images[
-                smallest_rank
-            ],
-            f"SVD k={cfg.low_rank.rank}, {svd['psnr_db']:.1f} dB": svd_images[cfg.low_rank.rank],
-            f"patch PCA {chosen['bpp']:.2f} bpp, {chosen['psnr_db']:.1f} dB": decoded,
-            f"JPEG q={jpeg.quality} {jpeg_bpp:.2f} bpp, {rd.psnr(pixels, jpeg_image):.1f} dB": (
-                jpeg_image
-            ),
-        },
-    )
-    log_patch_basis(pixels, name, cfg.patch_codec.block)
-
-    jpeg_psnr = rd.jpeg_psnr_at_bytes(pixels, chosen["bytes"])
+    if figures:
+        with step(f"{name}: rate-distortion curves and figures"):
+            codec_curve = pd.DataFrame([codec_point(encoder, s) for s in steps[1:]] + [chosen])
+            jpeg_curve = rd.jpeg_curve(pixels, cfg.jpeg.qualities, jpeg_files)
+            curves = pd.concat(
+                [svd_curve, codec_curve, jpeg_curve.assign(codec="jpeg")], ignore_index=True
+            )
+            log_figures(
+                name, encoder, curves, sigma, svd_images, cfg.low_rank.rank, jpeg_files, decoded
+            )
     if np.isnan(jpeg_psnr):
         log.warning(
             "%s: JPEG cannot reach %d bytes: codec_vs_jpeg_db is nan", name, chosen["bytes"]
@@ -164,10 +168,40 @@ def compress(image: LoadedImage, cfg: DictConfig) -> dict[str, float | str]:
     return {"image": name, **summary}
 
 
-def truncated_svd_curve(pixels: np.ndarray, ranks) -> tuple[pd.DataFrame, dict]:
-    """Codec 1 at each rank k: its rate-distortion points and reconstructions (W1.5)."""
+def log_figures(name, encoder, curves, sigma, svd_images, rank, jpeg_files, decoded) -> None:
+    """One image's rate-distortion table and plot, spectrum, reconstructions, basis images.
+
+    ``curves``: every codec's points, the patch codec's chosen setting last.
+    """
+    pixels = encoder.image
+    mlflow.log_table(curves, f"tables/{name}/rate_distortion.json")
+    with figure(f"{name}/rate_distortion", figsize=(7, 5)) as (_, ax):
+        plots.rate_distortion(ax, curves, f"{name}: three codecs")
+    log_spectrum(sigma, name)
+    chosen = curves[curves["codec"] == "patch_pca"].iloc[-1]
+    jpeg = rd.jpeg_bytes_near(pixels, chosen["bytes"], jpeg_files)
+    jpeg_bpp = rd.bits_per_pixel(len(jpeg.data), *pixels.shape[:2])
+    svd_db = curves[curves["codec"] == "svd"].set_index("setting")["psnr_db"]
+    k_low = min(svd_images)
+    images = {
+        "original": pixels,
+        f"SVD k={k_low}, {svd_db[f'k={k_low}']:.1f} dB": svd_images[k_low],
+        f"SVD k={rank}, {svd_db[f'k={rank}']:.1f} dB": svd_images[rank],
+        f"patch PCA {chosen['bpp']:.2f} bpp, {chosen['psnr_db']:.1f} dB": decoded,
+        f"JPEG q={jpeg.quality} {jpeg_bpp:.2f} bpp, {jpeg_files.psnr(jpeg.quality):.1f} dB": (
+            rd.decode_jpeg(jpeg.data, pixels.shape)
+        ),
+    }
+    log_reconstructions(name, images)
+    log_patch_basis(encoder, name)
+
+
+def truncated_svd_curve(pixels: np.ndarray, ranks) -> tuple[pd.DataFrame, dict, np.ndarray]:
+    """Codec 1 at each rank k: its rate-distortion points, reconstructions and the
+    singular values of each channel, shape (C, min(H, W)), from one SVD (W1.5)."""
     height, width, channels = pixels.shape
-    images = low_rank.rank_k_images(pixels, ranks)  # one SVD per channel for every k
+    svd = low_rank.channel_svd(pixels)
+    images = low_rank.rank_k_images(pixels, ranks, svd)  # every k from that one SVD
     points = [
         rd.point(
             "svd",
@@ -178,7 +212,7 @@ def truncated_svd_curve(pixels: np.ndarray, ranks) -> tuple[pd.DataFrame, dict]:
         )
         for k, approx in images.items()
     ]
-    return pd.DataFrame(points), images
+    return pd.DataFrame(points), images, svd[1]
 
 
 def log_dataset(image: LoadedImage) -> None:
@@ -189,20 +223,23 @@ def log_dataset(image: LoadedImage) -> None:
     mlflow.log_input(dataset, context="compression")
 
 
-def codec_point(encoder: patch_codec.Encoder, bpp: float) -> dict:
-    """The patch codec tuned to ``bpp``: its rate-distortion point."""
-    step = rd.search_step(encoder, bpp)
+def codec_point(encoder: patch_codec.Encoder, step: float) -> dict:
+    """The patch codec at a step found by ``rd.search_step``: its rate-distortion point."""
     data = encoder.encode(step)  # kept from the search
     decoded = patch_codec.decode(data)
     return rd.point("patch_pca", f"step={step:.3g}", len(data), encoder.image, decoded)
 
 
-def write_and_read_back(encoder: patch_codec.Encoder, name: str, codec_cfg: DictConfig):
+def write_and_read_back(encoder: patch_codec.Encoder, name: str, step: float, files: bool = True):
     """The chosen setting as real files: encode, write, read back, decode, log both.
 
-    Returns its rate-distortion point and the decoded image.
+    Returns its rate-distortion point and the decoded image. ``files=False`` decodes the
+    bytes in memory and logs no files (the same bytes, the same point).
     """
-    step = rd.search_step(encoder, codec_cfg.target_bpp)
+    if not files:
+        data = encoder.encode(step)
+        decoded = patch_codec.decode(data)
+        return rd.point("patch_pca", f"step={step:.3g}", len(data), encoder.image, decoded), decoded
     with tempfile.TemporaryDirectory(prefix="week1-") as scratch:  # used only without Hydra
         folder = (hydra_context()[1] or Path(scratch)) / "compressed"
         folder.mkdir(parents=True, exist_ok=True)
@@ -217,23 +254,20 @@ def write_and_read_back(encoder: patch_codec.Encoder, name: str, codec_cfg: Dict
     return point, decoded
 
 
-def log_spectrum(pixels: np.ndarray, name: str) -> None:
-    """W1.5: the singular values of each channel, and the energy the top k keep."""
-    channels = "RGB" if pixels.shape[2] == 3 else "Y"
-    sigma = {
-        c: np.linalg.svd(pixels[:, :, i].astype(float), compute_uv=False)
-        for i, c in enumerate(channels)
-    }
+def log_spectrum(sigma: np.ndarray, name: str) -> None:
+    """W1.5: the singular values of each channel (rows of ``sigma``), and the energy the
+    top k keep."""
+    channels = "RGB" if len(sigma) == 3 else "Y"
     with figure(f"{name}/singular_values", figsize=(7, 4)) as (_, ax):
-        plots.singular_value_spectrum(ax, sigma)
+        plots.singular_value_spectrum(ax, dict(zip(channels, sigma, strict=True)))
 
 
-def log_patch_basis(pixels: np.ndarray, name: str, block: int) -> None:
-    """The B x B basis images the patch codec learns from the image (W1.4)."""
-    basis = patch_codec.learned_basis(pixels, block=block)
-    side = int(np.ceil(np.sqrt(len(basis))))
-    with figure(f"{name}/patch_basis", nrows=side, ncols=side, figsize=(side, side)) as (_, axes):
-        plots.patch_basis(axes, basis)
+def log_patch_basis(encoder: patch_codec.Encoder, name: str) -> None:
+    """The B x B basis images the patch codec learns from the image's luma (W1.4)."""
+    V, block = encoder.transforms(subsampled=False)[0].V, encoder.block
+    basis = V.reshape(-1, block, block)  # = patch_codec.learned_basis(image, block)
+    with figure(f"{name}/patch_basis", figsize=(6, 6.4)) as (_, ax):
+        plots.patch_basis(ax, basis)
 
 
 def log_reconstructions(name: str, images: dict[str, np.ndarray]) -> None:
@@ -243,6 +277,14 @@ def log_reconstructions(name: str, images: dict[str, np.ndarray]) -> None:
         axes,
     ):
         plots.image_grid(axes, images)
+
+
+def thread_budget() -> int:
+    """Threads the run may use: its BLAS pools' limit, set around the pipeline (common.threads)."""
+    from threadpoolctl import threadpool_info
+
+    blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return max(1, min(blas, default=1))
 
 
 def best_seconds(function, repeats=TIMING_REPEATS) -> float:
@@ -261,11 +303,14 @@ def luma_blocks(pixels: np.ndarray, block: int) -> np.ndarray:
     return patch_codec.split_blocks(plane, block)[0]
 
 
-def log_linear_maps(pixels: np.ndarray, name: str, block: int) -> None:
+def log_linear_maps(pixels: np.ndarray, name: str, luma: patch_codec.PlaneTransform) -> None:
     """W1.6 on the image: the colour map and its inverse, the PCA basis as a change of
-    basis, centring by broadcasting; W1.7: the third colour axis is +-(v1 x v2)."""
-    X = luma_blocks(pixels, block)
-    mean, V, _ = patch_codec.learn_basis(X)  # all B^2 rows: a basis of R^(B^2)
+    basis, centring by broadcasting; W1.7: the third colour axis is +-(v1 x v2).
+
+    ``luma``: the codec's transform of the luma blocks X (``luma_blocks``), its mean and
+    all B^2 principal axes, a basis of R^(B^2).
+    """
+    X, mean, V = luma.X, luma.mu, luma.V
     Z = linear_maps.coordinates(X, mean, V)
     metrics = {
         "change_of_basis_error": np.max(np.abs(linear_maps.from_coordinates(Z, mean, V) - X)),
@@ -303,7 +348,7 @@ def log_block_split(pixels: np.ndarray, name: str, block: int) -> None:
     )
 
 
-def log_lu_solves(images: list[LoadedImage], block: int) -> None:
+def log_lu_solves(images: list[LoadedImage], block: int, tables: bool = True) -> None:
     """W1.X2: A x = b by LU (ours, scipy's) and by inv(A) b, on a Hilbert matrix and on each
     image's block covariance (when invertible): residual, forward error and time per method."""
     from scipy import linalg
@@ -316,9 +361,10 @@ def log_lu_solves(images: list[LoadedImage], block: int) -> None:
     with warnings.catch_warnings():  # scipy warns that H_12 is ill-conditioned: it is
         warnings.simplefilter("ignore", linalg.LinAlgWarning)
         table = pd.DataFrame([row for name, A in matrices.items() for row in solve_rows(name, A)])
-    mlflow.log_table(table, "tables/lu_solve.json")
-    # log_table's JSON keeps 10 decimals: a residual of 5e-15 reads 0.0 there, not here.
-    mlflow.log_text(table.to_csv(index=False, float_format="%.6e"), "tables/lu_solve.csv")
+    if tables:
+        mlflow.log_table(table, "tables/lu_solve.json")
+        # log_table's JSON keeps 10 decimals: a residual of 5e-15 reads 0.0 there, not here.
+        mlflow.log_text(table.to_csv(index=False, float_format="%.6e"), "tables/lu_solve.csv")
     hilbert = table[table["matrix"] == f"hilbert_{HILBERT_SIZE}"].set_index("method")
     # Where cond(A) ~ 1 / eps (Hilbert) both P L U reproduce A to round-off, but L and U
     # themselves are determined only to cond(A) eps: compare factors on the others.

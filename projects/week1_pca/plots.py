@@ -53,11 +53,23 @@ def image_grid(axes, images: dict[str, np.ndarray]) -> None:
         ax.axis("off")
 
 
-def patch_basis(axes, basis: np.ndarray) -> None:
-    """The learned B x B basis images, first component top left (diverging colour map)."""
+def patch_basis(ax, basis: np.ndarray) -> None:
+    """The learned B x B basis images tiled into one picture, row by row, first component
+    top left (diverging colour map, white gaps); row label + column offset = component."""
+    n, block, _ = basis.shape
+    side = int(np.ceil(np.sqrt(n)))
+    pitch = block + 1  # a tile and its gap
+    mosaic = np.full((side * pitch - 1, side * pitch - 1), np.nan)  # nan: drawn blank
+    for i, tile in enumerate(basis):
+        row, col = divmod(i, side)
+        mosaic[row * pitch : row * pitch + block, col * pitch : col * pitch + block] = tile
     limit = np.abs(basis).max()
-    for i, ax in enumerate(np.ravel(axes)):
-        ax.axis("off")
-        if i < len(basis):
-            ax.imshow(basis[i], cmap="RdBu_r", vmin=-limit, vmax=limit)
-            ax.set_title(str(i + 1), fontsize=7)
+    ax.imshow(mosaic, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    centres = np.arange(side) * pitch + (block - 1) / 2
+    ax.set_xticks(centres, [f"+{c}" for c in range(side)], fontsize=7)
+    ax.set_yticks(centres, [str(r * side + 1) for r in range(side)], fontsize=7)
+    ax.tick_params(length=0)
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set(ylabel="component (row's first, + column)", title=f"{block} x {block} basis images")

@@ -17,6 +17,7 @@ Sources:
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,12 +95,39 @@ def jpeg_point(image, quality):
     return len(data), psnr(image, decode_jpeg(data, np.shape(image)))
 
 
-def jpeg_curve(image, qualities):
+class JpegLadder:
+    """JPEG of one image at any quality: each file written once, decoded only when asked.
+
+    ``jpeg_curve``, ``jpeg_bytes_near`` and ``jpeg_psnr_at_bytes`` share one ladder when
+    given it: the sizes at every quality 1..100 are needed by the last two, but a PSNR only
+    where it is read (the curve's qualities, the two sizes around a byte count).
+    """
+
+    def __init__(self, image):
+        self.image = image
+        self._data, self._psnr = {}, {}
+
+    def data(self, quality):
+        """The bytes of ``jpeg_bytes(image, quality)``."""
+        if quality not in self._data:
+            self._data[quality] = jpeg_bytes(self.image, quality)
+        return self._data[quality]
+
+    def psnr(self, quality):
+        """PSNR of the decoded file at ``quality``: ``jpeg_point(image, quality)[1]``."""
+        if quality not in self._psnr:
+            decoded = decode_jpeg(self.data(quality), np.shape(self.image))
+            self._psnr[quality] = psnr(self.image, decoded)
+        return self._psnr[quality]
+
+
+def jpeg_curve(image, qualities, ladder=None):
     """DataFrame with columns quality, bytes, bpp, psnr_db: JPEG's rate-distortion curve."""
+    ladder = ladder or JpegLadder(image)
     height, width = np.shape(image)[:2]
     rows = []
     for quality in qualities:
-        n_bytes, db = jpeg_point(image, quality)
+        n_bytes, db = len(ladder.data(quality)), ladder.psnr(quality)
         rows.append((quality, n_bytes, bits_per_pixel(n_bytes, height, width), db))
     return pd.DataFrame(rows, columns=["quality", "bytes", "bpp", "psnr_db"])
 
@@ -110,27 +138,34 @@ class JpegFile:
     data: bytes
 
 
-def jpeg_bytes_near(image, n_bytes):
+def jpeg_bytes_near(image, n_bytes, ladder=None):
     """The JPEG (over qualities 1..100) whose size is closest to ``n_bytes``."""
-    files = [JpegFile(q, jpeg_bytes(image, q)) for q in DENSE_QUALITIES]
+    ladder = ladder or JpegLadder(image)
+    files = [JpegFile(q, ladder.data(q)) for q in DENSE_QUALITIES]
     return min(files, key=lambda f: abs(len(f.data) - n_bytes))
 
 
-def jpeg_psnr_at_bytes(image, n_bytes, qualities=DENSE_QUALITIES):
+def jpeg_psnr_at_bytes(image, n_bytes, qualities=DENSE_QUALITIES, ladder=None):
     """JPEG's PSNR at exactly ``n_bytes``: PSNR interpolated linearly in log(bytes).
 
     JPEG can only be asked for a quality, not a size, so its curve is sampled at every
     quality 1..100 and read at log(n_bytes) between the two neighbouring sizes (PSNR is
     close to affine in log-rate: about 6 dB per doubling of bits at high rate). Outside
-    the sizes JPEG produced the answer is nan: no extrapolation.
+    the sizes JPEG produced the answer is nan: no extrapolation. Only the files of those
+    two sizes are decoded; the others' PSNR stays nan, and ``np.interp`` never reads it.
     """
-    curve = jpeg_curve(image, qualities).sort_values("bytes")
-    log_bytes = np.log(curve["bytes"].to_numpy())
-    return float(
-        np.interp(
-            np.log(n_bytes), log_bytes, curve["psnr_db"].to_numpy(), left=np.nan, right=np.nan
-        )
-    )
+    ladder = ladder or JpegLadder(image)
+    sizes = pd.DataFrame({"quality": list(qualities)})
+    sizes["bytes"] = [len(ladder.data(q)) for q in sizes["quality"]]
+    sizes = sizes.sort_values("bytes")  # as the full curve is sorted: the same order
+    log_bytes = np.log(sizes["bytes"].to_numpy())
+    x = np.log(n_bytes)
+    j = np.searchsorted(log_bytes, x, side="right") - 1  # log_bytes[j] <= x < log_bytes[j + 1]
+    around = np.isin(log_bytes, log_bytes[max(j, 0) : j + 2]) if j >= 0 else []
+    db = np.full(len(sizes), np.nan)
+    for i in np.flatnonzero(around):  # every file of those two sizes (ties included)
+        db[i] = ladder.psnr(int(sizes["quality"].iloc[i]))
+    return float(np.interp(x, log_bytes, db, left=np.nan, right=np.nan))
 
 
 # -- the patch codec at a target rate -------------------------------------------------------
@@ -172,3 +207,15 @@ def search_step(encoder, target_bpp, rtol=0.02, max_iter=40):
             break
         low, high = (np.log(step), high) if error > 0 else (low, np.log(step))
     return best_step
+
+
+def search_steps(encoder, targets, rtol=0.02, max_iter=40, workers=1):
+    """``[search_step(encoder, t, rtol, max_iter) for t in targets]``, ``workers`` at a time.
+
+    The searches share the encoder, so a step two of them visit is encoded once; in threads
+    (``workers`` > 1) they run side by side, each the same bisection as alone.
+    """
+    if workers == 1 or len(targets) == 1:
+        return [search_step(encoder, target, rtol, max_iter) for target in targets]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda target: search_step(encoder, target, rtol, max_iter), targets))

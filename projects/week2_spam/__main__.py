@@ -4,9 +4,12 @@ import hydra
 from omegaconf import DictConfig
 
 from common.paths import CONFIG_DIR
-from common.tracking import run_tracked
+from common.tracking import Headline, run_tracked
 from projects.week2_spam import config  # noqa: F401  (registers the schema)
 
+HEADLINE = Headline(
+    "test_mcc (eval=cv: cv_mcc_mean)", higher_is_better=True
+)  # what the pipeline returns
 SUMMARY = {  # metrics the run ends with (test_*: eval=holdout, cv_*: eval=cv)
     "test_mcc": "our filter: Matthews correlation on the held-out messages",
     "sklearn_test_mcc": "scikit-learn's naive Bayes: the same",
@@ -21,7 +24,7 @@ SUMMARY = {  # metrics the run ends with (test_*: eval=holdout, cv_*: eval=cv)
 def main(cfg: DictConfig) -> float:
     from projects.week2_spam import pipeline  # heavy imports after the config is valid
 
-    return run_tracked(cfg, week="week2", pipeline=pipeline.run, summary=SUMMARY)
+    return run_tracked(cfg, week="week2", pipeline=pipeline.run, headline=HEADLINE, summary=SUMMARY)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
 from projects.week2_spam.data import POSITIVE
-from projects.week2_spam.spam_filter import spam_probability
 
 THRESHOLD = 0.5  # predict spam when P(spam | x) > 1/2: the Bayes decision for 0-1 loss
 
@@ -48,17 +47,32 @@ def classification_metrics(is_spam: np.ndarray, p_spam: np.ndarray) -> dict[str,
 
 def parity_error(ours: Pipeline, reference: Pipeline, texts) -> float:
     """max |log P_ours(y|x) - log P_sklearn(y|x)| over messages and classes (equal -inf: 0)."""
-    a, b = ours.predict_log_proba(list(texts)), reference.predict_log_proba(list(texts))
+    return log_proba_gap(
+        ours.predict_log_proba(list(texts)), reference.predict_log_proba(list(texts))
+    )
+
+
+def log_proba_gap(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a - b| of two arrays of log-probabilities, 0 where both are -inf."""
     both_infinite = np.isneginf(a) & np.isneginf(b)
     return float(np.max(np.where(both_infinite, 0.0, np.abs(a - b))))
 
 
 def fit_and_score(ours, reference, train_texts, train_labels, test_texts, test_labels):
-    """Fit both filters on the training part; P(spam) of each on the test part, and parity."""
+    """Fit both filters on the training part; P(spam) of each on the test part, and parity.
+
+    Each filter scores the test part once: log P(y | x) gives the parity, and
+    P(spam | x) = exp(log P(spam | x)) is what ``predict_proba`` returns (both filters
+    compute it so), i.e. ``spam_probability``.
+    """
     ours.fit(list(train_texts), train_labels)
     reference.fit(list(train_texts), train_labels)
-    p_ours, p_reference = (spam_probability(f, test_texts) for f in (ours, reference))
-    return ours, p_ours, p_reference, parity_error(ours, reference, test_texts)
+    log_ours, log_reference = (f.predict_log_proba(list(test_texts)) for f in (ours, reference))
+    p_ours, p_reference = (
+        np.exp(log_p[:, list(f.classes_).index(POSITIVE)])
+        for f, log_p in ((ours, log_ours), (reference, log_reference))
+    )
+    return ours, p_ours, p_reference, log_proba_gap(log_ours, log_reference)
 
 
 def holdout(build, texts, labels, *, test_size: float, seed: int) -> OutOfSample:

@@ -14,6 +14,9 @@ from __future__ import annotations
 import logging
 import tempfile
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 
 import mlflow
@@ -23,7 +26,7 @@ from omegaconf import DictConfig
 from scipy import stats
 from sklearn import metrics as skm
 
-from common.plotting import figure
+from common.plotting import figure, logging_figures
 from common.steps import step
 from projects.week2_spam import (
     bayesian,
@@ -54,6 +57,16 @@ CLT_SIZES = (1, 2, 10, 30)
 SPAM_RATE_PRIOR = (1.0, 1.0)  # Beta(a, b) prior of the spam rate: uniform
 POSTERIOR_SIZES = (10, 100, 1000)  # the spam rate's posterior after these many messages, then all
 SCHEMES = ("holdout", "cv")  # values of `eval`
+# what the served model imports (MLflow's own first): its pip requirements, pinned as installed
+SERVING_DISTRIBUTIONS = (
+    "mlflow",
+    "cloudpickle",
+    "math-for-ml",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "scipy",
+)
 
 
 def run(cfg: DictConfig) -> float:
@@ -120,37 +133,61 @@ def log_probability_drills(rng: np.random.Generator, n: int, features: pd.DataFr
     moments = probability.moments_table(rng, n)
     mlflow.log_table(moments, "tables/distribution_moments.json")
     mlflow.log_metric("drill_max_abs_z", float(moments[["z_mean", "z_var"]].abs().max().max()))
+    # the figures' samples are drawn with figures=false too: the draws after them stay the same
     samples = {name: sample(rng, n) for name, (sample, _) in probability.DISTRIBUTIONS.items()}
+    coin, die = probability.coin_tosses(rng, n), probability.dice_rolls(rng, n)
+    z = {m: probability.sample_means(rng, "exponential", m, 4000) for m in CLT_SIZES}
+    distances = {m: probability.ks_distance_to_normal(z[m]) for m in CLT_SIZES}
+    mlflow.log_metrics({f"clt_ks_n{m}": d for m, d in distances.items()})
+    if logging_figures():
+        log_drill_figures(samples, coin, die, z, distances)
+
+    correlations = probability.feature_correlations(features)
+    pandas_gap = np.abs(correlations.to_numpy() - features.corr().to_numpy()).max()
+    mlflow.log_metric("feature_corr_max_abs_diff_pandas", float(pandas_gap))  # vs DataFrame.corr()
+    mlflow.log_table(correlations.reset_index(names="feature"), "tables/feature_correlations.json")
+    if logging_figures():
+        with figure("drills/feature_correlations", figsize=(7, 6)) as (_, ax):
+            plots.correlation_heatmap(ax, correlations)
+
+
+def log_drill_figures(
+    samples: dict, coin: np.ndarray, die: np.ndarray, z: dict, distances: dict
+) -> None:
+    """Samples against their exact pmf/pdf, the law of large numbers, the central limit theorem."""
     exact = {name: dist for name, (_, dist) in probability.DISTRIBUTIONS.items()}
     with figure("drills/distributions", nrows=2, ncols=3, figsize=(13, 7)) as (_, axes):
         plots.distribution_grid(axes, samples, exact)
-
-    coin, die = probability.coin_tosses(rng, n), probability.dice_rolls(rng, n)
     with figure("drills/law_of_large_numbers", ncols=2, figsize=(12, 4)) as (_, (left, right)):
         plots.law_of_large_numbers(left, probability.running_mean(coin), 0.5, 0.5, "coin tosses")
         plots.law_of_large_numbers(
             right, probability.running_mean(die), 3.5, np.sqrt(35 / 12), "dice rolls"
         )
-    z = {m: probability.sample_means(rng, "exponential", m, 4000) for m in CLT_SIZES}
-    distances = {m: probability.ks_distance_to_normal(z[m]) for m in CLT_SIZES}
-    mlflow.log_metrics({f"clt_ks_n{m}": d for m, d in distances.items()})
     with figure("drills/central_limit_theorem", ncols=len(CLT_SIZES), figsize=(16, 3.6)) as (
         _,
         axes,
     ):
         plots.central_limit_theorem(axes, z, distances)
 
-    correlations = probability.feature_correlations(features)
-    pandas_gap = np.abs(correlations.to_numpy() - features.corr().to_numpy()).max()
-    mlflow.log_metric("feature_corr_max_abs_diff_pandas", float(pandas_gap))  # vs DataFrame.corr()
-    mlflow.log_table(correlations.reset_index(names="feature"), "tables/feature_correlations.json")
-    with figure("drills/feature_correlations", figsize=(7, 6)) as (_, ax):
-        plots.correlation_heatmap(ax, correlations)
-
 
 def log_comparison(result: evaluation.OutOfSample) -> None:
     """Confusion matrix, ROC and precision-recall curves, and McNemar's test, ours vs sklearn."""
     predicted = result.p_ours > evaluation.THRESHOLD
+    if logging_figures():
+        log_comparison_figures(result, predicted)
+    test = mcnemar(result.is_spam, predicted, result.p_reference > evaluation.THRESHOLD)
+    mlflow.log_metrics(
+        {
+            "mcnemar_p_value": test.p_value,
+            "mcnemar_statistic": test.statistic,
+            "mcnemar_chi2": test.chi2,
+        }
+    )
+    mlflow.set_tag("mcnemar", f"b={test.b} c={test.c} {test.method}: p={test.p_value:.4g}")
+
+
+def log_comparison_figures(result: evaluation.OutOfSample, predicted: np.ndarray) -> None:
+    """The confusion matrix of ours; the ROC and precision-recall curves of ours and sklearn's."""
     with figure("confusion_matrix", figsize=(5, 4.5)) as (_, ax):
         plots.confusion_matrix(ax, skm.confusion_matrix(result.is_spam, predicted), list(LABELS))
     curves = {"ours": result.p_ours, "scikit-learn": result.p_reference}
@@ -174,15 +211,6 @@ def log_comparison(result: evaluation.OutOfSample) -> None:
             },
             prevalence=float(result.is_spam.mean()),
         )
-    test = mcnemar(result.is_spam, predicted, result.p_reference > evaluation.THRESHOLD)
-    mlflow.log_metrics(
-        {
-            "mcnemar_p_value": test.p_value,
-            "mcnemar_statistic": test.statistic,
-            "mcnemar_chi2": test.chi2,
-        }
-    )
-    mlflow.set_tag("mcnemar", f"b={test.b} c={test.c} {test.method}: p={test.p_value:.4g}")
 
 
 def log_events(messages: pd.DataFrame, result: evaluation.OutOfSample) -> None:
@@ -257,8 +285,9 @@ def log_bayesian_inference(
     sizes = [n for n in POSTERIOR_SIZES if n < len(is_spam)] + [len(is_spam)]
     table = bayesian.sequential_posteriors(is_spam, sizes, *SPAM_RATE_PRIOR)
     mlflow.log_table(table, "tables/spam_rate_posterior.json")
-    with figure("spam_rate_posterior", figsize=(7, 4.5)) as (_, ax):
-        plots.spam_rate_posteriors(ax, table, SPAM_RATE_PRIOR)
+    if logging_figures():
+        with figure("spam_rate_posterior", figsize=(7, 4.5)) as (_, ax):
+            plots.spam_rate_posteriors(ax, table, SPAM_RATE_PRIOR)
     posterior = bayesian.BetaPosterior(*table.iloc[-1][list(bayesian.BetaPosterior._fields)])
     metrics = {
         "spam_rate_posterior_mean": posterior.mean,
@@ -313,8 +342,9 @@ def log_explanations(result: evaluation.OutOfSample, cfg: DictConfig) -> None:
         return
     tokens = explain.indicative_tokens(vectorizer, model, n=cfg.n_tokens)
     mlflow.log_table(tokens, "tables/indicative_tokens.json")
-    with figure("indicative_tokens", figsize=(7, 8)) as (_, ax):
-        plots.indicative_tokens(ax, tokens, k=cfg.n_tokens)
+    if logging_figures():
+        with figure("indicative_tokens", figsize=(7, 8)) as (_, ax):
+            plots.indicative_tokens(ax, tokens, k=cfg.n_tokens)
     token = explain.unseen_token(vectorizer, model)
     mlflow.log_table(
         explain.smoothing_effect(vectorizer, model, token=token, message=readable(token)),
@@ -328,6 +358,8 @@ def log_explanations(result: evaluation.OutOfSample, cfg: DictConfig) -> None:
             text, *filter_parts(result.filters[result.fold[index]])
         )
         mlflow.log_table(contributions, f"tables/misclassified_{i}.json")
+        if not logging_figures():
+            continue
         truth = "spam" if result.is_spam[index] else "ham"
         with figure(f"misclassified_{i}", figsize=(8, 5)) as (_, ax):
             plots.message_explanation(
@@ -345,13 +377,39 @@ def readable(feature: str) -> str:
     return feature.split("__", 1)[-1]
 
 
+def serving_requirements() -> list[str]:
+    """``name==version`` of each distribution the served model imports, as installed here.
+
+    The list MLflow infers by loading the model in a fresh process (seconds per run);
+    a test checks that the two agree.
+    """
+    return [f"{name}=={metadata.version(name)}" for name in SERVING_DISTRIBUTIONS]
+
+
 def log_model(spam_filter) -> None:
-    """The fitted filter as an MLflow model (code + JSON/.npy files, no pickle): text -> P(spam)."""
-    with tempfile.TemporaryDirectory() as folder:
+    """The fitted filter as an MLflow model (code + JSON/.npy files, no pickle): text -> P(spam).
+
+    The signature comes from the type hints of ``serving.SpamFilterModel.predict`` (MLflow
+    checks them on the input example); logging checks the example is served as well.
+    """
+    with tempfile.TemporaryDirectory() as folder, quiet("mlflow.models.signature"):
         save_filter(spam_filter, Path(folder) / "filter")
         mlflow.pyfunc.log_model(
             name=MODEL_NAME,
             python_model=str(SERVING_CODE),
             artifacts={"filter": str(Path(folder) / "filter")},
             input_example=EXAMPLE_MESSAGES,
+            pip_requirements=serving_requirements(),
         )
+
+
+@contextmanager
+def quiet(logger: str) -> Iterator[None]:
+    """Only warnings and errors from ``logger`` inside the block (its INFO lines are routine)."""
+    logger = logging.getLogger(logger)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -166,8 +166,8 @@ def correlation(x, y):
 
 def _uppercase_ratio(text):
     """(uppercase letters) / (letters), 0 when there are no letters (Unicode: Ü is a letter)."""
-    letters = sum(c.isalpha() for c in text)
-    return sum(c.isupper() for c in text) / letters if letters else 0.0
+    letters = sum(map(str.isalpha, text))
+    return sum(map(str.isupper, text)) / letters if letters else 0.0
 
 
 def message_features(texts, labels):

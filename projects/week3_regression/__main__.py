@@ -4,9 +4,10 @@ import hydra
 from omegaconf import DictConfig
 
 from common.paths import CONFIG_DIR
-from common.tracking import run_tracked
+from common.tracking import Headline, run_tracked
 from projects.week3_regression import config  # noqa: F401  (registers the schema)
 
+HEADLINE = Headline("loss_gap_rel", higher_is_better=False)  # what the pipeline returns
 SUMMARY = {  # metrics the run ends with
     "loss_gap_rel": "worst relative loss gap to the closed-form optimum",
     "linear.test_r2": "linear regression: R^2 on the test split",
@@ -20,7 +21,7 @@ SUMMARY = {  # metrics the run ends with
 def main(cfg: DictConfig) -> float:
     from projects.week3_regression import pipeline  # heavy imports after the config is valid
 
-    return run_tracked(cfg, week="week3", pipeline=pipeline.run, summary=SUMMARY)
+    return run_tracked(cfg, week="week3", pipeline=pipeline.run, headline=HEADLINE, summary=SUMMARY)
 
 
 if __name__ == "__main__":

@@ -136,7 +136,8 @@ def run_steps(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback):
 
     ``evaluate()`` returns (f, ||grad f||) at the current theta and sets theta.grad;
     ``step_fn(step)`` then makes the step-th update (it may overwrite theta.grad with a
-    mini-batch gradient).
+    mini-batch gradient), or returns False when it found no update to make: the loop ends
+    there, not converged.
     """
     losses, grad_norms, converged = [], [], False
     steps = tqdm(range(max_steps + 1), disable=not progress, desc="steps", leave=False)
@@ -148,9 +149,8 @@ def run_steps(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback):
         if callback is not None:
             callback(step, loss, grad_norm)
         converged = grad_norm <= tol
-        if converged or step == max_steps:
+        if converged or step == max_steps or step_fn(step) is False:
             break
-        step_fn(step)
     params = [p.detach() for p in theta]
     return OptimizeResult(params, np.array(losses), np.array(grad_norms), step, converged)
 

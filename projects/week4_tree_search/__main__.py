@@ -4,9 +4,10 @@ import hydra
 from omegaconf import DictConfig
 
 from common.paths import CONFIG_DIR
-from common.tracking import run_tracked
+from common.tracking import Headline, run_tracked
 from projects.week4_tree_search import config  # noqa: F401  (registers the schema)
 
+HEADLINE = Headline("tree_accuracy", higher_is_better=True)  # what the pipeline returns
 SUMMARY = {  # metrics the run ends with
     "tree_accuracy": "our entropy tree: held-out accuracy, mean over the data sets",
     "sklearn_tree_accuracy": "scikit-learn's tree: the same",
@@ -20,7 +21,7 @@ SUMMARY = {  # metrics the run ends with
 def main(cfg: DictConfig) -> float:
     from projects.week4_tree_search import pipeline  # heavy imports after the config is valid
 
-    return run_tracked(cfg, week="week4", pipeline=pipeline.run, summary=SUMMARY)
+    return run_tracked(cfg, week="week4", pipeline=pipeline.run, headline=HEADLINE, summary=SUMMARY)
 
 
 if __name__ == "__main__":

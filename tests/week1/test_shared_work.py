@@ -1,23 +1,38 @@
 """Work shared across steps and ranks changes no result: each fast route equals a slow one.
 
 The slow routes here are written out in full, as the codec first was: the block PCA learned
-again inside every call to the encoder, the activity of each component summed again from
-scratch, the rate search bisecting over fresh encodes, a full SVD per rank. The fast routes
-learn a transform once and reuse it. Tolerance: exact (the same bytes, the same step, the same
-pixels); the numbers a run logs come from these values.
+again inside every call to the encoder, for each chroma choice, the activity of each component
+summed again from scratch, each choice priced by decoding its bytes, LZMA with preset 9's own
+64 MiB dictionary, the rate search bisecting over fresh encodes, a full SVD per rank, every
+JPEG quality written and decoded again for each question. The fast routes learn a transform
+once and reuse it, code the luma once for both chroma choices (in two threads with
+``workers=2``), price a choice from its coded planes, cut LZMA's dictionary to the input, and
+keep each JPEG file. Tolerance: exact (the same bytes, the same step, the same pixels, the
+same floats); the numbers a run logs come from these values. The last tests run the pipeline
+itself: its metrics equal the slow routes' numbers, with figures and without.
 
-Data: a 64 x 96 crop of china.jpg, its gray version, an odd 37 x 53 crop.
+Data: a 64 x 96 crop of china.jpg, its gray version, an odd 37 x 53 crop; for the pipeline,
+the 96 x 128 crop of the week-1 pipeline tests.
 """
 
+import lzma
+import math
 import zlib
 
 import numpy as np
 import pytest
+from PIL import Image
 from sklearn.datasets import load_sample_image
 
-from projects.week1_pca import low_rank
+from common.tracking import run_tracked
+from projects.week1_pca import (
+    config,  # noqa: F401  (registers the schema)
+    low_rank,
+    pipeline,
+)
 from projects.week1_pca import patch_codec as pc
 from projects.week1_pca import rate_distortion as rd
+from tests.weeks import compose_config
 
 CHINA = load_sample_image("china.jpg")
 CROP = CHINA[150:214, 200:296]  # 64 x 96 x 3
@@ -36,6 +51,12 @@ def slow_stream(Q, grid):
         activity = np.abs(Q[:, 1:k]).sum(axis=1)
         columns.append(Q[np.argsort(activity, kind="stable"), k])
     return np.concatenate(columns)
+
+
+def slow_pack_ints(q, width):
+    """LZMA of the byte planes with preset 9's filters as they are: a 64 MiB dictionary."""
+    planes = pc.zigzag(q).astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].T
+    return lzma.compress(planes.tobytes(), format=lzma.FORMAT_RAW, filters=pc.LZMA_FILTERS)
 
 
 def slow_plane(plane, step, block):
@@ -66,7 +87,7 @@ def slow_encode_image(image, subsampled, step, block):
     width_bytes = pc.symbol_bytes(ints)
     fields = (height, width, np.ndim(image), channels, block, subsampled, width_bytes)
     tail = pc.HEADER.pack(*fields) + b"".join(heads) + b"".join(exponents)
-    tail += pc.pack_ints(ints, width_bytes)
+    tail += slow_pack_ints(ints, width_bytes)
     return pc.MAGIC + pc.CHECKSUM.pack(zlib.crc32(tail)) + tail
 
 
@@ -112,6 +133,55 @@ def test_one_encoder_at_many_steps_gives_the_bytes_of_the_codec_relearned_each_t
         assert encoder.encode(step) == slow_encode(IMAGES[name], step)
 
 
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_two_threads_give_the_bytes_of_the_codec_relearned_from_scratch(name):
+    encoder = pc.Encoder(IMAGES[name], workers=2)
+    for step in [11.0, 2.0, 60.0]:
+        assert encoder.encode(step) == slow_encode(IMAGES[name], step)
+
+
+@pytest.mark.parametrize("subsampled", [True, False])
+def test_a_choice_priced_from_its_coded_planes_costs_what_its_decoded_bytes_cost(subsampled):
+    encoder = pc.Encoder(CROP)
+    for step in [2.0, 11.0, 60.0]:
+        coded = encoder.code_image(subsampled, step, {})
+        np.testing.assert_array_equal(coded.decoded(), pc.decode(coded.data))
+        assert coded.cost(encoder.pixels, step) == pc.lagrangian_cost(
+            encoder.pixels, coded.data, step
+        )
+
+
+def test_lzma_with_its_dictionary_cut_to_the_input_writes_preset_9s_bytes():
+    rng = np.random.default_rng(5)
+    streams = [  # sparse coefficients, runs, wide values, tiny inputs, one past a power of 2
+        np.round(rng.laplace(scale=[40, 6, 2, 0.5], size=(5000, 4))).astype(np.int64).ravel(),
+        np.repeat(rng.integers(-3, 4, 300), rng.integers(1, 400, 300)),
+        rng.integers(-40000, 40000, 30000),
+        np.array([0, 1, -1, 2]),
+        rng.integers(0, 3, 4097),
+    ]
+    for q in streams:
+        width = pc.symbol_bytes(q)
+        assert pc.pack_ints(q, width) == slow_pack_ints(q, width)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.float64])
+def test_symbol_counts_are_the_counts_of_np_unique(dtype):
+    rng = np.random.default_rng(2)
+    for symbols in [rng.integers(-5, 9, 500), np.array([7, 7, 7]), rng.integers(0, 10**9, 50)]:
+        symbols = (np.abs(symbols) % 256 if dtype is np.uint8 else symbols).astype(dtype)
+        expected = np.unique(symbols, return_counts=True)[1]
+        np.testing.assert_array_equal(pc.symbol_counts(symbols), expected)
+
+
+def test_activity_order_is_the_stable_argsort_of_the_activity():
+    rng = np.random.default_rng(4)
+    for high in (3, 60000, 10**7):  # uint16 (radix sort) up to 65535, int64 beyond
+        activity = rng.integers(0, high, 3000)
+        expected = np.argsort(activity.astype(np.int64), kind="stable")
+        np.testing.assert_array_equal(pc.activity_order(activity), expected)
+
+
 def test_coefficient_stream_equals_activity_summed_anew_per_component():
     rng = np.random.default_rng(3)
     Q = np.round(rng.laplace(scale=[30, 9, 9, 4, 2, 1, 0.4], size=(8 * 5, 7))).astype(np.int64)
@@ -132,6 +202,13 @@ def test_one_encoder_shared_by_searches_finds_the_steps_of_searches_over_fresh_e
         assert rd.search_step(encoder, target_bpp) == slow_step_for_bpp(CROP, target_bpp)
 
 
+def test_searches_side_by_side_in_threads_find_the_steps_of_searches_over_fresh_encodes():
+    encoder = pc.Encoder(CROP, workers=2)
+    targets = [1.0, 0.5, 2.0, 3.0]  # they share their first steps: each is encoded once
+    expected = [slow_step_for_bpp(CROP, target) for target in targets]
+    assert rd.search_steps(encoder, targets, workers=2) == expected
+
+
 # -- the truncated SVD ---------------------------------------------------------------------
 
 
@@ -142,9 +219,134 @@ def test_rank_k_image_equals_a_rank_k_approximation_of_each_channel():
         np.testing.assert_array_equal(low_rank.rank_k_image(CROP, k), expected)
 
 
+def test_rank_k_images_from_a_given_svd_equal_those_from_their_own():
+    ranks = [1, 8, 40]
+    given = low_rank.rank_k_images(CROP, ranks, low_rank.channel_svd(CROP))
+    for k, image in low_rank.rank_k_images(CROP, ranks).items():
+        np.testing.assert_array_equal(given[k], image)
+
+
+def test_the_encoders_luma_transform_is_the_pca_of_the_luma_blocks():
+    for image in IMAGES.values():  # the pipeline's linear maps read it from the encoder
+        luma = pc.Encoder(image).transforms(subsampled=False)[0]
+        X = pipeline.luma_blocks(image, 8)
+        mean, V, sigma = pc.learn_basis(X)
+        for fast, slow in [(luma.X, X), (luma.mu, mean), (luma.V, V), (luma.sigma, sigma)]:
+            np.testing.assert_array_equal(fast, slow)
+        np.testing.assert_array_equal(luma.V.reshape(-1, 8, 8), pc.learned_basis(image))
+
+
 def test_rank_k_images_from_one_svd_equal_a_full_svd_per_rank():
     ranks = [30, 1, 5, 64]
     images = low_rank.rank_k_images(CROP, ranks)
     assert list(images) == sorted(ranks)
     for k in ranks:
         np.testing.assert_array_equal(images[k], low_rank.rank_k_image(CROP, k))
+
+
+# -- JPEG ----------------------------------------------------------------------------------
+
+
+def slow_jpeg_curve(image, qualities):
+    """Every quality encoded and decoded anew (``jpeg_point``)."""
+    rows = [(q, *rd.jpeg_point(image, q)) for q in qualities]
+    return [(q, n, rd.bits_per_pixel(n, *np.shape(image)[:2]), db) for q, n, db in rows]
+
+
+def slow_jpeg_psnr_at_bytes(image, n_bytes, qualities=rd.DENSE_QUALITIES):
+    """The whole curve, every file decoded, sorted by size and interpolated in log(bytes)."""
+    import pandas as pd
+
+    curve = pd.DataFrame(slow_jpeg_curve(image, qualities), columns=["q", "bytes", "bpp", "db"])
+    curve = curve.sort_values("bytes")
+    log_bytes, db = np.log(curve["bytes"].to_numpy()), curve["db"].to_numpy()
+    return float(np.interp(np.log(n_bytes), log_bytes, db, left=np.nan, right=np.nan))
+
+
+def test_jpeg_read_off_one_ladder_equals_every_file_written_and_decoded_anew():
+    ladder = rd.JpegLadder(CROP)
+    sizes = sorted({len(rd.jpeg_bytes(CROP, q)) for q in rd.DENSE_QUALITIES})
+    questions = [sizes[0] - 1, sizes[0], sizes[3], (sizes[10] + sizes[11]) / 2, 2900, sizes[-1]]
+    for n_bytes in [*questions, sizes[-1] + 1]:  # below, at nodes, between, at and past the top
+        fast, slow = (
+            rd.jpeg_psnr_at_bytes(CROP, n_bytes, ladder=ladder),
+            slow_jpeg_psnr_at_bytes(CROP, n_bytes),
+        )
+        assert fast == slow or (math.isnan(fast) and math.isnan(slow)), n_bytes
+        near = rd.jpeg_bytes_near(CROP, n_bytes, ladder)
+        slow_near = min(
+            rd.DENSE_QUALITIES, key=lambda q: abs(len(rd.jpeg_bytes(CROP, q)) - n_bytes)
+        )
+        assert (near.quality, near.data) == (slow_near, rd.jpeg_bytes(CROP, slow_near))
+    curve = rd.jpeg_curve(CROP, [20, 50, 80], ladder)
+    assert list(curve.itertuples(index=False, name=None)) == slow_jpeg_curve(CROP, [20, 50, 80])
+    assert ladder.psnr(50) == rd.jpeg_point(CROP, 50)[1]
+
+
+def test_jpeg_psnr_at_bytes_reads_the_tied_sizes_as_the_whole_curve_does():
+    qualities = [10, 10, 30, 30, 30, 60]  # every size twice or more: ties on both sides
+    sizes = sorted({len(rd.jpeg_bytes(CROP, q)) for q in qualities})
+    for n_bytes in [sizes[0], (sizes[0] + sizes[1]) / 2, sizes[1], sizes[2]]:
+        fast = rd.jpeg_psnr_at_bytes(CROP, n_bytes, qualities)
+        assert fast == slow_jpeg_psnr_at_bytes(CROP, n_bytes, qualities)
+
+
+# -- the pipeline --------------------------------------------------------------------------
+
+SMALL = [  # tests/week1/test_pipeline.py's quick settings
+    "low_rank.ranks=[2,8]",
+    "low_rank.rank=8",
+    "patch_codec.curve_bpp=[2.0]",
+    "jpeg.qualities=[20,50,80]",
+    "pca.n_components=5",
+]
+TIMINGS = ("_seconds", "_speedup")  # wall-clock measurements: never equal twice
+
+
+@pytest.fixture(scope="module")
+def crop_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("images") / "crop.png"
+    Image.fromarray(load_sample_image("china.jpg")[150:246, 250:378]).save(path)
+    return path
+
+
+def logged_metrics(crop_file, tracking_uri, runs_of, *overrides):
+    cfg = compose_config(
+        "week1", f"images=[{crop_file}]", *SMALL, *overrides, f"tracking.uri={tracking_uri}"
+    )
+    run_tracked(cfg, "week1", pipeline.run)
+    run = runs_of("week1")[0]
+    assert run.info.status == "FINISHED"
+    return {k: v for k, v in run.data.metrics.items() if not k.endswith(TIMINGS)}, run
+
+
+def test_the_pipelines_metrics_are_the_slow_routes_and_equal_without_figures(
+    crop_file, tracking_uri, runs_of
+):
+    with_figures, run = logged_metrics(crop_file, tracking_uri, runs_of)
+    without, bare = logged_metrics(crop_file, tracking_uri, runs_of, "figures=false")
+    assert with_figures == without  # every metric, exactly (timings aside)
+    drawn = [a.path for a in runs_of.client.list_artifacts(run.info.run_id, "figures")]
+    assert "figures/crop" in drawn  # the figures were there to skip
+    assert runs_of.client.list_artifacts(bare.info.run_id, "figures") == []
+    image = np.asarray(Image.open(crop_file))
+    step = slow_step_for_bpp(image, 1.0)  # patch_codec.target_bpp
+    data = slow_encode(image, step)
+    point = rd.point("patch_pca", "", len(data), image, pc.decode(data))
+    rank_8 = np.stack([low_rank.rank_k_approximation(c, 8) for c in image.transpose(2, 0, 1)], -1)
+    svd_bytes = low_rank.rank_k_storage_bytes(96, 128, 8, 3)
+    svd = rd.point("svd", "", svd_bytes, image, np.clip(np.rint(rank_8), 0, 255).astype(np.uint8))
+    jpeg_db = slow_jpeg_psnr_at_bytes(image, len(data))
+    expected = {
+        "psnr_db": point["psnr_db"],
+        "bpp": point["bpp"],
+        "compression_ratio": point["compression_ratio"],
+        "jpeg_psnr_db": jpeg_db,
+        "codec_vs_jpeg_db": point["psnr_db"] - jpeg_db,
+        "svd_psnr_db": svd["psnr_db"],
+        "svd_bpp": svd["bpp"],
+        "svd_compression_ratio": svd["compression_ratio"],
+    }
+    for key, value in expected.items():
+        assert with_figures[f"crop.{key}"] == value, key
+        assert with_figures[key] == value, key  # the mean over one image

@@ -106,6 +106,84 @@ def test_the_logged_model_scores_raw_text_like_the_filter(finished_run):
 
 
 @needs_corpus
+@pytest.mark.slow
+def test_the_logged_requirements_are_those_mlflow_infers(finished_run):
+    """The run pins them (``pipeline.serving_requirements``); MLflow would load the model."""
+    import mlflow
+
+    _, run, uri, folder = finished_run
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.artifacts.download_artifacts(
+        f"runs:/{run.info.run_id}/spam_filter", dst_path=str(folder / "model")
+    )
+    logged = (Path(model) / "requirements.txt").read_text().split()
+    inferred = mlflow.models.infer_pip_requirements(model, "python_function")
+    assert logged == pipeline.serving_requirements()
+    defaults = [f"mlflow=={mlflow.__version__}", *mlflow.pyfunc.get_default_pip_requirements()]
+    assert set(logged) == {*inferred, *defaults}
+
+
+def test_logging_the_model_says_no_routine_info_and_the_model_predicts(tmp_path, tracking_uri):
+    import logging
+
+    import mlflow
+
+    from projects.week2_spam.spam_filter import build_filter
+
+    cfg = compose_config("week2")
+    texts = ["WIN a FREE prize now", "see you at lunch", "Claim your cash prize", "ok, call me"]
+    spam_filter = build_filter(cfg.features, cfg.model).fit(texts, ["spam", "ham", "spam", "ham"])
+    signature_logger = logging.getLogger("mlflow.models.signature")
+    records = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append
+    signature_logger.addHandler(handler)
+    mlflow.set_tracking_uri(tracking_uri)
+    experiment = mlflow.MlflowClient().create_experiment(
+        "week2-model", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    try:
+        with mlflow.start_run(experiment_id=experiment) as run:
+            pipeline.log_model(spam_filter)
+    finally:
+        signature_logger.removeHandler(handler)
+    assert [r.getMessage() for r in records if r.levelno < logging.WARNING] == []
+    assert signature_logger.level == logging.NOTSET  # the level is restored
+    model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/{pipeline.MODEL_NAME}")
+    assert str(model.metadata.signature.inputs) == "[string (required)]"
+    np.testing.assert_array_equal(model.predict(texts), spam_filter.predict_proba(texts)[:, 1])
+
+
+@needs_corpus
+def test_figures_false_logs_the_same_metrics_and_tables_and_no_figure(
+    tmp_path, tracking_uri, runs_of
+):
+    corpus = Path(os.environ["MATH4ML_DATA_MIRROR"]) / "sms_spam" / "SMSSpamCollection"
+    data = tmp_path / "messages.tsv"  # the first 600 messages: a small corpus, both classes
+    data.write_text("\n".join(corpus.read_text(encoding="utf-8").split("\n")[:600]) + "\n")
+    for figures in ("true", "false"):
+        cfg = compose_config(
+            "week2",
+            f"data.path={data}",
+            f"figures={figures}",
+            *QUICK,
+            f"tracking.uri={tracking_uri}",
+        )
+        run_tracked(cfg, "week2", pipeline.run)
+    without, with_figures = runs_of("week2")  # newest first
+
+    def artifacts(run, folder):
+        return sorted(f.path for f in runs_of.client.list_artifacts(run.info.run_id, folder))
+
+    assert without.data.metrics == with_figures.data.metrics
+    assert len(with_figures.data.metrics) > 40
+    assert artifacts(without, "tables") == artifacts(with_figures, "tables")
+    assert len(artifacts(with_figures, "figures")) > 5
+    assert artifacts(without, "figures") == []
+    assert without.data.tags["mcnemar"] == with_figures.data.tags["mcnemar"]
+
+
+@needs_corpus
 def test_predict_command_prints_the_verdict_and_the_evidence(finished_run, capsys):
     _, run, uri, _ = finished_run
     cli.main(["--tracking-uri", uri, "predict", "URGENT! You have won a £900 prize. Call now"])
