@@ -82,8 +82,13 @@ reproduce: $(STAMP) ## Re-run RUN_ID=... (id or 8-digit prefix) with its overrid
 	@test -n "$(RUN_ID)" || { echo 'RUN_ID is required: make reproduce RUN_ID=<id>; list runs with `make runs WEEK=2`' >&2; exit 2; }
 	$(PY) -m common.reproduce $(RUN_ID)
 
-test: $(STAMP) ## Fast tests (the default CI set)
-	$(PY) -m pytest
+# The fast set on every core (pytest-xdist); tests/conftest.py keeps the tests that share a
+# module's CLI run on one worker and starts the heaviest modules first. Bytecode is cached
+# even where PYTHONDONTWRITEBYTECODE is set: the suite starts dozens of Python processes
+# (graders, CLI runs), each of which would compile the project and assertion-rewrite the
+# test modules and pytest plugins (hydra, hypothesis) again.
+test: $(STAMP) ## Fast tests (the default CI set), on every core
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n auto
 
 test-slow: $(STAMP) ## Only the slow end-to-end tests (CI runs them after `make test`)
 	$(PY) -m pytest -m slow

@@ -1,10 +1,88 @@
-"""Fixtures shared by every test: a temporary MLflow store, and reading runs back from it."""
+"""Fixtures shared by every test: a temporary MLflow store, and reading runs back from it.
+
+``make test`` runs the fast set on every core (pytest-xdist, ``-n auto``). The two hooks
+below make its load scheduling keep the tests that share a module-scoped fixture (one CLI
+run read by several tests) on one worker, and start the heaviest modules first.
+"""
 
 from __future__ import annotations
 
+import ast
+import functools
+import os
 import shutil
+from pathlib import Path
 
 import pytest
+
+# The modules that take longest (whole pipelines, graders, servers), heaviest first: started
+# first, so that no long test starts last and ends the run alone on one core.
+HEAVY_FIRST = (
+    "tests/week2/test_exercises.py",
+    "tests/week1/test_exercises.py",
+    "tests/week3/test_exercises.py",
+    "tests/week4/test_exercises.py",
+    "tests/common/test_sweep.py",
+    "tests/common/test_reproduce.py",
+    "tests/common/test_server.py",
+    "tests/week2/test_pipeline.py",
+    "tests/week3/test_pipeline.py",
+    "tests/week4/test_pipeline.py",
+    "tests/week1/test_pipeline.py",
+    "tests/week2/test_serving.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker, the heavy modules first (each module's tests stay in order)."""
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        rank = {path: i for i, path in enumerate(HEAVY_FIRST)}
+        items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
+def fixture_scope(function: ast.FunctionDef) -> str | None:
+    """``"module"`` for ``@pytest.fixture(scope="module")``; None if not a fixture."""
+    for decorator in function.decorator_list:
+        call = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if getattr(call, "attr", getattr(call, "id", None)) == "fixture":
+            words = {
+                k.arg: getattr(k.value, "value", None) for k in getattr(decorator, "keywords", [])
+            }
+            return "autouse" if words.get("autouse") else words.get("scope", "function")
+    return None
+
+
+@functools.cache
+def shared_fixture_users(module: Path) -> frozenset[str]:
+    """The tests of ``module`` that request, directly or through its other fixtures, a
+    module-scoped fixture it defines (autouse ones aside): they run on one worker."""
+    functions = [n for n in ast.parse(module.read_text()).body if isinstance(n, ast.FunctionDef)]
+    arguments = {f.name: {a.arg for a in f.args.args} for f in functions}
+    fixtures = {f.name: fixture_scope(f) for f in functions if fixture_scope(f)}
+    shared = {name for name, scope in fixtures.items() if scope == "module"}
+    while grown := {name for name in fixtures if arguments[name] & shared} - shared:
+        shared |= grown  # a fixture built on a shared one is shared too
+    tests = [f.name for f in functions if f.name.startswith("test") and f.name not in fixtures]
+    return frozenset(name for name in tests if arguments[name] & shared)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``-n``: load scheduling in the collection order, a test at a time, except that the
+    tests sharing a module-scoped fixture go to one worker (built once, not once per worker).
+    (``--dist loadgroup`` would do this, but xdist 3.8 loses its groups on pytest 9.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixturesStayTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module, _, test = nodeid.partition("::")
+            shared = shared_fixture_users(config.rootpath / module)
+            return module if test.split("[")[0] in shared else nodeid
+
+    config.option.loadscopereorder = False  # the collection order is the schedule
+    return SharedFixturesStayTogether(config, log)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -47,11 +125,23 @@ def subplots():
 
 @pytest.fixture(scope="session")
 def empty_store(tmp_path_factory):
-    """An MLflow SQLite database with its schema created once (migrations take seconds)."""
+    """An MLflow SQLite database with its schema created once (migrations take seconds), for
+    tests to copy: under xdist, once for all the workers of the run."""
+    import fcntl
+
     from mlflow.tracking import MlflowClient
 
-    database = tmp_path_factory.mktemp("store") / "mlflow.db"
-    MlflowClient(f"sqlite:///{database}").search_experiments()
+    root = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        root = root.parent  # the run's folder, the parent of each worker's
+    database = root / "empty_store" / "mlflow.db"
+    database.parent.mkdir(exist_ok=True)
+    with open(root / "empty_store.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker creates it, the others wait for it
+        if not database.exists():
+            building = database.with_name("building.db")
+            MlflowClient(f"sqlite:///{building}").search_experiments()
+            building.rename(database)  # complete, or absent
     return database
 
 

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from common.exercises import MINE_ENV, discover, group_by_file
 from common.paths import REPO_ROOT
 
@@ -58,6 +60,9 @@ def replace_function(path: Path, name: str, new_source: str) -> None:
     path.write_text("".join(lines))
 
 
+GRADING_TIMEOUT_S = 120  # per graded test, instead of make check's 20 s
+
+
 def grade(package: str, tests: str, mine: Path, *extra: str) -> tuple[int, dict[str, str], str]:
     """``make check`` as a learner runs it: (exit status, {function: status}, output).
 
@@ -65,6 +70,8 @@ def grade(package: str, tests: str, mine: Path, *extra: str) -> tuple[int, dict[
     """
     log = [] if "--log" in extra else ["--no-log"]  # --log: into $MLFLOW_TRACKING_URI
     extra = tuple(e for e in extra if e != "--log")
+    if "--timeout" not in extra:  # the time-out is tested on the toy; a busy CI is slower
+        extra = (*extra, "--timeout", str(GRADING_TIMEOUT_S))
     result = subprocess.run(
         [sys.executable, "-m", "common.grading", package, tests, *log, *extra],
         cwd=REPO_ROOT,
@@ -104,3 +111,25 @@ def grade_with_mistakes(
     by_name = {f"{e.module}.{e.name}": e.curriculum_id for e in discover(package)}
     ids = dict.fromkeys(by_name[where] for where in mistakes)
     return grade(package, tests, mine, *(arg for i in ids for arg in ("--id", i)))
+
+
+def grade_everything_with_mistakes(
+    package: str, tests: str, mine: Path, mistakes: dict[str, str]
+) -> tuple[int, dict[str, str], str]:
+    """One ``make check`` of every exercise of ``package``: the reference copied into
+    ``mine``, ``{"module.function": wrong source}`` swapped in. The mistakes must fail alone
+    and every other exercise pass: (exit status, {function: status}, output)."""
+    with pytest.MonkeyPatch.context() as patch:  # copy_reference sets MATH4ML_MINE_DIR
+        patch.setenv(MINE_ENV, str(mine))
+        files = copy_reference(package, mine)
+        for where, source in mistakes.items():
+            module, name = where.split(".")
+            replace_function(files[module], name, source)
+        return grade(package, tests, mine)
+
+
+def assert_every_other_exercise_passes(package: str, mistakes, statuses, output) -> None:
+    """Every exercise of ``package`` but those in ``mistakes`` is in the scorecard, passing."""
+    expected = {f"{e.module}.{e.name}": "passes" for e in discover(package)}
+    expected = {key: status for key, status in expected.items() if key not in mistakes}
+    assert {k: v for k, v in statuses.items() if k not in mistakes} == expected, output

@@ -67,6 +67,7 @@ class SelectionConfig:
 
 @dataclass
 class Week4Config(BaseConfig):
+    device: str = "cpu"  # cpu | auto | cuda: where the similarity search runs (common.devices)
     tree: TreeConfig = field(default_factory=TreeConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     curse: CurseConfig = field(default_factory=CurseConfig)

@@ -36,7 +36,9 @@ from sklearn.metrics import log_loss as sklearn_log_loss
 from sklearn.metrics import mutual_info_score
 from sklearn.tree import DecisionTreeClassifier as SklearnTree
 
+from common.devices import torch_device
 from common.plotting import figure
+from common.steps import step
 from projects.week4_tree_search import (
     clustering,
     feature_selection,
@@ -48,7 +50,7 @@ from projects.week4_tree_search import (
     tree_text,
 )
 from projects.week4_tree_search.data import LOADERS, Split, load_split
-from projects.week4_tree_search.search import SimilarityIndex, knn_graph
+from projects.week4_tree_search.search import SimilarityIndex, knn_graph, neighbour_adjacency
 from projects.week4_tree_search.tree import (
     IMPURITY,
     DecisionTreeClassifier,
@@ -66,6 +68,7 @@ CDIST_METRIC = {
     "manhattan": "cityblock",
 }  # search.metric -> scipy
 TREE_MODEL = "tree"  # the MLflow model: the tree fitted on the first dataset
+TREE_MODEL_PACKAGES = ("math-for-ml", "numpy", "pandas", "scikit-learn", "scipy", "skops")
 THRESHOLD_TOL = 1e-6  # scikit-learn rounds X to float32: its thresholds differ in the 7th digit
 GAIN_TOL = 1e-9
 SEED_SPREAD = 10  # other scikit-learn random states the agreement is set beside
@@ -74,11 +77,22 @@ SVC_TOL = 1e-10  # libsvm's stopping tolerance; it keeps the kernel in float32 (
 
 
 def run(cfg: DictConfig) -> float:
-    """Every part in turn; returns the mean held-out accuracy of our trees."""
+    """Every part in turn; returns the mean held-out accuracy of our trees.
+
+    ``cfg.figures`` false: no figure is drawn, and nothing only a figure needs is computed;
+    every metric and table stays the same.
+    """
     check_settings(cfg)
+    device = torch_device(cfg.device)  # checked above: cuda only where there is one
+    figures = cfg.figures
     rng = np.random.default_rng(cfg.seed)
-    log_information_drills(rng)
-    trees = pd.DataFrame([compare_trees(name, cfg.tree, cfg.seed) for name in cfg.tree.datasets])
+    with step("information drills: entropy, cross-entropy, KL"):
+        log_information_drills(rng)
+    rows = []
+    for name in cfg.tree.datasets:
+        with step(f"{name}: our tree against scikit-learn's"):
+            rows.append(compare_trees(name, cfg.tree, cfg.seed, figures))
+    trees = pd.DataFrame(rows)
     mlflow.log_table(trees, "tables/trees.json")
     headline = {
         "tree_accuracy": trees["tree_accuracy"].mean(),
@@ -89,19 +103,29 @@ def run(cfg: DictConfig) -> float:
     }
     mlflow.log_metrics(headline)
     log.info("trees:\n%s", trees.round(4).to_string(index=False))
-    log_boundaries_and_logistic(cfg.tree, cfg.seed)
-    log_search(cfg.search, cfg.seed)
-    log_norms(rng)
-    log_distance_concentration(cfg.curse, rng)
-    log_svm(cfg.svm)
-    log_embedding(cfg.embedding, cfg.search, cfg.seed)
-    log_graph_paths(cfg.graph, cfg.search, cfg.seed)
-    log_feature_selection(cfg.selection, cfg.tree, cfg.seed)
+    with step("decision boundaries, logistic regression"):
+        log_boundaries_and_logistic(cfg.tree, cfg.seed, figures)
+    with step("digits: the k-NN graph of the training digits"):
+        graph = digits_knn_graph(cfg.search, cfg.seed, device)  # read by two steps
+    with step("digits: search against brute force and scikit-learn"):
+        log_search(cfg.search, cfg.seed, graph, device, figures)
+    with step("norms, distance concentration"):
+        log_norms(rng)
+        log_distance_concentration(cfg.curse, rng, figures)
+    with step("linear SVM against scikit-learn's SVC"):
+        log_svm(cfg.svm, figures)
+    with step("digits: k-means and search in a PCA embedding"):
+        log_embedding(cfg.embedding, cfg.search, cfg.seed, figures)
+    with step("digits: shortest paths and components of the k-NN graph"):
+        log_graph_paths(cfg.graph, cfg.search, cfg.seed, graph, figures)
+    with step("feature selection by mutual information"):
+        log_feature_selection(cfg.selection, cfg.tree, cfg.seed)
     return float(headline["tree_accuracy"])
 
 
 def check_settings(cfg: DictConfig) -> None:
     """Fail before any work on a setting no step can use."""
+    torch_device(cfg.device)  # device=cuda on a machine without one: one line, no work done
     unknown = [name for name in cfg.tree.datasets if name not in TREE_DATASETS]
     if unknown or not cfg.tree.datasets:
         raise ValueError(
@@ -261,7 +285,7 @@ def log_information_drills(rng: np.random.Generator) -> None:
     mlflow.log_metric("information_max_abs_error", float(table["abs_error"].max()))
 
 
-def compare_trees(name: str, tree_cfg: DictConfig, seed: int) -> dict:
+def compare_trees(name: str, tree_cfg: DictConfig, seed: int, figures: bool) -> dict:
     """Ours against scikit-learn's on one set; logs ``<name>.*`` metrics, the drawing, the table."""
     split = load_split(name, tree_cfg.test_size, seed)
     ours, theirs = build_tree(tree_cfg, seed)
@@ -284,16 +308,20 @@ def compare_trees(name: str, tree_cfg: DictConfig, seed: int) -> dict:
     mlflow.log_metrics({f"{name}.{k}": float(v) for k, v in row.items() if k != "dataset"})
     nodes = node_table(ours.tree_, split, ours.classes_)
     mlflow.log_table(nodes.drop(columns="label"), f"tables/tree_{name}.json")
-    with figure(f"tree_{name}", figsize=(14, 6)) as (_, ax):
-        plots.tree_diagram(ax, nodes, tree_cfg.drawn_depth)
-        ax.set_title(f"Our tree on {name}: split, information gain (bits), samples")
+    if figures:
+        with figure(f"tree_{name}", figsize=(14, 6)) as (_, ax):
+            plots.tree_diagram(ax, nodes, tree_cfg.drawn_depth)
+            ax.set_title(f"Our tree on {name}: split, information gain (bits), samples")
     if name == tree_cfg.datasets[0]:
-        log_tree_model(ours, split)
-        log_tree_listings(name, ours, theirs, split, nodes, tree_cfg.drawn_depth)
+        with step(f"{name}: log the tree as an MLflow model"):
+            log_tree_model(ours, split)
+        log_tree_listings(name, ours, theirs, split, nodes, tree_cfg.drawn_depth, figures)
     return row
 
 
-def log_tree_listings(name, ours, theirs, split: Split, nodes, drawn_depth: int) -> None:
+def log_tree_listings(
+    name, ours, theirs, split: Split, nodes, drawn_depth: int, figures: bool
+) -> None:
     """W4.P5: scikit-learn's own drawings of its tree (``plot_tree``, ``export_text``)
     beside ours; ties may make the two trees differ (see the README)."""
     from sklearn.tree import export_text, plot_tree
@@ -307,6 +335,8 @@ def log_tree_listings(name, ours, theirs, split: Split, nodes, drawn_depth: int)
     )
     mlflow.log_text(ours_text, f"trees/tree_{name}.txt")
     mlflow.log_text(theirs_text, f"trees/sklearn_tree_{name}.txt")
+    if not figures:
+        return
     with figure(f"tree_drawings_{name}", nrows=2, figsize=(14, 11)) as (_, axes):
         plots.tree_diagram(axes[0], nodes, drawn_depth)
         axes[0].set_title(f"Our tree on {name} (plots.tree_diagram)")
@@ -407,18 +437,30 @@ def node_table(tree, split: Split, classes: np.ndarray) -> pd.DataFrame:
 
 
 def log_tree_model(tree: DecisionTreeClassifier, split: Split) -> None:
-    """The fitted tree as an MLflow scikit-learn model (skops format) with a signature."""
+    """The fitted tree as an MLflow scikit-learn model (skops format) with a signature.
+
+    Its requirements are pinned here: left to infer them, MLflow loads the model again in a
+    subprocess to see what it imports, about a quarter of the run's time.
+    """
     import mlflow.sklearn
 
     mlflow.sklearn.log_model(
         tree,
         name=TREE_MODEL,
         input_example=split.X_test[:3],
+        pip_requirements=tree_model_requirements(),
         skops_trusted_types=[f"{cls.__module__}.{cls.__name__}" for cls in (type(tree), Tree)],
     )
 
 
-def log_boundaries_and_logistic(tree_cfg: DictConfig, seed: int) -> None:
+def tree_model_requirements() -> list[str]:
+    """``package==version`` of what loading the tree model imports (MLflow adds itself)."""
+    from importlib.metadata import version
+
+    return [f"{package}=={version(package)}" for package in TREE_MODEL_PACKAGES]
+
+
+def log_boundaries_and_logistic(tree_cfg: DictConfig, seed: int, figures: bool) -> None:
     """W4.P3, W4.P4: decision regions of our tree and of a logistic regression on two
     features, and the logistic model's cross-entropy by hand and by ``log_loss``."""
     split = load_split(tree_cfg.boundary_dataset, tree_cfg.test_size, seed)
@@ -440,6 +482,8 @@ def log_boundaries_and_logistic(tree_cfg: DictConfig, seed: int) -> None:
         metrics["logistic_log_loss"] - metrics["logistic_log_loss_by_hand"]
     )
     mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+    if not figures:
+        return
     names = [split.feature_names[j] for j in pair]
     with figure("decision_boundaries", ncols=2, figsize=(12, 5)) as (_, axes):
         plots.decision_boundaries(
@@ -455,13 +499,23 @@ def log_boundaries_and_logistic(tree_cfg: DictConfig, seed: int) -> None:
         )
 
 
-def log_search(search_cfg: DictConfig, seed: int) -> None:
-    """W4.1, W4.P1, W4.X2: digits held out as queries, their k nearest training digits."""
+def digits_knn_graph(search_cfg: DictConfig, seed: int, device):
+    """The search.k-NN graph of the training digits, weighted by distance (cosine: 1 - s)."""
+    split = load_split("digits", search_cfg.test_size, seed)
+    params = {"metric": search_cfg.metric, "block_size": search_cfg.block_size, "device": device}
+    return knn_graph(split.X_train, search_cfg.k, mode="distance", **params)
+
+
+def log_search(search_cfg: DictConfig, seed: int, graph, device, figures: bool) -> None:
+    """W4.1, W4.P1, W4.X2: digits held out as queries, their k nearest training digits;
+    ``graph``: the k-NN graph of the training digits (``digits_knn_graph``)."""
     from sklearn.neighbors import NearestNeighbors
 
     split = load_split("digits", search_cfg.test_size, seed)
     k = search_cfg.k
-    index = SimilarityIndex(metric=search_cfg.metric, block_size=search_cfg.block_size)
+    index = SimilarityIndex(
+        metric=search_cfg.metric, block_size=search_cfg.block_size, device=device
+    )
     scores, ids = index.fit(split.X_train).search(split.X_test, k)
     distances = cdist(split.X_test, split.X_train, metric=CDIST_METRIC[search_cfg.metric])
     brute_ids = np.argsort(distances, axis=1, kind="stable")[:, :k]  # the float64 reference
@@ -471,9 +525,9 @@ def log_search(search_cfg: DictConfig, seed: int) -> None:
         .kneighbors(split.X_test, return_distance=False)
     )
     numpy_ids = geometry.top_k(numpy_scores(search_cfg.metric, split.X_test, split.X_train), k)
-    graph = knn_graph(split.X_train, k, metric=search_cfg.metric)
-    n_components, _ = connected_components(graph, directed=True, connection="weak")
-    rows, cols = graph.nonzero()
+    edges = connectivity(graph)
+    n_components, _ = connected_components(edges, directed=True, connection="weak")
+    rows, cols = edges.nonzero()
     metrics = {
         "search_precision_at_k": np.mean(split.y_train[ids] == split.y_test[:, None]),
         "search_recall_vs_bruteforce": recall(ids, brute_ids, distances),
@@ -488,6 +542,8 @@ def log_search(search_cfg: DictConfig, seed: int) -> None:
     order = np.argsort(split.y_train[: search_cfg.heatmap_samples], kind="stable")
     sample = split.X_train[: search_cfg.heatmap_samples][order]
     log_distance_drills(sample)
+    if not figures:
+        return
     with figure("similarity_heatmap", figsize=(7, 6)) as (_, ax):
         plots.similarity_heatmap(
             ax,
@@ -495,19 +551,21 @@ def log_search(search_cfg: DictConfig, seed: int) -> None:
             split.y_train[: search_cfg.heatmap_samples][order],
         )
     shown = np.arange(min(search_cfg.gallery_queries, len(split.X_test)))
-    with figure(
-        "neighbour_gallery",
-        nrows=len(shown),
-        ncols=k + 1,
-        figsize=(1.2 * (k + 1), 1.4 * len(shown)),
-    ) as (_, axes):
+    with figure("neighbour_gallery", figsize=(1.2 * (k + 1), 1.4 * len(shown))) as (_, ax):
         plots.neighbour_gallery(
-            axes,
+            ax,
             split.X_test[shown].reshape(-1, 8, 8),
             split.X_train[ids[shown]].reshape(len(shown), k, 8, 8),
             scores[shown],
             np.column_stack([split.y_test[shown], split.y_train[ids[shown]]]),
         )
+
+
+def connectivity(graph):
+    """The same edges, each of weight 1 (``knn_graph(mode="connectivity")``): a distance of
+    0 (duplicate digits) is an edge, not a missing one."""
+    n, k = graph.shape[0], graph.indptr[1]
+    return neighbour_adjacency(graph.indices.reshape(n, k), np.ones((n, k)))
 
 
 def numpy_scores(metric: str, Q: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -566,7 +624,9 @@ def log_norms(rng: np.random.Generator) -> None:
     mlflow.log_metric("norms_max_abs_error", float(table["abs_error"].max()))
 
 
-def log_distance_concentration(curse_cfg: DictConfig, rng: np.random.Generator) -> None:
+def log_distance_concentration(
+    curse_cfg: DictConfig, rng: np.random.Generator, figures: bool
+) -> None:
     """W4.4: (d_max - d_min) / d_min of uniform points shrinks as the dimension grows."""
     dims = list(curse_cfg.dims)
     contrast = pd.DataFrame(
@@ -584,8 +644,9 @@ def log_distance_concentration(curse_cfg: DictConfig, rng: np.random.Generator) 
             "relative_contrast_highest_dim": float(contrast["relative_contrast"].iloc[-1]),
         }
     )
-    with figure("distance_concentration", figsize=(6, 4.5)) as (_, ax):
-        plots.distance_concentration(ax, contrast)
+    if figures:
+        with figure("distance_concentration", figsize=(6, 4.5)) as (_, ax):
+            plots.distance_concentration(ax, contrast)
 
 
 def log_steps(key: str, values) -> None:
@@ -597,7 +658,7 @@ def log_steps(key: str, values) -> None:
     mlflow.tracking.MlflowClient().log_batch(mlflow.active_run().info.run_id, metrics=metrics)
 
 
-def log_svm(svm_cfg: DictConfig) -> None:
+def log_svm(svm_cfg: DictConfig, figures: bool) -> None:
     """W4.5: a linear SVM by hinge loss and L2 (autograd, L-BFGS) against ``SVC(kernel="linear")``:
     objective, margin 2 / ||w||, support vectors, and a figure of the margin."""
     from sklearn.svm import SVC
@@ -623,6 +684,8 @@ def log_svm(svm_cfg: DictConfig) -> None:
     }
     mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
     log.info("svm: %s", {k: round(float(v), 6) for k, v in metrics.items()})
+    if not figures:
+        return
     names = [bunch.feature_names[j] for j in features]
     with figure("svm_margin", figsize=(7, 5.5)) as (_, ax):
         plots.svm_margin(
@@ -636,7 +699,7 @@ def log_svm(svm_cfg: DictConfig) -> None:
         ax.set_title(f"Linear SVM, C = {C:g}: margin 2/||w|| = {metrics['svm_margin']:.4f}")
 
 
-def log_embedding(emb_cfg: DictConfig, search_cfg: DictConfig, seed: int) -> None:
+def log_embedding(emb_cfg: DictConfig, search_cfg: DictConfig, seed: int, figures: bool) -> None:
     """W4.6: k-means (Lloyd) in a PCA embedding of the digits against scikit-learn's KMeans
     from the same centres, and search quality against the embedding's dimension."""
     from sklearn.cluster import KMeans
@@ -664,6 +727,8 @@ def log_embedding(emb_cfg: DictConfig, search_cfg: DictConfig, seed: int) -> Non
     mlflow.log_table(table, "tables/embedding_search.json")
     rounded = {k: round(float(v), 6) for k, v in metrics.items()}
     log.info("embedding: %s\n%s", rounded, table.round(4).to_string(index=False))
+    if not figures:
+        return
     with figure("embedding_search", ncols=2, figsize=(12, 5)) as (_, axes):
         title = f"k-means, K = {len(init)}, in d = {Z.shape[1]}: the first 2 dimensions"
         plots.embedding_clusters(axes[0], Z, labels, centres, title)
@@ -692,14 +757,16 @@ def embedding_search_table(split: Split, mu, components, search_cfg, dims) -> pd
     )
 
 
-def log_graph_paths(graph_cfg: DictConfig, search_cfg: DictConfig, seed: int) -> None:
-    """W4.X3: Dijkstra on the k-NN graph against ``scipy.sparse.csgraph.dijkstra``, BFS
-    components against ``connected_components``, the digits along one shortest path."""
+def log_graph_paths(
+    graph_cfg: DictConfig, search_cfg: DictConfig, seed: int, graph, figures: bool
+) -> None:
+    """W4.X3: Dijkstra on the k-NN graph (``digits_knn_graph``) against
+    ``scipy.sparse.csgraph.dijkstra``, BFS components against ``connected_components``, the
+    digits along one shortest path."""
     from scipy.sparse.csgraph import dijkstra
 
     split = load_split("digits", search_cfg.test_size, seed)
-    params = {"metric": search_cfg.metric, "block_size": search_cfg.block_size}
-    graph = knn_graph(split.X_train, search_cfg.k, mode="distance", **params)
+    graph = graph.copy()
     graph.data = np.maximum(graph.data, 0)  # float32 cosines of equal directions may pass 1
     d, pred = graphs.dijkstra(graph, graph_cfg.source)
     d_ref = dijkstra(graph, directed=True, indices=graph_cfg.source)
@@ -733,6 +800,8 @@ def log_graph_paths(graph_cfg: DictConfig, search_cfg: DictConfig, seed: int) ->
     mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
     rounded = {k: round(float(v), 12) for k, v in metrics.items()}
     log.info("graph: %s\n%s", rounded, components.to_string(index=False))
+    if not figures:
+        return
     titles = [f"{split.y_train[i]}\nd = {d[i]:.2f}" for i in path]
     with figure("shortest_path_digits", figsize=(1.0 * len(path) + 1, 2.2)) as (_, ax):
         plots.image_chain(ax, split.X_train[path].reshape(-1, 8, 8), titles)

@@ -94,23 +94,31 @@ def similarity_heatmap(ax, similarity: np.ndarray, labels: np.ndarray) -> None:
 
 
 def neighbour_gallery(
-    axes, queries: np.ndarray, neighbours: np.ndarray, scores: np.ndarray, labels: np.ndarray
+    ax, queries: np.ndarray, neighbours: np.ndarray, scores: np.ndarray, labels: np.ndarray
 ) -> None:
-    """Row i: query image i, then its neighbours best first, each titled label and score.
+    """Row i: query image i, then its neighbours best first, each titled label and score
+    (green: the query's label, red: another). One axes holds the mosaic: it draws much
+    faster than a subplot per image.
 
     ``queries`` (n, h, w); ``neighbours`` (n, k, h, w); ``scores`` (n, k); ``labels``
     (n, k + 1) with the query's label first.
     """
-    for i, row in enumerate(np.atleast_2d(axes)):
-        images = [queries[i], *neighbours[i]]
-        titles = [f"query: {labels[i, 0]}"] + [
-            f"{label}  {score:.2f}" for label, score in zip(labels[i, 1:], scores[i], strict=True)
-        ]
-        for ax, image, title in zip(row, images, titles, strict=True):
-            ax.imshow(image, cmap="gray_r")
-            ax.set_title(title, fontsize=7, color="black" if title.startswith("query") else
-                         ("green" if title.split()[0] == str(labels[i, 0]) else "red"))  # fmt: skip
-            ax.axis("off")
+    n, k, h, w = neighbours.shape
+    cell_h, cell_w = h + 4, w + 2  # room for a title above each image, a gap beside it
+    mosaic = np.full((n * cell_h, (k + 1) * cell_w), np.nan)  # nan: drawn blank
+    for i in range(n):
+        for j, image in enumerate([queries[i], *neighbours[i]]):
+            top, left = i * cell_h + cell_h - h, j * cell_w
+            mosaic[top : top + h, left : left + w] = image
+            if j == 0:
+                title, colour = f"query: {labels[i, 0]}", "black"
+            else:
+                title = f"{labels[i, j]}  {scores[i, j - 1]:.2f}"
+                colour = "green" if labels[i, j] == labels[i, 0] else "red"
+            ax.text(left + (w - 1) / 2, top - 0.7, title, ha="center", va="bottom", fontsize=7,
+                    color=colour)  # fmt: skip
+    ax.imshow(mosaic, cmap="gray_r")
+    ax.axis("off")
 
 
 def distance_concentration(ax, contrast: pd.DataFrame) -> None:

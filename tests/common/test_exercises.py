@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from common.exercises import ExerciseError, discover, learner_choice, using, write_stubs
-from tests.exercise_support import copy_reference, grade, replace_function
+from tests.exercise_support import copy_reference, grade, grade_with_mistakes, replace_function
 from tests.exercise_toy.vectors import cosine, dot, norm
 
 TOY, TOY_TESTS = "tests.exercise_toy", "tests/exercise_toy"
@@ -64,6 +64,13 @@ def test_a_wrong_formula_fails_alone_naming_the_check_and_the_values(mine):
     assert statuses == {"vectors.dot": "passes", "vectors.norm": "fails", "averages.mean": "passes"}
     assert "test_norm_matches_numpy" in output
     assert "±" in output  # the tolerance of the failed comparison is shown
+
+
+def test_an_id_grades_only_its_own_exercises(mine):
+    mistakes = {"vectors.norm": WRONG_NORM}  # W9.1; averages.mean is W9.2
+    status, statuses, output = grade_with_mistakes(TOY, TOY_TESTS, mine, mistakes)
+    assert status == 1, output
+    assert statuses == {"vectors.dot": "passes", "vectors.norm": "fails"}, output
 
 
 def test_an_endless_loop_times_out_that_exercise_alone(mine):

@@ -13,8 +13,9 @@ from common.tracking import EXIT_FAILED, run_tracked
 from projects.week1_pca import config, pipeline  # noqa: F401  (config registers the schema)
 from tests.exercise_support import (
     assert_every_exercise_grades,
+    assert_every_other_exercise_passes,
     copy_reference,
-    grade_with_mistakes,
+    grade_everything_with_mistakes,
     replace_function,
 )
 from tests.week1.test_pipeline import SMALL, crop  # noqa: F401  (crop: a fixture)
@@ -39,31 +40,47 @@ SIGN_ERROR = """def cross(a, b):
                      a[0] * b[1] - a[1] * b[0]])
 """
 RAISES = "def centre(X):\n    raise ValueError('not today')\n"
+MISTAKES = {
+    "pca.covariance_matrix": BY_N,
+    "lu.lu_decompose": NO_PIVOTING,
+    "linear_maps.cross": SIGN_ERROR,
+}
 
 
 def test_fresh_stubs_grade_as_all_todo_and_exit_zero(mine):
     assert_every_exercise_grades(WEEK1, WEEK1_TESTS, mine, "todo")
 
 
+@pytest.mark.slow  # the fast set grades the same copy with MISTAKES swapped in (below)
 def test_the_reference_copied_into_mine_passes_every_exercise(mine):
     assert_every_exercise_grades(WEEK1, WEEK1_TESTS, mine, "passes")
 
 
-def test_wrong_formulas_fail_each_alone_naming_the_check(mine):
-    mistakes = {
-        "pca.covariance_matrix": BY_N,
-        "lu.lu_decompose": NO_PIVOTING,
-        "linear_maps.cross": SIGN_ERROR,
-    }
-    status, statuses, output = grade_with_mistakes(WEEK1, WEEK1_TESTS, mine, mistakes)
+@pytest.fixture(scope="module")
+def graded_with_mistakes(tmp_path_factory):
+    """One `make check` of every week-1 exercise: the reference copied, MISTAKES swapped in."""
+    mine = tmp_path_factory.mktemp("learner") / "mine"
+    return grade_everything_with_mistakes(WEEK1, WEEK1_TESTS, mine, MISTAKES)
+
+
+def test_the_reference_copied_into_mine_passes_every_exercise_without_a_mistake(
+    graded_with_mistakes,
+):
+    _, statuses, output = graded_with_mistakes
+    assert_every_other_exercise_passes(WEEK1, MISTAKES, statuses, output)
+
+
+def test_wrong_formulas_fail_each_alone_naming_the_check(graded_with_mistakes):
+    status, statuses, output = graded_with_mistakes
     assert status == 1, output
-    assert statuses == {
+    expected = {  # the graded ids of the mistakes (every other exercise: the test above)
         "pca.covariance_matrix": "fails",
         "lu.lu_decompose": "fails",
         "lu.forward_substitution": "passes",  # the other W1.X2 functions are right
         "lu.back_substitution": "passes",
         "linear_maps.cross": "fails",
-    }, output
+    }
+    assert {key: statuses.get(key) for key in expected} == expected, output
     for test in (
         "test_covariance_matrix_matches_numpy_cov",
         "test_lu_matches_scipy_and_reconstructs_A",

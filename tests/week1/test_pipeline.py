@@ -145,7 +145,12 @@ def test_bad_image_files_fail_the_run(filename, tmp_path, tracking_uri, runs_of)
 )
 def test_bad_settings_fail_the_run_with_the_value(overrides, message, crop, tracking_uri, runs_of):
     cfg = compose_config(
-        "week1", f"images=[{crop}]", *SMALL, *overrides, f"tracking.uri={tracking_uri}"
+        "week1",
+        f"images=[{crop}]",
+        *SMALL,
+        "figures=false",  # no test reads them
+        *overrides,
+        f"tracking.uri={tracking_uri}",
     )
     with pytest.raises(SystemExit):
         run_tracked(cfg, "week1", pipeline.run)
@@ -167,7 +172,8 @@ def test_config_typos_fail_at_composition_before_any_run(override, message):
 def test_cli_sweep_logs_one_finished_run_per_job(crop, tracking_uri, runs_of, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "projects.week1_pca", "-m", f"images=[{crop}]", *SMALL,
-         "low_rank.rank=2,8", f"tracking.uri={tracking_uri}", f"hydra.sweep.dir={tmp_path}"],
+         "figures=false", "low_rank.rank=2,8", f"tracking.uri={tracking_uri}",
+         f"hydra.sweep.dir={tmp_path}"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -16,8 +16,9 @@ from common.tracking import EXIT_FAILED, run_tracked
 from projects.week2_spam import config, pipeline  # noqa: F401  (config registers the schema)
 from tests.exercise_support import (
     assert_every_exercise_grades,
+    assert_every_other_exercise_passes,
     copy_reference,
-    grade_with_mistakes,
+    grade_everything_with_mistakes,
     replace_function,
 )
 from tests.week2.test_pipeline import QUICK, needs_corpus
@@ -34,6 +35,11 @@ NAIVE_LOGSUMEXP = "def log_normalize(scores):\n" + (
 )
 UNCORRECTED = "def chi2_statistic(b, c):\n    return (b - c) ** 2 / (b + c) if b + c else 0.0\n"
 RAISES = "def coin_tosses(rng, n, p=0.5):\n    return 1 / 0\n"
+MISTAKES = {
+    "naive_bayes.smoothed_log_mle": NO_V,
+    "naive_bayes.log_normalize": NAIVE_LOGSUMEXP,
+    "hypothesis_test.chi2_statistic": UNCORRECTED,
+}
 
 
 def test_every_week2_id_has_an_exercise():
@@ -46,24 +52,35 @@ def test_fresh_stubs_grade_as_all_todo_and_exit_zero(mine):
     assert_every_exercise_grades(WEEK2, WEEK2_TESTS, mine, "todo")
 
 
+@pytest.mark.slow  # the fast set grades the same copy with MISTAKES swapped in (below)
 def test_the_reference_copied_into_mine_passes_every_exercise(mine):
     assert_every_exercise_grades(WEEK2, WEEK2_TESTS, mine, "passes")
 
 
-def test_wrong_formulas_fail_each_alone_naming_the_check(mine):
-    mistakes = {
-        "naive_bayes.smoothed_log_mle": NO_V,
-        "naive_bayes.log_normalize": NAIVE_LOGSUMEXP,
-        "hypothesis_test.chi2_statistic": UNCORRECTED,
-    }
-    status, statuses, output = grade_with_mistakes(WEEK2, WEEK2_TESTS, mine, mistakes)
+@pytest.fixture(scope="module")
+def graded_with_mistakes(tmp_path_factory):
+    """One `make check` of every week-2 exercise: the reference copied, MISTAKES swapped in."""
+    mine = tmp_path_factory.mktemp("learner") / "mine"
+    return grade_everything_with_mistakes(WEEK2, WEEK2_TESTS, mine, MISTAKES)
+
+
+def test_the_reference_copied_into_mine_passes_every_exercise_without_a_mistake(
+    graded_with_mistakes,
+):
+    _, statuses, output = graded_with_mistakes
+    assert_every_other_exercise_passes(WEEK2, MISTAKES, statuses, output)
+
+
+def test_wrong_formulas_fail_each_alone_naming_the_check(graded_with_mistakes):
+    status, statuses, output = graded_with_mistakes
     assert status == 1, output
-    assert statuses == {
+    expected = {  # the graded ids of the mistakes (every other exercise: the test above)
         "hypothesis_test.discordant_counts": "passes",  # the other W2.X2 function is right
         "hypothesis_test.chi2_statistic": "fails",
         "naive_bayes.smoothed_log_mle": "fails",
         "naive_bayes.log_normalize": "fails",
-    }, output
+    }
+    assert {key: statuses.get(key) for key in expected} == expected, output
     for test in (
         "test_large_counts_use_the_corrected_chi_squared",
         "test_matches_sklearn_on_random_counts",  # the first test grading the two NB functions

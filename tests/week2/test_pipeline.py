@@ -21,6 +21,7 @@ needs_corpus = pytest.mark.skipif(
     reason="set MATH4ML_DATA_MIRROR to the offline dataset copies (../shared/data)",
 )
 QUICK = ["drill_samples=2000", "explain.n_misclassified=1"]
+NO_FIGURES = [*QUICK, "figures=false"]  # for the runs whose figures no test reads
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +228,7 @@ def test_unknown_labels_fail_the_run_with_the_line(tmp_path, tracking_uri, runs_
     ],
 )
 def test_bad_settings_fail_the_run(override, message, tracking_uri, runs_of):
-    cfg = compose_config("week2", override, *QUICK, f"tracking.uri={tracking_uri}")
+    cfg = compose_config("week2", override, *NO_FIGURES, f"tracking.uri={tracking_uri}")
     with pytest.raises(SystemExit):
         run_tracked(cfg, "week2", pipeline.run)
     [run] = runs_of("week2")
@@ -243,7 +244,11 @@ def test_config_typos_fail_at_composition():
 @needs_corpus
 def test_complement_model_runs_without_explanations(tracking_uri, runs_of):
     cfg = compose_config(
-        "week2", "model.name=complement", "model.alpha=0.1", *QUICK, f"tracking.uri={tracking_uri}"
+        "week2",
+        "model.name=complement",
+        "model.alpha=0.1",
+        *NO_FIGURES,
+        f"tracking.uri={tracking_uri}",
     )
     run_tracked(cfg, "week2", pipeline.run)
     [run] = runs_of("week2")

@@ -14,8 +14,9 @@ from mlflow.tracking import MlflowClient
 from common.exercises import discover
 from tests.exercise_support import (
     assert_every_exercise_grades,
+    assert_every_other_exercise_passes,
     copy_reference,
-    grade_with_mistakes,
+    grade_everything_with_mistakes,
     replace_function,
 )
 from tests.weeks import run_cli, run_in_own_store
@@ -66,6 +67,11 @@ ONE_PERMUTATION_FOREVER = """def minibatches(n_samples, batch_size, generator):
 RAISES = """def central_difference(f, x, h=1e-6):
     raise ZeroDivisionError("my difference quotient divides by zero")
 """
+MISTAKES = {
+    "optimize.descent_step": SIGN_ERROR_STEP,
+    "losses.logistic_hessian": HESSIAN_WITHOUT_1_OVER_N,
+    "optimize.minibatches": ONE_PERMUTATION_FOREVER,
+}
 
 
 def test_every_week3_curriculum_id_has_an_exercise():
@@ -78,25 +84,36 @@ def test_fresh_stubs_grade_as_all_todo_and_exit_zero(mine):
     assert_every_exercise_grades(PACKAGE, TESTS, mine, "todo")
 
 
+@pytest.mark.slow  # the fast set grades the same copy with MISTAKES swapped in (below)
 def test_the_reference_copied_into_mine_passes_every_exercise(mine):
     assert_every_exercise_grades(PACKAGE, TESTS, mine, "passes")
 
 
-def test_wrong_formulas_fail_alone_naming_the_failing_test(mine):
-    mistakes = {
-        "optimize.descent_step": SIGN_ERROR_STEP,
-        "losses.logistic_hessian": HESSIAN_WITHOUT_1_OVER_N,
-        "optimize.minibatches": ONE_PERMUTATION_FOREVER,
-    }
-    status, statuses, output = grade_with_mistakes(PACKAGE, TESTS, mine, mistakes)
+@pytest.fixture(scope="module")
+def graded_with_mistakes(tmp_path_factory):
+    """One `make check` of every week-3 exercise: the reference copied, MISTAKES swapped in."""
+    mine = tmp_path_factory.mktemp("learner") / "mine"
+    return grade_everything_with_mistakes(PACKAGE, TESTS, mine, MISTAKES)
+
+
+def test_the_reference_copied_into_mine_passes_every_exercise_without_a_mistake(
+    graded_with_mistakes,
+):
+    _, statuses, output = graded_with_mistakes
+    assert_every_other_exercise_passes(PACKAGE, MISTAKES, statuses, output)
+
+
+def test_wrong_formulas_fail_alone_naming_the_failing_test(graded_with_mistakes):
+    status, statuses, output = graded_with_mistakes
     assert status == 1, output
-    assert statuses == {
+    expected = {  # the graded ids of the mistakes (every other exercise: the test above)
         "losses.mse_gradient": "passes",
         "losses.logistic_gradient": "passes",
         "losses.logistic_hessian": "fails",
         "optimize.minibatches": "fails",
         "optimize.descent_step": "fails",
-    }, output
+    }
+    assert {key: statuses.get(key) for key in expected} == expected, output
     assert "test_descent_step_is_w_minus_lr_times_the_gradient" in output
     assert "test_logistic_hessian_is_weighted_gram_matrix" in output
     assert "test_minibatches_partition_the_rows_every_epoch_with_a_fresh_permutation" in output

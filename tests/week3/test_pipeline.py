@@ -15,6 +15,7 @@ from tests.test_curriculum import logged_names
 from tests.weeks import compose_config, run_in_own_store
 
 QUICK = ["progress=false", "compare_steps=300"]
+NO_FIGURES = [*QUICK, "figures=false"]  # for the runs whose figures no test reads
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,7 @@ def test_default_run_reaches_the_optimum_and_logs_what_the_readme_promises(finis
 
 def test_same_seed_same_curve(tracking_uri, runs_of):
     overrides = [
-        *QUICK,
+        *NO_FIGURES,
         "tasks=[logistic]",
         "optimizer.name=sgd",
         "optimizer.batch_size=32",
@@ -94,7 +95,7 @@ def test_same_seed_same_curve(tracking_uri, runs_of):
 def test_divergence_fails_the_run_at_the_step_it_happens(tracking_uri, runs_of):
     cfg = compose_config(
         "week3",
-        *QUICK,
+        *NO_FIGURES,
         "tasks=[linear]",
         "optimizer.name=gd",
         "optimizer.lr=5.0",

@@ -12,8 +12,9 @@ from mlflow.tracking import MlflowClient
 from common.exercises import discover
 from tests.exercise_support import (
     assert_every_exercise_grades,
+    assert_every_other_exercise_passes,
     copy_reference,
-    grade_with_mistakes,
+    grade_everything_with_mistakes,
     replace_function,
 )
 from tests.weeks import run_cli, run_in_own_store
@@ -63,6 +64,11 @@ NATS_NOT_BITS = """def entropy_of_counts(counts):
 RAISES = """def entropy(p, base=None):
     raise ZeroDivisionError("my entropy divides by zero")
 """
+MISTAKES = {
+    "tree.split_scores": UNWEIGHTED_SCORES,
+    "geometry.cosine_similarity": UNNORMALIZED_COSINE,
+    "tree.entropy_of_counts": NATS_NOT_BITS,
+}
 
 
 def test_every_week4_curriculum_id_has_an_exercise():
@@ -75,25 +81,36 @@ def test_fresh_stubs_grade_as_all_todo_and_exit_zero(mine):
     assert_every_exercise_grades(PACKAGE, TESTS, mine, "todo")
 
 
+@pytest.mark.slow  # the fast set grades the same copy with MISTAKES swapped in (below)
 def test_the_reference_copied_into_mine_passes_every_exercise(mine):
     assert_every_exercise_grades(PACKAGE, TESTS, mine, "passes")
 
 
-def test_wrong_formulas_fail_alone_naming_the_failing_test(mine):
-    mistakes = {
-        "tree.split_scores": UNWEIGHTED_SCORES,
-        "geometry.cosine_similarity": UNNORMALIZED_COSINE,
-        "tree.entropy_of_counts": NATS_NOT_BITS,
-    }
-    status, statuses, output = grade_with_mistakes(PACKAGE, TESTS, mine, mistakes)
+@pytest.fixture(scope="module")
+def graded_with_mistakes(tmp_path_factory):
+    """One `make check` of every week-4 exercise: the reference copied, MISTAKES swapped in."""
+    mine = tmp_path_factory.mktemp("learner") / "mine"
+    return grade_everything_with_mistakes(PACKAGE, TESTS, mine, MISTAKES)
+
+
+def test_the_reference_copied_into_mine_passes_every_exercise_without_a_mistake(
+    graded_with_mistakes,
+):
+    _, statuses, output = graded_with_mistakes
+    assert_every_other_exercise_passes(PACKAGE, MISTAKES, statuses, output)
+
+
+def test_wrong_formulas_fail_alone_naming_the_failing_test(graded_with_mistakes):
+    status, statuses, output = graded_with_mistakes
     assert status == 1, output
-    assert statuses == {
+    expected = {  # the graded ids of the mistakes (every other exercise: the test above)
         "geometry.cosine_similarity": "fails",
         "geometry.top_k": "passes",
         "tree.entropy_of_counts": "fails",
         "tree.cumulative_class_counts": "passes",
         "tree.split_scores": "fails",
-    }, output
+    }
+    assert {key: statuses.get(key) for key in expected} == expected, output
     assert "test_cosine_similarity_matches_sklearn" in output
     assert "test_split_scores_weigh_each_childs_impurity_by_its_size" in output
     assert "test_entropy_of_counts_is_scipy_entropy_of_each_column_in_bits" in output

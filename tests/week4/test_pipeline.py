@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +12,16 @@ from hydra.errors import ConfigCompositionException
 from common.tracking import run_tracked
 from projects.week4_tree_search import config, pipeline  # noqa: F401  (config registers the schema)
 from projects.week4_tree_search.data import load_split
+from projects.week4_tree_search.search import knn_graph
 from tests.test_curriculum import logged_names
 from tests.weeks import compose_config, run_in_own_store
+
+
+def torch_cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
 
 QUICK = ["curse.dims=[2,20,200]", "curse.n_points=200"]
 
@@ -87,6 +96,37 @@ def test_logged_tree_model_predicts_like_the_tree(finished_run):
     np.testing.assert_array_equal(loaded.predict(split.X_test), expected)
 
 
+@pytest.mark.slow
+def test_pinned_model_requirements_are_what_mlflow_would_infer(finished_run):
+    """The run pins the model's requirements (inferring them loads the model again in a
+    subprocess, a quarter of the run); MLflow's inference on the logged model finds the same
+    packages at the same versions, besides pytest, which its capture process imports."""
+    import mlflow
+    from mlflow.models import infer_pip_requirements
+
+    _, run, _, uri = finished_run
+    mlflow.set_tracking_uri(uri)
+    [model] = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id], output_format="list"
+    )
+    inferred = set(infer_pip_requirements(model.model_uri, "sklearn"))
+    pinned = set(pipeline.tree_model_requirements())
+    assert {r for r in inferred if not r.startswith(("mlflow==", "pytest=="))} == pinned
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean", "manhattan"])
+def test_connectivity_read_from_the_distance_graph_is_the_connectivity_graph(metric):
+    """The run searches the digits' k-NN graph once, by distance and in blocks of 4096 rows,
+    and reads the connectivity graph off it; the straightforward path searched again."""
+    X = load_split("digits", test_size=0.2, seed=0).X_train
+    by_distance = knn_graph(X, 10, metric=metric, mode="distance", block_size=4096)
+    expected = knn_graph(X, 10, metric=metric, mode="connectivity")
+    edges = pipeline.connectivity(by_distance)
+    assert edges.shape == expected.shape
+    for part in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(edges, part), getattr(expected, part))
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -119,6 +159,7 @@ def test_logged_tree_model_predicts_like_the_tree(finished_run):
         (["selection.dataset=digits"], r"selection.dataset must be one of"),
         (["selection.n_bins=1"], r"selection.n_bins must be >= 2"),
         (["selection.top_k=31"], r"selection.top_k in \[1, 30\]"),
+        (["device=gpu"], r"device must be one of cpu, auto, cuda, got 'gpu'"),
     ],
 )
 def test_bad_settings_fail_before_any_work(overrides, message, tracking_uri, runs_of):
@@ -129,6 +170,48 @@ def test_bad_settings_fail_before_any_work(overrides, message, tracking_uri, run
     assert run.info.status == "FAILED"
     assert re.search(message, run.data.tags["error"]), run.data.tags["error"]
     assert "information_max_abs_error" not in run.data.metrics  # nothing was computed
+
+
+@pytest.mark.skipif(torch_cuda_available(), reason="this machine has a CUDA GPU")
+def test_device_cuda_without_a_gpu_fails_in_one_line_before_any_work(tracking_uri, runs_of):
+    cfg = compose_config("week4", *QUICK, "device=cuda", f"tracking.uri={tracking_uri}")
+    with pytest.raises(SystemExit):
+        run_tracked(cfg, "week4", pipeline.run)
+    [run] = runs_of("week4")
+    assert run.info.status == "FAILED"
+    error = run.data.tags["error"]
+    assert "device=cuda but torch sees no CUDA GPU" in error
+    assert "\n" not in error.strip()
+    assert "use device=cpu or device=auto" in error
+    assert not run.data.metrics  # nothing was computed
+
+
+def test_device_auto_runs_the_search_where_torch_finds_a_device():
+    import torch
+
+    cfg = compose_config("week4", "device=auto")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert pipeline.torch_device(cfg.device).type == expected
+    assert compose_config("week4").device == "cpu"  # the default: the same numbers anywhere
+
+
+def test_without_figures_every_metric_and_table_is_the_same(finished_run, tracking_uri, runs_of):
+    """figures=false (a sweep's jobs) skips drawing and what only a figure needs."""
+    from mlflow.tracking import MlflowClient
+
+    client, with_figures, folder, _ = finished_run
+    cfg = compose_config("week4", *QUICK, "figures=false", f"tracking.uri={tracking_uri}")
+    run_tracked(cfg, "week4", pipeline.run)
+    [run] = runs_of("week4")
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics == with_figures.data.metrics
+    quiet = MlflowClient(tracking_uri)
+    assert not quiet.list_artifacts(run.info.run_id, "figures")
+    assert client.list_artifacts(with_figures.info.run_id, "figures")
+    for table in client.list_artifacts(with_figures.info.run_id, "tables"):
+        ours = quiet.download_artifacts(run.info.run_id, table.path, str(folder / "quiet"))
+        theirs = client.download_artifacts(with_figures.info.run_id, table.path, str(folder))
+        assert Path(ours).read_text() == Path(theirs).read_text(), table.path
 
 
 def test_config_typos_fail_at_composition():

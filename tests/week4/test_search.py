@@ -17,6 +17,7 @@ from common.grading import grades
 from projects.week4_tree_search.search import (
     SimilarityIndex,
     chunk_maxima,
+    cosine_exact,
     knn_graph,
     neighbour_adjacency,
 )
@@ -166,6 +167,34 @@ def test_agrees_with_faiss_when_installed(data):
     np.testing.assert_allclose(values, expected_values, atol=1e-6)
 
 
+def test_cosine_rescoring_by_batched_products_is_the_elementwise_formula():
+    """The final candidates are scored by one batch of matrix-vector products; the plain
+    formula sum_j q_j c_j gives the same similarities up to float32 rounding (~1 ulp)."""
+    generator = torch.Generator().manual_seed(0)
+    Q = torch.nn.functional.normalize(torch.randn(50, 64, generator=generator), dim=1)
+    C = torch.nn.functional.normalize(torch.randn(50, 320, 64, generator=generator), dim=2)
+    expected = (C.double() * Q.double().unsqueeze(1)).sum(dim=-1)
+    plain = (C * Q.unsqueeze(1)).sum(dim=-1)
+    batched = cosine_exact(Q, C)
+    assert batched.shape == (50, 320)
+    assert batched.dtype == torch.float32
+    np.testing.assert_allclose(batched, plain, rtol=0, atol=4e-7)
+    np.testing.assert_allclose(batched, expected, rtol=0, atol=4e-7)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+@pytest.mark.parametrize("metric", METRICS)
+def test_search_on_cuda_matches_the_cpu(data, metric):
+    X, queries = data
+    values, ids = SimilarityIndex(metric=metric, block_size=64).fit(X).search(queries, 7)
+    on_gpu = SimilarityIndex(metric=metric, block_size=64, device="cuda").fit(X)
+    gpu_values, gpu_ids = on_gpu.search(queries, 7)
+    assert isinstance(gpu_values, np.ndarray)
+    assert on_gpu.vectors_.is_cuda
+    np.testing.assert_array_equal(gpu_ids, ids)
+    np.testing.assert_allclose(gpu_values, values, rtol=1e-5, atol=1e-6)
+
+
 def test_chunk_maxima_pads_the_last_chunk_with_minus_infinity():
     S = -torch.arange(1.0, 8.0).reshape(1, 7)  # all negative: a zero padding would win
     np.testing.assert_array_equal(chunk_maxima(S, 3).numpy(), [[-1.0, -4.0, -7.0]])
@@ -216,6 +245,7 @@ BAD_PARAMETERS = [
     ({"block_size": 0}, "block_size must be an integer >= 1, got 0"),
     ({"block_size": 100}, r"block_size must be a multiple of chunk_size \(32\), got 100"),
     ({"query_block_size": 2.5}, "query_block_size must be an integer >= 1, got 2.5"),
+    ({"device": "gpu"}, "device must be a torch device such as 'cpu' or 'cuda', got 'gpu'"),
 ]
 
 
