@@ -21,6 +21,7 @@ config error should answer at once.
 
 from __future__ import annotations
 
+import _thread
 import hashlib
 import json
 import logging
@@ -57,6 +58,7 @@ RUN_NAME_LENGTH = 250
 PARAMS_PER_BATCH = 100  # MLflow's limit for one log_batch call
 EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 130, 143
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C and kill: the run ends KILLED
+RERAISE_S = 0.5  # a stop swallowed where it landed is raised again after this long
 HEADLINE = "headline"  # the metric holding what a week's pipeline returns
 NOT_FINITE_TAG = "headline.not_finite"  # set when the headline was inf or NaN (logged NaN)
 HEADLINE_METRIC_TAG = "headline.metric"  # which metric the headline repeats
@@ -217,40 +219,73 @@ def finished_run_with(tracking_uri: str, experiment_id: str, digest: str):
     return next((run for run in runs if HEADLINE in run.data.metrics), None)
 
 
-@contextmanager
-def stop_signals() -> Iterator[Callable[[], None]]:
-    """SIGTERM raises :class:`Terminated` and SIGINT ``KeyboardInterrupt`` in the block,
-    but only from ``release()`` on: one that arrives before is held and raised there.
+class StopSignals:
+    """SIGTERM raises :class:`Terminated` and SIGINT ``KeyboardInterrupt``, from
+    :meth:`release` on: a stop that arrives before is held and raised there.
 
     A run is opened before ``release()`` and released inside the ``try`` that marks it
     KILLED, so a stop that arrives while MLflow creates the run is raised where it is
-    handled, and no run is left RUNNING. (Python runs signal handlers in the main thread;
-    outside it signals are not this code's: nothing is changed.)
+    handled, and no run is left RUNNING. An exception raised by a signal handler can land
+    in a place that swallows it (a weakref callback, a ``__del__``), and the run would go on:
+    so until :meth:`handled` is called, the stop is raised again every ``RERAISE_S``.
     """
-    held: list[BaseException] = []
-    released = False
 
-    def handler(signum: int, frame: object) -> None:
+    def __init__(self) -> None:
+        self.held: list[BaseException] = []
+        self.released = False
+        self.stopping: int | None = None  # the signal being raised until handled
+        self.done = False
+
+    def handler(self, signum: int, frame: object) -> None:
+        if self.done:  # the run is already stopping
+            return
         stop = Terminated(f"terminated by signal {signum}") if signum == signal.SIGTERM else None
         stop = stop or KeyboardInterrupt()
-        if not released:
-            held.append(stop)
+        if not self.released:
+            self.held.append(stop)
             return
+        self.raise_again_until_handled(signum)
         raise stop
 
-    def release() -> None:
-        nonlocal released
-        released = True
-        if held:
-            raise held.pop()
+    def raise_again_until_handled(self, signum: int) -> None:
+        if self.stopping is None:
+            self.stopping = signum
+            threading.Thread(target=self.reraise, daemon=True).start()
 
+    def reraise(self) -> None:
+        while not self.done:
+            time.sleep(RERAISE_S)
+            if not self.done:
+                _thread.interrupt_main(self.stopping)  # the handler runs again in main
+
+    def release(self) -> None:
+        self.released = True
+        if self.held:
+            stop = self.held.pop()
+            self.raise_again_until_handled(
+                signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
+            )
+            raise stop
+
+    def handled(self) -> None:
+        """The stop reached the code that marks the run: raise it no more."""
+        self.done = True
+
+
+@contextmanager
+def stop_signals() -> Iterator[StopSignals]:
+    """:class:`StopSignals` installed for SIGINT and SIGTERM while the block runs. (Python
+    runs signal handlers in the main thread; outside it nothing is changed.)"""
+    stops = StopSignals()
     if threading.current_thread() is not threading.main_thread():
-        yield lambda: None
+        stops.released = True
+        yield stops
         return
-    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    previous = {signum: signal.signal(signum, stops.handler) for signum in STOP_SIGNALS}
     try:
-        yield release
+        yield stops
     finally:
+        stops.handled()
         for signum, old in previous.items():
             signal.signal(signum, old)
 
@@ -393,14 +428,15 @@ def run_tracked(
         tags[REUSED_TAG] = earlier.data.tags.get(REUSED_TAG, earlier.info.run_id)
         run_name = f"{run_name or week} (reused)"
     outcome = Outcome()
-    with stop_signals() as release:
+    with stop_signals() as stops:
         run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
         try:
-            release()  # a stop that came while the run opened is raised here, inside the try
+            stops.release()  # a stop that came while the run opened is raised here, in the try
             log.info("MLflow run %s in %s (experiment %s)", run.info.run_id, tracking_uri, week)
             log_params(cfg)
             outcome.result = reuse(earlier) if earlier else run_pipeline(cfg, pipeline, outcome)
         except (KeyboardInterrupt, Terminated) as stop:
+            stops.handled()
             outcome.stopped(stop, week, run.info.run_id)
         except Exception as error:
             outcome.failed(error, week, run.info.run_id)

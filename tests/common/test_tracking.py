@@ -223,3 +223,49 @@ def test_run_name_from_the_config_wins(tracking_uri, runs_of):
     cfg.tracking.run_name = "baseline"
     run_tracked(cfg, "demo", lambda cfg: 0.0)
     assert runs_of("demo")[0].info.run_name == "baseline"
+
+
+SWALLOWS_THE_FIRST_STOP = textwrap.dedent(
+    """
+    import sys, time
+    from omegaconf import OmegaConf
+    from common.config import BaseConfig, TrackingConfig
+    from common.tracking import run_tracked
+
+    def pipeline(cfg):  # as a weakref callback or __del__ swallows what lands in it
+        print("pipeline started", flush=True)
+        swallowed = False
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                time.sleep(0.05)
+            except BaseException:
+                if swallowed:
+                    raise
+                swallowed = True
+                print("swallowed", flush=True)
+        return 0.0
+
+    cfg = OmegaConf.structured(BaseConfig(tracking=TrackingConfig(uri=sys.argv[1])))
+    run_tracked(cfg, "demo", pipeline)
+    """
+)
+
+
+def test_a_sigterm_swallowed_where_it_landed_is_raised_again_and_the_run_ends_killed(
+    tracking_uri, runs_of
+):
+    process = subprocess.Popen(
+        [sys.executable, "-c", SWALLOWS_THE_FIRST_STOP, tracking_uri],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout.readline().strip() == "pipeline started"
+        process.send_signal(signal.SIGTERM)
+        assert process.stdout.readline().strip() == "swallowed"
+        assert process.wait(timeout=30) == EXIT_TERMINATED  # not the 60 s the loop would run
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert runs_of("demo")[0].info.status == "KILLED"
