@@ -233,11 +233,13 @@ SWALLOWS_THE_FIRST_STOP = textwrap.dedent(
     from common.tracking import run_tracked
 
     def pipeline(cfg):  # as a weakref callback or __del__ swallows what lands in it
-        print("pipeline started", flush=True)
-        swallowed = False
+        swallowed = started = False
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
+                if not started:
+                    started = True
+                    print("pipeline started", flush=True)
                 time.sleep(0.05)
             except BaseException:
                 if swallowed:
