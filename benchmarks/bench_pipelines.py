@@ -47,11 +47,11 @@ def run_week(module: str, store: Path, output_dir: Path) -> tuple[float, float]:
         command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     stderr = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
+    _, status, usage = os.wait4(process.pid, 0)  # the child's own peak memory
     seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"{module} failed ({process.returncode}):\n{stderr[-3000:].decode()}")
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{module} failed ({code}):\n{stderr[-3000:].decode()}")
     return seconds, usage.ru_maxrss / 1024  # Linux: kilobytes
 
 

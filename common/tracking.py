@@ -231,7 +231,7 @@ class StopSignals:
     """
 
     def __init__(self) -> None:
-        self.held: list[BaseException] = []
+        self.held: list[int] = []  # signals that came before release()
         self.released = False
         self.stopping: int | None = None  # the signal being raised until handled
         self.done = False
@@ -239,33 +239,30 @@ class StopSignals:
     def handler(self, signum: int, frame: object) -> None:
         if self.done:  # the run is already stopping
             return
-        stop = Terminated(f"terminated by signal {signum}") if signum == signal.SIGTERM else None
-        stop = stop or KeyboardInterrupt()
         if not self.released:
-            self.held.append(stop)
+            self.held.append(signum)
             return
-        self.raise_again_until_handled(signum)
-        raise stop
+        self.stop(signum)
 
-    def raise_again_until_handled(self, signum: int) -> None:
+    def release(self) -> None:
+        self.released = True
+        if self.held:
+            self.stop(self.held.pop())
+
+    def stop(self, signum: int) -> None:
+        """Raise the stop for ``signum``, and again every RERAISE_S until handled."""
         if self.stopping is None:
             self.stopping = signum
             threading.Thread(target=self.reraise, daemon=True).start()
+        if signum == signal.SIGTERM:
+            raise Terminated(f"terminated by signal {signum}")
+        raise KeyboardInterrupt
 
     def reraise(self) -> None:
         while not self.done:
             time.sleep(RERAISE_S)
             if not self.done:
                 _thread.interrupt_main(self.stopping)  # the handler runs again in main
-
-    def release(self) -> None:
-        self.released = True
-        if self.held:
-            stop = self.held.pop()
-            self.raise_again_until_handled(
-                signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
-            )
-            raise stop
 
     def handled(self) -> None:
         """The stop reached the code that marks the run: raise it no more."""
@@ -418,8 +415,8 @@ def run_tracked(
     mlflow.set_tracking_uri(tracking_uri)
     experiment_id = ensure_experiment(cfg.tracking.experiment or week, tracking_uri)
     overrides, output_dir = hydra_context()
-    _, job = sweep_job()
-    tags = {**run_tags(cfg, week, overrides, output_dir), **headline.tags()}
+    parent_run_id, job = sweep_job()
+    tags = {**run_tags(cfg, week, overrides, output_dir, parent_run_id, job), **headline.tags()}
     run_name = cfg.tracking.run_name or default_run_name(overrides)
     earlier = None
     if cfg.tracking.resume:
@@ -459,11 +456,15 @@ def configure_client() -> None:
 
 
 def run_tags(
-    cfg: DictConfig, week: str, overrides: list[str], output_dir: Path | None
+    cfg: DictConfig,
+    week: str,
+    overrides: list[str],
+    output_dir: Path | None,
+    parent_run_id: str | None,
+    job: int | None,
 ) -> dict[str, str]:
     """What a run is and where it comes from: week, overrides, config hash, sweep, git,
     library versions, and the process that owns it (:mod:`common.liveness`)."""
-    parent_run_id, job = sweep_job()
     return {
         "week": week,
         "overrides": " ".join(overrides) or "(defaults)",
