@@ -4,8 +4,8 @@ MLflow's charts never draw every point of a long curve: the UI asks the store fo
 sampled points per curve (``get-history-bulk-interval``). Logging each of 20,000 steps costs
 20,000 rows (about 140 us of CPU each on SQLite, most of a tiny pipeline's logging) for a
 chart of 320. ``log_curve`` logs at most ``CHART_POINTS`` steps of a curve: all of a short
-one; of a long one, step 0, the last step and log-spaced steps between (dense early, where a
-loss falls fastest). The whole curve goes to the artifact ``curves/<key>.csv`` (step,value):
+one; of a long one, every early step, then log-spaced steps to the last (dense early, where
+a loss falls fastest). The whole curve goes to the artifact ``curves/<key>.csv`` (step,value):
 ``pandas.read_csv`` gives every point back.
 """
 
@@ -22,12 +22,18 @@ METRIC_BATCH = 1000  # step metrics per log_batch call: MLflow's limit
 
 
 def chart_steps(n_points: int, limit: int = CHART_POINTS) -> np.ndarray:
-    """At most ``limit`` of the steps 0..n_points-1, always the first and the last: all of
-    them when there are no more than ``limit``, else log-spaced (ascending, distinct)."""
+    """At most ``limit`` of the steps 0..n_points-1, ascending, always the first and the
+    last: all of them when there are no more than ``limit``; else every step below some
+    ``dense``, then log-spaced steps from ``dense`` on, ``dense`` the first at which the
+    log-spaced ones lie at least one step apart."""
     if n_points <= limit:
         return np.arange(n_points)
-    between = np.geomspace(1, n_points - 1, limit - 1)
-    return np.unique(np.concatenate([[0], np.round(between).astype(int)]))
+    for dense in range(1, limit - 1):
+        ratio = ((n_points - 1) / dense) ** (1 / (limit - dense - 1))
+        if dense * (ratio - 1) >= 1:
+            break
+    spaced = np.round(np.geomspace(dense, n_points - 1, limit - dense)).astype(int)
+    return np.unique(np.concatenate([np.arange(dense), spaced]))
 
 
 def log_curve(key: str, values) -> None:
