@@ -13,7 +13,7 @@ class PCAConfig:
 
 @dataclass
 class LowRankConfig:
-    ranks: list[int] = field(default_factory=lambda: [5, 10, 20, 40, 80, 160])
+    ranks: list[int] = field(default_factory=lambda: [5, 10, 20, 40, 80, 160])  # <= min(H, W) kept
     rank: int = 40  # the setting shown in the reconstruction grid and logged as svd_*
 
 

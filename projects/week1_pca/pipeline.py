@@ -35,6 +35,7 @@ from projects.week1_pca import (
     plots,
 )
 from projects.week1_pca import rate_distortion as rd
+from projects.week1_pca.config import LowRankConfig
 from projects.week1_pca.images import LoadedImage, load_image
 from projects.week1_pca.pca import PCA
 
@@ -45,6 +46,7 @@ CODEC_SUFFIX = ".klt"  # the patch codec's files
 HILBERT_SIZE = 12  # H_ij = 1 / (i + j + 1), cond ~ 1.6e16: LU keeps the residual, inv does not
 WELL_CONDITIONED = 1e12  # cond(A) below this: LU factors agree with scipy's to ~cond eps
 TIMING_REPEATS = 3  # block split and solves: the best of this many calls
+DEFAULT_RANKS = LowRankConfig().ranks  # clipped to each image; ranks a user sets are checked
 
 
 def run(cfg: DictConfig) -> float:
@@ -60,7 +62,7 @@ def run(cfg: DictConfig) -> float:
     with step("load the images"):
         images = [load_image(source, cfg.max_pixels) for source in cfg.images]  # fail early
         for image in images:
-            low_rank.check_rank(image.pixels, cfg.low_rank.rank, *cfg.low_rank.ranks)
+            check_ranks(image, cfg.low_rank.rank, cfg.low_rank.ranks)
     with step("LU solves: Hilbert matrix and block covariances"):
         log_lu_solves(images, cfg.patch_codec.block, cfg.figures)
     summary = pd.DataFrame([compress(image, cfg, cfg.figures) for image in images])
@@ -129,7 +131,8 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
         log_linear_maps(pixels, name, encoder.transforms(subsampled=False)[0])
         log_block_split(pixels, name, cfg.patch_codec.block)
     with step(f"{name}: truncated SVD"):
-        ranks = {*cfg.low_rank.ranks, cfg.low_rank.rank} if figures else {cfg.low_rank.rank}
+        curve = low_rank.clip_ranks(cfg.low_rank.ranks, pixels)[0] if figures else []
+        ranks = {*curve, cfg.low_rank.rank}
         svd_curve, svd_images, sigma = truncated_svd_curve(pixels, ranks)
     with step(f"{name}: rate search"):
         targets = [cfg.patch_codec.target_bpp, *(cfg.patch_codec.curve_bpp if figures else [])]
@@ -414,3 +417,31 @@ def solve_rows(matrix: str, A: np.ndarray) -> list[dict]:
             }
         )
     return rows
+
+
+def check_ranks(image: LoadedImage, rank: int, ranks) -> None:
+    """``low_rank.rank`` and ``low_rank.ranks`` against the image: k in [1, min(H, W)].
+
+    A rank outside fails in one line naming the key and the largest valid value, except
+    the default curve ranks: those above min(H, W) are dropped, in a log line.
+    """
+    high, (height, width) = low_rank.max_rank(image.pixels), image.pixels.shape[:2]
+    where = f"must be in [1, {high}] for {image.name} ({width} x {height} pixels)"
+    if not 1 <= rank <= high:
+        fix = f"={high} or smaller" if rank > high else f" between 1 and {high}"
+        raise ValueError(f"low_rank.rank {where}, got {rank}; pass low_rank.rank{fix}")
+    dropped = low_rank.clip_ranks(ranks, image.pixels)[1]
+    if list(ranks) == DEFAULT_RANKS:
+        if dropped:
+            log.info(
+                "%s: the default low_rank.ranks %s are above its largest rank %d: "
+                "dropped from the curve",
+                image.name, dropped, high,
+            )  # fmt: skip
+        return
+    bad = sorted({k for k in ranks if not 1 <= k <= high})
+    if bad:
+        raise ValueError(
+            f"low_rank.ranks {where}, got {bad}; drop them (the largest valid value is "
+            f"{high}) or leave low_rank.ranks at its default, clipped to each image"
+        )

@@ -24,6 +24,7 @@ from projects.week1_pca import (
     config,  # noqa: F401  (registers the schema)
     pipeline,
 )
+from projects.week1_pca.images import LoadedImage
 from projects.week1_pca.patch_codec import decode
 from tests.test_curriculum import logged_names
 from tests.weeks import compose_config, run_cli
@@ -137,8 +138,14 @@ def test_bad_image_files_fail_the_run(filename, tmp_path, tracking_uri, runs_of)
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["low_rank.rank=0"], r"k must be in \[1, 96\]"),
-        (["low_rank.ranks=[2,500]"], r"k must be in \[1, 96\].*got 500"),
+        (
+            ["low_rank.rank=0"],
+            r"^ValueError: low_rank.rank must be in \[1, 96\] for crop \(128 x 96 pixels\), got 0",
+        ),
+        (
+            ["low_rank.ranks=[2,500]"],
+            r"^ValueError: low_rank.ranks must be in \[1, 96\] for crop .*got \[500\]; drop them",
+        ),
         (["pca.solver=qr"], "solver must be one of"),
         (["patch_codec.target_bpp=-1"], "target_bpp must be"),
     ],
@@ -182,3 +189,59 @@ def test_cli_sweep_logs_one_finished_run_per_job(crop, tracking_uri, runs_of, tm
     assert sorted(r.data.params["low_rank.rank"] for r in runs) == ["2", "8"]
     assert {r.info.status for r in runs} == {"FINISHED"}
     assert all("low_rank.rank=" in r.info.run_name for r in runs)
+
+
+def loaded(height: int, width: int) -> LoadedImage:
+    pixels = np.zeros((height, width, 3), dtype=np.uint8)
+    return LoadedImage("small", "/small.png", pixels, (width, height))
+
+
+def test_default_curve_ranks_above_the_image_are_dropped_with_a_log_line(caplog):
+    caplog.set_level("INFO", logger="projects.week1_pca.pipeline")
+    pipeline.check_ranks(loaded(30, 50), 20, pipeline.DEFAULT_RANKS)  # 40, 80, 160 > 30
+    [line] = [r.getMessage() for r in caplog.records if "low_rank.ranks" in r.getMessage()]
+    assert line == (
+        "small: the default low_rank.ranks [40, 80, 160] are above its largest rank 30: "
+        "dropped from the curve"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rank", "ranks", "message"),
+    [
+        (40, pipeline.DEFAULT_RANKS, r"low_rank.rank must be in \[1, 30\] for small \(50 x 30 "
+         r"pixels\), got 40; pass low_rank.rank=30 or smaller$"),
+        (0, [5], r"low_rank.rank must be in \[1, 30\] .*, got 0; "
+         r"pass low_rank.rank between 1 and 30$"),
+        (20, [5, 31, 0], r"low_rank.ranks must be in \[1, 30\] for small \(50 x 30 pixels\), "
+         r"got \[0, 31\]; drop them \(the largest valid value is 30\)"),
+    ],
+)  # fmt: skip
+def test_a_rank_the_user_sets_beyond_the_image_fails_naming_the_key(rank, ranks, message):
+    with pytest.raises(ValueError, match=message):
+        pipeline.check_ranks(loaded(30, 50), rank, ranks)
+
+
+def test_an_image_smaller_than_the_default_ranks_runs_with_the_curve_clipped(
+    tmp_path, tracking_uri, runs_of
+):
+    """A 24 x 32 crop with the default low_rank.ranks (up to 160): the curve keeps 5, 10, 20."""
+    path = tmp_path / "tiny crop.png"
+    Image.fromarray(load_sample_image("china.jpg")[150:174, 250:282]).save(path)
+    cfg = compose_config(
+        "week1",
+        f"images=['{path}']",
+        "low_rank.rank=20",
+        "patch_codec.curve_bpp=[2.0]",
+        "jpeg.qualities=[50]",
+        "pca.n_components=5",
+        f"tracking.uri={tracking_uri}",
+    )
+    run_tracked(cfg, "week1", pipeline.run)
+    [run] = runs_of("week1")
+    assert run.info.status == "FINISHED"
+    table = runs_of.client.load_table(  # the rate-distortion points the figure draws
+        run.info.experiment_id, "tables/tiny crop/rate_distortion.json", [run.info.run_id]
+    )
+    svd_settings = table.loc[table["codec"] == "svd", "setting"].tolist()
+    assert svd_settings == ["k=5", "k=10", "k=20"]
