@@ -85,6 +85,8 @@ def test_cli_run_finishes_and_logs_what_the_readme_promises(crop, tracking_uri, 
     assert metrics["hilbert_lu_residual"] < 1e-14 < metrics["hilbert_inverse_residual"]
     assert metrics["pca_explained_variance_max_rel_diff"] < 1e-8
     assert 0.9 < metrics["bpp"] < 1.1
+    assert abs(metrics["crop.rate_target_miss"]) <= pipeline.RATE_RTOL  # on target: no tag
+    assert pipeline.RATE_MISSED_TAG not in run.data.tags
     assert metrics["psnr_db"] > metrics["svd_psnr_db"]
     assert metrics["codec_vs_jpeg_db"] == pytest.approx(
         metrics["psnr_db"] - metrics["jpeg_psnr_db"]
@@ -245,3 +247,40 @@ def test_an_image_smaller_than_the_default_ranks_runs_with_the_curve_clipped(
     )
     svd_settings = table.loc[table["codec"] == "svd", "setting"].tolist()
     assert svd_settings == ["k=5", "k=10", "k=20"]
+
+
+@pytest.mark.parametrize(
+    ("pixels", "target_bpp"),
+    [
+        (np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8), 1.0),  # too small
+        (np.full((16, 16, 3), 90, dtype=np.uint8), 1000.0),  # more bits than a flat image takes
+    ],
+    ids=["7x5_at_1_bpp", "flat_at_1000_bpp"],
+)
+def test_a_rate_target_out_of_reach_is_a_warning_a_tag_and_a_metric(
+    pixels, target_bpp, tmp_path, tracking_uri, runs_of, caplog
+):
+    path = tmp_path / "tiny.png"
+    Image.fromarray(pixels).save(path)
+    cfg = compose_config(
+        "week1",
+        f"images=[{path}]",
+        "low_rank.rank=5",
+        f"patch_codec.target_bpp={target_bpp}",
+        "figures=false",
+        "pca.n_components=5",
+        f"tracking.uri={tracking_uri}",
+    )
+    run_tracked(cfg, "week1", pipeline.run)
+    [run] = runs_of("week1")
+    assert run.info.status == "FINISHED"  # the run stands, at the rate the codec reached
+    bpp, miss = run.data.metrics["tiny.bpp"], run.data.metrics["tiny.rate_target_miss"]
+    assert miss == pytest.approx(bpp / target_bpp - 1, rel=1e-12)
+    assert abs(miss) > pipeline.RATE_RTOL
+    tag = run.data.tags[pipeline.RATE_MISSED_TAG]
+    assert tag == f"tiny: {bpp:.3g} bpp for patch_codec.target_bpp={target_bpp:g} ({miss:+.0%})"
+    [warning] = [r.getMessage() for r in caplog.records if "target_bpp" in r.getMessage()]
+    assert warning.startswith(
+        f"tiny: the patch codec cannot reach patch_codec.target_bpp={target_bpp:g}: "
+        f"its closest is {bpp:.3g} bpp ({100 * miss:+.0f}%"
+    )
