@@ -8,6 +8,7 @@ same config with Hydra's compose API and run it in-process, which is faster.
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -118,6 +119,7 @@ def write_truncated_jpeg(path: Path) -> None:
 
 
 BAD_IMAGES = {
+    "folder": (lambda p: p.mkdir(), "image is a directory, not a file"),
     "text.jpg": (lambda p: p.write_text("not pixels"), "not an image"),
     "empty.png": (lambda p: p.write_bytes(b""), "not an image"),
     "truncated.jpg": (write_truncated_jpeg, "cannot decode image"),
@@ -284,3 +286,28 @@ def test_a_rate_target_out_of_reach_is_a_warning_a_tag_and_a_metric(
         f"tiny: the patch codec cannot reach patch_codec.target_bpp={target_bpp:g}: "
         f"its closest is {bpp:.3g} bpp ({100 * miss:+.0f}%"
     )
+
+
+def test_readme_quoting_runs_an_image_whose_path_has_spaces_and_accents(
+    tracking_uri, runs_of, tmp_path
+):
+    """The README's ``images='["..."]'``, split as a POSIX shell splits it, through the CLI."""
+    documented = re.search(
+        r"python -m projects\.week1_pca (images='\[\"([^\"]+)\"\]')",
+        (REPO_ROOT / "README.md").read_text(),
+    )
+    assert documented, "the README shows the quoting of an image path"
+    path = tmp_path / "my photos" / "a b é.png"
+    path.parent.mkdir()
+    Image.fromarray(load_sample_image("china.jpg")[150:182, 250:298]).save(path)
+    override = documented.group(1).replace(documented.group(2), str(path))
+    args = ["low_rank.rank=8", "figures=false", *SMALL[2:], f"tracking.uri={tracking_uri}"]
+    unquoted = run_cli("week1_pca", f"images=[{path}]", *args, output_dir=tmp_path / "unquoted")
+    assert unquoted.returncode != 0
+    assert "LexerNoViableAltException" in unquoted.stderr  # why the README quotes it
+    result = run_cli("week1_pca", *shlex.split(override), *args, output_dir=tmp_path / "run")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    [run] = runs_of("week1")
+    assert run.info.status == "FINISHED"
+    assert run.data.params["images.0"] == str(path)
+    assert "a b é.bpp" in run.data.metrics
