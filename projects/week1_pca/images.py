@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,19 +74,24 @@ def decoded_bytes(mode: str, size: tuple[int, int]) -> int:
     return width * height * per_pixel
 
 
-def available_memory() -> int | None:
-    """Bytes the kernel says a new allocation can get (Linux ``MemAvailable``), else None."""
+def available_memory(
+    meminfo: Path = Path("/proc/meminfo"), cgroup: Path = Path("/sys/fs/cgroup")
+) -> int | None:
+    """Bytes a new allocation can get: Linux's ``MemAvailable``, or less when the process's
+    cgroup (v2: a container's limit) has less left; None where neither is known."""
+    known = []
     try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024  # the file counts kB
+        lines = meminfo.read_text().splitlines()
+        known += [int(line.split()[1]) * 1024 for line in lines if "MemAvailable:" in line]
     except OSError:
         pass
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit != "max":
+            known.append(int(limit) - int((cgroup / "memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    return min(known, default=None)
 
 
 @contextmanager

@@ -215,3 +215,18 @@ def test_image_too_big_for_memory_is_refused_before_decoding(tmp_path):
         match=r"vast\.png \(200000 x 200000 pixels decoded\) needs 149\.0 GiB to decode, more than",
     ):
         load_image(str(path))
+
+
+def test_available_memory_is_the_containers_headroom_when_that_is_smaller(tmp_path):
+    """cgroup v2: memory.max - memory.current, when below the machine's MemAvailable."""
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       8000000 kB\nMemAvailable:   2000000 kB\n")
+    cgroup = tmp_path / "cgroup"
+    cgroup.mkdir()
+    assert available_memory(meminfo, cgroup) == 2_048_000_000  # no cgroup files
+    (cgroup / "memory.max").write_text("1073741824\n")
+    (cgroup / "memory.current").write_text("73741824\n")
+    assert available_memory(meminfo, cgroup) == 1_000_000_000
+    (cgroup / "memory.max").write_text("max\n")  # a cgroup without a limit
+    assert available_memory(meminfo, cgroup) == 2_048_000_000
+    assert available_memory(tmp_path / "absent", tmp_path / "absent") is None
