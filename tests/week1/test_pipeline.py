@@ -311,3 +311,23 @@ def test_readme_quoting_runs_an_image_whose_path_has_spaces_and_accents(
     assert run.info.status == "FINISHED"
     assert run.data.params["images.0"] == str(path)
     assert "a b é.bpp" in run.data.metrics
+
+
+def test_two_images_off_target_are_both_in_the_tag(tmp_path, tracking_uri, runs_of):
+    rng = np.random.default_rng(1)
+    paths = [tmp_path / "wide.png", tmp_path / "tall.png"]
+    for path, shape in zip(paths, [(5, 7, 3), (7, 5, 3)], strict=True):
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(path)
+    cfg = compose_config(
+        "week1",
+        f"images=[{paths[0]},{paths[1]}]",
+        "low_rank.rank=5",
+        "figures=false",
+        "pca.n_components=5",
+        f"tracking.uri={tracking_uri}",
+    )
+    run_tracked(cfg, "week1", pipeline.run)
+    [run] = runs_of("week1")
+    wide, tall = run.data.tags[pipeline.RATE_MISSED_TAG].split("; ")
+    assert wide.startswith("wide: ")
+    assert tall.startswith("tall: ")
