@@ -197,6 +197,30 @@ def test_predict_command_prints_the_verdict_and_the_evidence(finished_run, capsy
     assert "posterior log-odds" in out
 
 
+@needs_corpus
+def test_alpha_0_the_unsmoothed_mle_finishes_compared_where_scikit_learn_is_defined(
+    tmp_path, empty_store
+):
+    _, run, _ = run_in_own_store(
+        "week2_spam", "week2", ["model.alpha=0", *NO_FIGURES], tmp_path, empty_store
+    )
+    assert run.info.status == "FINISHED"
+    metrics, tags = run.data.metrics, run.data.tags
+    undefined, n = int(metrics["sklearn_undefined_posteriors"]), 1115  # 20% of 5,574
+    assert 0 < undefined < n
+    assert tags["reference_comparison"] == (
+        f"model.alpha=0.0: scikit-learn's naive Bayes gives NaN for {undefined} of {n} messages "
+        "(unsmoothed, it computes 0/0 where P(x) = 0, or inf - inf; ours follows the "
+        f"conventions in naive_bayes.py): parity and McNemar use the other {n - undefined}, "
+        "no sklearn_* scores"
+    )
+    assert metrics["parity_max_abs_log_proba"] < 1e-10
+    assert f" on {n - undefined} of {n} messages: p=" in tags["mcnemar"]
+    assert 0 <= metrics["mcnemar_p_value"] <= 1
+    assert not any(name.startswith("sklearn_test_") for name in metrics)
+    assert 0 < metrics["test_mcc"] < 1
+
+
 def make_predict(uri: str, *variables: str, stdin: str | None = None):
     """``make predict-week2 <variables>`` as a user runs it, against the store ``uri``."""
     return subprocess.run(
