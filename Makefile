@@ -55,8 +55,9 @@ week3: $(STAMP) ## Week 3, calculus and optimization: regression trained through
 week4: $(STAMP) ## Week 4, information theory and geometry: decision tree, similarity search
 	$(PY) -m projects.week4_tree_search $(ARGS)
 
-serve-week2: $(STAMP) ## Serve the newest (or RUN_ID=...) week-2 filter on 127.0.0.1:5001 (SERVE_PORT=)
-	$(PY) -m projects.week2_spam.cli $(if $(RUN_ID),--run-id $(RUN_ID)) serve --host $(HOST) --port $(or $(SERVE_PORT),5001)
+serve-week2: $(STAMP) ## Serve the newest (or RUN_ID=...) week-2 filter on 127.0.0.1:5001 (SERVE_PORT=, MAX_BODY_BYTES=)
+	$(PY) -m projects.week2_spam.cli $(if $(RUN_ID),--run-id $(RUN_ID)) serve --host $(HOST) --port $(or $(SERVE_PORT),5001) \
+		$(if $(MAX_BODY_BYTES),--max-body-bytes $(MAX_BODY_BYTES))
 
 predict-week2: $(STAMP) ## Classify TEXT="..." (any text) or FILE=msg.txt (FILE=-: stdin) with the newest (or RUN_ID=) week-2 filter
 	$(PY) -m projects.week2_spam.cli $(if $(RUN_ID),--run-id $(RUN_ID)) predict $(if $(FILE),--file "$$FILE",-- "$$TEXT")

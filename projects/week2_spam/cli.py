@@ -19,6 +19,7 @@ from pathlib import Path
 
 from common.store import exit_if_unusable
 from common.tracking import resolve_tracking_uri
+from projects.week2_spam.server import MAX_BODY_BYTES
 from projects.week2_spam.spam_filter import MODEL_NAME
 
 EXPERIMENT = "week2"
@@ -103,15 +104,26 @@ def explanation_lines(text: str, spam_filter, source: str) -> list[str]:
     return lines
 
 
-def serve(uri: str, host: str, port: int, tracking_uri: str) -> None:
-    """Replace this process with ``mlflow models serve`` on ``host:port``."""
-    bin_dir = str(Path(sys.executable).parent)  # mlflow execs uvicorn: it must be on PATH
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env["MLFLOW_TRACKING_URI"] = tracking_uri
-    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri,
-               "--env-manager", "local", "--host", host, "--port", str(port)]  # fmt: skip
-    print(f"serving {uri} on http://{host}:{port}/invocations", flush=True)
-    os.execve(sys.executable, command, env)
+def serve(uri: str, host: str, port: int, tracking_uri: str, max_body_bytes: int) -> None:
+    """Serve the filter on ``host:port`` (MLflow's scoring app, see ``server``) until stopped."""
+    import mlflow
+
+    from projects.week2_spam import server
+
+    mlflow.set_tracking_uri(tracking_uri)
+    print(
+        f"serving {uri} on http://{host}:{port}/invocations "
+        f"(request bodies up to {max_body_bytes:,} bytes)",
+        flush=True,
+    )
+    server.serve(uri, host, port, max_body_bytes)
+
+
+def positive_int(value: str) -> int:
+    """argparse type: an integer >= 1."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of bytes >= 1, got {value!r}")
+    return int(value)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -133,6 +145,12 @@ def main(argv: list[str] | None = None) -> None:
     serve_parser = commands.add_parser("serve", help="serve the filter over HTTP")
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=5001)
+    serve_parser.add_argument(
+        "--max-body-bytes",
+        type=positive_int,
+        default=MAX_BODY_BYTES,
+        help=f"larger request bodies get 413 (default: {MAX_BODY_BYTES:,}, 1 MiB)",
+    )
     args = parser.parse_args(argv)
 
     text = None if args.command != "predict" or args.file is None else read_message(args.file)
@@ -143,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "predict":
         predict(args.text if text is None else text, uri, tracking_uri)
     else:
-        serve(uri, args.host, args.port, tracking_uri)
+        serve(uri, args.host, args.port, tracking_uri, args.max_body_bytes)
 
 
 if __name__ == "__main__":
