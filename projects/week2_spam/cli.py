@@ -25,18 +25,17 @@ from projects.week2_spam.spam_filter import MODEL_NAME
 EXPERIMENT = "week2"
 
 
-def model_uri(run_id: str | None, tracking_uri: str) -> str:
-    """``runs:/<id>/spam_filter`` of ``run_id``, or of the newest FINISHED week-2 run."""
+def chosen_run(run_id: str | None, tracking_uri: str):
+    """The run ``run_id``, or the newest FINISHED week-2 run; one line if there is none."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri)
     if run_id:
         try:
-            client.get_run(run_id)
+            return client.get_run(run_id)
         except MlflowException:
             raise SystemExit(f"error: no run {run_id!r} in {tracking_uri}") from None
-        return f"runs:/{run_id}/{MODEL_NAME}"
     experiment = client.get_experiment_by_name(EXPERIMENT)
     runs = (
         client.search_runs(
@@ -50,7 +49,35 @@ def model_uri(run_id: str | None, tracking_uri: str) -> str:
     )
     if not runs:
         raise SystemExit(f"error: no FINISHED week2 run in {tracking_uri}; run `make week2` first")
-    return f"runs:/{runs[0].info.run_id}/{MODEL_NAME}"
+    return runs[0]
+
+
+def describe(run, chosen: bool) -> str:
+    """Which run's filter this is: name, id, model, when it finished, how to pick another."""
+    from datetime import datetime
+
+    ended = run.info.end_time or run.info.start_time
+    when = datetime.fromtimestamp(ended / 1000).strftime("%Y-%m-%d %H:%M")
+    how = "as asked" if chosen else "the newest FINISHED week-2 run; RUN_ID=<id> picks another"
+    return (
+        f"using run {run.info.run_name!r} ({run.info.run_id[:8]}), "
+        f"model.name={run.data.params.get('model.name', '?')}, finished {when}: {how}"
+    )
+
+
+def check_port_free(host: str, port: int) -> None:
+    """One line, before anything starts, if ``host:port`` is taken."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise SystemExit(
+                f"error: port {port} on {host} is in use ({error.strerror}); pass "
+                f"SERVE_PORT=<another port>, e.g. make serve-week2 SERVE_PORT={port + 1}"
+            ) from None
 
 
 def read_message(path: str) -> str:
@@ -157,7 +184,11 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     exit_if_unusable(tracking_uri, write=False)  # a server down: one line, not minutes
-    uri = model_uri(args.run_id, tracking_uri)
+    if args.command == "serve":
+        check_port_free(args.host, args.port)
+    run = chosen_run(args.run_id, tracking_uri)
+    print(describe(run, chosen=bool(args.run_id)), file=sys.stderr)
+    uri = f"runs:/{run.info.run_id}/{MODEL_NAME}"
     if args.command == "predict":
         predict(args.text if text is None else text, uri, tracking_uri)
     else:
