@@ -181,10 +181,11 @@ def log_figures(name, encoder, curves, sigma, svd_images, rank, jpeg_files, deco
     """
     pixels = encoder.image
     mlflow.log_table(curves, f"tables/{name}/rate_distortion.json")
-    with figure(f"{name}/rate_distortion", figsize=(7, 5)) as (_, ax):
-        plots.rate_distortion(ax, curves, f"{name}: three codecs")
-    log_spectrum(sigma, name)
     chosen = curves[curves["codec"] == "patch_pca"].iloc[-1]
+    star = (chosen["bpp"], chosen["psnr_db"], f"chosen (target_bpp): {chosen['bpp']:.2f} bpp")
+    with figure(f"{name}/rate_distortion", figsize=(7, 5)) as (_, ax):
+        plots.rate_distortion(ax, curves, f"{name}: three codecs", chosen=star)
+    log_spectrum(sigma, name)
     jpeg = rd.jpeg_bytes_near(pixels, chosen["bytes"], jpeg_files)
     jpeg_bpp = rd.bits_per_pixel(len(jpeg.data), *pixels.shape[:2])
     svd_db = curves[curves["codec"] == "svd"].set_index("setting")["psnr_db"]
