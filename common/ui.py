@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,19 +20,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from common.server import port_taken
+
 STARTUP_TIMEOUT_S = 180  # a busy machine: the UI imports MLflow in each worker
 QUIET = "ignore:starlette.middleware.wsgi is deprecated"  # MLflow's, not ours to fix
-
-
-def port_taken(host: str, port: int) -> str | None:
-    """Why ``host:port`` cannot be listened on, or None if it can."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            return error.strerror or str(error)
-    return None
 
 
 def answers(url: str) -> bool:
