@@ -363,8 +363,6 @@ def log_summary(
     (parent) run; ``metric``: what the children's headline is."""
     import mlflow
 
-    from common.plotting import figure
-
     counts = table["status"].value_counts()
     mlflow.log_table(table, SUMMARY_TABLE)
     mlflow.log_text(table.to_csv(index=False), SUMMARY_CSV)
@@ -394,21 +392,32 @@ def log_summary(
             }
         )
         note.append(f"Best child: `{best['run_name']}`, headline {best['headline']:.6g}.")
-    seeds = seed_groups(table, sweep.keys)
-    if seeds is not None:
-        mlflow.log_table(seeds, SEEDS_TABLE)
-        note.append(seed_note(seeds, [key for key in sweep.keys if key != SEED_KEY]))
-    if best is not None and sweep.keys:
-        keys = [key for key in sweep.keys if seeds is None or key != SEED_KEY]
-        ncols = len(keys)
-        with figure(SUMMARY_FIGURE, ncols=ncols, figsize=(5 * ncols, 4), squeeze=False) as (_, ax):
-            plot_headline_vs_swept(
-                ax[0], table, keys, best["run_id"], higher_is_better, metric, seeds
-            )
+    note += log_seeds_and_figure(sweep.keys, table, best, higher_is_better, metric)
     mlflow.set_tag(NOTE_TAG, "\n\n".join(note))
     multirun_yaml = sweep.sweep_dir / "multirun.yaml"
     if multirun_yaml.is_file():
         mlflow.log_artifact(str(multirun_yaml), artifact_path="hydra")
+
+
+def log_seeds_and_figure(keys, table, best, higher_is_better: bool, metric) -> list[str]:
+    """The seed groups (``seed_groups``) as a table, and the summary figure, into the active
+    run; returns the lines they add to the sweep's description."""
+    import mlflow
+
+    from common.plotting import figure
+
+    seeds, note = seed_groups(table, keys), []
+    if seeds is not None:
+        mlflow.log_table(seeds, SEEDS_TABLE)
+        note.append(seed_note(seeds, [key for key in keys if key != SEED_KEY]))
+    if best is not None and keys:
+        shown = [key for key in keys if seeds is None or key != SEED_KEY]
+        ncols = len(shown)
+        with figure(SUMMARY_FIGURE, ncols=ncols, figsize=(5 * ncols, 4), squeeze=False) as (_, ax):
+            plot_headline_vs_swept(
+                ax[0], table, shown, best["run_id"], higher_is_better, metric, seeds
+            )
+    return note
 
 
 def seed_note(seeds: pd.DataFrame, others: list[str]) -> str:
