@@ -81,6 +81,7 @@ def sweep_overrides(task_overrides: list[str], sweeper_params: dict[str, Any]) -
 
 
 def parse_overrides(overrides: list[str]) -> list:
+    """Hydra's own parse of command-line overrides (sweeps, lists, quoting)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     return OverridesParser.create().parse_overrides(overrides)
@@ -335,6 +336,7 @@ def close_children_left_running(client, children: list[Run]) -> None:
 
 
 def find_children(client, sweep: Sweep, parent_run_id: str) -> list[Run]:
+    """The runs whose parent tag names ``parent_run_id``."""
     return client.search_runs(
         [sweep.experiment_id],
         filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}'",
@@ -472,6 +474,7 @@ class MlflowSweep(Callback):
         self.stopped = False  # SIGINT or SIGTERM reached the parent process
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Open the sweep's parent run before the first job starts."""
         try:
             self.sweep = describe_sweep(config)
             self.parent_run_id = open_parent(self.sweep, resume=bool(config.tracking.resume))
@@ -484,6 +487,7 @@ class MlflowSweep(Callback):
         self.catch_stop_signals()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Every job has run: summarize them in the parent and close it."""
         self.close(completed=True)
 
     def close(self, completed: bool) -> None:
