@@ -238,6 +238,19 @@ def first_argmin(values, start, node):
     return minima, first_hits
 
 
+SCORE_CHUNK = 16_384  # positions scored at a time: the impurity's temporaries stay ~2 MB
+
+
+def chunked_split_scores(counts_left, counts, impurity, out):
+    """``split_scores`` of SCORE_CHUNK columns at a time, written to out (m,): every column is
+    scored on its own, so the numbers are the same, with temporaries of SCORE_CHUNK columns.
+    """
+    for start in range(0, counts.shape[1], SCORE_CHUNK):
+        chunk = slice(start, start + SCORE_CHUNK)
+        out[chunk] = split_scores(counts_left[:, chunk], counts[:, chunk], impurity)
+    return out
+
+
 def best_splits(increases, order, y_index, counts, impurity, min_samples_leaf):
     """Every open node's best split on every feature, for one level of the tree.
 
@@ -253,23 +266,26 @@ def best_splits(increases, order, y_index, counts, impurity, min_samples_leaf):
     n_classes, n_open = counts.shape
     size = counts.sum(axis=0).astype(np.intp)  # n_t
     start = np.cumsum(size) - size
-    node = np.repeat(np.arange(n_open), size)  # the node of each position, for every j
+    node = np.repeat(np.arange(n_open, dtype=order.dtype), size)  # the node of each position
     n_left = np.arange(1, m + 1) - start[node]
-    n_right = size[node] - n_left
-    fits = (n_left >= min_samples_leaf) & (n_right >= min_samples_leaf)  # and n_right > 0
-    before = (np.cumsum(counts, axis=1) - counts)[:, node]  # class counts of earlier nodes
+    fits = (n_left >= min_samples_leaf) & (size[node] - n_left >= min_samples_leaf)  # n_R > 0
+    del n_left  # what lives through the loop below is O(K m), as small as it can be
+    before = (np.cumsum(counts, axis=1) - counts).astype(order.dtype)[:, node]  # earlier nodes
     node_counts = counts[:, node]  # N_tk at each position, shape (K, m)
 
     score = np.empty((n_features, n_open))
     position = np.empty((n_features, n_open), dtype=np.intp)
     counts_left = np.empty((n_features, n_classes, n_open))
+    total = np.empty(m)
     for j in range(n_features):
-        is_threshold = fits & increases[j]  # thresholds lie between distinct values
         # N_Lk when the node's samples up to this position go left, shape (K, m)
-        left = cumulative_class_counts(y_index[order[j]], n_classes) - before
+        cumulative = cumulative_class_counts(y_index[order[j]], n_classes)
+        left = np.subtract(cumulative, before, dtype=np.float64)
+        del cumulative
         with np.errstate(divide="ignore", invalid="ignore"):  # n_R = 0 at a node's end
-            total = split_scores(left, node_counts, impurity)
-        score[j], position[j] = first_argmin(np.where(is_threshold, total, np.inf), start, node)
+            chunked_split_scores(left, node_counts, impurity, out=total)
+        total[~(fits & increases[j])] = np.inf  # thresholds lie between distinct values
+        score[j], position[j] = first_argmin(total, start, node)
         counts_left[j] = left[:, position[j]]
     return score, position, counts_left
 

@@ -32,8 +32,10 @@ from projects.week4_tree_search.information import entropy, information_gain, mu
 from projects.week4_tree_search.tree import (
     IMPURITY,
     LEAF,
+    SCORE_CHUNK,
     UNDEFINED,
     DecisionTreeClassifier,
+    chunked_split_scores,
     cumulative_class_counts,
     entropy_of_counts,
     first_argmin,
@@ -405,6 +407,21 @@ def test_first_argmin_per_segment():
     minima, first = first_argmin(values, start, node)
     np.testing.assert_array_equal(minima, [1.0, np.inf, 0.5])
     np.testing.assert_array_equal(first, [1, 3, 6])
+
+
+@pytest.mark.parametrize("criterion", ["entropy", "gini"])
+def test_split_scores_in_chunks_are_the_split_scores(criterion):
+    """The fit scores SCORE_CHUNK positions at a time (bounded memory); each column is scored
+    on its own, so the chunks give the very numbers of one call, across chunk boundaries."""
+    rng = np.random.default_rng(0)
+    m = 2 * SCORE_CHUNK + 123
+    counts = rng.integers(1, 50, (3, m)).astype(float)
+    counts_left = np.floor(counts * rng.random((3, m)))
+    counts_left[:, :5] = counts[:, :5]  # n_R = 0, as at the end of a node: 0 / 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = chunked_split_scores(counts_left, counts, IMPURITY[criterion], out=np.empty(m))
+        expected = split_scores(counts_left, counts, IMPURITY[criterion])
+    np.testing.assert_array_equal(out, expected)
 
 
 def tie_heavy_features(n_samples, seed=0):
