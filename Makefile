@@ -15,6 +15,7 @@ WEEKS  := week1 week2 week3 week4
 RUN_ID ?=
 WEEK   ?=
 TEXT   ?=
+FILE   ?=
 ID     ?=
 # make exercise / make check: WEEK=2, or the week of ID=W2.X1, else every week
 EXERCISE_WEEKS = $(or $(WEEK),$(word 1,$(subst ., ,$(subst W,,$(ID)))),1 2 3 4)
@@ -54,11 +55,12 @@ week3: $(STAMP) ## Week 3, calculus and optimization: regression trained through
 week4: $(STAMP) ## Week 4, information theory and geometry: decision tree, similarity search
 	$(PY) -m projects.week4_tree_search $(ARGS)
 
-serve-week2: $(STAMP) ## Serve the newest (or RUN_ID=...) week-2 filter on 127.0.0.1:5001 (SERVE_PORT=)
-	$(PY) -m projects.week2_spam.cli $(if $(RUN_ID),--run-id $(RUN_ID)) serve --host $(HOST) --port $(or $(SERVE_PORT),5001)
+serve-week2: $(STAMP) ## Serve the newest (or RUN_ID=...) week-2 filter on 127.0.0.1:5001 (SERVE_PORT=, MAX_BODY_BYTES=)
+	$(PY) -m projects.week2_spam.cli $(if $(RUN_ID),--run-id $(RUN_ID)) serve --host $(HOST) --port $(or $(SERVE_PORT),5001) \
+		$(if $(MAX_BODY_BYTES),--max-body-bytes $(MAX_BODY_BYTES))
 
-predict-week2: $(STAMP) ## Classify TEXT="..." with the newest (or RUN_ID=...) week-2 filter, explained
-	$(PY) -m projects.week2_spam.cli $(if $(RUN_ID),--run-id $(RUN_ID)) predict "$$TEXT"
+predict-week2: $(STAMP) ## Classify TEXT="..." (any text) or FILE=msg.txt (FILE=-: stdin) with the newest (or RUN_ID=) week-2 filter
+	$(PY) -m projects.week2_spam.cli $(if $(RUN_ID),--run-id $(RUN_ID)) predict $(if $(FILE),--file "$$FILE",-- "$$TEXT")
 
 all: $(WEEKS) ## Run every week that exists, one after another
 

@@ -43,6 +43,7 @@ from typing import Any
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig, OmegaConf
 
+from common.config import undeclared_key
 from common.liveness import process_tags
 from common.paths import REPO_ROOT
 from common.steps import Step, recording
@@ -384,6 +385,19 @@ def chosen_implementation(impl: str, pipeline: Callable) -> Iterator[None]:
         yield
 
 
+def exit_if_undeclared_key(cfg: DictConfig, week: str) -> None:
+    """Exit 1 with one line, before any run exists, if ``cfg`` holds a key the week's schema
+    does not declare: a ``+key=value`` typo would otherwise run, logged and ignored."""
+    key = undeclared_key(cfg, f"{week}_schema")
+    if key is not None:
+        print(
+            f"error: {key} is not a setting of {week} (added with +?): check its spelling;"
+            f" `make {week} ARGS=--help` lists every key",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_FAILED)
+
+
 def run_tracked(
     cfg: DictConfig,
     week: str,
@@ -409,6 +423,7 @@ def run_tracked(
     """
     import mlflow
 
+    exit_if_undeclared_key(cfg, week)
     configure_client()
     tracking_uri = resolve_tracking_uri(cfg.tracking.uri)
     exit_if_unusable(tracking_uri)  # before any run exists: one line, exit 1, nothing RUNNING

@@ -11,6 +11,7 @@ import ast
 import functools
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,21 @@ def one_blas_thread():
 
     with threadpool_limits(limits=1, user_api="blas"):
         yield
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tests use tiny tensors: a second intra-op thread spins against the other worker. A
+    week-3 gradient step took 9 ms with 2 threads and 0.15 ms with 1 on 2 busy cores. Set
+    before each test, as torch may be imported by the test itself; a test that sets its own
+    count gets it back to 1 afterwards."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+    yield
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -13,6 +13,7 @@ class PCAConfig:
 
 @dataclass
 class LowRankConfig:
+    # the curve's ranks; these defaults are clipped to each image's min(H, W)
     ranks: list[int] = field(default_factory=lambda: [5, 10, 20, 40, 80, 160])
     rank: int = 40  # the setting shown in the reconstruction grid and logged as svd_*
 

@@ -7,13 +7,17 @@ so every image arrives with C = 1 (grayscale) or C = 3 (RGB).
 
 Images above ``max_pixels`` are shrunk while decoding (JPEG draft mode, then
 ``Image.reduce``), so an 8000 x 8000 photograph never has to sit in memory at
-full size as floats.
+full size as floats. A file the user names is trusted: Pillow's decompression-bomb
+limit (about 179 megapixels) does not apply, but an image whose decoded pixels would
+not fit in the memory available is refused before decoding, in one line. An animated
+image keeps its first frame, with a warning.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +27,7 @@ from PIL import Image, UnidentifiedImageError
 log = logging.getLogger(__name__)
 
 SKLEARN_SAMPLES = ("china.jpg", "flower.jpg")
+ONE_BYTE_MODES = ("1", "L", "P")  # Pillow holds these in 1 byte a pixel, I;16 in 2, others in 4
 
 
 @dataclass(frozen=True)
@@ -62,22 +67,84 @@ def shrink_factor(width: int, height: int, max_pixels: int) -> int:
     return factor
 
 
+def decoded_bytes(mode: str, size: tuple[int, int]) -> int:
+    """Bytes Pillow holds for an image of ``mode`` and ``size`` once decoded: W H b."""
+    width, height = size
+    per_pixel = 1 if mode in ONE_BYTE_MODES else 2 if mode.startswith("I;16") else 4
+    return width * height * per_pixel
+
+
+def available_memory(
+    meminfo: Path = Path("/proc/meminfo"), cgroup: Path = Path("/sys/fs/cgroup")
+) -> int | None:
+    """Bytes a new allocation can get: Linux's ``MemAvailable``, or less when the process's
+    cgroup (v2: a container's limit) has less left; None where neither is known."""
+    known = []
+    try:
+        lines = meminfo.read_text().splitlines()
+        known += [int(line.split()[1]) * 1024 for line in lines if "MemAvailable:" in line]
+    except OSError:
+        pass
+    try:
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit != "max":
+            known.append(int(limit) - int((cgroup / "memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    return min(known, default=None)
+
+
+@contextmanager
+def trusted_size():
+    """Open a file the user named without Pillow's decompression-bomb limit (~179 MP)."""
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
+def check_fits_in_memory(img: Image.Image, path: Path, max_pixels: int) -> None:
+    """Raise MemoryError, before decoding, when the pixels to decode exceed the free memory.
+
+    ``img`` is opened, after any JPEG draft: its size is what the decoder will produce (other
+    formats decode at full size, then ``reduce`` shrinks them to ``max_pixels``).
+    """
+    need, free = decoded_bytes(img.mode, img.size), available_memory()
+    if free is not None and need > free:
+        raise MemoryError(
+            f"{path.name} ({img.size[0]} x {img.size[1]} pixels decoded) needs "
+            f"{need / 2**30:.1f} GiB to decode, more than the {free / 2**30:.1f} GiB of memory "
+            f"available; shrink the file below max_pixels={max_pixels} first, e.g. with "
+            f"ImageMagick: convert '{path}' -resize {max_pixels}@ smaller.png"
+        )
+
+
 def load_image(source: str, max_pixels: int = 4_000_000) -> LoadedImage:
     """Decode ``source`` into a uint8 tensor, with one clear error for each bad input."""
     path = sample_image_path(source) if source in SKLEARN_SAMPLES else Path(source).expanduser()
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"image is a directory, not a file: {path}; pass the image files in it, "
+            f"e.g. images='[\"{path / 'photo.png'}\"]'"
+        )
     if not path.is_file():
         raise FileNotFoundError(
-            f"image not found: {path}; pass an existing file, e.g. images='[/path/to/photo.png]'"
-            f" or one of {', '.join(SKLEARN_SAMPLES)}"
+            f"image not found: {path}; pass an existing file, "
+            f"e.g. images='[\"/path/to/photo.png\"]' or one of {', '.join(SKLEARN_SAMPLES)}"
         )
     try:
-        with Image.open(path) as img:
+        with trusted_size(), Image.open(path) as img:
             width, height = img.size
             if width == 0 or height == 0:
                 raise ValueError(f"image is empty ({width} x {height} pixels): {path}")
+            warn_if_animated(img, path)
             factor = shrink_factor(width, height, max_pixels)
             if factor > 1:
                 img.draft(img.mode, (width // factor, height // factor))  # JPEG: decode small
+            check_fits_in_memory(img, path, max_pixels)
+            if factor > 1:
                 img = img.reduce(math.ceil(img.size[0] / (width // factor)))
                 log.warning(
                     "%s is %d x %d pixels, above max_pixels=%d: shrunk to %d x %d",
@@ -95,3 +162,14 @@ def load_image(source: str, max_pixels: int = 4_000_000) -> LoadedImage:
     if pixels.ndim == 2:
         pixels = pixels[:, :, np.newaxis]
     return LoadedImage(path.stem, str(path.resolve()), pixels, (width, height))
+
+
+def warn_if_animated(img: Image.Image, path: Path) -> None:
+    """One warning when the file holds several frames (GIF, APNG, TIFF pages): the first is used."""
+    frames = getattr(img, "n_frames", 1)
+    if frames > 1:
+        log.warning(
+            "%s has %d frames: only the first is compressed (save the frame you want as a PNG)",
+            path.name,
+            frames,
+        )

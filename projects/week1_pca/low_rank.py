@@ -40,6 +40,17 @@ def check_rank(image, *ks):
         _check_k(k, shape[:2], "image")
 
 
+def max_rank(image):
+    """min(H, W): the largest k with a rank-k approximation of an H x W (x C) image."""
+    return min(np.shape(image)[:2])
+
+
+def clip_ranks(ranks, image):
+    """(kept, dropped): the distinct ranks k <= min(H, W) of ``image``, and those above, sorted."""
+    high = max_rank(image)
+    return sorted({k for k in ranks if k <= high}), sorted({k for k in ranks if k > high})
+
+
 def rank_k_approximation(matrix, k):
     """A_k = U_k diag(s_k) V_k^T, the best rank-k approximation of a 2-D matrix A."""
     A = np.asarray(matrix, dtype=np.float64)

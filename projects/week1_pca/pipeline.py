@@ -35,6 +35,7 @@ from projects.week1_pca import (
     plots,
 )
 from projects.week1_pca import rate_distortion as rd
+from projects.week1_pca.config import LowRankConfig
 from projects.week1_pca.images import LoadedImage, load_image
 from projects.week1_pca.pca import PCA
 
@@ -45,6 +46,9 @@ CODEC_SUFFIX = ".klt"  # the patch codec's files
 HILBERT_SIZE = 12  # H_ij = 1 / (i + j + 1), cond ~ 1.6e16: LU keeps the residual, inv does not
 WELL_CONDITIONED = 1e12  # cond(A) below this: LU factors agree with scipy's to ~cond eps
 TIMING_REPEATS = 3  # block split and solves: the best of this many calls
+RATE_RTOL = 0.02  # rd.search_step's tolerance: a larger miss is a target out of reach
+RATE_MISSED_TAG = "rate_target.missed"  # the images whose chosen rate is off target
+DEFAULT_RANKS = LowRankConfig().ranks  # clipped to each image; ranks a user sets are checked
 
 
 def run(cfg: DictConfig) -> float:
@@ -60,7 +64,7 @@ def run(cfg: DictConfig) -> float:
     with step("load the images"):
         images = [load_image(source, cfg.max_pixels) for source in cfg.images]  # fail early
         for image in images:
-            low_rank.check_rank(image.pixels, cfg.low_rank.rank, *cfg.low_rank.ranks)
+            check_ranks(image, cfg.low_rank.rank, cfg.low_rank.ranks)
     with step("LU solves: Hilbert matrix and block covariances"):
         log_lu_solves(images, cfg.patch_codec.block, cfg.figures)
     summary = pd.DataFrame([compress(image, cfg, cfg.figures) for image in images])
@@ -129,13 +133,15 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
         log_linear_maps(pixels, name, encoder.transforms(subsampled=False)[0])
         log_block_split(pixels, name, cfg.patch_codec.block)
     with step(f"{name}: truncated SVD"):
-        ranks = {*cfg.low_rank.ranks, cfg.low_rank.rank} if figures else {cfg.low_rank.rank}
+        curve = low_rank.clip_ranks(cfg.low_rank.ranks, pixels)[0] if figures else []
+        ranks = {*curve, cfg.low_rank.rank}
         svd_curve, svd_images, sigma = truncated_svd_curve(pixels, ranks)
     with step(f"{name}: rate search"):
         targets = [cfg.patch_codec.target_bpp, *(cfg.patch_codec.curve_bpp if figures else [])]
         steps = rd.search_steps(encoder, targets, workers=threads)  # the chosen rate first
     with step(f"{name}: write, read back, decode"):
         chosen, decoded = write_and_read_back(encoder, name, steps[0], files=figures)
+    log_rate_miss(name, chosen, cfg.patch_codec.target_bpp)
     with step(f"{name}: JPEG at the same bytes"):
         jpeg_files = rd.JpegLadder(pixels)  # each quality's file written once, for all below
         jpeg_psnr = rd.jpeg_psnr_at_bytes(pixels, chosen["bytes"], ladder=jpeg_files)
@@ -355,8 +361,11 @@ def log_lu_solves(images: list[LoadedImage], block: int, tables: bool = True) ->
 
     matrices = {f"hilbert_{HILBERT_SIZE}": linalg.hilbert(HILBERT_SIZE)}
     for image in images:
-        C = np.cov(luma_blocks(image.pixels, block), rowvar=False)  # B^2 x B^2
-        if len(C) and np.linalg.matrix_rank(C) == len(C):  # a flat image's C is singular
+        X = luma_blocks(image.pixels, block)  # n x B^2
+        if len(X) <= X.shape[1]:  # rank C <= n - 1 < B^2: singular (one block: C is nan)
+            continue
+        C = np.cov(X, rowvar=False)  # B^2 x B^2
+        if np.linalg.matrix_rank(C) == len(C):  # a flat image's C is singular
             matrices[f"{image.name}_block_covariance"] = C
     with warnings.catch_warnings():  # scipy warns that H_12 is ill-conditioned: it is
         warnings.simplefilter("ignore", linalg.LinAlgWarning)
@@ -414,3 +423,52 @@ def solve_rows(matrix: str, A: np.ndarray) -> list[dict]:
             }
         )
     return rows
+
+
+def check_ranks(image: LoadedImage, rank: int, ranks) -> None:
+    """``low_rank.rank`` and ``low_rank.ranks`` against the image: k in [1, min(H, W)].
+
+    A rank outside fails in one line naming the key and the largest valid value, except
+    the default curve ranks: those above min(H, W) are dropped, in a log line.
+    """
+    high, (height, width) = low_rank.max_rank(image.pixels), image.pixels.shape[:2]
+    where = f"must be in [1, {high}] for {image.name} ({width} x {height} pixels)"
+    if not 1 <= rank <= high:
+        fix = f"={high} or smaller" if rank > high else f" between 1 and {high}"
+        raise ValueError(f"low_rank.rank {where}, got {rank}; pass low_rank.rank{fix}")
+    dropped = low_rank.clip_ranks(ranks, image.pixels)[1]
+    if list(ranks) == DEFAULT_RANKS:
+        if dropped:
+            log.info(
+                "%s: the default low_rank.ranks %s are above its largest rank %d: "
+                "dropped from the curve",
+                image.name, dropped, high,
+            )  # fmt: skip
+        return
+    bad = sorted({k for k in ranks if not 1 <= k <= high})
+    if bad:
+        raise ValueError(
+            f"low_rank.ranks {where}, got {bad}; drop them (the largest valid value is "
+            f"{high}) or leave low_rank.ranks at its default, clipped to each image"
+        )
+
+
+def log_rate_miss(name: str, chosen: dict, target_bpp: float) -> None:
+    """``<image>.rate_target_miss``, the chosen point's relative miss of the target rate;
+    beyond the search's tolerance, a warning and the tag ``rate_target.missed`` too."""
+    miss = rd.rate_miss(chosen["bpp"], target_bpp)
+    mlflow.log_metric(f"{name}.rate_target_miss", miss)
+    if abs(miss) <= RATE_RTOL:
+        return
+    bigger = ", larger than the raw pixels" if chosen["compression_ratio"] < 1 else ""
+    what = (
+        f"{name}: {chosen['bpp']:.3g} bpp for patch_codec.target_bpp={target_bpp:g} ({miss:+.0%})"
+    )
+    log.warning(
+        "%s: the patch codec cannot reach patch_codec.target_bpp=%g: its closest is %.3g bpp "
+        "(%+.0f%%, compression ratio %.2f%s); every metric of %s is at that rate",
+        name, target_bpp, chosen["bpp"], 100 * miss, chosen["compression_ratio"], bigger, name,
+    )  # fmt: skip
+    run = mlflow.active_run()
+    earlier = mlflow.get_run(run.info.run_id).data.tags.get(RATE_MISSED_TAG) if run else None
+    mlflow.set_tag(RATE_MISSED_TAG, f"{earlier}; {what}" if earlier else what)

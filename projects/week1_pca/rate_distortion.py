@@ -219,3 +219,13 @@ def search_steps(encoder, targets, rtol=0.02, max_iter=40, workers=1):
         return [search_step(encoder, target, rtol, max_iter) for target in targets]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda target: search_step(encoder, target, rtol, max_iter), targets))
+
+
+def rate_miss(reached_bpp, target_bpp):
+    """The relative miss of a rate target: bpp_reached / bpp_target - 1 (> 0: over it).
+
+    ``search_step`` stops within its ``rtol`` (2%) of a target it can reach; a miss beyond
+    that is a target out of the codec's reach (a tiny image's fixed header and tables, or
+    more bits than even the finest step spends).
+    """
+    return reached_bpp / target_bpp - 1

@@ -42,10 +42,15 @@ def load_messages(path: str | Path | None = None) -> pd.DataFrame:
 
 
 def read_lines(path: Path) -> list[str]:
-    """The file's lines, decoded as UTF-8 with one clear error for bytes that are not."""
+    """The file's lines, decoded as UTF-8 with one clear error for bytes that are not.
+
+    Lines end at ``\\n`` (or ``\\r\\n``) only. ``str.splitlines`` would also break at
+    U+0085, U+2028, U+2029, form feeds and the other Unicode line boundaries, which
+    are characters inside a message here, not ends of one.
+    """
     data = path.read_bytes()
     try:
-        return data.decode("utf-8").splitlines()
+        return [line.removesuffix("\r") for line in data.decode("utf-8").split("\n")]
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise ValueError(

@@ -32,6 +32,7 @@ from scipy import optimize
 
 from common.exercises import exercise
 from projects.week3_regression.optimize import descent_step
+from projects.week3_regression.torch_updates import torch_update
 
 DTYPE = torch.float64
 
@@ -325,12 +326,8 @@ def rosenbrock(w):
 
 
 LOSSES = {"quadratic": quadratic, "rosenbrock": rosenbrock}
-OPTIMIZERS = {
-    "SGD": lambda params, lr: torch.optim.SGD(params, lr=lr),
-    "momentum": lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
-    "RMSprop": lambda params, lr: torch.optim.RMSprop(params, lr=lr),
-    "Adam": lambda params, lr: torch.optim.Adam(params, lr=lr),
-}
+# drawn name -> torch.optim's rule (torch_updates: its numbers without building an Optimizer)
+OPTIMIZERS = {"SGD": "sgd", "momentum": "momentum", "RMSprop": "rmsprop", "Adam": "adam"}
 
 
 def trajectory(optimizer_name, w0, lr, steps, loss="quadratic"):
@@ -346,12 +343,12 @@ def trajectory(optimizer_name, w0, lr, steps, loss="quadratic"):
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {list(LOSSES)}, got {loss!r}")
     w = _tensor(w0, requires_grad=True)
-    optimizer = OPTIMIZERS[optimizer_name]([w], lr)
+    update = torch_update(OPTIMIZERS[optimizer_name], [w], lr)
     iterates = [w.detach().clone()]
     for _ in range(steps):
-        optimizer.zero_grad()
+        w.grad = None
         LOSSES[loss](w).backward()
-        optimizer.step()
+        update()
         iterates.append(w.detach().clone())
     return torch.stack(iterates).numpy()
 

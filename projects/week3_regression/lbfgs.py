@@ -108,13 +108,13 @@ def flat_loss_and_gradient(loss_fn, shapes, X, y, theta):
     """(f(theta) as a float, grad f(theta) as an array): one forward and one backward pass.
 
     ``theta``: the flat NumPy vector of all parameters; autograd sees it as a leaf tensor
-    (``torch.from_numpy`` shares its memory: no copy either way).
+    on X's device (on the CPU ``torch.from_numpy`` shares its memory: no copy either way).
     """
-    leaf = torch.from_numpy(theta).requires_grad_(True)
+    leaf = torch.from_numpy(theta).to(X.device).requires_grad_(True)
     parts = leaf.split([shape.numel() for shape in shapes])
     loss = loss_fn(*(part.view(shape) for part, shape in zip(parts, shapes, strict=True)), X, y)
     (grad,) = torch.autograd.grad(loss, leaf)
-    return loss.item(), grad.numpy()
+    return loss.item(), grad.cpu().numpy()
 
 
 def lbfgs(
@@ -166,6 +166,6 @@ def lbfgs(
         return True
 
     result = run_steps(step_fn, current, [], 1.0, max_steps, tol, progress, callback)
-    parts = torch.from_numpy(state["theta"]).split([shape.numel() for shape in shapes])
+    parts = torch.from_numpy(state["theta"]).to(X.device).split([s.numel() for s in shapes])
     result.params = [part.view(shape).clone() for part, shape in zip(parts, shapes, strict=True)]
     return result

@@ -6,8 +6,8 @@ Model. Parameters theta = (w, b) minimize f(theta) = loss_fn(w, b, X, y), for ex
 - ``gradient_descent``: the hand-written loop, theta <- theta - lr grad f(theta), with the
   gradient from ``loss.backward()`` (W3.P3); full batch, or mini-batch SGD over a seeded
   permutation of the rows per epoch (W3.5, W3.P4).
-- ``train_torch_optim``: the same loop driving ``torch.optim`` (SGD, momentum, RMSProp,
-  Adam, and L-BFGS with a strong-Wolfe line search).
+- ``train_torch_optim``: the same loop making torch.optim's updates (SGD, momentum, RMSProp,
+  Adam by ``torch_updates``, and ``torch.optim.LBFGS`` with a strong-Wolfe line search).
 - ``newton``: theta <- theta - H^{-1} g with the autograd Hessian H, by a linear solve
   (W3.X1); quadratic convergence near the minimum of a strictly convex f.
 - ``optim_iterates``: every iterate of a ``torch.optim`` optimizer, the record the
@@ -34,6 +34,9 @@ import torch
 from tqdm.auto import tqdm
 
 from common.exercises import exercise
+from projects.week3_regression.torch_updates import RULES, torch_update
+
+PROGRESS_DELAY_S = 2.0  # a loop shorter than this shows no progress bar
 
 
 @dataclass
@@ -137,10 +140,17 @@ def run_steps(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback):
     ``evaluate()`` returns (f, ||grad f||) at the current theta and sets theta.grad;
     ``step_fn(step)`` then makes the step-th update (it may overwrite theta.grad with a
     mini-batch gradient), or returns False when it found no update to make: the loop ends
-    there, not converged.
+    there, not converged. The progress bar shows only once the loop has run for
+    ``PROGRESS_DELAY_S``: a run that converges in 30 steps of 20,001 draws none.
     """
     losses, grad_norms, converged = [], [], False
-    steps = tqdm(range(max_steps + 1), disable=not progress, desc="steps", leave=False)
+    steps = tqdm(
+        range(max_steps + 1),
+        disable=not progress,
+        desc="steps",
+        leave=False,
+        delay=PROGRESS_DELAY_S,
+    )
     for step in steps:
         loss, grad_norm = evaluate()
         check_finite(loss, step, lr)
@@ -195,14 +205,13 @@ def gradient_descent(
     return run_steps(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback)
 
 
-# name -> (theta, lr, momentum) -> torch.optim optimizer
-OPTIMIZERS = {
-    "sgd": lambda theta, lr, momentum: torch.optim.SGD(theta, lr=lr),
-    "momentum": lambda theta, lr, momentum: torch.optim.SGD(theta, lr=lr, momentum=momentum),
-    "rmsprop": lambda theta, lr, momentum: torch.optim.RMSprop(theta, lr=lr),
-    "adam": lambda theta, lr, momentum: torch.optim.Adam(theta, lr=lr),
-    # one L-BFGS iteration per step; its own stopping tests are off (ours decide)
-    "lbfgs": lambda theta, lr, momentum: torch.optim.LBFGS(
+OPTIMIZERS = (*RULES, "lbfgs")  # what train_torch_optim runs
+
+
+def torch_lbfgs(theta, lr):
+    """torch.optim.LBFGS making one iteration per step, its own stopping tests off (ours
+    decide); built only when asked for (its first use imports torch._dynamo)."""
+    return torch.optim.LBFGS(
         theta,
         lr=lr,
         max_iter=1,
@@ -211,8 +220,7 @@ OPTIMIZERS = {
         tolerance_grad=0.0,
         tolerance_change=0.0,
         line_search_fn="strong_wolfe",
-    ),
-}
+    )
 
 
 def train_torch_optim(
@@ -231,11 +239,12 @@ def train_torch_optim(
     progress: bool = False,
     callback: Callable | None = None,
 ) -> OptimizeResult:
-    """The ``gradient_descent`` loop with the update made by ``OPTIMIZERS[name]``.
+    """The ``gradient_descent`` loop with the update torch.optim makes for ``name``.
 
     "sgd": theta -= lr g; "momentum": v = momentum v + g, theta -= lr v; "rmsprop" and
-    "adam" scale g by running averages of g^2; "lbfgs" takes a quasi-Newton direction and
-    a strong-Wolfe line search, always on the full batch (``batch_size`` must be None).
+    "adam" scale g by running averages of g^2 (all four by ``torch_updates``: torch.optim's
+    numbers without its Optimizer); "lbfgs": ``torch.optim.LBFGS``, a quasi-Newton direction
+    and a strong-Wolfe line search, always on the full batch (``batch_size`` must be None).
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; valid optimizers: {sorted(OPTIMIZERS)}")
@@ -243,11 +252,13 @@ def train_torch_optim(
     if name == "lbfgs" and batch_size is not None:
         raise ValueError(f"lbfgs is full batch: batch_size must be None, got {batch_size!r}")
     theta = leaf_copies(params)
-    optimizer = OPTIMIZERS[name](theta, lr, momentum)
-    batches = None
-    if batch_size is not None:
-        generator = generator if generator is not None else torch.Generator().manual_seed(0)
-        batches = minibatches(X.shape[0], batch_size, generator)
+    if name != "lbfgs":
+        return train_by_rule(
+            torch_update(name, theta, lr, momentum), loss_fn, theta, X, y,
+            lr=lr, max_steps=max_steps, tol=tol, batch_size=batch_size, generator=generator,
+            progress=progress, callback=callback,
+        )  # fmt: skip
+    optimizer = torch_lbfgs(theta, lr)
     last = {}  # the latest full-batch evaluation by closure(): theta, f, grad f
 
     def closure():
@@ -272,18 +283,30 @@ def train_torch_optim(
         return last["loss"].item(), grad_norm.item()
 
     def step_fn(step):
-        if name == "lbfgs":
-            # L-BFGS first asks for f at theta: evaluate() has just computed it (and set
-            # theta.grad), so only the line search's trial points cost an evaluation.
-            first_call = iter([True])
-            optimizer.step(lambda: last["loss"] if next(first_call, False) else closure())
-            return
+        # L-BFGS first asks for f at theta: evaluate() has just computed it (and set
+        # theta.grad), so only the line search's trial points cost an evaluation.
+        first_call = iter([True])
+        optimizer.step(lambda: last["loss"] if next(first_call, False) else closure())
+
+    return run_steps(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback)
+
+
+def train_by_rule(
+    update, loss_fn, theta, X, y, *, lr, max_steps, tol, batch_size, generator, progress, callback
+) -> OptimizeResult:
+    """The ``gradient_descent`` loop with ``update()`` (a ``torch_updates`` rule) as its step,
+    on the full-batch gradient or on the next mini-batch's."""
+    batches = None
+    if batch_size is not None:
+        generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        batches = minibatches(X.shape[0], batch_size, generator)
+
+    def step_fn(step):
         if batches is not None:
             batch_gradient(loss_fn, theta, X, y, next(batches))
-        optimizer.step()
+        update()
 
-    if name != "lbfgs":
-        evaluate = functools.partial(loss_and_gradient, loss_fn, theta, X, y)
+    evaluate = functools.partial(loss_and_gradient, loss_fn, theta, X, y)
     return run_steps(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback)
 
 
@@ -339,21 +362,22 @@ def newton(
 
 
 def optim_iterates(name: str, loss_fn: Callable, params, X, y, *, lr: float, steps: int):
-    """theta_0..theta_steps, shape (steps + 1, n_params), of ``OPTIMIZERS[name]`` (not lbfgs)
+    """theta_0..theta_steps, shape (steps + 1, n_params), of torch.optim's rule ``name`` (not lbfgs)
     on the full batch: zero_grad, f(theta).backward(), step. The record by-hand update rules
     are compared against (W3.X5)."""
-    if name not in OPTIMIZERS or name == "lbfgs":
-        raise ValueError(f"name must be one of {sorted(set(OPTIMIZERS) - {'lbfgs'})}, got {name!r}")
+    if name not in RULES:
+        raise ValueError(f"name must be one of {sorted(RULES)}, got {name!r}")
     theta = leaf_copies(params)
-    optimizer = OPTIMIZERS[name](theta, lr, 0.9)
+    update = torch_update(name, theta, lr, 0.9)
 
     def flat():
         return torch.cat([p.detach().reshape(-1) for p in theta])
 
     path = [flat()]
     for _ in range(steps):
-        optimizer.zero_grad()
+        for p in theta:
+            p.grad = None  # as zero_grad() does
         loss_fn(*theta, X, y).backward()
-        optimizer.step()
+        update()
         path.append(flat())
     return torch.stack(path).cpu().numpy()

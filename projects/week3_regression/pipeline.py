@@ -26,9 +26,9 @@ import mlflow
 import numpy as np
 import pandas as pd
 import torch
-from mlflow.entities import Metric
 from omegaconf import DictConfig
 
+from common.curves import log_curve
 from common.devices import torch_device
 from common.plotting import figure
 from common.steps import step
@@ -43,6 +43,7 @@ from projects.week3_regression import (
     update_rules,
 )
 from projects.week3_regression.data import Split, load_task
+from projects.week3_regression.lbfgs import lbfgs
 from projects.week3_regression.losses import GRADIENTS, logistic_hessian, objective
 from projects.week3_regression.optimize import (
     OPTIMIZERS,
@@ -58,7 +59,7 @@ log = logging.getLogger(__name__)
 KIND = {"linear": "mse", "logistic": "logistic"}  # task -> loss
 TRAINERS = ("gd", *OPTIMIZERS, "newton")  # values of optimizer.name
 STEP_SIZE_IS_1_OVER_L = ("gd", "sgd", "momentum")
-METRIC_BATCH = 1000  # step metrics per log_batch call
+OWN_STEP_LENGTH = ("lbfgs", "newton")  # a line search, a unit Newton step: no lr, full batch
 NEWTON_MAX_STEPS = 100  # Newton needs a handful; more is a setting it cannot use
 DTYPE = torch.float64
 DRILL_LR = {"SGD": 0.09, "momentum": 0.03, "RMSprop": 0.1, "Adam": 0.2}  # paths on the contour
@@ -105,6 +106,11 @@ def check_settings(cfg: DictConfig) -> torch.device:
     if lr is not None and not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"optimizer.lr must be a finite number > 0, got {lr}")
     batch_size = cfg.optimizer.batch_size
+    if cfg.optimizer.name in OWN_STEP_LENGTH and (lr is not None or batch_size is not None):
+        raise ValueError(
+            f"optimizer.name={cfg.optimizer.name} chooses its own step length on the full batch:"
+            f" leave optimizer.lr and optimizer.batch_size null (got {lr} and {batch_size})"
+        )
     for task in cfg.tasks if batch_size is not None else ():
         n = len(
             load_task(task, test_size=cfg.data.test_size, standardize=False, seed=cfg.seed).X_train
@@ -131,7 +137,7 @@ def fit_task(task: str, cfg: DictConfig, device: torch.device) -> float:
         optimal = optimal_loss(task, split, penalty, loss_fn)
         grad_error = gradient_check(kind, split, penalty, cfg.seed)
         result = train(opt.name, loss_fn, split, opt, cfg.progress, cfg.seed)
-        log_step_metrics(f"{task}.loss", result.losses)
+        log_curve(f"{task}.loss", result.losses)
         final = float(loss_fn(*result.params, split.X_train, split.y_train))
         gap = abs(final - optimal) / abs(optimal)
         w, b = (to_numpy(p) for p in result.params)
@@ -307,6 +313,8 @@ def train(
     data = (split.X_train, split.y_train)
     if name == "newton":
         return newton(loss_fn, params, *data, max_steps=step_cap(name, steps), tol=opt.tol)
+    if name == "lbfgs":  # its own step lengths (a line search), full batch
+        return lbfgs(loss_fn, params, *data, max_steps=steps, tol=opt.tol, progress=progress)
     lr = opt.lr or default_lr(name, split)
     common = {"lr": lr, "max_steps": steps, "tol": opt.tol, "progress": progress}
     if name == "gd":
@@ -318,13 +326,12 @@ def train(
             generator=torch.Generator().manual_seed(seed),
             **common,
         )
-    batch = None if name == "lbfgs" else opt.batch_size
     return train_torch_optim(
         name,
         loss_fn,
         params,
         *data,
-        batch_size=batch,
+        batch_size=opt.batch_size,
         generator=torch.Generator().manual_seed(seed),
         **common,
     )
@@ -332,17 +339,8 @@ def train(
 
 def default_lr(name: str, split: Split) -> float:
     """1/L for the plain gradient methods (safe for the logistic loss too: its L is L_mse/4)."""
-    defaults = {"rmsprop": 0.01, "adam": 0.05, "lbfgs": 1.0}
+    defaults = {"rmsprop": 0.01, "adam": 0.05}
     return 1.0 / lipschitz(split) if name in STEP_SIZE_IS_1_OVER_L else defaults[name]
-
-
-def log_step_metrics(key: str, values: np.ndarray) -> None:
-    """A curve as step metrics, ``METRIC_BATCH`` at a time (one call per step would crawl)."""
-    client, run_id = mlflow.tracking.MlflowClient(), mlflow.active_run().info.run_id
-    stamp = int(pd.Timestamp.now().timestamp() * 1000)
-    metrics = [Metric(key, float(v), stamp, step) for step, v in enumerate(values)]
-    for start in range(0, len(metrics), METRIC_BATCH):
-        client.log_batch(run_id, metrics=metrics[start : start + METRIC_BATCH])
 
 
 def test_score(task: str, w: np.ndarray, b: np.ndarray, split: Split) -> dict[str, float]:
@@ -385,7 +383,7 @@ def log_optimizer_comparison(
     curves, rows = {}, []
     for name, result in compared_runs(task, loss_fn, split, cfg, known).items():
         curves[name] = result.losses
-        log_step_metrics(f"{task}.compare.{name}.loss", result.losses)
+        log_curve(f"{task}.compare.{name}.loss", result.losses)
         rows.append(
             {
                 "optimizer": name,
@@ -407,7 +405,7 @@ def log_optimizer_comparison(
         generator=torch.Generator().manual_seed(cfg.seed),
     )
     curves[f"sgd (batch {batch})"] = sgd.losses
-    log_step_metrics(f"{task}.compare.sgd_batch_{batch}.loss", sgd.losses)
+    log_curve(f"{task}.compare.sgd_batch_{batch}.loss", sgd.losses)
     mlflow.log_table(pd.DataFrame(rows), f"tables/{task}/optimizers.json")
     if figures:
         with figure(f"{task}/optimizer_comparison", figsize=(8, 5)) as (_, ax):

@@ -18,7 +18,7 @@ from common.paths import REPO_ROOT
 from common.tracking import HEADLINE, run_tracked
 from tests.weeks import run_in_own_store
 
-QUICK = ["progress=false", "compare_steps=10", "tasks=[logistic]"]  # about 20 s
+QUICK = ["progress=false", "compare_steps=10", "tasks=[logistic]", "figures=false"]
 HEADER = ["metric", "original", "reproduced", "abs_diff", "verdict"]
 
 

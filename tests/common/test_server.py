@@ -33,7 +33,7 @@ from tests.weeks import run_cli
 
 STAMP = ".venv/.install-stamp"  # `make -o`: test the `server` recipe, not the install
 SERVER_START_TIMEOUT = 120  # s: mlflow imports, migrates a fresh database, starts uvicorn
-QUICK_WEEK3 = ["tasks=[logistic]", "compare_steps=10", "progress=false"]
+QUICK_WEEK3 = ["tasks=[logistic]", "compare_steps=10", "progress=false", "figures=false"]
 UNREACHABLE_WITHIN_S = 30  # a CLI start (Hydra, torch, mlflow imports) and the check; not minutes
 ARTIFACT = "tables/logistic/optimizers.json"
 
@@ -217,7 +217,7 @@ def test_a_week_runs_against_the_server_and_reads_back_through_it(
     # The server goes away mid-run: the run fails with one line saying it stays RUNNING there
     # and how to close it, and no traceback.
     with subprocess.Popen(
-        [sys.executable, "-m", "projects.week3_regression", "progress=false",
+        [sys.executable, "-m", "projects.week3_regression", "progress=false", "figures=false",
          f"hydra.run.dir={tmp_path / 'run-lost'}"],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     ) as lost_job:  # fmt: skip

@@ -45,6 +45,7 @@ WEEKS = {"week1": "week1_pca", "week2": "week2_spam", "week3": "week3_regression
 if (CONFIG_DIR / "week4.yaml").is_file():
     WEEKS["week4"] = "week4_tree_search"
 QUICK = ["tasks=[logistic]", "compare_steps=10", "progress=false"]  # one week-3 job: ~10 s
+NO_FIGURES = "figures=false"  # for the sweeps whose figures no test reads
 EXPERIMENTS = sorted((CONFIG_DIR / "experiment").glob("week*/*.yaml"))
 README = REPO_ROOT / "README.md"
 
@@ -469,9 +470,10 @@ def test_joblib_sweep_on_a_fresh_store_loses_no_job(tmp_path):
     store.parent.mkdir()
     result = run_week3(
         "hydra/launcher=joblib",
-        "hydra.launcher.n_jobs=4",  # 4 processes at once on the new database
+        "hydra.launcher.n_jobs=4",  # 4 processes at once on the new database: every job
         "optimizer.name=lbfgs,newton",
-        "seed=0,1,2,3",
+        "seed=0,1",
+        NO_FIGURES,
         store=store,
         sweep_dir=tmp_path / "sweep",
     )
@@ -480,12 +482,12 @@ def test_joblib_sweep_on_a_fresh_store_loses_no_job(tmp_path):
     parent, children = split_parent(week3_runs(store))
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["sweep.launcher"] == "joblib (n_jobs=4)"
-    assert len(children) == 8
+    assert len(children) == 4
     assert {c.info.status for c in children} == {"FINISHED"}
-    assert sorted(int(c.data.tags[JOB_TAG]) for c in children) == list(range(8))
+    assert sorted(int(c.data.tags[JOB_TAG]) for c in children) == list(range(4))
     settings = {(c.data.params["optimizer.name"], c.data.params["seed"]) for c in children}
-    assert settings == set(itertools.product(["lbfgs", "newton"], ["0", "1", "2", "3"]))
-    assert parent.data.metrics["jobs_finished"] == 8
+    assert settings == set(itertools.product(["lbfgs", "newton"], ["0", "1"]))
+    assert parent.data.metrics["jobs_finished"] == 4
 
 
 def test_sigterm_mid_sweep_leaves_no_run_running(tmp_path, empty_store):
@@ -494,7 +496,7 @@ def test_sigterm_mid_sweep_leaves_no_run_running(tmp_path, empty_store):
     log_path = tmp_path / "out.txt"
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "projects.week3_regression", "-m", *QUICK,
+            [sys.executable, "-m", "projects.week3_regression", "-m", *QUICK, NO_FIGURES,
              "optimizer.name=gd", "optimizer.tol=0", "optimizer.max_steps=100000000", "seed=0,1",
              f"tracking.uri=sqlite:///{store}", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
             cwd=REPO_ROOT, stdout=log_file, stderr=subprocess.STDOUT,

@@ -88,8 +88,8 @@ def test_a_bad_variable_fails_the_run_before_the_pipeline(tracking_uri, runs_of,
 def test_torch_intra_op_threads_are_lowered_in_the_block_and_restored():
     import torch
 
-    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # the test session runs torch on 1 thread (tests/conftest.py)
     with limited_threads(1) as threads:
         assert torch.get_num_threads() == 1
         assert threads == 1
-    assert torch.get_num_threads() == before
+    assert torch.get_num_threads() == 2

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from common.paths import REPO_ROOT
-from projects.week1_pca.images import load_image, shrink_factor
+from projects.week1_pca.images import available_memory, load_image, shrink_factor
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, size=(40, 60, 3), dtype=np.uint8)
@@ -129,3 +131,102 @@ def test_an_8000_by_8000_jpeg_loads_in_bounded_memory(tmp_path):
     pixels, growth_mb = map(int, result.stdout.split())
     assert pixels <= 4_000_000
     assert growth_mb < 100, f"loading grew the peak RSS by {growth_mb} MB"
+
+
+def test_directory_says_it_is_a_directory(tmp_path):
+    with pytest.raises(IsADirectoryError, match=rf"image is a directory, not a file: {tmp_path}"):
+        load_image(str(tmp_path))
+
+
+def test_animated_gif_warns_with_its_frame_count_and_keeps_the_first(tmp_path, caplog):
+    frames = [Image.fromarray(np.full((8, 8), 40 * i, dtype=np.uint8)) for i in range(3)]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    pixels = load_image(str(path)).pixels
+    assert pixels.shape[:2] == (8, 8)
+    assert (pixels == 0).all()  # frame 0, not frames 1 (40) or 2 (80)
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith("anim.gif has 3 frames: only the first is compressed")
+
+
+def test_still_gif_loads_without_a_warning(tmp_path, caplog):
+    path = save(tmp_path, "still.gif", Image.fromarray(RGB[:, :, 0]))
+    assert load_image(str(path)).pixels.shape[:2] == (40, 60)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def png_chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
+def write_flat_png(path, width, height, value, rows_per_block=64):
+    """An 8-bit gray PNG of one value at any size, cheaply: the deflate output of a block of
+    rows, ended by a full flush, is the same bytes every time, so it is written once and
+    repeated (the zlib stream's Adler-32 is still computed over every row)."""
+    raw = (b"\x00" + bytes([value]) * width) * rows_per_block  # filter byte 0, then the row
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw deflate: header and checksum below
+    block = deflate.compress(raw) + deflate.flush(zlib.Z_FULL_FLUSH)
+    blocks, rest = divmod(height, rows_per_block)
+    tail = raw[: (width + 1) * rest]
+    end = deflate.compress(tail) + deflate.flush()
+    checksum = 1
+    for _ in range(blocks):
+        checksum = zlib.adler32(raw, checksum)
+    checksum = zlib.adler32(tail, checksum)
+    stream = b"\x78\xda" + block * blocks + end + struct.pack(">I", checksum)
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", stream)
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def test_flat_png_writer_writes_the_image_pillow_reads(tmp_path):
+    path = tmp_path / "flat.png"
+    write_flat_png(path, 30, 70, 77, rows_per_block=16)  # 4 blocks and a tail of 6 rows
+    np.testing.assert_array_equal(np.asarray(Image.open(path)), np.full((70, 30), 77))
+
+
+def test_image_above_pillows_bomb_limit_is_shrunk_to_max_pixels(tmp_path):
+    """14000 x 13000 = 182 MP, above Pillow's 179 MP DecompressionBombError: a file the
+    user names is trusted, decoded (182 MB) and shrunk below max_pixels."""
+    path = tmp_path / "huge.png"
+    write_flat_png(path, 14000, 13000, 128)
+    assert 2 * Image.MAX_IMAGE_PIXELS < 14000 * 13000  # Pillow alone refuses it
+    image = load_image(str(path), max_pixels=4_000_000)
+    height, width, _ = image.pixels.shape
+    assert 1_000_000 <= height * width <= 4_000_000
+    assert image.original_size == (14000, 13000)
+    assert (image.pixels == 128).all()
+    assert Image.MAX_IMAGE_PIXELS is not None  # the limit is back for everything else
+
+
+def test_image_too_big_for_memory_is_refused_before_decoding(tmp_path):
+    """A 200000 x 200000 RGBA header: 4 bytes a pixel, 149 GiB decoded. Only the header is read."""
+    path = tmp_path / "vast.png"
+    header = struct.pack(">IIBBBBB", 200_000, 200_000, 8, 6, 0, 0, 0)  # 8-bit RGBA
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IEND", b""))
+    if available_memory() is None:
+        pytest.skip("this system does not report its available memory")
+    with pytest.raises(
+        MemoryError,
+        match=r"vast\.png \(200000 x 200000 pixels decoded\) needs 149\.0 GiB to decode, more than",
+    ):
+        load_image(str(path))
+
+
+def test_available_memory_is_the_containers_headroom_when_that_is_smaller(tmp_path):
+    """cgroup v2: memory.max - memory.current, when below the machine's MemAvailable."""
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       8000000 kB\nMemAvailable:   2000000 kB\n")
+    cgroup = tmp_path / "cgroup"
+    cgroup.mkdir()
+    assert available_memory(meminfo, cgroup) == 2_048_000_000  # no cgroup files
+    (cgroup / "memory.max").write_text("1073741824\n")
+    (cgroup / "memory.current").write_text("73741824\n")
+    assert available_memory(meminfo, cgroup) == 1_000_000_000
+    (cgroup / "memory.max").write_text("max\n")  # a cgroup without a limit
+    assert available_memory(meminfo, cgroup) == 2_048_000_000
+    assert available_memory(tmp_path / "absent", tmp_path / "absent") is None

@@ -11,7 +11,9 @@ from sklearn.datasets import load_sample_image
 from common.grading import grades
 from projects.week1_pca.low_rank import (
     check_rank,
+    clip_ranks,
     eckart_young_error,
+    max_rank,
     rank_k_approximation,
     rank_k_image,
     rank_k_storage_bytes,
@@ -134,3 +136,12 @@ def test_invalid_shapes_and_eckart_young_k_raise():
         rank_k_image(np.zeros(5), 1)
     with pytest.raises(ValueError, match=r"k must be in \[0, 3\] for 3 singular values, got 4"):
         eckart_young_error([3.0, 2.0, 1.0], 4)
+
+
+def test_clip_ranks_keeps_the_distinct_ranks_up_to_the_shorter_side():
+    image = np.zeros((30, 50, 3), dtype=np.uint8)
+    assert max_rank(image) == 30 == max_rank(image[:, :, 0])
+    kept, dropped = clip_ranks([5, 10, 20, 40, 80, 160, 30, 10], image)
+    assert kept == [5, 10, 20, 30]
+    assert dropped == [40, 80, 160]
+    rank_k_image(image, kept[-1])  # the largest kept rank is a valid k

@@ -8,6 +8,7 @@ same config with Hydra's compose API and run it in-process, which is faster.
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ from projects.week1_pca import (
     config,  # noqa: F401  (registers the schema)
     pipeline,
 )
+from projects.week1_pca.images import LoadedImage
 from projects.week1_pca.patch_codec import decode
 from tests.test_curriculum import logged_names
 from tests.weeks import compose_config, run_cli
@@ -84,6 +86,8 @@ def test_cli_run_finishes_and_logs_what_the_readme_promises(crop, tracking_uri, 
     assert metrics["hilbert_lu_residual"] < 1e-14 < metrics["hilbert_inverse_residual"]
     assert metrics["pca_explained_variance_max_rel_diff"] < 1e-8
     assert 0.9 < metrics["bpp"] < 1.1
+    assert abs(metrics["crop.rate_target_miss"]) <= pipeline.RATE_RTOL  # on target: no tag
+    assert pipeline.RATE_MISSED_TAG not in run.data.tags
     assert metrics["psnr_db"] > metrics["svd_psnr_db"]
     assert metrics["codec_vs_jpeg_db"] == pytest.approx(
         metrics["psnr_db"] - metrics["jpeg_psnr_db"]
@@ -115,6 +119,7 @@ def write_truncated_jpeg(path: Path) -> None:
 
 
 BAD_IMAGES = {
+    "folder": (lambda p: p.mkdir(), "image is a directory, not a file"),
     "text.jpg": (lambda p: p.write_text("not pixels"), "not an image"),
     "empty.png": (lambda p: p.write_bytes(b""), "not an image"),
     "truncated.jpg": (write_truncated_jpeg, "cannot decode image"),
@@ -137,8 +142,14 @@ def test_bad_image_files_fail_the_run(filename, tmp_path, tracking_uri, runs_of)
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["low_rank.rank=0"], r"k must be in \[1, 96\]"),
-        (["low_rank.ranks=[2,500]"], r"k must be in \[1, 96\].*got 500"),
+        (
+            ["low_rank.rank=0"],
+            r"^ValueError: low_rank.rank must be in \[1, 96\] for crop \(128 x 96 pixels\), got 0",
+        ),
+        (
+            ["low_rank.ranks=[2,500]"],
+            r"^ValueError: low_rank.ranks must be in \[1, 96\] for crop .*got \[500\]; drop them",
+        ),
         (["pca.solver=qr"], "solver must be one of"),
         (["patch_codec.target_bpp=-1"], "target_bpp must be"),
     ],
@@ -182,3 +193,141 @@ def test_cli_sweep_logs_one_finished_run_per_job(crop, tracking_uri, runs_of, tm
     assert sorted(r.data.params["low_rank.rank"] for r in runs) == ["2", "8"]
     assert {r.info.status for r in runs} == {"FINISHED"}
     assert all("low_rank.rank=" in r.info.run_name for r in runs)
+
+
+def loaded(height: int, width: int) -> LoadedImage:
+    pixels = np.zeros((height, width, 3), dtype=np.uint8)
+    return LoadedImage("small", "/small.png", pixels, (width, height))
+
+
+def test_default_curve_ranks_above_the_image_are_dropped_with_a_log_line(caplog):
+    caplog.set_level("INFO", logger="projects.week1_pca.pipeline")
+    pipeline.check_ranks(loaded(30, 50), 20, pipeline.DEFAULT_RANKS)  # 40, 80, 160 > 30
+    [line] = [r.getMessage() for r in caplog.records if "low_rank.ranks" in r.getMessage()]
+    assert line == (
+        "small: the default low_rank.ranks [40, 80, 160] are above its largest rank 30: "
+        "dropped from the curve"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rank", "ranks", "message"),
+    [
+        (40, pipeline.DEFAULT_RANKS, r"low_rank.rank must be in \[1, 30\] for small \(50 x 30 "
+         r"pixels\), got 40; pass low_rank.rank=30 or smaller$"),
+        (0, [5], r"low_rank.rank must be in \[1, 30\] .*, got 0; "
+         r"pass low_rank.rank between 1 and 30$"),
+        (20, [5, 31, 0], r"low_rank.ranks must be in \[1, 30\] for small \(50 x 30 pixels\), "
+         r"got \[0, 31\]; drop them \(the largest valid value is 30\)"),
+    ],
+)  # fmt: skip
+def test_a_rank_the_user_sets_beyond_the_image_fails_naming_the_key(rank, ranks, message):
+    with pytest.raises(ValueError, match=message):
+        pipeline.check_ranks(loaded(30, 50), rank, ranks)
+
+
+def test_an_image_smaller_than_the_default_ranks_runs_with_the_curve_clipped(
+    tmp_path, tracking_uri, runs_of
+):
+    """A 24 x 32 crop with the default low_rank.ranks (up to 160): the curve keeps 5, 10, 20."""
+    path = tmp_path / "tiny crop.png"
+    Image.fromarray(load_sample_image("china.jpg")[150:174, 250:282]).save(path)
+    cfg = compose_config(
+        "week1",
+        f"images=['{path}']",
+        "low_rank.rank=20",
+        "patch_codec.curve_bpp=[2.0]",
+        "jpeg.qualities=[50]",
+        "pca.n_components=5",
+        f"tracking.uri={tracking_uri}",
+    )
+    run_tracked(cfg, "week1", pipeline.run)
+    [run] = runs_of("week1")
+    assert run.info.status == "FINISHED"
+    table = runs_of.client.load_table(  # the rate-distortion points the figure draws
+        run.info.experiment_id, "tables/tiny crop/rate_distortion.json", [run.info.run_id]
+    )
+    svd_settings = table.loc[table["codec"] == "svd", "setting"].tolist()
+    assert svd_settings == ["k=5", "k=10", "k=20"]
+
+
+@pytest.mark.parametrize(
+    ("pixels", "target_bpp"),
+    [
+        (np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8), 1.0),  # too small
+        (np.full((16, 16, 3), 90, dtype=np.uint8), 1000.0),  # more bits than a flat image takes
+    ],
+    ids=["7x5_at_1_bpp", "flat_at_1000_bpp"],
+)
+def test_a_rate_target_out_of_reach_is_a_warning_a_tag_and_a_metric(
+    pixels, target_bpp, tmp_path, tracking_uri, runs_of, caplog
+):
+    path = tmp_path / "tiny.png"
+    Image.fromarray(pixels).save(path)
+    cfg = compose_config(
+        "week1",
+        f"images=[{path}]",
+        "low_rank.rank=5",
+        f"patch_codec.target_bpp={target_bpp}",
+        "figures=false",
+        "pca.n_components=5",
+        f"tracking.uri={tracking_uri}",
+    )
+    run_tracked(cfg, "week1", pipeline.run)
+    [run] = runs_of("week1")
+    assert run.info.status == "FINISHED"  # the run stands, at the rate the codec reached
+    bpp, miss = run.data.metrics["tiny.bpp"], run.data.metrics["tiny.rate_target_miss"]
+    assert miss == pytest.approx(bpp / target_bpp - 1, rel=1e-12)
+    assert abs(miss) > pipeline.RATE_RTOL
+    tag = run.data.tags[pipeline.RATE_MISSED_TAG]
+    assert tag == f"tiny: {bpp:.3g} bpp for patch_codec.target_bpp={target_bpp:g} ({miss:+.0%})"
+    [warning] = [r.getMessage() for r in caplog.records if "target_bpp" in r.getMessage()]
+    assert warning.startswith(
+        f"tiny: the patch codec cannot reach patch_codec.target_bpp={target_bpp:g}: "
+        f"its closest is {bpp:.3g} bpp ({100 * miss:+.0f}%"
+    )
+
+
+def test_readme_quoting_runs_an_image_whose_path_has_spaces_and_accents(
+    tracking_uri, runs_of, tmp_path
+):
+    """The README's ``images='["..."]'``, split as a POSIX shell splits it, through the CLI."""
+    documented = re.search(
+        r"python -m projects\.week1_pca (images='\[\"([^\"]+)\"\]')",
+        (REPO_ROOT / "README.md").read_text(),
+    )
+    assert documented, "the README shows the quoting of an image path"
+    path = tmp_path / "my photos" / "a b é.png"
+    path.parent.mkdir()
+    Image.fromarray(load_sample_image("china.jpg")[150:182, 250:298]).save(path)
+    override = documented.group(1).replace(documented.group(2), str(path))
+    args = ["low_rank.rank=8", "figures=false", *SMALL[2:], f"tracking.uri={tracking_uri}"]
+    unquoted = run_cli("week1_pca", f"images=[{path}]", *args, output_dir=tmp_path / "unquoted")
+    assert unquoted.returncode != 0
+    assert "LexerNoViableAltException" in unquoted.stderr  # why the README quotes it
+    result = run_cli("week1_pca", *shlex.split(override), *args, output_dir=tmp_path / "run")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    [run] = runs_of("week1")
+    assert run.info.status == "FINISHED"
+    assert run.data.params["images.0"] == str(path)
+    assert "a b é.bpp" in run.data.metrics
+
+
+def test_two_images_off_target_are_both_in_the_tag(tmp_path, tracking_uri, runs_of):
+    rng = np.random.default_rng(1)
+    paths = [tmp_path / "wide.png", tmp_path / "tall.png"]
+    for path, shape in zip(paths, [(5, 7, 3), (7, 5, 3)], strict=True):
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(path)
+    cfg = compose_config(
+        "week1",
+        f"images=[{paths[0]},{paths[1]}]",
+        "low_rank.rank=5",
+        "figures=false",
+        "pca.n_components=5",
+        f"tracking.uri={tracking_uri}",
+    )
+    run_tracked(cfg, "week1", pipeline.run)
+    [run] = runs_of("week1")
+    wide, tall = run.data.tags[pipeline.RATE_MISSED_TAG].split("; ")
+    assert wide.startswith("wide: ")
+    assert tall.startswith("tall: ")

@@ -49,3 +49,22 @@ def test_bad_files_fail_with_the_line_and_the_fix(tmp_path, content, message):
 def test_a_missing_file_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"data file not found: .*nope\.tsv"):
         load_messages(tmp_path / "nope.tsv")
+
+
+# Characters str.splitlines() takes for line ends: inside a message they are text.
+UNICODE_LINE_BOUNDARIES = ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("boundary", UNICODE_LINE_BOUNDARIES, ids=lambda c: f"U+{ord(c):04X}")
+def test_a_unicode_line_boundary_inside_a_message_stays_in_that_message(tmp_path, boundary):
+    texts = [f"call me{boundary}later", f"WIN{boundary}ham\tprize", f"ok{boundary}"]
+    path = write(tmp_path, f"ham\t{texts[0]}\nspam\t{texts[1]}\nham\t{texts[2]}\n".encode())
+    messages = load_messages(path)
+    assert messages.values.tolist() == [["ham", texts[0]], ["spam", texts[1]], ["ham", texts[2]]]
+
+
+def test_windows_line_ends_are_line_ends_and_the_error_line_counts_newlines(tmp_path):
+    path = write(tmp_path, "ham\tok\r\nspam\tWIN\u2028now\r\n".encode())
+    assert load_messages(path).values.tolist() == [["ham", "ok"], ["spam", "WIN\u2028now"]]
+    with pytest.raises(ValueError, match=r"line 3: unknown label 'hma'"):
+        load_messages(write(tmp_path, "ham\tok\u2028\nspam\tWIN\u0085\nhma\tx\n".encode()))

@@ -122,6 +122,13 @@ def test_divergence_fails_the_run_at_the_step_it_happens(tracking_uri, runs_of):
         (["linear.l1=0.1", "linear.l2=0.1"], r"set l1 or l2, not both"),
         (["logistic.l1=0.1"], r"logistic.l1 must be 0"),
         (["device=tpu"], r"device must be one of cpu, auto, cuda, got 'tpu'"),
+        # settings an optimizer would ignore: refused, never logged as if used
+        (
+            ["optimizer.lr=0.1"],
+            r"optimizer.name=lbfgs chooses its own step length on the full"
+            r" batch: leave optimizer.lr and optimizer.batch_size null \(got 0.1 and None\)",
+        ),
+        (["optimizer.name=newton", "optimizer.batch_size=8"], r"newton chooses its own step"),
     ],
 )
 def test_bad_settings_fail_before_training(overrides, message, tracking_uri, runs_of):
