@@ -290,26 +290,34 @@ def best_splits(increases, order, y_index, counts, impurity, min_samples_leaf):
     return score, position, counts_left
 
 
+RESORT_ENTRIES = 1 << 16  # entries of order resorted at once: all features of a small level
+
+
 def resort(order, increases, child, n_children):
     """Each order[j] stably sorted by child node (x_j order within a child), -1s dropped,
-    and increases[j] along it. In place, one feature at a time: returns views of the first
-    columns of ``order`` and ``increases``.
+    and increases[j] along it. In place, a group of features at a time (temporaries of
+    ~RESORT_ENTRIES entries): returns views of the first columns of order and increases.
 
     rank[p] = #{increases before position p}: samples at positions a < b of one node differ
     in x_j iff rank[b] > rank[a] (an increase lies in a .. b - 1), wherever they go.
     """
+    n_features, m = order.shape
     n_kept = int(np.count_nonzero(child[order[0]] >= 0))
     if not n_kept:  # every sample reached a leaf
         return order[:, :0], increases[:, :0]
     small = n_children < np.iinfo(np.int16).max  # int16 keys: NumPy's stable sort is a radix sort
-    for j in range(len(order)):
-        key = child[order[j]]
+    group = max(1, RESORT_ENTRIES // m)
+    for first in range(0, n_features, group):
+        rows = slice(first, first + group)
+        key = child[order[rows]]
         key[key < 0] = n_children  # samples that reached a leaf sort last, then are cut off
-        kept = np.argsort(key.astype(np.int16 if small else np.intp), kind="stable")[:n_kept]
-        rank = (np.cumsum(increases[j], dtype=order.dtype) - increases[j])[kept]
-        order[j, :n_kept] = order[j, kept]
-        np.less(rank[:-1], rank[1:], out=increases[j, : n_kept - 1])
-        increases[j, n_kept - 1 : n_kept] = False
+        kept = np.argsort(key.astype(np.int16 if small else np.intp), axis=1, kind="stable")
+        kept = kept[:, :n_kept]
+        rank = np.cumsum(increases[rows], axis=1, dtype=order.dtype) - increases[rows]
+        rank = np.take_along_axis(rank, kept, axis=1)
+        order[rows, :n_kept] = np.take_along_axis(order[rows], kept, axis=1)
+        np.less(rank[:, :-1], rank[:, 1:], out=increases[rows, : n_kept - 1])
+        increases[rows, n_kept - 1] = False
     return order[:, :n_kept], increases[:, :n_kept]
 
 
