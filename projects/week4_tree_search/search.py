@@ -285,9 +285,10 @@ class SimilarityIndex(BaseEstimator):
     """Exact k-nearest-neighbour index (a flat index: every query meets every vector).
 
     ``fit(X)`` stores the database (unit rows for cosine, centred rows for the distances,
-    computed once in float64 and stored in float32; X dense or scipy.sparse, stored dense),
-    ``add(X)`` appends, ``search(queries, k)`` returns (values, ids), each (n_queries, k), best
-    first: cosine similarities (largest first) or distances (smallest first).
+    computed once in float64 and stored in float32; X dense or scipy.sparse, stored dense:
+    n d float32, 20 GB for a sparse 100,000 x 50,000), ``add(X)`` appends,
+    ``search(queries, k)`` returns (values, ids), each (n_queries, k), best first: cosine
+    similarities (largest first) or distances (smallest first).
 
     Parameters (see the module docstring for the memory bound they set):
     - metric: "cosine", "euclidean" or "manhattan".
