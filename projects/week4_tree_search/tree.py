@@ -234,7 +234,9 @@ def first_argmin(values, start, node):
     """
     minima = np.minimum.reduceat(values, start)
     hits = np.flatnonzero(values == minima[node])
-    first_hits = hits[np.r_[True, node[hits[1:]] != node[hits[:-1]]]]
+    first = np.ones(len(hits), dtype=bool)  # the first hit of each segment (np.r_: slower)
+    np.not_equal(node[hits[1:]], node[hits[:-1]], out=first[1:])
+    first_hits = hits[first]
     return minima, first_hits
 
 
@@ -290,7 +292,7 @@ def best_splits(increases, order, y_index, counts, impurity, min_samples_leaf):
     return score, position, counts_left
 
 
-RESORT_ENTRIES = 1 << 16  # entries of order resorted at once: all features of a small level
+RESORT_ENTRIES = 1 << 12  # entries of order resorted at once: several features of a small level
 
 
 def resort(order, increases, child, n_children):
