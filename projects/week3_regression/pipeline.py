@@ -95,9 +95,10 @@ def check_settings(cfg: DictConfig) -> torch.device:
             f"optimizer.name must be one of {list(TRAINERS)}, got {cfg.optimizer.name!r}"
         )
     for task in cfg.tasks:
-        l1, l2 = cfg[task].l1, cfg[task].l2
-        if not (l1 >= 0 and l2 >= 0):
-            raise ValueError(f"{task}.l1 and {task}.l2 must be >= 0, got {l1} and {l2}")
+        for key in ("l1", "l2"):  # inf or NaN would surface as a solver's error naming no key
+            value = cfg[task][key]
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"{task}.{key} must be a finite number >= 0, got {value}")
     if "linear" in cfg.tasks and cfg.linear.l1 and cfg.linear.l2:
         raise ValueError("linear: set l1 or l2, not both (no reference optimum for elastic net)")
     if "logistic" in cfg.tasks and cfg.logistic.l1:
