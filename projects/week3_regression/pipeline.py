@@ -149,7 +149,7 @@ def fit_task(task: str, cfg: DictConfig, device: torch.device) -> float:
         try:
             result = train(opt.name, loss_fn, split, opt, cfg.progress, cfg.seed)
         except Diverged as error:
-            raise FloatingPointError(divergence(error, task, opt.name, penalty, split)) from None
+            raise FloatingPointError(divergence(error, task, opt.name, penalty, split)) from error
         log_curve(f"{task}.loss", result.losses)
         final = float(loss_fn(*result.params, split.X_train, split.y_train))
         gap = abs(final - optimal) / abs(optimal)
@@ -248,7 +248,7 @@ def divergence(
     data = lipschitz(split) / (4 if task == "logistic" else 1)
     lr, l2 = error.lr, penalty.l2
     label = label or name
-    if lr is None or name not in STEP_SIZE_IS_1_OVER_L or l2 <= data:
+    if error.step == 0 or lr is None or name not in STEP_SIZE_IS_1_OVER_L or l2 <= data:
         return f"{task}: {label} {error}"
     bound = 2 / (data + l2)
     return (
@@ -492,7 +492,7 @@ def log_optimizer_comparison(
     except Diverged as error:
         label = f"the comparison's sgd (batch {batch})"
         why = divergence(error, task, "sgd", cfg[task], split, label)
-        raise FloatingPointError(why) from None
+        raise FloatingPointError(why) from error
     curves[f"sgd (batch {batch})"] = sgd.losses
     log_curve(f"{task}.compare.sgd_batch_{batch}.loss", sgd.losses)
     mlflow.log_table(pd.DataFrame(rows), f"tables/{task}/optimizers.json")
