@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.install-stamp
+comma  := ,
 ARGS   ?=
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
@@ -15,11 +16,12 @@ WEEKS  := week1 week2 week3 week4
 RUN_ID ?=
 WEEK   ?=
 TEXT   ?=
+FILE   ?=
 ID     ?=
 # make exercise / make check: WEEK=2, or the week of ID=W2.X1, else every week
 EXERCISE_WEEKS = $(or $(WEEK),$(word 1,$(subst ., ,$(subst W,,$(ID)))),1 2 3 4)
 
-.PHONY: help install exercise check week1 week2 week3 week4 serve-week2 predict-week2 all ui server runs close-stale reproduce test test-slow test-all bench lint format clean
+.PHONY: help install exercise check week1 week2 week3 week4 serve-week2 predict-week2 all ui server runs compare close-stale reproduce test test-slow test-all bench lint format clean
 
 help: ## List every target with one line
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -54,11 +56,12 @@ week3: $(STAMP) ## Week 3, calculus and optimization: regression trained through
 week4: $(STAMP) ## Week 4, information theory and geometry: decision tree, similarity search
 	$(PY) -m projects.week4_tree_search $(ARGS)
 
-serve-week2: $(STAMP) ## Serve the newest (or RUN_ID=...) week-2 filter on 127.0.0.1:5001 (SERVE_PORT=)
-	$(PY) -m projects.week2_spam.cli $(if $(RUN_ID),--run-id $(RUN_ID)) serve --host $(HOST) --port $(or $(SERVE_PORT),5001)
+serve-week2: $(STAMP) ## Serve the newest (or RUN_ID=...) week-2 filter on 127.0.0.1:5001 (SERVE_PORT=, MAX_BODY_BYTES=)
+	$(PY) -m projects.week2_spam.cli $(if $(RUN_ID),--run-id $(RUN_ID)) serve --host $(HOST) --port $(or $(SERVE_PORT),5001) \
+		$(if $(MAX_BODY_BYTES),--max-body-bytes $(MAX_BODY_BYTES))
 
-predict-week2: $(STAMP) ## Classify TEXT="..." with the newest (or RUN_ID=...) week-2 filter, explained
-	$(PY) -m projects.week2_spam.cli $(if $(RUN_ID),--run-id $(RUN_ID)) predict "$$TEXT"
+predict-week2: $(STAMP) ## Classify TEXT="..." (any text) or FILE=msg.txt (FILE=-: stdin) with the newest (or RUN_ID=) week-2 filter
+	$(PY) -m projects.week2_spam.cli $(if $(RUN_ID),--run-id $(RUN_ID)) predict $(if $(FILE),--file "$$FILE",-- "$$TEXT")
 
 all: $(WEEKS) ## Run every week that exists, one after another
 
@@ -74,6 +77,9 @@ server: $(STAMP) ## Shared tracking server on 127.0.0.1:5005 (SERVER_PORT=, BACK
 
 runs: $(STAMP) ## Table of logged runs, best first: differing params, headline (WEEK=2; default every week)
 	$(PY) -m common.runs $(if $(WEEK),--week $(WEEK))
+
+compare: $(STAMP) ## Two runs side by side: what differs, headline, UI link (RUNS=id,id; default the newest two; WEEK=2)
+	$(PY) -m common.compare $(subst $(comma), ,$(RUNS)) $(if $(WEEK),--week $(WEEK))
 
 close-stale: $(STAMP) ## End RUNNING runs whose process is gone (SIGKILL, OOM) as KILLED (WEEK=2)
 	$(PY) -m common.runs --close-stale $(if $(WEEK),--week $(WEEK))

@@ -38,3 +38,23 @@ class BaseConfig:
 def register_schema(name: str, schema: type) -> None:
     """Make ``schema`` available to ``defaults: [<name>]`` in a primary config."""
     ConfigStore.instance().store(name=name, node=schema)
+
+
+def undeclared_key(cfg, schema_name: str) -> str | None:
+    """The first key of the composed ``cfg`` that the schema registered as ``schema_name``
+    does not declare, as a dotted path (``pca.solvr``); None if there is none, or no such
+    schema. Hydra refuses a misspelled key, but ``+key=value`` adds it past the schema."""
+    from hydra.core.config_store import ConfigStore
+    from hydra.plugins.config_source import ConfigLoadError
+    from omegaconf import OmegaConf
+    from omegaconf.errors import ConfigKeyError
+
+    try:
+        schema = ConfigStore.instance().load(f"{schema_name}.yaml").node
+    except ConfigLoadError:
+        return None
+    try:
+        OmegaConf.merge(schema, OmegaConf.to_container(cfg, resolve=False))
+    except ConfigKeyError as error:
+        return error.full_key
+    return None

@@ -108,6 +108,8 @@ def differing_params(runs: list[Run]) -> list[str]:
 def runs_table(runs: list[Run], week: str, metrics: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per run: id, name, status, start, relations, differing params, headline, metrics.
 
+    Differing params: those whose values differ between the runs that are not sweep parents.
+
     Sorted best first by the headline (in the direction the runs' tags declare), runs
     without one last,
     ties newest first.
@@ -119,7 +121,8 @@ def runs_table(runs: list[Run], week: str, metrics: tuple[str, ...] = ()) -> pd.
         parent = run.data.tags.get(PARENT_TAG)
         if parent:
             children[parent] = children.get(parent, 0) + 1
-    params = differing_params(runs)
+    # a sweep's parent has no params of its own: they would all look changed beside it
+    params = differing_params([run for run in runs if run.info.run_id not in children])
     rows = []
     for run in runs:
         run_id, tags = run.info.run_id, run.data.tags

@@ -3,6 +3,13 @@
 Both schemes return the same thing, an :class:`OutOfSample`: every evaluated
 message with its true label and both filters' P(spam), and the metrics. Spam is
 the positive class throughout.
+
+Where scikit-learn's posterior is undefined, its P(spam) is NaN: with alpha = 0 a
+message can have evidence P(x) = 0 (each class is missing one of its tokens), a 0 / 0
+that scikit-learn returns as NaN and ours replaces by the prior (see ``naive_bayes``).
+The comparisons with scikit-learn (parity, McNemar) then use the messages where both are
+defined, and scikit-learn's own scores (``sklearn_*``) are not computed: they would
+describe other messages than ours.
 """
 
 from __future__ import annotations
@@ -24,12 +31,17 @@ class OutOfSample:
     texts: np.ndarray  # the messages the filters did not train on
     is_spam: np.ndarray  # bool, their true labels
     p_ours: np.ndarray  # P(spam | text) from the from-scratch filter
-    p_reference: np.ndarray  # ... and from scikit-learn's
+    p_reference: np.ndarray  # ... and from scikit-learn's (NaN: undefined, see the module)
     filters: list[Pipeline]  # our fitted filter of each fold (holdout: one)
     fold: np.ndarray  # fold[i]: the filter that scored texts[i] without training on it
     metrics: dict[str, float] = field(default_factory=dict)
     fold_metrics: list[dict[str, float]] = field(default_factory=list)  # cv only
     train_labels: np.ndarray | None = None  # the labels filters[0] was fitted on
+
+    @property
+    def reference_defined(self) -> np.ndarray:
+        """bool, where scikit-learn's P(spam) is a number (not the NaN of a 0 / 0)."""
+        return ~np.isnan(self.p_reference)
 
 
 def classification_metrics(is_spam: np.ndarray, p_spam: np.ndarray) -> dict[str, float]:
@@ -55,7 +67,8 @@ def parity_error(ours: Pipeline, reference: Pipeline, texts) -> float:
 def log_proba_gap(a: np.ndarray, b: np.ndarray) -> float:
     """max |a - b| of two arrays of log-probabilities, 0 where both are -inf."""
     both_infinite = np.isneginf(a) & np.isneginf(b)
-    return float(np.max(np.where(both_infinite, 0.0, np.abs(a - b))))
+    with np.errstate(invalid="ignore"):  # -inf - -inf, replaced by 0
+        return float(np.max(np.where(both_infinite, 0.0, np.abs(a - b))))
 
 
 def fit_and_score(ours, reference, train_texts, train_labels, test_texts, test_labels):
@@ -63,16 +76,21 @@ def fit_and_score(ours, reference, train_texts, train_labels, test_texts, test_l
 
     Each filter scores the test part once: log P(y | x) gives the parity, and
     P(spam | x) = exp(log P(spam | x)) is what ``predict_proba`` returns (both filters
-    compute it so), i.e. ``spam_probability``.
+    compute it so), i.e. ``spam_probability``. The parity covers the messages where
+    scikit-learn's posterior is defined (NaN if it is defined for none).
     """
     ours.fit(list(train_texts), train_labels)
-    reference.fit(list(train_texts), train_labels)
-    log_ours, log_reference = (f.predict_log_proba(list(test_texts)) for f in (ours, reference))
+    log_ours = ours.predict_log_proba(list(test_texts))
+    with np.errstate(divide="ignore", invalid="ignore"):  # alpha = 0: log 0, and 0 / 0 = NaN
+        reference.fit(list(train_texts), train_labels)
+        log_reference = reference.predict_log_proba(list(test_texts))
     p_ours, p_reference = (
         np.exp(log_p[:, list(f.classes_).index(POSITIVE)])
         for f, log_p in ((ours, log_ours), (reference, log_reference))
     )
-    return ours, p_ours, p_reference, log_proba_gap(log_ours, log_reference)
+    defined = ~np.isnan(log_reference).any(axis=1)
+    parity = log_proba_gap(log_ours[defined], log_reference[defined]) if defined.any() else np.nan
+    return ours, p_ours, p_reference, parity
 
 
 def holdout(build, texts, labels, *, test_size: float, seed: int) -> OutOfSample:
@@ -87,10 +105,13 @@ def holdout(build, texts, labels, *, test_size: float, seed: int) -> OutOfSample
     result = OutOfSample(
         test_x, is_spam, p_ours, p_ref, [ours], np.zeros(len(test_x), int), train_labels=train_y
     )
-    result.metrics = {
-        **{f"test_{k}": v for k, v in classification_metrics(is_spam, p_ours).items()},
-        **{f"sklearn_test_{k}": v for k, v in classification_metrics(is_spam, p_ref).items()},
+    result.metrics = {f"test_{k}": v for k, v in classification_metrics(is_spam, p_ours).items()}
+    if result.reference_defined.all():
+        scores = classification_metrics(is_spam, p_ref)
+        result.metrics |= {f"sklearn_test_{k}": v for k, v in scores.items()}
+    result.metrics |= {
         "parity_max_abs_log_proba": parity,
+        "sklearn_undefined_posteriors": float(np.sum(~result.reference_defined)),
     }
     return result
 
@@ -102,7 +123,7 @@ def cross_validate(build, texts, labels, *, folds: int, seed: int) -> OutOfSampl
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     p_ours, p_ref, fold = np.empty(len(texts)), np.empty(len(texts)), np.empty(len(texts), int)
     is_spam = labels == POSITIVE
-    filters, fold_metrics, parity, first_train = [], [], 0.0, None
+    filters, fold_metrics, parity, first_train = [], [], np.nan, None
     for k, (train, test) in enumerate(splitter.split(texts, labels)):
         first_train = labels[train] if k == 0 else first_train
         ours, p_ours[test], p_ref[test], fold_parity = fit_and_score(
@@ -110,7 +131,7 @@ def cross_validate(build, texts, labels, *, folds: int, seed: int) -> OutOfSampl
         )
         filters.append(ours)
         fold[test] = k
-        parity = max(parity, fold_parity)
+        parity = float(np.fmax(parity, fold_parity))  # max over folds, a NaN fold left out
         fold_metrics.append(classification_metrics(is_spam[test], p_ours[test]))
     result = OutOfSample(
         texts,
@@ -126,6 +147,10 @@ def cross_validate(build, texts, labels, *, folds: int, seed: int) -> OutOfSampl
         values = np.array([m[name] for m in fold_metrics])
         result.metrics[f"cv_{name}_mean"] = float(values.mean())
         result.metrics[f"cv_{name}_std"] = float(values.std(ddof=1))
-    reference_mcc = classification_metrics(is_spam, p_ref)["mcc"]
-    result.metrics |= {"sklearn_cv_mcc_pooled": reference_mcc, "parity_max_abs_log_proba": parity}
+    if result.reference_defined.all():
+        result.metrics["sklearn_cv_mcc_pooled"] = classification_metrics(is_spam, p_ref)["mcc"]
+    result.metrics |= {
+        "parity_max_abs_log_proba": parity,
+        "sklearn_undefined_posteriors": float(np.sum(~result.reference_defined)),
+    }
     return result

@@ -74,7 +74,7 @@ def run(cfg: DictConfig) -> float:
     check_settings(cfg)
     rng = np.random.default_rng(cfg.seed)
     with step("load the messages"):
-        messages = load_messages(cfg.data.path)
+        messages = load_messages(cfg.data.path, cfg.data.label_column, cfg.data.text_column)
     texts = messages["text"].to_numpy(dtype=object)  # pandas 3: Arrow strings -> objects
     labels = messages["label"].to_numpy(dtype=object)
     with step("probability drills"):
@@ -125,6 +125,17 @@ def evaluate(cfg: DictConfig, build, texts, labels) -> evaluation.OutOfSample:
     for fold, fold_metrics in enumerate(result.fold_metrics):
         mlflow.log_metrics({f"fold_{k}": v for k, v in fold_metrics.items()}, step=fold)
     log.info("%s", {k: round(v, 4) for k, v in result.metrics.items()})
+    undefined = int(np.sum(~result.reference_defined))
+    if undefined:
+        n = len(result.texts)
+        why = (
+            f"model.alpha={cfg.model.alpha}: scikit-learn's naive Bayes gives NaN for {undefined} "
+            f"of {n} messages (unsmoothed, it computes 0/0 where P(x) = 0, or inf - inf; ours "
+            f"follows the conventions in naive_bayes.py): parity and McNemar use the other "
+            f"{n - undefined}, no sklearn_* scores"
+        )
+        log.warning("%s", why)
+        mlflow.set_tag("reference_comparison", why)
     return result
 
 
@@ -175,7 +186,13 @@ def log_comparison(result: evaluation.OutOfSample) -> None:
     predicted = result.p_ours > evaluation.THRESHOLD
     if logging_figures():
         log_comparison_figures(result, predicted)
-    test = mcnemar(result.is_spam, predicted, result.p_reference > evaluation.THRESHOLD)
+    both = result.reference_defined  # the messages where scikit-learn's posterior is defined
+    if not both.any():
+        mlflow.set_tag("mcnemar", "not computed: no message has a scikit-learn posterior")
+        return
+    test = mcnemar(
+        result.is_spam[both], predicted[both], result.p_reference[both] > evaluation.THRESHOLD
+    )
     mlflow.log_metrics(
         {
             "mcnemar_p_value": test.p_value,
@@ -183,14 +200,17 @@ def log_comparison(result: evaluation.OutOfSample) -> None:
             "mcnemar_chi2": test.chi2,
         }
     )
-    mlflow.set_tag("mcnemar", f"b={test.b} c={test.c} {test.method}: p={test.p_value:.4g}")
+    on = "" if both.all() else f" on {both.sum()} of {len(both)} messages"
+    mlflow.set_tag("mcnemar", f"b={test.b} c={test.c} {test.method}{on}: p={test.p_value:.4g}")
 
 
 def log_comparison_figures(result: evaluation.OutOfSample, predicted: np.ndarray) -> None:
     """The confusion matrix of ours; the ROC and precision-recall curves of ours and sklearn's."""
     with figure("confusion_matrix", figsize=(5, 4.5)) as (_, ax):
         plots.confusion_matrix(ax, skm.confusion_matrix(result.is_spam, predicted), list(LABELS))
-    curves = {"ours": result.p_ours, "scikit-learn": result.p_reference}
+    curves = {"ours": result.p_ours}
+    if result.reference_defined.all():  # scikit-learn's curves need a P(spam) for every message
+        curves["scikit-learn"] = result.p_reference
     with figure("roc_curve", figsize=(5.5, 5)) as (_, ax):
         plots.roc_curves(
             ax,

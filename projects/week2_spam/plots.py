@@ -172,6 +172,50 @@ def _sign_colours(values) -> list[str]:
     return [CLASS_COLOURS["spam"] if v > 0 else CLASS_COLOURS["ham"] for v in values]
 
 
+def _drawable(values, labels) -> tuple[np.ndarray, list[str]]:
+    """Bar lengths and labels for values that may be +-inf or NaN (alpha = 0 makes them).
+
+    An infinite bar is drawn 1.2 times as long as the longest finite one and labelled
+    "(+inf)" or "(-inf)"; a NaN (+inf and -inf added up) has no bar and says "(undefined)".
+    """
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.abs(values[np.isfinite(values)])
+    reach = 1.2 * finite.max() if finite.size and finite.max() > 0 else 1.0
+    shown = np.where(np.isinf(values), np.sign(values) * reach, np.nan_to_num(values, nan=0.0))
+    suffix = {True: " (+inf)", False: " (-inf)"}
+    labels = [
+        f"{label} (undefined)"
+        if np.isnan(v)
+        else f"{label}{suffix[bool(v > 0)]}"
+        if np.isinf(v)
+        else label
+        for label, v in zip(labels, values, strict=True)
+    ]
+    return shown, labels
+
+
+SUM_REACH = 3.0  # a bar summing many tokens is cut at this many times the longest named one
+
+
+def visible(token: str) -> str:
+    """A token with its spaces shown (``␣``): character n-grams begin and end with them."""
+    return token.replace(" ", "␣")
+
+
+def cut_sums(shown: np.ndarray, labels: list[str], named: int):
+    """Bars after the first ``named`` (sums over many tokens) cut at ``SUM_REACH`` times the
+    longest named bar, their value then written in the label: they must not dwarf the
+    tokens the figure is about."""
+    longest = np.max(np.abs(shown[:named]), initial=0.0) or 1.0
+    reach = SUM_REACH * longest
+    shown, labels = shown.copy(), list(labels)
+    for i in range(named, len(shown)):
+        if abs(shown[i]) > reach:
+            labels[i] = f"{labels[i]} = {shown[i]:+.1f}, cut"
+            shown[i] = np.sign(shown[i]) * reach
+    return shown, labels
+
+
 def message_explanation(
     ax,
     contributions: pd.DataFrame,
@@ -189,23 +233,30 @@ def message_explanation(
     ``posterior`` is P(spam | x) = sigmoid(log-odds), shown in the title. ``absent_log_odds``
     (Bernoulli only) is sum_{i: x_i = 0} log (1 - theta_spam,i) / (1 - theta_ham,i), one bar.
     """
-    terms = contributions.sort_values("contribution", key=np.abs, ascending=False)
-    tokens = ["prior log-odds", *terms["token"].head(top)]
+    terms = contributions.sort_values("contribution", key=np.abs, ascending=False, kind="stable")
+    tokens = ["prior log-odds", *map(visible, terms["token"].head(top))]
     values = [prior_log_odds, *terms["contribution"].head(top)]
+    named = len(values)  # the bars after these sum many tokens each
     if len(terms) > top:
         tokens.append(f"({len(terms) - top} other tokens)")
-        values.append(terms["contribution"].iloc[top:].sum())
+        with np.errstate(invalid="ignore"):  # +inf and -inf (alpha = 0): NaN
+            values.append(terms["contribution"].iloc[top:].sum())
     if absent_log_odds:  # Bernoulli: every vocabulary token the message lacks is evidence too
         tokens.append("(absent tokens)")
         values.append(absent_log_odds)
     y = np.arange(len(values))
-    ax.barh(y, values, color=["grey", *_sign_colours(values[1:])])
+    shown, tokens = _drawable(values, tokens)
+    shown, tokens = cut_sums(shown, tokens, named)
+    hatches = [""] * named + ["//"] * (len(values) - named)
+    ax.barh(y, shown, color=["grey", *_sign_colours(values[1:])], hatch=hatches)
     ax.set_yticks(y, tokens)
     ax.invert_yaxis()  # the prior on top, then the tokens by |contribution|
     ax.axvline(0, color=EXACT_COLOUR, linewidth=0.8)
     ax.set_xlabel("contribution to log P(spam|x) / P(ham|x)   (← ham | spam →)")
-    log_odds = prior_log_odds + terms["contribution"].sum() + absent_log_odds
-    ax.set_title(f"{title}\nlog-odds {log_odds:+.2f}  →  P(spam | x) = {posterior:.3f}".strip())
+    with np.errstate(invalid="ignore"):  # +inf and -inf contributions: NaN, undefined
+        log_odds = prior_log_odds + terms["contribution"].sum() + absent_log_odds
+    shown_odds = "undefined" if np.isnan(log_odds) else f"{log_odds:+.2f}"  # P(x) = 0
+    ax.set_title(f"{title}\nlog-odds {shown_odds}  →  P(spam | x) = {posterior:.3f}".strip())
 
 
 def indicative_tokens(ax, log_ratios: pd.DataFrame, k: int = 15) -> None:
@@ -213,8 +264,9 @@ def indicative_tokens(ax, log_ratios: pd.DataFrame, k: int = 15) -> None:
     ranked = log_ratios.sort_values("log_ratio", ascending=False)
     top = pd.concat([ranked.head(k), ranked.tail(k)]).drop_duplicates("token")
     y = np.arange(len(top))
-    ax.barh(y, top["log_ratio"], color=_sign_colours(top["log_ratio"]))
-    ax.set_yticks(y, top["token"])
+    shown, labels = _drawable(top["log_ratio"], [visible(t) for t in top["token"]])
+    ax.barh(y, shown, color=_sign_colours(top["log_ratio"]))
+    ax.set_yticks(y, labels)
     ax.invert_yaxis()  # most spam-like on top, most ham-like at the bottom
     ax.axvline(0, color=EXACT_COLOUR, linewidth=0.8)
     ax.set(xlabel="log P(token | spam) / P(token | ham)", title="Most indicative tokens")

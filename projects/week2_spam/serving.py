@@ -4,7 +4,8 @@ MLflow runs this file when it loads the model ("models from code"). The fitted
 filter travels as the artifact ``filter``: the JSON and ``.npy`` files of
 ``spam_filter.save_filter``. Raw messages in (a list of strings), P(spam) out;
 the type hints give the model its signature. Served, it answers
-``{"inputs": ["msg", ...]}`` on ``/invocations`` with ``{"predictions": [p, ...]}``.
+``{"inputs": ["msg", ...]}`` on ``/invocations`` with ``{"predictions": [p, ...]}``
+(``{"inputs": []}``: ``{"predictions": []}``); ``server`` serves it.
 """
 
 from __future__ import annotations

@@ -98,9 +98,12 @@ def filter_parts(spam_filter: Pipeline) -> tuple[FeatureUnion, object]:
 
 
 def spam_probability(spam_filter: Pipeline, texts) -> np.ndarray:
-    """P(spam | text) for each text."""
+    """P(spam | text) for each text; no texts, no probabilities (an empty batch is no error)."""
+    texts = list(texts)
+    if not texts:  # scikit-learn's input checks refuse zero samples
+        return np.empty(0)
     column = list(spam_filter.classes_).index(POSITIVE)
-    return spam_filter.predict_proba(list(texts))[:, column]
+    return spam_filter.predict_proba(texts)[:, column]
 
 
 # -- storage without pickle ------------------------------------------------------------------

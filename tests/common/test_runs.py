@@ -102,6 +102,9 @@ def test_sweep_children_name_their_parent_and_the_parent_is_listed(tracking_uri,
     assert by_run[parent[:8]] == "sweep of 2"
     assert all(by_run[child[:8]] == parent[:8] for child in children)
     assert list(table["run"])[-1] == parent[:8]  # no headline: last
+    # the parent has no params: only what differs between the children is a column
+    params = [c for c in table.columns if c.startswith(("seed", "optimizer."))]
+    assert params == ["optimizer.name"]
 
 
 def test_status_filter_and_an_empty_week_say_so(tracking_uri, capsys):

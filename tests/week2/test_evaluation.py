@@ -47,3 +47,31 @@ def test_fit_and_score_equals_spam_probability_and_parity_error(split, overrides
     np.testing.assert_array_equal(p_reference, spam_probability(reference, test_x))
     assert parity == parity_error(ours, reference, test_x)
     assert 0 < p_ours.mean() < 1  # a real split: both classes scored
+
+
+@pytest.mark.parametrize("name", ["multinomial", "bernoulli"])
+def test_alpha_0_compares_with_scikit_learn_where_its_posterior_is_defined(name):
+    """ "win you": spam never said "you", ham never said "win": P(x) = 0 without smoothing.
+
+    scikit-learn returns NaN there (0 / 0), ours the prior; the other messages agree. (No
+    word is in every message of a class: scikit-learn's Bernoulli NB also gives NaN there.)
+    """
+    cfg = compose_config(
+        "week2", f"model.name={name}", "model.alpha=0", "features.char_ngrams=null"
+    )
+    spam, ham = ["win a prize", "win cash", "free prize"], ["see you", "see me soon", "you", "me"]
+    texts, labels = np.array(spam + ham, object), np.array(["spam"] * 3 + ["ham"] * 4, object)
+    test_texts = np.array(["win you", "win a prize", "see you soon"], object)
+    _, p_ours, p_reference, parity = fit_and_score(
+        build_filter(cfg.features, cfg.model),
+        build_reference(cfg.features, cfg.model),
+        texts,
+        labels,
+        test_texts,
+        np.array(["spam", "spam", "ham"], object),
+    )
+    assert np.isnan(p_reference).tolist() == [True, False, False]
+    assert p_ours[0] == pytest.approx(3 / 7, rel=1e-15)  # the prior P(spam) = 3 / 7
+    assert p_ours[1:].tolist() == [1.0, 0.0]  # a word never seen in the other class decides
+    assert parity < 1e-12  # over the two defined messages
+    np.testing.assert_allclose(p_ours[1:], p_reference[1:], rtol=0, atol=1e-12)

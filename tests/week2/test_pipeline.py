@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hydra.errors import ConfigCompositionException
 
+from common.paths import REPO_ROOT
 from common.tracking import EXIT_FAILED, run_tracked
 from projects.week2_spam import cli, config, pipeline  # noqa: F401  (config registers the schema)
 from tests.test_curriculum import logged_names
@@ -185,6 +187,32 @@ def test_figures_false_logs_the_same_metrics_and_tables_and_no_figure(
 
 
 @needs_corpus
+def test_the_same_messages_as_a_csv_with_other_column_names_give_the_same_metrics(
+    tmp_path, tracking_uri, runs_of
+):
+    import csv
+
+    corpus = Path(os.environ["MATH4ML_DATA_MIRROR"]) / "sms_spam" / "SMSSpamCollection"
+    lines = corpus.read_text(encoding="utf-8").split("\n")[:600]
+    tsv, table = tmp_path / "messages.tsv", tmp_path / "messages.csv"
+    tsv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with table.open("w", newline="", encoding="utf-8") as file:  # quoting: CSV's own rules
+        writer = csv.writer(file)
+        writer.writerow(["message", "category"])
+        writer.writerows([line.split("\t", 1)[::-1] for line in lines])
+    for data, columns in ((tsv, []), (table, ["data.label_column=category",
+                                              "data.text_column=message"])):  # fmt: skip
+        cfg = compose_config(
+            "week2", f"data.path={data}", *columns, "figures=false", *QUICK,
+            f"tracking.uri={tracking_uri}",
+        )  # fmt: skip
+        run_tracked(cfg, "week2", pipeline.run)
+    from_csv, from_tsv = runs_of("week2")  # newest first
+    assert from_csv.data.metrics == from_tsv.data.metrics
+    assert len(from_csv.data.metrics) > 40
+
+
+@needs_corpus
 def test_predict_command_prints_the_verdict_and_the_evidence(finished_run, capsys):
     _, run, uri, _ = finished_run
     cli.main(["--tracking-uri", uri, "predict", "URGENT! You have won a £900 prize. Call now"])
@@ -193,6 +221,114 @@ def test_predict_command_prints_the_verdict_and_the_evidence(finished_run, capsy
     assert run.info.run_id in out
     assert "prior log-odds" in out
     assert "posterior log-odds" in out
+
+
+@needs_corpus
+def test_alpha_0_the_unsmoothed_mle_finishes_compared_where_scikit_learn_is_defined(
+    tmp_path, empty_store
+):
+    _, run, _ = run_in_own_store(
+        "week2_spam", "week2", ["model.alpha=0", *NO_FIGURES], tmp_path, empty_store
+    )
+    assert run.info.status == "FINISHED"
+    metrics, tags = run.data.metrics, run.data.tags
+    undefined, n = int(metrics["sklearn_undefined_posteriors"]), 1115  # 20% of 5,574
+    assert 0 < undefined < n
+    assert tags["reference_comparison"] == (
+        f"model.alpha=0.0: scikit-learn's naive Bayes gives NaN for {undefined} of {n} messages "
+        "(unsmoothed, it computes 0/0 where P(x) = 0, or inf - inf; ours follows the "
+        f"conventions in naive_bayes.py): parity and McNemar use the other {n - undefined}, "
+        "no sklearn_* scores"
+    )
+    assert metrics["parity_max_abs_log_proba"] < 1e-10
+    assert f" on {n - undefined} of {n} messages: p=" in tags["mcnemar"]
+    assert 0 <= metrics["mcnemar_p_value"] <= 1
+    assert not any(name.startswith("sklearn_test_") for name in metrics)
+    assert 0 < metrics["test_mcc"] < 1
+
+
+def make_predict(uri: str, *variables: str, stdin: str | None = None):
+    """``make predict-week2 <variables>`` as a user runs it, against the store ``uri``."""
+    return subprocess.run(
+        ["make", "-s", "-o", ".venv/.install-stamp", "predict-week2", *variables],
+        cwd=REPO_ROOT,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def log_odds(out: str, name: str) -> float:
+    return float(re.search(rf"^{name}.*= ([-+][0-9.]+)$", out, re.MULTILINE).group(1))
+
+
+@needs_corpus
+@pytest.mark.slow  # `make predict-week2` as a process: mlflow, the model
+def test_predict_of_an_empty_text_prints_a_posterior_that_adds_up_and_says_why(finished_run):
+    _, _, uri, _ = finished_run
+    result = make_predict(uri, "TEXT=")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "the posterior is the prior" not in out  # Bernoulli: every absent token is evidence
+    assert "(no known token: only the absent tokens move the prior)" in out
+    absent = float(re.search(r"^absent tokens \(Bernoulli\) +([-+][0-9.]+)$", out, re.M).group(1))
+    prior, posterior = log_odds(out, "prior log-odds"), log_odds(out, "posterior log-odds")
+    assert abs(absent) > 1
+    assert posterior == pytest.approx(prior + absent, abs=2e-3)  # three printed decimals each
+
+
+def test_an_empty_text_under_the_multinomial_model_has_the_prior_as_its_posterior():
+    from projects.week2_spam.spam_filter import build_filter
+
+    cfg = compose_config("week2", "model.name=multinomial")
+    texts = ["WIN a FREE prize now", "see you at lunch", "Claim your cash prize", "ok, call me"]
+    spam_filter = build_filter(cfg.features, cfg.model).fit(texts, ["spam", "ham", "ham", "ham"])
+    out = "\n".join(cli.explanation_lines("", spam_filter, "a filter"))
+    assert "(no known token: the posterior is the prior)" in out
+    assert log_odds(out, "prior log-odds") == log_odds(out, "posterior log-odds") == -1.099
+    assert "absent tokens" not in out
+
+
+@needs_corpus
+@pytest.mark.slow  # `make predict-week2` as a process: mlflow, the model
+def test_predict_classifies_any_text_even_one_that_looks_like_an_option(finished_run):
+    _, run, uri, _ = finished_run
+    result = make_predict(uri, "TEXT=--help")
+    assert result.returncode == 0, result.stderr
+    assert re.match(r"(spam|ham): P\(spam \| text\) = ", result.stdout), result.stdout
+    assert run.info.run_id in result.stdout
+    assert "usage" not in result.stdout + result.stderr
+
+
+@needs_corpus
+@pytest.mark.slow  # `make predict-week2` as a process: mlflow, the model
+def test_predict_reads_a_message_too_long_for_a_command_line_from_a_file_or_stdin(
+    finished_run, tmp_path
+):
+    import mlflow
+
+    _, run, uri, _ = finished_run
+    message = "Call 09061701461 to claim your FREE prize, or text WIN to 80086! " * 3000
+    assert len(message.encode()) > 128 * 1024  # the kernel's limit on one argument
+    path = tmp_path / "message.txt"
+    path.write_text(message)
+    with pytest.raises(OSError, match="Argument list too long"):  # what FILE= is for
+        make_predict(uri, f"TEXT={message}")
+    from_file, from_stdin = (
+        make_predict(uri, f"FILE={path}"),
+        make_predict(uri, "FILE=-", stdin=message),
+    )
+    assert from_file.returncode == from_stdin.returncode == 0, from_file.stderr + from_stdin.stderr
+    assert from_file.stdout == from_stdin.stdout
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/spam_filter")
+    expected = model.predict([message])[0]
+    assert from_file.stdout.split("\n")[0].split(" = ")[1].split()[0] == f"{expected:.4f}"
+    missing = make_predict(uri, f"FILE={tmp_path / 'nope.txt'}")
+    assert missing.returncode != 0
+    assert f"error: FILE={tmp_path / 'nope.txt'}: No such file or directory" in missing.stderr
 
 
 def test_predict_without_runs_says_what_to_do(tracking_uri):

@@ -4,6 +4,8 @@ Each test draws on small inputs (Agg backend), then reads the artists back: bar 
 line data, annotations, colours. The fixture closes the figure and checks none is left.
 """
 
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -186,3 +188,61 @@ def test_spam_rate_posteriors_draw_each_beta_density_and_shade_the_interval(subp
     assert x.min() == pytest.approx(table["low"].iloc[-1])
     assert x.max() == pytest.approx(table["high"].iloc[-1])
     assert y.max() == pytest.approx(stats.beta.pdf(x, 18, 84).max(), rel=1e-9)
+
+
+def test_infinite_evidence_under_alpha_0_is_drawn_as_a_labelled_long_bar(subplots):
+    log_ratios = pd.DataFrame({"token": list("abcd"), "log_ratio": [np.inf, 2.0, -1.0, -np.inf]})
+    ax = subplots()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns on infinite bar widths
+        plots.indicative_tokens(ax, log_ratios, k=2)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a (+inf)", "b", "c", "d (-inf)"]
+    assert [p.get_width() for p in bars(ax)] == pytest.approx([2.4, 2.0, -1.0, -2.4])
+    ax = subplots()
+    contributions = pd.DataFrame(
+        {"token": ["win", "you", "prize", "ok"], "contribution": [np.inf, -np.inf, 3.0, 0.5]}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots.message_explanation(ax, contributions, -1.9, 0.13, top=2)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["prior log-odds", "win (+inf)", "you (-inf)", "(2 other tokens)"]
+    assert [p.get_width() for p in bars(ax)] == pytest.approx([-1.9, 4.2, -4.2, 3.5])
+    assert ax.get_title() == "log-odds undefined  →  P(spam | x) = 0.130"  # P(x) = 0
+    ax = subplots()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots.message_explanation(ax, contributions, -1.9, 0.13, top=0)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["prior log-odds", "(4 other tokens) (undefined)"]  # inf - inf
+    assert [p.get_width() for p in bars(ax)] == pytest.approx([-1.9, 0.0])
+
+
+def test_character_ngrams_show_their_spaces(subplots):
+    log_ratios = pd.DataFrame({"token": [" fr", "ee ", "ok"], "log_ratio": [3.0, 2.0, -1.0]})
+    ax = subplots()
+    plots.indicative_tokens(ax, log_ratios, k=1)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["␣fr", "ok"]
+    contributions = pd.DataFrame({"token": [" fr", "ee "], "contribution": [1.0, 0.5]})
+    ax = subplots()
+    plots.message_explanation(ax, contributions, -1.9, 0.4)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["prior log-odds", "␣fr", "ee␣"]
+
+
+def test_a_sum_of_many_tokens_is_cut_and_labelled_not_drawn_to_dwarf_the_named_ones(subplots):
+    many = [f"t{i}" for i in range(100)]  # 100 small terms of -0.9: -90 in all
+    contributions = pd.DataFrame(
+        {"token": ["free", "prize", "ok", *many], "contribution": [2.0, 1.5, -1.0, *[-0.9] * 100]}
+    )
+    ax = subplots()
+    plots.message_explanation(ax, contributions, -1.9, 0.0, top=3, absent_log_odds=-181.725)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [
+        "prior log-odds", "free", "prize", "ok",
+        "(100 other tokens) = -90.0, cut", "(absent tokens) = -181.7, cut",
+    ]  # fmt: skip
+    widths = [p.get_width() for p in bars(ax)]
+    assert widths == pytest.approx([-1.9, 2.0, 1.5, -1.0, -6.0, -6.0])  # 3 x the longest named
+    assert [p.get_hatch() or "" for p in bars(ax)] == ["", "", "", "", "//", "//"]
+    true_sum = -1.9 + contributions["contribution"].sum() - 181.725
+    assert f"log-odds {true_sum:+.2f}" in ax.get_title()  # the true sum, not the cut bars

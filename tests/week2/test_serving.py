@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -16,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.paths import REPO_ROOT
+from projects.week2_spam import server as server_module
 from tests.servers import free_port, stop_group, wait_until_up
 from tests.weeks import run_in_own_store
 
@@ -101,3 +103,70 @@ def test_any_unicode_text_gets_a_probability(server, texts):
     served = invoke(base_url, texts)
     assert served.shape == (len(texts),)
     assert np.all((served >= 0) & (served <= 1))
+
+
+def post(base_url: str, body, headers: dict | None = None) -> tuple[int, dict]:
+    """POST ``body`` (bytes or an iterable of chunks, sent chunked) to /invocations."""
+    request = urllib.request.Request(
+        f"{base_url}/invocations",
+        data=body,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_an_empty_batch_gets_an_empty_list_of_predictions(server):
+    base_url, *_ = server
+    assert post(base_url, b'{"inputs": []}') == (200, {"predictions": []})
+
+
+def test_a_deeply_nested_body_is_a_bad_request_in_one_line(server):
+    base_url, *_ = server
+    status, answer = post(base_url, b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    assert status == 400
+    assert answer == {
+        "error_code": "BAD_REQUEST",
+        "message": "request body: JSON nested too deeply to parse; "
+        'send {"inputs": ["message", ...]}, a flat list of strings',
+    }
+    assert invoke(base_url, ["still serving"]).shape == (1,)
+
+
+def body_of(size: int) -> bytes:
+    """A valid request of exactly ``size`` bytes: one message of x's."""
+    frame = b'{"inputs": [""]}'
+    return frame[:13] + b"x" * (size - len(frame)) + frame[13:]
+
+
+def test_a_body_over_1_mib_is_refused_with_413_before_it_is_parsed(server):
+    base_url, *_ = server
+    limit = server_module.MAX_BODY_BYTES
+    assert limit == 1 << 20  # the README's number
+    huge = json.dumps({"inputs": ["Free entry! Text WIN to 80086 " * 200] * 8500}).encode()
+    assert len(huge) > 50_000_000
+    status, answer = post(base_url, huge)  # urllib sends all of it before reading an answer
+    assert (status, answer) == (
+        413,
+        {
+            "error_code": "RESOURCE_EXHAUSTED",
+            "message": f"request body of {len(huge):,} bytes is over this server's limit of "
+            "1,048,576 bytes; send fewer messages per request (or serve with --max-body-bytes)",
+        },
+    )
+    assert post(base_url, body_of(limit + 1))[0] == 413
+    status, answer = post(base_url, body_of(limit))
+    assert status == 200
+    assert len(answer["predictions"]) == 1
+
+
+def test_a_chunked_body_over_the_limit_is_refused_too(server):
+    base_url, *_ = server
+    chunks = [b'{"inputs": ["', *[b"y" * 65536] * 20, b'"]}']  # 1.25 MiB, no Content-Length
+    status, answer = post(base_url, iter(chunks), {"Transfer-Encoding": "chunked"})
+    assert status == 413
+    assert answer["message"].startswith("request body is over this server's limit of 1,048,576")
+    assert invoke(base_url, ["ok see you at 7"]).shape == (1,)

@@ -380,3 +380,17 @@ def test_newton_validates_max_steps(cancer):
     _, _, X, y = cancer
     with pytest.raises(ValueError, match="max_steps must be an int >= 1, got 0"):
         newton(logistic_loss, zeros(X.shape[1]), X, y, max_steps=0, tol=1e-8)
+
+
+def test_a_loop_that_ends_within_the_delay_draws_no_progress_bar(diabetes, capfd):
+    from projects.week3_regression.optimize import PROGRESS_DELAY_S
+
+    _, _, X_t, y_t = diabetes
+    result = train_torch_optim(
+        "adam", mse_loss, zeros(X_t.shape[1]), X_t, y_t, lr=0.1, max_steps=20_000, tol=1e3,
+        progress=True,
+    )  # fmt: skip
+    assert result.converged  # within a few steps of 20,001, far within the delay
+    assert result.steps < 100
+    assert PROGRESS_DELAY_S >= 1.0
+    assert capfd.readouterr().err == ""  # no bar flashed for 0/20001
