@@ -203,6 +203,7 @@ def test_a_sweep_never_ranks_a_child_that_missed_its_optimum(tmp_path, empty_sto
     }
     failed, finished = children["1000000000000.0"], children["0.05"]
     assert failed.data.metrics["logistic.loss_gap_rel"] > pipeline.GAP_FAILS
+    assert "headline" not in failed.data.metrics  # nothing it could be ranked by
     assert parent.info.status == "FAILED"
     assert parent.data.tags["best_run_id"] == finished.info.run_id
     assert parent.data.metrics["best_headline"] == finished.data.metrics["headline"]
