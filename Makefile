@@ -68,7 +68,7 @@ all: $(WEEKS) ## Run every week that exists, one after another
 ui: $(STAMP) ## MLflow UI on 127.0.0.1:5000 (HOST=, PORT=) to compare runs
 	@if [[ "$${MLFLOW_TRACKING_URI:-}" == http* ]]; then \
 		echo "MLFLOW_TRACKING_URI is a server: open $$MLFLOW_TRACKING_URI in a browser (it serves the UI)"; exit 2; fi
-	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" \
+	@$(PY) -m common.ui --store "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" \
 		--host $(HOST) --port $(PORT)
 
 server: $(STAMP) ## Shared tracking server on 127.0.0.1:5005 (SERVER_PORT=, BACKEND_URI=postgresql://...)

@@ -220,6 +220,7 @@ def rescore(Q, X, chunk_ids, metric, k, chunk_size, max_floats):
 
 
 def check_positive_int(value, name):
+    """ValueError naming ``name`` unless ``value`` is an int >= 1."""
     if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 

@@ -161,14 +161,17 @@ class Tree:
 
     @property
     def node_count(self):
+        """The number of nodes, leaves included."""
         return len(self.feature)
 
     @property
     def is_leaf(self):
+        """Boolean per node: True where it has no children."""
         return self.children_left == LEAF
 
     @property
     def n_leaves(self):
+        """The number of leaves."""
         return int(self.is_leaf.sum())
 
     @property
@@ -182,6 +185,7 @@ class Tree:
 
     @property
     def max_depth(self):
+        """The depth of the deepest node (the root is at depth 0)."""
         return int(self.depth.max())
 
     @property

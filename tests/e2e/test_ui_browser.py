@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -105,6 +106,12 @@ def ui_server(tracking_uri, tmp_path):
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{base_url}/health", process, log_path, SERVER_START_TIMEOUT)
+        ready = f"MLflow UI ready: {base_url} (store {tracking_uri}); Ctrl-C stops it"
+        deadline = time.monotonic() + 30  # its own poll may answer a moment after ours
+        while ready not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert ready in log_path.read_text().splitlines(), log_path.read_text()[-2000:]
+        assert "StarletteDeprecationWarning" not in log_path.read_text()
         yield base_url
     finally:
         stop_group(process)

@@ -324,7 +324,10 @@ def test_divergence_of_newton_names_no_learning_rate_and_a_bad_start_no_step():
         )
 
 
-def test_callback_and_progress_bar(diabetes, capsys):
+def test_callback_and_progress_bar(diabetes, capsys, monkeypatch):
+    from projects.week3_regression import optimize
+
+    monkeypatch.setattr(optimize, "PROGRESS_DELAY_S", 0.0)  # a bar from the first step
     _, _, X, y = diabetes
     calls = []
     result = gradient_descent(
