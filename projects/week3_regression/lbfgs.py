@@ -165,7 +165,7 @@ def lbfgs(
             history.append((s, y_diff, 1.0 / ys))
         return True
 
-    result = run_steps(step_fn, current, [], 1.0, max_steps, tol, progress, callback)
+    result = run_steps(step_fn, current, [], None, max_steps, tol, progress, callback)
     parts = torch.from_numpy(state["theta"]).to(X.device).split([s.numel() for s in shapes])
     result.params = [part.view(shape).clone() for part, shape in zip(parts, shapes, strict=True)]
     return result

@@ -94,10 +94,25 @@ def loss_and_gradient(loss_fn, theta, X, y):
     return loss.item(), grad_norm.item()
 
 
+class Diverged(FloatingPointError):
+    """The loss turned inf or NaN at ``step`` (0: at the start), with the step size ``lr``
+    (None: a method that chooses its own step length)."""
+
+    def __init__(self, step, lr, loss):
+        self.step, self.lr, self.loss = step, lr, loss
+        if step == 0:
+            advice = f"the loss is {loss} at the start, before any step"
+        elif lr is None:
+            advice = "the method's own step length overshot (it takes no learning rate)"
+        else:  # on f's steepest direction a step lr > 2 / (the curvature there) grows
+            advice = f"lower the learning rate (lr={lr})"
+        super().__init__(f"diverged at step {step}; {advice}")
+
+
 def check_finite(loss, step, lr):
-    """FloatingPointError at the first step whose loss is inf or NaN."""
+    """Diverged (a FloatingPointError) at the first step whose loss is inf or NaN."""
     if not math.isfinite(loss):
-        raise FloatingPointError(f"diverged at step {step}; lower the learning rate (lr={lr})")
+        raise Diverged(step, lr, loss)
 
 
 @exercise(
@@ -349,7 +364,7 @@ def newton(
                 p.copy_(part.reshape(p.shape))
 
     evaluate = functools.partial(loss_and_gradient, loss_fn, theta, X, y)
-    return run_steps(step_fn, evaluate, theta, 1.0, max_steps, tol, progress, callback)
+    return run_steps(step_fn, evaluate, theta, None, max_steps, tol, progress, callback)
 
 
 def optim_iterates(name: str, loss_fn: Callable, params, X, y, *, lr: float, steps: int):

@@ -19,6 +19,7 @@ from common.grading import grades
 from projects.week3_regression.losses import logistic_loss, mse_loss, objective
 from projects.week3_regression.optimize import (
     OPTIMIZERS,
+    Diverged,
     descent_step,
     gradient_descent,
     loss_and_gradient,
@@ -304,6 +305,22 @@ def test_divergence_raises_for_torch_optim(diabetes):
     with pytest.raises(FloatingPointError, match=r"diverged at step \d+"):
         train_torch_optim(
             "sgd", mse_loss, zeros(X.shape[1]), X, y, lr=10.0, max_steps=10_000, tol=0
+        )
+
+
+def test_divergence_of_newton_names_no_learning_rate_and_a_bad_start_no_step():
+    X, y = torch.zeros(4, 1, dtype=DTYPE), torch.zeros(4, dtype=DTYPE)
+
+    def loss_fn(w, b, X, y):  # min at w = 1, where 0 * log(1 - w) = 0 * -inf is NaN
+        return ((w - 1) ** 2).sum() + 0 * torch.log(1 - w).sum() + b**2
+
+    with pytest.raises(Diverged, match=r"^diverged at step 1; the method's own step length") as e:
+        newton(loss_fn, zeros(1), X, y, max_steps=10, tol=0)  # one unit step lands on w = 1
+    assert (e.value.step, e.value.lr) == (1, None)
+    assert "learning rate (lr=" not in str(e.value)
+    with pytest.raises(Diverged, match=r"^diverged at step 0; the loss is nan at the start"):
+        gradient_descent(
+            lambda w, b, X, y: (w * math.nan).sum() + b, zeros(1), X, y, lr=0.1, max_steps=5, tol=0
         )
 
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from hydra.errors import ConfigCompositionException
 
+from common import sweep
+from common.paths import REPO_ROOT
 from common.tracking import EXIT_FAILED, run_tracked
 from projects.week3_regression import config, pipeline  # noqa: F401  (config registers the schema)
 from projects.week3_regression.data import load_task
@@ -111,6 +119,140 @@ def test_divergence_fails_the_run_at_the_step_it_happens(tracking_uri, runs_of):
     assert re.search(r"diverged at step \d+; lower the learning rate", run.data.tags["error"])
 
 
+def models_of(client, run) -> set[str]:
+    """The names of the models ``run`` logged (MLflow 3 keeps them apart from its artifacts)."""
+    models = client.search_logged_models([run.info.experiment_id])
+    return {model.name for model in models if model.source_run_id == run.info.run_id}
+
+
+def test_a_run_far_from_its_optimum_fails_naming_task_gap_steps_and_fix(tracking_uri, runs_of):
+    overrides = ["tasks=[logistic]", "optimizer.name=adam", "optimizer.lr=1e12"]
+    cfg = compose_config(
+        "week3", *NO_FIGURES, *overrides, "optimizer.max_steps=2000", f"tracking.uri={tracking_uri}"
+    )
+    with pytest.raises(SystemExit) as exited:
+        run_tracked(cfg, "week3", pipeline.run)
+    assert exited.value.code == EXIT_FAILED
+    [run] = runs_of("week3")
+    assert run.info.status == "FAILED"
+    metrics, error = run.data.metrics, run.data.tags["error"]
+    assert metrics["logistic.final_loss"] > np.log(2)  # worse than w = 0, where f = ln 2
+    assert metrics["logistic.loss_gap_rel"] > pipeline.GAP_FAILS
+    number = r"[-+.e\d]+"
+    said = re.fullmatch(
+        rf"OptimumMissed: logistic: adam stopped at loss ({number}) after 2000 steps, ({number})"
+        rf" relative above the optimum ({number}) \(more than {pipeline.GAP_FAILS:g} is no"
+        r" result\); the loss rose above its start 0.693 at w = 0: lower optimizer.lr",
+        error,
+    )
+    assert said, error
+    final, gap, optimal = map(float, said.groups())  # the logged numbers, to 3 or 4 digits
+    assert final == pytest.approx(metrics["logistic.final_loss"], rel=1e-2)
+    assert gap == pytest.approx(metrics["logistic.loss_gap_rel"], rel=1e-2)
+    assert optimal == pytest.approx(metrics["logistic.optimal_loss"], rel=1e-3)
+    assert run.data.tags["logistic.converged"] == "false"
+    assert "logistic_model" not in models_of(runs_of.client, run)
+    assert "headline" not in metrics
+
+
+def test_a_run_close_to_its_optimum_but_not_converged_finishes_tagged_and_warned(
+    tracking_uri, runs_of, caplog
+):
+    overrides = ["tasks=[logistic]", "optimizer.name=sgd", "optimizer.batch_size=32"]
+    cfg = compose_config(
+        "week3", *NO_FIGURES, *overrides, "optimizer.max_steps=200", f"tracking.uri={tracking_uri}"
+    )
+    with caplog.at_level(logging.WARNING):
+        run_tracked(cfg, "week3", pipeline.run)
+    [run] = runs_of("week3")
+    assert run.info.status == "FINISHED"
+    gap = run.data.metrics["logistic.loss_gap_rel"]
+    assert 1e-6 < gap <= pipeline.GAP_FAILS  # 200 noisy steps: short of the optimum, not far
+    assert run.data.tags["logistic.converged"] == "false"
+    [warning] = [r.getMessage() for r in caplog.records if "did not converge" in r.getMessage()]
+    assert re.fullmatch(
+        r"logistic: sgd did not converge: \|\|grad f\|\| = \S+ > optimizer.tol = 1e-06 after 200"
+        rf" steps, loss {gap:.3g} relative above the optimum \(tag logistic.converged=false\);"
+        r" raise optimizer.max_steps",
+        warning,
+    ), warning
+    assert models_of(runs_of.client, run) == {"logistic_model"}
+
+
+def test_a_sweep_never_ranks_a_child_that_missed_its_optimum(tmp_path, empty_store):
+    from mlflow.tracking import MlflowClient
+
+    store = tmp_path / "mlflow.db"
+    shutil.copyfile(empty_store, store)
+    sweep_dir = tmp_path / "sweep"
+    result = subprocess.run(
+        [sys.executable, "-m", "projects.week3_regression", "-m", *NO_FIGURES, "tasks=[logistic]",
+         "optimizer.name=adam", "optimizer.max_steps=2000", "optimizer.lr=0.05,1e12",
+         f"tracking.uri=sqlite:///{store}", f"hydra.sweep.dir={sweep_dir}"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == EXIT_FAILED, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "OptimumMissed: logistic: adam stopped at loss" in result.stderr
+    client = MlflowClient(f"sqlite:///{store}")
+    runs = client.search_runs([client.get_experiment_by_name("week3").experiment_id])
+    [parent] = [r for r in runs if sweep.PARENT_TAG not in r.data.tags]
+    children = {r.data.params["optimizer.lr"]: r for r in runs if r is not parent}
+    assert {lr: c.info.status for lr, c in children.items()} == {
+        "0.05": "FINISHED",
+        "1000000000000.0": "FAILED",
+    }
+    failed, finished = children["1000000000000.0"], children["0.05"]
+    assert failed.data.metrics["logistic.loss_gap_rel"] > pipeline.GAP_FAILS
+    assert "headline" not in failed.data.metrics  # nothing it could be ranked by
+    assert parent.info.status == "FAILED"
+    assert parent.data.tags["best_run_id"] == finished.info.run_id
+    assert parent.data.metrics["best_headline"] == finished.data.metrics["headline"]
+    assert parent.data.metrics["jobs_finished"] == 1
+    assert parent.data.tags["failed_children"].endswith("optimizer.lr=1000000000000.0")
+    assert models_of(client, failed) == set()
+    assert models_of(client, finished) == {"logistic_model"}
+    folder = Path(client.download_artifacts(parent.info.run_id, sweep.SUMMARY_CSV, str(tmp_path)))
+    table = pd.read_csv(folder)
+    row = table[table["run_id"] == failed.info.run_id].iloc[0]
+    assert row["status"] == "FAILED"
+    assert np.isnan(row["headline"])
+    assert row["error"].startswith("OptimumMissed: logistic: adam stopped at loss")
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "who", "or_lr"),
+    [
+        ("gd", "gd", ", or optimizer.lr below that bound"),  # the run's own optimizer
+        ("lbfgs", r"the comparison's sgd \(batch 45\)", ""),  # its lr is 0.5 / L, not ours
+    ],
+)
+def test_a_penalty_too_steep_for_the_step_says_lower_the_penalty_not_the_learning_rate(
+    optimizer, who, or_lr, tracking_uri, runs_of
+):
+    overrides = ["tasks=[logistic]", "logistic.l2=1e300", f"optimizer.name={optimizer}"]
+    cfg = compose_config("week3", *NO_FIGURES, *overrides, f"tracking.uri={tracking_uri}")
+    with pytest.raises(SystemExit):
+        run_tracked(cfg, "week3", pipeline.run)
+    [run] = runs_of("week3")
+    assert run.info.status == "FAILED"
+    error = run.data.tags["error"]
+    said = re.fullmatch(
+        rf"FloatingPointError: logistic: {who} diverged at step 2 with lr=(\S+):"
+        r" logistic.l2=1e\+300 makes the loss too steep for it"
+        r" \(gradient steps need lr < 2 / \(L \+ l2\) = 2e-300,"
+        rf" with L = (\S+) from the data\); lower logistic.l2{re.escape(or_lr)}",
+        error,
+    )
+    assert said, error
+    lr, data = map(float, said.groups())
+    split = load_task("logistic", test_size=0.2, standardize=True, seed=0)
+    X1 = np.column_stack([split.X_train.numpy(), np.ones(len(split.X_train))])
+    # the logistic loss's curvature is at most a quarter of the MSE Hessian's largest eigenvalue
+    assert np.linalg.eigvalsh(X1.T @ X1 / len(X1))[-1] / 4 == pytest.approx(data, rel=1e-2)
+    assert lr * (data + 1e300) > 2  # the penalty makes the step unstable ...
+    assert lr * (data + 0.01) < 2  # ... which is stable under the default penalty
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -119,7 +261,11 @@ def test_divergence_fails_the_run_at_the_step_it_happens(tracking_uri, runs_of):
         (["optimizer.name=adagrad"], r"optimizer.name must be one of \['gd'"),
         (["optimizer.name=sgd", "optimizer.batch_size=100000"], r"batch_size"),
         (["tasks=[poisson]"], r"tasks must be a non-empty list"),
-        (["linear.l2=-1"], r"linear.l1 and linear.l2 must be >= 0"),
+        (["linear.l2=-1"], r"^ValueError: linear.l2 must be a finite number >= 0, got -1.0$"),
+        (["linear.l2=inf"], r"^ValueError: linear.l2 must be a finite number >= 0, got inf$"),
+        (["linear.l1=inf"], r"^ValueError: linear.l1 must be a finite number >= 0, got inf$"),
+        (["logistic.l2=inf"], r"^ValueError: logistic.l2 must be a finite number >= 0, got inf$"),
+        (["logistic.l2=nan"], r"^ValueError: logistic.l2 must be a finite number >= 0, got nan$"),
         (["linear.l1=0.1", "linear.l2=0.1"], r"set l1 or l2, not both"),
         (["logistic.l1=0.1"], r"logistic.l1 must be 0"),
         (["device=tpu"], r"device must be one of cpu, auto, cuda, got 'tpu'"),
@@ -151,6 +297,12 @@ def test_default_run_says_it_ran_on_the_cpu(finished_run):
     _, run, _ = finished_run
     assert run.data.params["device"] == "cpu"
     assert run.data.tags["device"] == "cpu"
+
+
+def test_default_run_tags_each_task_converged(finished_run):
+    _, run, _ = finished_run
+    assert run.data.tags["linear.converged"] == "true"
+    assert run.data.tags["logistic.converged"] == "true"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
