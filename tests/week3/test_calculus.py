@@ -238,8 +238,8 @@ def test_rosenbrock_minimum_and_a_momentum_run_toward_it():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"optimizer_name": "LBFGS"}, "optimizer_name must be one of"),
-        ({"loss": "l1"}, "loss must be one of"),
+        ({"optimizer_name": "LBFGS"}, "^optimizer_name must be one of .*, got 'LBFGS'$"),
+        ({"loss": "l1"}, "^loss must be one of .*, got 'l1'$"),
     ],
 )
 def test_trajectory_rejects_unknown_names(kwargs, match):
