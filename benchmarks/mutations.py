@@ -10,7 +10,7 @@ tree is never touched), runs only the named test files with
 failed (caught, with the first failing test) or not (NOT CAUGHT), and how long it took.
 
     python -m benchmarks.mutations              # every mutation, two at a time
-    python -m benchmarks.mutations -j 1 -k lu   # one at a time, only ids containing "lu"
+    python -m benchmarks.mutations -j 1 -k lu,w4-kl  # one at a time, ids containing either
     python -m benchmarks.mutations --list       # the mutations, nothing run
 
 Exit status 0 when every mutation is caught, 1 otherwise. Nothing here is timed against a
@@ -101,6 +101,14 @@ MUTATIONS = [
       "sum((-1) ** (j + 1) * A[0, j]", (T1 + "test_linalg_drills.py",)),
     M("w1-centre-wrong-axis", W1 + "linear_maps.py", "return X - X.mean(axis=0)",
       "return X - X.mean(axis=1, keepdims=True)", (T1 + "test_linear_maps.py",)),
+    M("w1-lagrangian-bytes-not-bits", W1 + "patch_codec.py", "rate_lambda(step) * 8 * n_bytes",
+      "rate_lambda(step) * n_bytes", (T1 + "test_patch_codec.py", T1 + "test_shared_work.py")),
+    M("w1-basis-grid-log-not-log2", W1 + "patch_codec.py", "np.round(np.log2(ratio))",
+      "np.round(np.log(ratio))", (T1 + "test_patch_codec.py",)),
+    M("w1-lu-determinant-no-sign", W1 + "lu.py", "return permutation_sign(P) * float(",
+      "return float(", (T1 + "test_lu.py",)),
+    M("w1-jpeg-interp-linear-bytes", W1 + "rate_distortion.py", "x = np.log(n_bytes)",
+      "x = n_bytes", (T1 + "test_rate_distortion.py",)),
     # -- week 2: probability, naive Bayes, tests -------------------------------------------
     M("w2-smoothing-no-n-outcomes", W2 + "naive_bayes.py", "np.log(totals + alpha * n_outcomes)",
       "np.log(totals + alpha)", (T2 + "test_naive_bayes.py",)),
@@ -125,6 +133,13 @@ MUTATIONS = [
       "return a + k, b + n", (T2 + "test_bayesian.py",)),
     M("w2-dirichlet-wrong-axis", W2 + "bayesian.py", "counts.sum(axis=-1, keepdims=True)",
       "counts.sum(axis=0, keepdims=True)", (T2 + "test_bayesian.py",)),
+    M("w2-complement-norm-wrong-axis", W2 + "naive_bayes.py",
+      "w / np.abs(w).sum(axis=1, keepdims=True)", "w / np.abs(w).sum(axis=0, keepdims=True)",
+      (T2 + "test_naive_bayes.py",)),
+    M("w2-clt-z-no-sqrt-n", W2 + "probability.py", "(dist.std() / np.sqrt(n_per_sample))",
+      "(dist.std() / n_per_sample)", (T2 + "test_probability.py",)),
+    M("w2-beta-mean", W2 + "bayesian.py", "return a / (a + b)", "return a / b",
+      (T2 + "test_bayesian.py",)),
     # -- week 3: calculus, losses, optimizers ----------------------------------------------
     M("w3-mse-no-half", W3 + "losses.py", "return 0.5 * (r @ r) / X.shape[0]",
       "return (r @ r) / X.shape[0]", (T3 + "test_losses.py",)),
@@ -144,6 +159,12 @@ MUTATIONS = [
       "np.sqrt(1 + 4 * s)", (T3 + "test_reference.py",)),
     M("w3-gradient-step-ascent", W3 + "optimize.py", "return w - lr * grad", "return w + lr * grad",
       (T3 + "test_optimize.py",)),
+    M("w3-momentum-dampened", W3 + "update_rules.py", "v = momentum * state.get(\"v\", 0.0) + g",
+      "v = momentum * state.get(\"v\", 0.0) + (1 - momentum) * g", (T3 + "test_update_rules.py",)),
+    M("w3-newton-step-sign", W3 + "optimize.py", "return theta - torch.linalg.solve(H, g)",
+      "return theta + torch.linalg.solve(H, g)", (T3 + "test_optimize.py",)),
+    M("w3-logistic-gradient-sign", W3 + "losses.py", "return X.T @ (p - y) / X.shape[0]",
+      "return X.T @ (y - p) / X.shape[0]", (T3 + "test_losses.py",)),
     # -- week 4: information, geometry, tree -----------------------------------------------
     M("w4-entropy-times-log-base", W4 + "information.py",
       "return -np.sum(xlogy(p, p)) / log_of_base(base)",
@@ -167,6 +188,21 @@ MUTATIONS = [
       "return np.sum(np.square(x), axis=axis)", (T4 + "test_geometry.py",)),
     M("w4-relative-contrast-over-max", W4 + "geometry.py", "return (D_max - D_min) / D_min",
       "return (D_max - D_min) / D_max", (T4 + "test_geometry.py",)),
+    M("w4-tree-threshold-low-end", W4 + "tree.py", "middle = x_low / 2 + x_high / 2",
+      "middle = x_low", (T4 + "test_tree.py",)),
+    M("w4-svm-objective-no-half", W4 + "svm.py", "(X @ w + b)).sum() + 0.5 * w @ w",
+      "(X @ w + b)).sum() + w @ w",
+      (T4 + "test_svm.py",)),
+    M("w4-unit-rows-wrong-axis", W4 + "geometry.py", "return A / norms[:, None]",
+      "return A / norms.max()", (T4 + "test_geometry.py",)),
+    M("w4-top-k-ascending", W4 + "geometry.py", "np.argsort(-scores, axis=1",
+      "np.argsort(scores, axis=1", (T4 + "test_geometry.py",)),
+    M("w4-mutual-information-sign", W4 + "information.py",
+      "return label_entropy(y, base) - conditional_entropy(y, x, base)",
+      "return conditional_entropy(y, x, base) - label_entropy(y, base)",
+      (T4 + "test_information.py",)),
+    M("w4-split-gain-weight", W4 + "tree.py", "- n_left / n * impurity(counts_left)",
+      "- n_left * impurity(counts_left)", (T4 + "test_tree.py",)),
 ]  # fmt: skip
 
 
@@ -250,11 +286,13 @@ def run(mutation: Mutation, timeout: float = TIMEOUT_S, deselect=()) -> tuple[st
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-j", "--jobs", type=int, default=2, help="mutations run at once")
-    parser.add_argument("-k", "--only", default="", help="run the ids containing this")
+    parser.add_argument(
+        "-k", "--only", default="", help="run the ids containing any of these (comma-separated)"
+    )
     parser.add_argument("--list", action="store_true", help="print the mutations and exit")
     parser.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per mutation")
     args = parser.parse_args(argv)
-    chosen = [m for m in MUTATIONS if args.only in m.id]
+    chosen = [m for m in MUTATIONS if any(part in m.id for part in args.only.split(","))]
     for mutation in chosen:
         check(mutation)  # every fragment is still in its file, before anything runs
     if args.list:
