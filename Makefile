@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.install-stamp
+comma  := ,
 ARGS   ?=
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
@@ -20,7 +21,7 @@ ID     ?=
 # make exercise / make check: WEEK=2, or the week of ID=W2.X1, else every week
 EXERCISE_WEEKS = $(or $(WEEK),$(word 1,$(subst ., ,$(subst W,,$(ID)))),1 2 3 4)
 
-.PHONY: help install exercise check week1 week2 week3 week4 serve-week2 predict-week2 all ui server runs close-stale reproduce test test-slow test-all bench lint format clean
+.PHONY: help install exercise check week1 week2 week3 week4 serve-week2 predict-week2 all ui server runs compare close-stale reproduce test test-slow test-all bench lint format clean
 
 help: ## List every target with one line
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -67,7 +68,7 @@ all: $(WEEKS) ## Run every week that exists, one after another
 ui: $(STAMP) ## MLflow UI on 127.0.0.1:5000 (HOST=, PORT=) to compare runs
 	@if [[ "$${MLFLOW_TRACKING_URI:-}" == http* ]]; then \
 		echo "MLFLOW_TRACKING_URI is a server: open $$MLFLOW_TRACKING_URI in a browser (it serves the UI)"; exit 2; fi
-	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" \
+	@$(PY) -m common.ui --store "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" \
 		--host $(HOST) --port $(PORT)
 
 server: $(STAMP) ## Shared tracking server on 127.0.0.1:5005 (SERVER_PORT=, BACKEND_URI=postgresql://...)
@@ -76,6 +77,9 @@ server: $(STAMP) ## Shared tracking server on 127.0.0.1:5005 (SERVER_PORT=, BACK
 
 runs: $(STAMP) ## Table of logged runs, best first: differing params, headline (WEEK=2; default every week)
 	$(PY) -m common.runs $(if $(WEEK),--week $(WEEK))
+
+compare: $(STAMP) ## Two runs side by side: what differs, headline, UI link (RUNS=id,id; default the newest two; WEEK=2)
+	$(PY) -m common.compare $(subst $(comma), ,$(RUNS)) $(if $(WEEK),--week $(WEEK))
 
 close-stale: $(STAMP) ## End RUNNING runs whose process is gone (SIGKILL, OOM) as KILLED (WEEK=2)
 	$(PY) -m common.runs --close-stale $(if $(WEEK),--week $(WEEK))

@@ -189,6 +189,17 @@ def api_url(uri: str, path: str) -> str:
     return health_url(uri).removesuffix("/health") + path
 
 
+def port_taken(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (``Address already in use``), or None."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return error.strerror or str(error)
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m common.server [--port 5005] [--backend-store-uri URI]``: ``mlflow server``."""
     parser = argparse.ArgumentParser(
@@ -218,6 +229,9 @@ def main(argv: list[str] | None = None) -> None:
             f"--backend-store-uri {args.backend_store_uri.split(':', 1)[0]}://... needs the "
             f"package {package}: `.venv/bin/pip install '{package}'`"
         )
+    taken = port_taken(args.host, args.port)
+    if taken:
+        sys.exit(f"error: port {args.port} on {args.host} is in use ({taken}); pass SERVER_PORT=")
     command = server_command(
         args.backend_store_uri, args.artifacts_destination, args.host, args.port, args.workers
     )

@@ -54,6 +54,8 @@ SUMMARY_CSV = "tables/sweep_summary.csv"  # the same rows at full precision
 SUMMARY_FIGURE = "headline_vs_swept"
 MAX_CHILDREN = 50_000  # one search_runs page: more jobs than any sweep here
 LOG_SCALE_SPAN = 100  # positive values spanning this factor are drawn on a log axis
+SEED_KEY = "seed"  # swept beside other keys: the parent reports each setting over the seeds
+SEEDS_TABLE = "tables/sweep_seeds.json"  # per setting: n, mean, std, 95% interval
 RAY_LAUNCHER = "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
 FORWARDED_ENV = (tracking.PARENT_RUN_ENV, "MLFLOW_TRACKING_URI", MIRROR_ENV)  # to Ray workers
 
@@ -163,40 +165,84 @@ def sweep_status(statuses: list[str], jobs: int | None, completed: bool, stopped
     return "FINISHED" if completed and all_finished and all_there else "FAILED"
 
 
+def seed_groups(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame | None:
+    """Per setting of the swept keys other than ``seed``: the finished children's count n,
+    the headline's mean and standard deviation s over the seeds, and its 95% interval
+
+        mean +- t_{0.975, n-1} s / sqrt(n)   (Student's t; NaN for a single seed).
+
+    None unless the seed is swept beside another key: "is this difference real?"
+    """
+    import numpy as np
+    from scipy import stats
+
+    others = [key for key in keys if key != SEED_KEY]
+    if SEED_KEY not in keys or not others:
+        return None
+    finished = table[(table["status"] == "FINISHED") & table["headline"].notna()]
+    groups = finished.groupby(others, sort=True)["headline"].agg(["count", "mean", "std"])
+    groups = groups.rename(columns={"count": "n"}).reset_index()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = stats.t.ppf(0.975, groups["n"] - 1) * groups["std"] / np.sqrt(groups["n"])
+    return groups.assign(ci95_low=groups["mean"] - half, ci95_high=groups["mean"] + half)
+
+
 def plot_headline_vs_swept(
-    axes, table: pd.DataFrame, keys: list[str], best_run_id: str, higher_is_better: bool
+    axes,
+    table: pd.DataFrame,
+    keys: list[str],
+    best_run_id: str,
+    higher_is_better: bool,
+    metric: str | None = None,
+    seeds: pd.DataFrame | None = None,
 ) -> None:
-    """One panel per swept key: each finished child's headline against the key's value.
+    """One panel per swept key: each finished child's headline (``metric``) against the key.
 
     On a numeric key a line joins the best headline at each value: what the key is worth
-    with the other swept keys at their best. The best child is the star.
+    with the other swept keys at their best. The best child is the star. With ``seeds``
+    (``seed_groups``), each setting's mean over the seeds is drawn with its 95% interval.
     """
-    import pandas as pd
-
     finished = table[(table["status"] == "FINISHED") & table["headline"].notna()]
     best = finished[finished["run_id"] == best_run_id]
+    name = metric or "headline"
     direction = "higher" if higher_is_better else "lower"
     headlines = finished["headline"]
     log_headline = headlines.min() > 0 and headlines.max() >= LOG_SCALE_SPAN * headlines.min()
     for ax, key in zip(axes, keys, strict=True):
-        numeric = pd.api.types.is_numeric_dtype(finished[key])
-        x = finished[key] if numeric else finished[key].astype(str)
-        ax.scatter(x, finished["headline"], alpha=0.7, label="job")
-        if numeric:
-            by_value = finished.groupby(key)["headline"]
-            envelope = by_value.max() if higher_is_better else by_value.min()
-            ax.plot(envelope.index, envelope.to_numpy(), alpha=0.6, label=f"best at each {key}")
-            positive = finished[key][finished[key] > 0]
-            if len(positive) == len(finished) and positive.max() >= LOG_SCALE_SPAN * positive.min():
-                ax.set_xscale("log")
-        else:
-            ax.tick_params(axis="x", labelrotation=30)  # names such as momentum, rmsprop
-        best_x = best[key] if numeric else best[key].astype(str)
-        ax.scatter(best_x, best["headline"], marker="*", s=250, color="C3", label="best child")
-        ax.set(xlabel=key, ylabel=f"headline ({direction} is better)", title=f"headline vs {key}")
+        numeric = headline_panel(ax, finished, best, key, higher_is_better)
+        if seeds is not None and key in seeds:
+            x = seeds[key] if numeric else seeds[key].astype(str)
+            spread = (seeds["mean"] - seeds["ci95_low"], seeds["ci95_high"] - seeds["mean"])
+            ax.errorbar(x, seeds["mean"], yerr=spread, fmt="D", color="black", capsize=5,
+                        label="mean over seeds, 95% CI")  # fmt: skip
+        ax.set(xlabel=key, ylabel=f"{name} ({direction} is better)", title=f"{name} vs {key}")
         if log_headline:  # e.g. week 3's loss gaps, 1e-12 to 1e-3
             ax.set_yscale("log")
+        ax.margins(x=0.1, y=0.15)  # the best child's star stays inside the axes
         ax.legend(loc="best", fontsize="small")
+
+
+def headline_panel(ax, finished: pd.DataFrame, best: pd.DataFrame, key: str, higher_is_better):
+    """The jobs, the best-at-each-value line (numeric keys) and the best child's star on
+    ``ax``; returns whether ``key`` is numeric."""
+    import pandas as pd
+
+    numeric = pd.api.types.is_numeric_dtype(finished[key])
+    x = finished[key] if numeric else finished[key].astype(str)
+    ax.scatter(x, finished["headline"], alpha=0.7, label="job")
+    if numeric:
+        by_value = finished.groupby(key)["headline"]
+        envelope = by_value.max() if higher_is_better else by_value.min()
+        ax.plot(envelope.index, envelope.to_numpy(), alpha=0.6, label=f"best at each {key}")
+        positive = finished[key][finished[key] > 0]
+        if len(positive) == len(finished) and positive.max() >= LOG_SCALE_SPAN * positive.min():
+            ax.set_xscale("log")
+    else:
+        ax.tick_params(axis="x", labelrotation=30)  # names such as momentum, rmsprop
+    best_x = best[key] if numeric else best[key].astype(str)
+    ax.scatter(best_x, best["headline"], marker="*", s=250, color="C3", label="best child",
+               clip_on=False, zorder=3)  # fmt: skip
+    return numeric
 
 
 def ray_init_args(init: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
@@ -310,8 +356,11 @@ def failure_message(table: pd.DataFrame, jobs: int | None) -> str:
     return f"{len(failed) + missing} of {planned} jobs did not finish: " + "; ".join(parts)
 
 
-def log_summary(sweep: Sweep, table: pd.DataFrame, status: str, higher_is_better: bool) -> None:
-    """The children's table, counts, best child and figure, into the active (parent) run."""
+def log_summary(
+    sweep: Sweep, table: pd.DataFrame, status: str, higher_is_better: bool, metric=None
+) -> None:
+    """The children's table, counts, best child, seed groups and figure, into the active
+    (parent) run; ``metric``: what the children's headline is."""
     import mlflow
 
     from common.plotting import figure
@@ -345,14 +394,31 @@ def log_summary(sweep: Sweep, table: pd.DataFrame, status: str, higher_is_better
             }
         )
         note.append(f"Best child: `{best['run_name']}`, headline {best['headline']:.6g}.")
+    seeds = seed_groups(table, sweep.keys)
+    if seeds is not None:
+        mlflow.log_table(seeds, SEEDS_TABLE)
+        note.append(seed_note(seeds, [key for key in sweep.keys if key != SEED_KEY]))
     if best is not None and sweep.keys:
-        ncols = len(sweep.keys)
+        keys = [key for key in sweep.keys if seeds is None or key != SEED_KEY]
+        ncols = len(keys)
         with figure(SUMMARY_FIGURE, ncols=ncols, figsize=(5 * ncols, 4), squeeze=False) as (_, ax):
-            plot_headline_vs_swept(ax[0], table, sweep.keys, best["run_id"], higher_is_better)
+            plot_headline_vs_swept(
+                ax[0], table, keys, best["run_id"], higher_is_better, metric, seeds
+            )
     mlflow.set_tag(NOTE_TAG, "\n\n".join(note))
     multirun_yaml = sweep.sweep_dir / "multirun.yaml"
     if multirun_yaml.is_file():
         mlflow.log_artifact(str(multirun_yaml), artifact_path="hydra")
+
+
+def seed_note(seeds: pd.DataFrame, others: list[str]) -> str:
+    """One line per setting for the parent's note: mean and 95% interval over the seeds."""
+    lines = ["Over the seeds (mean, 95% interval):"]
+    for row in seeds.to_dict("records"):
+        setting = ", ".join(f"{key}={row[key]}" for key in others)
+        interval = f"[{row['ci95_low']:.6g}, {row['ci95_high']:.6g}]"
+        lines.append(f"- {setting}: {row['mean']:.6g} {interval}, n={row['n']}")
+    return "\n".join(lines)
 
 
 def close_parent(sweep: Sweep, parent_run_id: str, completed: bool, stopped: bool) -> str:
@@ -372,8 +438,12 @@ def close_parent(sweep: Sweep, parent_run_id: str, completed: bool, stopped: boo
         children = find_children(client, sweep, parent_run_id)
         table = summary_table(children, sweep.keys)
         higher_is_better = tracking.ranks_higher(run.data.tags for run in children)
+        metric = next(
+            (r.data.tags[tracking.HEADLINE_METRIC_TAG] for r in children
+             if tracking.HEADLINE_METRIC_TAG in r.data.tags), None,
+        )  # fmt: skip
         status = sweep_status(table["status"].tolist(), sweep.jobs, completed, stopped)
-        log_summary(sweep, table, status, higher_is_better)
+        log_summary(sweep, table, status, higher_is_better, metric)
     except Exception as error:  # the summary is a report: it never keeps the parent open
         log.exception("summary of sweep %s failed", parent_run_id)
         mlflow.set_tag("summary_error", f"{type(error).__name__}: {error}"[:500])

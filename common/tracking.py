@@ -22,6 +22,7 @@ config error should answer at once.
 from __future__ import annotations
 
 import _thread
+import errno
 import hashlib
 import json
 import logging
@@ -301,9 +302,29 @@ def log_run_files(output_dir: Path | None) -> None:
         mlflow.log_artifact(str(job_log))
 
 
+DISK_FULL = ("database or disk is full", "No space left on device")  # SQLite's, the OS's
+
+
 def one_line(error: BaseException) -> str:
-    """``ValueError: alpha must be >= 0, got -1.0``: the first line of an error."""
+    """``ValueError: alpha must be >= 0, got -1.0``: the first line of an error; a full disk
+    anywhere in its chain (SQLAlchemy wraps SQLite's error in two more) is said as such."""
+    if is_disk_full(error):
+        return (
+            "OSError: disk full: the run store or an artifact could not be written; free space "
+            "on that disk (df -h) or point MLFLOW_TRACKING_URI at a store on another disk"
+        )
     return f"{type(error).__name__}: {error}".splitlines()[0]
+
+
+def is_disk_full(error: BaseException | None) -> bool:
+    """Whether ``error`` or one it was raised from or during says the disk is full."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if getattr(error, "errno", None) == errno.ENOSPC or any(s in str(error) for s in DISK_FULL):
+            return True
+        error = error.__cause__ or error.__context__ or getattr(error, "orig", None)
+    return False
 
 
 def close_run(
@@ -385,6 +406,18 @@ def chosen_implementation(impl: str, pipeline: Callable) -> Iterator[None]:
         yield
 
 
+def open_run(experiment_id: str, run_name: str | None, tags: dict, tracking_uri: str):
+    """``mlflow.start_run``; a store that cannot create it (a full disk) exits 1 in one line:
+    no run exists then, so none is left RUNNING."""
+    import mlflow
+
+    try:
+        return mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
+    except Exception as error:
+        print(f"error: could not open a run in {tracking_uri}: {one_line(error)}", file=sys.stderr)
+        sys.exit(EXIT_FAILED)
+
+
 def exit_if_undeclared_key(cfg: DictConfig, week: str) -> None:
     """Exit 1 with one line, before any run exists, if ``cfg`` holds a key the week's schema
     does not declare: a ``+key=value`` typo would otherwise run, logged and ignored."""
@@ -441,7 +474,7 @@ def run_tracked(
         run_name = f"{run_name or week} (reused)"
     outcome = Outcome()
     with stop_signals() as stops:
-        run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
+        run = open_run(experiment_id, run_name, tags, tracking_uri)
         try:
             stops.release()  # a stop that came while the run opened is raised here, in the try
             log.info("MLflow run %s in %s (experiment %s)", run.info.run_id, tracking_uri, week)
@@ -468,6 +501,9 @@ def configure_client() -> None:
     # A server lost mid-run: 2 retries (about 5 s), not MLflow's 7 (minutes).
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")  # s per request, not 120
+    # A store error is logged there with a traceback (about 90 lines for a full disk), then
+    # raised: the run reports it in one line (one_line) and keeps the traceback as a file.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 
 def run_tags(

@@ -42,6 +42,8 @@ from projects.week1_pca.pca import PCA
 log = logging.getLogger(__name__)
 
 SKLEARN_SOLVER = {"covariance_eigh": "covariance_eigh", "svd": "full", "randomized": "randomized"}
+DIGITS_FEATURES = 64  # 8 x 8 pixels: the most components the PCA check can compare
+JPEG_MAX_QUALITY = 100  # Pillow's scale (above 95 it stops compressing much)
 CODEC_SUFFIX = ".klt"  # the patch codec's files
 HILBERT_SIZE = 12  # H_ij = 1 / (i + j + 1), cond ~ 1.6e16: LU keeps the residual, inv does not
 WELL_CONDITIONED = 1e12  # cond(A) below this: LU factors agree with scipy's to ~cond eps
@@ -57,14 +59,15 @@ def run(cfg: DictConfig) -> float:
     ``figures=false`` (a sweep's jobs) skips the figures, the rate-distortion curves drawn
     in them, the tables and the compressed files; every metric stays the same.
     """
+    check_settings(cfg)
+    with step("load the images"):  # first: a wrong path fails before any work
+        images = [load_image(source, cfg.max_pixels) for source in cfg.images]
+        for image in images:
+            check_ranks(image, cfg.low_rank.rank, cfg.low_rank.ranks)
     with step("drills: linear algebra by hand vs NumPy"):
         log_drills(linalg_drills.drill_table(np.random.default_rng(cfg.seed)), cfg.figures)
     with step("PCA on the digits vs scikit-learn"):
         log_pca_against_sklearn(cfg.pca, cfg.seed, cfg.figures)
-    with step("load the images"):
-        images = [load_image(source, cfg.max_pixels) for source in cfg.images]  # fail early
-        for image in images:
-            check_ranks(image, cfg.low_rank.rank, cfg.low_rank.ranks)
     with step("LU solves: Hilbert matrix and block covariances"):
         log_lu_solves(images, cfg.patch_codec.block, cfg.figures)
     summary = pd.DataFrame([compress(image, cfg, cfg.figures) for image in images])
@@ -74,6 +77,38 @@ def run(cfg: DictConfig) -> float:
     mlflow.log_metrics(headline.to_dict())
     log.info("per image:\n%s", summary.round(3).to_string(index=False))
     return float(headline["psnr_db"])
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """Fail before any work, in one line naming the key, on a setting no step can use."""
+    if cfg.pca.solver not in SKLEARN_SOLVER:
+        raise ValueError(
+            f"pca.solver must be one of {list(SKLEARN_SOLVER)}, got {cfg.pca.solver!r}"
+        )
+    if not 1 <= cfg.pca.n_components <= DIGITS_FEATURES:
+        raise ValueError(
+            f"pca.n_components must be in [1, {DIGITS_FEATURES}] (the digits have "
+            f"{DIGITS_FEATURES} features), got {cfg.pca.n_components}"
+        )
+    if not cfg.images:
+        raise ValueError("images is empty: pass images='[china.jpg]' or paths of your own")
+    if cfg.max_pixels < 1:
+        raise ValueError(f"max_pixels must be >= 1, got {cfg.max_pixels}")
+    checks = {"patch_codec.block": (patch_codec.check_block, [cfg.patch_codec.block])}
+    checks["patch_codec.target_bpp"] = (rd.check_target, [cfg.patch_codec.target_bpp])
+    checks["patch_codec.curve_bpp"] = (rd.check_target, list(cfg.patch_codec.curve_bpp))
+    for key, (check, values) in checks.items():
+        for value in values:
+            try:
+                check(value)
+            except ValueError as error:
+                raise ValueError(f"{key}: {error}") from None
+    bad = [q for q in cfg.jpeg.qualities if not 1 <= q <= JPEG_MAX_QUALITY]
+    if bad or not cfg.jpeg.qualities:
+        raise ValueError(
+            f"jpeg.qualities must be a non-empty list of Pillow qualities in "
+            f"[1, {JPEG_MAX_QUALITY}], got {list(cfg.jpeg.qualities)}"
+        )
 
 
 def log_drills(table: pd.DataFrame, tables: bool = True) -> None:
@@ -181,10 +216,11 @@ def log_figures(name, encoder, curves, sigma, svd_images, rank, jpeg_files, deco
     """
     pixels = encoder.image
     mlflow.log_table(curves, f"tables/{name}/rate_distortion.json")
-    with figure(f"{name}/rate_distortion", figsize=(7, 5)) as (_, ax):
-        plots.rate_distortion(ax, curves, f"{name}: three codecs")
-    log_spectrum(sigma, name)
     chosen = curves[curves["codec"] == "patch_pca"].iloc[-1]
+    star = (chosen["bpp"], chosen["psnr_db"], f"chosen (target_bpp): {chosen['bpp']:.2f} bpp")
+    with figure(f"{name}/rate_distortion", figsize=(7, 5)) as (_, ax):
+        plots.rate_distortion(ax, curves, f"{name}: three codecs", chosen=star)
+    log_spectrum(sigma, name)
     jpeg = rd.jpeg_bytes_near(pixels, chosen["bytes"], jpeg_files)
     jpeg_bpp = rd.bits_per_pixel(len(jpeg.data), *pixels.shape[:2])
     svd_db = curves[curves["codec"] == "svd"].set_index("setting")["psnr_db"]

@@ -35,12 +35,24 @@ def cumulative_explained_variance(ax, ratios: dict[str, np.ndarray]) -> None:
     ax.legend()
 
 
-def rate_distortion(ax, curves: pd.DataFrame, title: str) -> None:
-    """PSNR (dB) against bits per pixel, one line per codec (columns codec, bpp, psnr_db)."""
+def rate_distortion(ax, curves: pd.DataFrame, title: str, chosen=None) -> None:
+    """PSNR (dB) against bits per pixel, one line per codec (columns codec, bpp, psnr_db).
+
+    The log x-axis is labelled at 1, 2 and 5 of each decade (0.2, 0.5, 1, 2, ...);
+    ``chosen``, a (bpp, psnr_db, label) point, is starred: the setting the run reports.
+    """
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
     for codec, points in curves.groupby("codec", sort=False):
         points = points.sort_values("bpp")
         ax.plot(points["bpp"], points["psnr_db"], CODEC_STYLE.get(codec, "o-"), label=codec)
+    if chosen is not None:
+        bpp, psnr_db, label = chosen
+        ax.plot([bpp], [psnr_db], "*", color="black", markersize=14, zorder=3, label=label)
     ax.set(xlabel="bits per pixel", ylabel="PSNR (dB)", title=title, xscale="log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend()
 
 

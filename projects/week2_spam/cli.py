@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from common.server import port_taken
 from common.store import exit_if_unusable
 from common.tracking import resolve_tracking_uri
 from projects.week2_spam.server import MAX_BODY_BYTES
@@ -67,17 +68,12 @@ def describe(run, chosen: bool) -> str:
 
 def check_port_free(host: str, port: int) -> None:
     """One line, before anything starts, if ``host:port`` is taken."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            raise SystemExit(
-                f"error: port {port} on {host} is in use ({error.strerror}); pass "
-                f"SERVE_PORT=<another port>, e.g. make serve-week2 SERVE_PORT={port + 1}"
-            ) from None
+    taken = port_taken(host, port)
+    if taken:
+        raise SystemExit(
+            f"error: port {port} on {host} is in use ({taken}); pass "
+            f"SERVE_PORT=<another port>, e.g. make serve-week2 SERVE_PORT={port + 1}"
+        )
 
 
 def read_message(path: str) -> str:

@@ -7,7 +7,9 @@ from common.config import BaseConfig, register_schema
 
 @dataclass
 class DataConfig:
-    path: str | None = None  # None: the SMS Spam Collection (downloaded, sha256-verified)
+    path: str | None = None  # None: the SMS Spam Collection; a label<TAB>text file, or a .csv
+    label_column: str = "label"  # the columns of a .csv file (with a header row)
+    text_column: str = "text"
     test_size: float = 0.2  # held-out share for eval=holdout (stratified, seeded)
 
 

@@ -74,7 +74,7 @@ def run(cfg: DictConfig) -> float:
     check_settings(cfg)
     rng = np.random.default_rng(cfg.seed)
     with step("load the messages"):
-        messages = load_messages(cfg.data.path)
+        messages = load_messages(cfg.data.path, cfg.data.label_column, cfg.data.text_column)
     texts = messages["text"].to_numpy(dtype=object)  # pandas 3: Arrow strings -> objects
     labels = messages["label"].to_numpy(dtype=object)
     with step("probability drills"):

@@ -194,6 +194,28 @@ def _drawable(values, labels) -> tuple[np.ndarray, list[str]]:
     return shown, labels
 
 
+SUM_REACH = 3.0  # a bar summing many tokens is cut at this many times the longest named one
+
+
+def visible(token: str) -> str:
+    """A token with its spaces shown (``␣``): character n-grams begin and end with them."""
+    return token.replace(" ", "␣")
+
+
+def cut_sums(shown: np.ndarray, labels: list[str], named: int):
+    """Bars after the first ``named`` (sums over many tokens) cut at ``SUM_REACH`` times the
+    longest named bar, their value then written in the label: they must not dwarf the
+    tokens the figure is about."""
+    longest = np.max(np.abs(shown[:named]), initial=0.0) or 1.0
+    reach = SUM_REACH * longest
+    shown, labels = shown.copy(), list(labels)
+    for i in range(named, len(shown)):
+        if abs(shown[i]) > reach:
+            labels[i] = f"{labels[i]} = {shown[i]:+.1f}, cut"
+            shown[i] = np.sign(shown[i]) * reach
+    return shown, labels
+
+
 def message_explanation(
     ax,
     contributions: pd.DataFrame,
@@ -212,8 +234,9 @@ def message_explanation(
     (Bernoulli only) is sum_{i: x_i = 0} log (1 - theta_spam,i) / (1 - theta_ham,i), one bar.
     """
     terms = contributions.sort_values("contribution", key=np.abs, ascending=False, kind="stable")
-    tokens = ["prior log-odds", *terms["token"].head(top)]
+    tokens = ["prior log-odds", *map(visible, terms["token"].head(top))]
     values = [prior_log_odds, *terms["contribution"].head(top)]
+    named = len(values)  # the bars after these sum many tokens each
     if len(terms) > top:
         tokens.append(f"({len(terms) - top} other tokens)")
         with np.errstate(invalid="ignore"):  # +inf and -inf (alpha = 0): NaN
@@ -223,7 +246,9 @@ def message_explanation(
         values.append(absent_log_odds)
     y = np.arange(len(values))
     shown, tokens = _drawable(values, tokens)
-    ax.barh(y, shown, color=["grey", *_sign_colours(values[1:])])
+    shown, tokens = cut_sums(shown, tokens, named)
+    hatches = [""] * named + ["//"] * (len(values) - named)
+    ax.barh(y, shown, color=["grey", *_sign_colours(values[1:])], hatch=hatches)
     ax.set_yticks(y, tokens)
     ax.invert_yaxis()  # the prior on top, then the tokens by |contribution|
     ax.axvline(0, color=EXACT_COLOUR, linewidth=0.8)
@@ -239,7 +264,7 @@ def indicative_tokens(ax, log_ratios: pd.DataFrame, k: int = 15) -> None:
     ranked = log_ratios.sort_values("log_ratio", ascending=False)
     top = pd.concat([ranked.head(k), ranked.tail(k)]).drop_duplicates("token")
     y = np.arange(len(top))
-    shown, labels = _drawable(top["log_ratio"], list(top["token"]))
+    shown, labels = _drawable(top["log_ratio"], [visible(t) for t in top["token"]])
     ax.barh(y, shown, color=_sign_colours(top["log_ratio"]))
     ax.set_yticks(y, labels)
     ax.invert_yaxis()  # most spam-like on top, most ham-like at the bottom

@@ -409,8 +409,22 @@ def log_optimizer_comparison(
     mlflow.log_table(pd.DataFrame(rows), f"tables/{task}/optimizers.json")
     if figures:
         with figure(f"{task}/optimizer_comparison", figsize=(8, 5)) as (_, ax):
-            plots.loss_curves(ax, curves, optimal)
-            ax.set_title(f"{task}: f(theta_k) - f* per step")
+            plots.loss_curves(ax, curves, optimal, notes=comparison_notes(cfg.optimizer, split))
+            ax.set_title(f"{task}: f(θ_k) − f* per step")
+
+
+def comparison_notes(opt: DictConfig, split: Split) -> dict[str, str]:
+    """What the comparison's legend says beside a curve: the step size of each optimizer
+    that takes one (RMSProp and Adam barely move at theirs), and why full-batch sgd is
+    drawn over gd."""
+    notes = {
+        name: f"lr {opt.lr or default_lr(name, split):.3g}"
+        for name in TRAINERS
+        if name not in OWN_STEP_LENGTH
+    }
+    if opt.batch_size is None:
+        notes["sgd"] = f"full batch: the steps of gd, {notes['sgd']}"
+    return notes
 
 
 def log_conditioning(

@@ -97,19 +97,26 @@ def trajectories_on_contour(
 
 
 def loss_curves(
-    ax, curves: dict[str, np.ndarray], optimal_loss: float = 0.0, log_y: bool = True
+    ax,
+    curves: dict[str, np.ndarray],
+    optimal_loss: float = 0.0,
+    log_y: bool = True,
+    notes: dict[str, str] | None = None,
 ) -> None:
-    """f(w_k) - f* against step k, one line per optimizer (W3.5, W3.P4).
+    """f(theta_k) - f* against step k, one line per optimizer (W3.5, W3.P4).
 
     On a log axis (``log_y``) linear convergence is a straight line; a gap of exactly 0 is
-    not drawn there (masked).
+    not drawn there (masked). ``notes`` adds a word to a curve's legend entry (why two
+    curves coincide, the step size of one that barely moves).
     """
+    notes = notes or {}
     for name, loss in curves.items():
         gap = np.asarray(loss, dtype=np.float64) - optimal_loss
-        ax.plot(np.arange(len(gap)), gap, label=name)
+        label = f"{name} ({notes[name]})" if name in notes else name
+        ax.plot(np.arange(len(gap)), gap, label=label)
     if log_y:
         ax.set_yscale("log", nonpositive="mask")
-    ax.set(xlabel="step k", ylabel="f(w_k) − f*", title="Loss gap per step")
+    ax.set(xlabel="step k", ylabel="f(θ_k) − f*", title="Loss gap per step")
     ax.legend(fontsize=8)
 
 
@@ -135,18 +142,27 @@ def regularization_path(
 def condition_steps(ax, table: pd.DataFrame) -> None:
     """Gradient-descent steps to converge for each setting (e.g. raw vs standardized
     features) on a log axis, each bar annotated with its condition number
-    kappa = lambda_max / lambda_min.
+    kappa = lambda_max / lambda_min; a run that hit its step cap (``converged`` False) is a
+    hatched bar labelled "cap reached", never "steps to converge".
 
-    ``table`` has columns setting, condition_number and steps. Steepest descent needs on the
-    order of kappa steps per digit of accuracy (Nocedal & Wright 3.3).
+    ``table`` has columns setting, condition_number, steps and (optionally) converged.
+    Steepest descent needs on the order of kappa steps per digit of accuracy (N&W 3.3).
     """
+    converged = table["converged"] if "converged" in table else pd.Series(True, table.index)
     bars = ax.bar(
         table["setting"],
         table["steps"],
         color=[f"C{i}" for i in range(len(table))],
+        hatch=["" if done else "//" for done in converged],
     )
-    ax.bar_label(bars, labels=[f"κ = {k:,.1f}" for k in table["condition_number"]], padding=2)
-    ax.set(yscale="log", ylim=(1, 5 * table["steps"].max()), ylabel="steps to converge (log scale)")
+    labels = [
+        f"κ = {k:,.1f}" + ("" if done else f"\ncap reached: {steps:,} steps, not converged")
+        for k, steps, done in zip(table["condition_number"], table["steps"], converged, strict=True)
+    ]
+    ax.bar_label(bars, labels=labels, padding=2)
+    ax.set(
+        yscale="log", ylim=(1, 20 * table["steps"].max()), ylabel="steps to converge (log scale)"
+    )
     ax.set_title("Conditioning and gradient descent")
 
 

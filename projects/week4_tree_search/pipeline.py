@@ -496,6 +496,7 @@ def log_boundaries_and_logistic(tree_cfg: DictConfig, seed: int, figures: bool) 
             X_train,
             split.y_train,
             names,
+            list(split.target_names),
         )
 
 

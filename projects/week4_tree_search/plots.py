@@ -22,9 +22,12 @@ def tree_diagram(ax, nodes: pd.DataFrame, max_depth: int) -> None:
 
     ``nodes`` has one row per node id: ``left``, ``right`` (child ids, -1 at a leaf),
     ``depth``, ``samples`` and a ``label`` (the split, its information gain, or the class
-    at a leaf). Leaves get equal horizontal slots; a parent sits above its children.
+    at a leaf), and optionally ``majority_class`` (a leaf is filled with its class's
+    colour). Leaves get equal horizontal slots; a parent sits above its children. A tree
+    deeper than ``max_depth`` says so in the corner: "…" marks each branch cut there.
     """
     x = {}
+    classes = sorted(nodes["majority_class"].unique()) if "majority_class" in nodes else []
 
     def place(node: int, next_slot: list[int]) -> float:
         row = nodes.loc[node]
@@ -51,10 +54,22 @@ def tree_diagram(ax, nodes: pd.DataFrame, max_depth: int) -> None:
             ha="center",
             va="center",
             fontsize=7,
-            bbox={"boxstyle": "round", "facecolor": "white" if row.left != LEAF else "#e8f1e8"},
+            bbox={"boxstyle": "round", "facecolor": node_colour(row, classes)},
         )
     ax.set(xlim=(-0.7, slots[0] - 0.3), ylim=(-max_depth - 0.6, 0.6))
+    deepest = int(nodes["depth"].max())
+    if deepest > max_depth:
+        ax.text(0.0, 0.0, f"drawn to depth {max_depth} of {deepest}: … marks a branch cut there",
+                transform=ax.transAxes, fontsize=8, style="italic")  # fmt: skip
     ax.axis("off")
+
+
+def node_colour(row, classes: list) -> tuple | str:
+    """White for a split; at a leaf, its majority class's tab10 colour, lightened."""
+    if row.left != LEAF or "majority_class" not in row.index:
+        return "white"
+    r, g, b, _ = plt.get_cmap("tab10")(classes.index(row.majority_class) % 10)
+    return (0.6 + 0.4 * r, 0.6 + 0.4 * g, 0.6 + 0.4 * b)
 
 
 def decision_boundaries(
@@ -63,8 +78,12 @@ def decision_boundaries(
     X: np.ndarray,
     y: np.ndarray,
     feature_names: list[str],
+    class_names: list[str] | None = None,
 ) -> None:
-    """Each predictor's class regions over the plane of two features, with the points."""
+    """Each predictor's class regions over the plane of two features, with the points; a
+    legend names each class's colour (``class_names``, else class 0, 1, ...)."""
+    from matplotlib.patches import Patch
+
     pad = 0.05 * (X.max(axis=0) - X.min(axis=0))
     lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
     g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], 300), np.linspace(lo[1], hi[1], 300))
@@ -78,6 +97,9 @@ def decision_boundaries(
         )
         ax.scatter(X[:, 0], X[:, 1], c=y, cmap="tab10", vmin=0, vmax=9, s=14, edgecolor="k", lw=0.3)
         ax.set(xlabel=feature_names[0], ylabel=feature_names[1], title=title)
+        names = class_names or [f"class {k}" for k in range(n_classes)]
+        ax.legend(handles=[Patch(color=colours[k], label=names[k]) for k in range(n_classes)],
+                  fontsize=8, loc="best")  # fmt: skip
 
 
 def similarity_heatmap(ax, similarity: np.ndarray, labels: np.ndarray) -> None:
@@ -90,6 +112,11 @@ def similarity_heatmap(ax, similarity: np.ndarray, labels: np.ndarray) -> None:
     for edge in edges:
         ax.axhline(edge, color="white", lw=0.5)
         ax.axvline(edge, color="white", lw=0.5)
+    starts, ends = np.r_[0, edges], np.r_[edges, len(labels)]
+    centres, digits = (starts + ends) / 2, [str(labels[i]) for i in starts]  # a tick per block
+    ax.set_xticks(centres, digits)
+    ax.set_yticks(centres, digits, rotation=0)
+    ax.set(xlabel="digit", ylabel="digit")
     ax.set_title("Cosine similarity of digits, sorted by label")
 
 

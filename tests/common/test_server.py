@@ -253,3 +253,25 @@ def test_a_week_runs_against_the_server_and_reads_back_through_it(
     assert sorted((r.info.run_id, r.info.status) for r in runs) == sorted(
         [(run.info.run_id, "FINISHED"), (lost_id, "RUNNING")]  # nobody could tell the server
     )
+
+
+def test_make_server_and_make_ui_on_a_busy_port_say_so_in_one_line_before_starting():
+    import socket as sockets
+
+    from common import server as shared_server
+    from common import ui
+
+    with sockets.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as server_exit:
+            shared_server.main(["--port", str(port)])
+        with pytest.raises(SystemExit) as ui_exit:
+            ui.main(["--store", "sqlite:////nowhere/mlflow.db", "--port", str(port)])
+    assert str(server_exit.value) == (
+        f"error: port {port} on 127.0.0.1 is in use (Address already in use); pass SERVER_PORT="
+    )
+    assert str(ui_exit.value) == (
+        f"error: port {port} on 127.0.0.1 is in use (Address already in use); pass PORT=<another>"
+    )

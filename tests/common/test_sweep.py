@@ -488,6 +488,12 @@ def test_joblib_sweep_on_a_fresh_store_loses_no_job(tmp_path):
     settings = {(c.data.params["optimizer.name"], c.data.params["seed"]) for c in children}
     assert settings == set(itertools.product(["lbfgs", "newton"], ["0", "1"]))
     assert parent.data.metrics["jobs_finished"] == 4
+    # the seed is swept beside optimizer.name: each optimizer over its 2 seeds
+    seeds_json = client_of(store).download_artifacts(parent.info.run_id, sweep.SEEDS_TABLE)
+    seeds = json.loads(Path(seeds_json).read_text())
+    rows = [dict(zip(seeds["columns"], row, strict=True)) for row in seeds["data"]]
+    assert [(row["optimizer.name"], row["n"]) for row in rows] == [("lbfgs", 2), ("newton", 2)]
+    assert "Over the seeds (mean, 95% interval):" in parent.data.tags[sweep.NOTE_TAG]
 
 
 def test_sigterm_mid_sweep_leaves_no_run_running(tmp_path, empty_store):
@@ -517,3 +523,51 @@ def test_sigterm_mid_sweep_leaves_no_run_running(tmp_path, empty_store):
     assert [c.info.status for c in children] == ["KILLED"]  # the second job never started
     assert parent.info.status == "KILLED"
     assert "1 never started" in parent.data.tags["error"]
+
+
+def test_seed_groups_give_each_settings_mean_and_its_student_t_interval():
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    rows = [
+        {"status": "FINISHED", "optimizer.lr": lr, "seed": seed, "headline": base + rng.normal()}
+        for lr, base in [(0.01, 0.80), (0.1, 0.90)]
+        for seed in range(5)
+    ]
+    rows.append({"status": "FAILED", "optimizer.lr": 0.1, "seed": 5, "headline": np.nan})
+    table = pd.DataFrame(rows)
+    groups = sweep.seed_groups(table, ["optimizer.lr", "seed"])
+    assert list(groups["optimizer.lr"]) == [0.01, 0.1]
+    for row in groups.to_dict("records"):
+        values = table[(table["optimizer.lr"] == row["optimizer.lr"]) & table["headline"].notna()]
+        values = values["headline"].to_numpy()
+        low, high = stats.t.interval(0.95, len(values) - 1, values.mean(), stats.sem(values))
+        assert row["n"] == 5  # the failed job is not a sample
+        assert row["mean"] == pytest.approx(values.mean(), rel=1e-12)
+        assert row["std"] == pytest.approx(values.std(ddof=1), rel=1e-12)
+        assert (row["ci95_low"], row["ci95_high"]) == pytest.approx((low, high), rel=1e-12)
+    assert sweep.seed_groups(table, ["optimizer.lr"]) is None  # no seed swept
+    assert sweep.seed_groups(table, ["seed"]) is None  # nothing to compare across seeds
+
+
+def test_the_summary_figure_names_the_metric_and_draws_the_seed_intervals(subplots):
+    table = pd.DataFrame(
+        {
+            "run_id": list("abcdef"),
+            "status": ["FINISHED"] * 6,
+            "model": ["x", "x", "x", "y", "y", "y"],
+            "seed": [0, 1, 2, 0, 1, 2],
+            "headline": [0.5, 0.6, 0.7, 0.8, 0.85, 0.9],
+        }
+    )
+    seeds = sweep.seed_groups(table, ["model", "seed"])
+    [ax] = subplots(1, 1, squeeze=False)[0]
+    sweep.plot_headline_vs_swept([ax], table, ["model"], "f", True, "test_mcc", seeds)
+    assert ax.get_ylabel() == "test_mcc (higher is better)"
+    assert ax.get_title() == "test_mcc vs model"
+    [bars] = ax.containers  # the error bars: one per setting
+    np.testing.assert_allclose(np.asarray(bars.lines[0].get_ydata(), dtype=float), [0.6, 0.85])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "mean over seeds, 95% CI" in labels
+    star = ax.collections[1]
+    assert not star.get_clip_on()  # the best child's star is never cut at the frame

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -105,6 +106,12 @@ def ui_server(tracking_uri, tmp_path):
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{base_url}/health", process, log_path, SERVER_START_TIMEOUT)
+        ready = f"MLflow UI ready: {base_url} (store {tracking_uri}); Ctrl-C stops it"
+        deadline = time.monotonic() + 30  # its own poll may answer a moment after ours
+        while ready not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert ready in log_path.read_text().splitlines(), log_path.read_text()[-2000:]
+        assert "StarletteDeprecationWarning" not in log_path.read_text()
         yield base_url
     finally:
         stop_group(process)
@@ -179,6 +186,40 @@ def test_make_ui_shows_logged_runs_in_a_browser(
 
     assert browser.save_screenshot(str(screenshot))
     check_screenshot(screenshot, SCREENSHOT_COPY)
+
+
+def test_make_compare_prints_the_link_that_opens_both_runs_in_compare(
+    logged_runs, ui_server, browser, tracking_uri, tmp_path
+):
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    result = subprocess.run(
+        ["make", "-o", STAMP, "compare", "WEEK=1"],
+        cwd=REPO_ROOT, env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "low_rank.rank" in result.stdout  # the param the two runs differ in
+    [url] = [line.split(" then ")[1] for line in result.stdout.splitlines() if "then http" in line]
+    browser.get(url.replace("http://127.0.0.1:5000", ui_server))  # make ui's default port there
+    names = sorted(logged_runs.values())
+
+    def page_text(driver) -> str:
+        return driver.find_element(By.TAG_NAME, "body").text
+
+    try:
+        WebDriverWait(browser, PAGE_RENDER_TIMEOUT, poll_frequency=0.5).until(
+            lambda driver: all(text in page_text(driver) for text in [*names, "low_rank.rank"])
+        )
+    except TimeoutException:
+        screenshot = tmp_path / "mlflow_compare.png"
+        browser.save_screenshot(str(screenshot))
+        pytest.fail(
+            f"{names} and low_rank.rank not on {browser.current_url} after "
+            f"{PAGE_RENDER_TIMEOUT} s (screenshot {screenshot}):\n{page_text(browser)[:2000]}"
+        )
 
 
 def check_screenshot(screenshot: Path, copy: Path) -> None:

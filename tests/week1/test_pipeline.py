@@ -115,6 +115,7 @@ def test_cli_bad_input_is_one_line_a_non_zero_exit_and_a_failed_run(
     [run] = runs_of("week1")
     assert run.info.status == "FAILED"
     assert run.data.tags["error"].startswith("FileNotFoundError: image not found")
+    assert "drills_passed" not in run.data.metrics  # a wrong path fails before any work
 
 
 def write_truncated_jpeg(path: Path) -> None:
@@ -154,8 +155,13 @@ def test_bad_image_files_fail_the_run(filename, tmp_path, tracking_uri, runs_of)
             ["low_rank.ranks=[2,500]"],
             r"^ValueError: low_rank.ranks must be in \[1, 96\] for crop .*got \[500\]; drop them",
         ),
-        (["pca.solver=qr"], "solver must be one of"),
-        (["patch_codec.target_bpp=-1"], "target_bpp must be"),
+        (["pca.solver=qr"], r"^ValueError: pca.solver must be one of \['covariance_eigh'"),
+        (["pca.n_components=65"], r"pca.n_components must be in \[1, 64\] \(the digits have"),
+        (["patch_codec.target_bpp=-1"], r"^ValueError: patch_codec.target_bpp: target_bpp must"),
+        (["patch_codec.curve_bpp=[1,nan]"], r"^ValueError: patch_codec.curve_bpp: target_bpp"),
+        (["patch_codec.block=1"], r"^ValueError: patch_codec.block: block must be an int in"),
+        (["jpeg.qualities=[0,50]"], r"jpeg.qualities must be a non-empty list of Pillow quali"),
+        (["images=[]"], r"^ValueError: images is empty: pass images="),
     ],
 )
 def test_bad_settings_fail_the_run_with_the_value(overrides, message, crop, tracking_uri, runs_of):
@@ -171,7 +177,8 @@ def test_bad_settings_fail_the_run_with_the_value(overrides, message, crop, trac
         run_tracked(cfg, "week1", pipeline.run)
     [run] = runs_of("week1")
     assert run.info.status == "FAILED"
-    assert re.search(message, run.data.tags["error"])
+    assert re.search(message, run.data.tags["error"]), run.data.tags["error"]
+    assert "drills_passed" not in run.data.metrics  # refused before any work
 
 
 @pytest.mark.parametrize(

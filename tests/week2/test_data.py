@@ -68,3 +68,55 @@ def test_windows_line_ends_are_line_ends_and_the_error_line_counts_newlines(tmp_
     assert load_messages(path).values.tolist() == [["ham", "ok"], ["spam", "WIN\u2028now"]]
     with pytest.raises(ValueError, match=r"line 3: unknown label 'hma'"):
         load_messages(write(tmp_path, "ham\tok\u2028\nspam\tWIN\u0085\nhma\tx\n".encode()))
+
+
+def test_a_csv_file_is_read_as_csv_quotes_commas_and_newlines_inside_a_message(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text(
+        'text,label,source\n"see you at ""noon"", ok?",ham,phone\n"WIN\nnow, call",spam,mail\n',
+        encoding="utf-8",
+    )
+    messages = load_messages(path)
+    assert messages.values.tolist() == [
+        ["ham", 'see you at "noon", ok?'],
+        ["spam", "WIN\nnow, call"],
+    ]
+
+
+def test_a_csv_files_columns_are_the_ones_the_config_names(tmp_path):
+    path = tmp_path / "mine.CSV"
+    path.write_text("category,message\nspam,FREE entry\nham,lunch?\n", encoding="utf-8")
+    messages = load_messages(path, label_column="category", text_column="message")
+    assert messages.values.tolist() == [["spam", "FREE entry"], ["ham", "lunch?"]]
+
+
+@pytest.mark.parametrize(
+    ("content", "columns", "message"),
+    [
+        (
+            "category,message\nspam,x\nham,y\n",
+            {},
+            r"mine\.csv has no column 'label' \(its columns: \['category', 'message'\]\); "
+            r"pass data\.label_column=<one of them>",
+        ),
+        (
+            "label,body\nspam,x\nham,y\n",
+            {},
+            r"no column 'text' \(its columns: \['label', 'body'\]\); pass data\.text_column=",
+        ),
+        (
+            "label,text\nspam,x\nSPAM,y\n",
+            {},
+            r"mine\.csv, line 3: unknown label 'SPAM' in column 'label'; expected one of",
+        ),
+        ("label,text\nham,x\nham,y\n", {}, r"labelled \['ham'\]; a spam filter needs both"),
+        ("", {}, r"mine\.csv: not a CSV file with a header row"),
+    ],
+)
+def test_a_csv_file_in_another_shape_fails_in_one_line_with_the_fix(
+    tmp_path, content, columns, message
+):
+    path = tmp_path / "mine.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        load_messages(path, **columns)

@@ -214,6 +214,32 @@ def test_figures_false_logs_the_same_metrics_and_tables_and_no_figure(
 
 
 @needs_corpus
+def test_the_same_messages_as_a_csv_with_other_column_names_give_the_same_metrics(
+    tmp_path, tracking_uri, runs_of
+):
+    import csv
+
+    corpus = Path(os.environ["MATH4ML_DATA_MIRROR"]) / "sms_spam" / "SMSSpamCollection"
+    lines = corpus.read_text(encoding="utf-8").split("\n")[:600]
+    tsv, table = tmp_path / "messages.tsv", tmp_path / "messages.csv"
+    tsv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with table.open("w", newline="", encoding="utf-8") as file:  # quoting: CSV's own rules
+        writer = csv.writer(file)
+        writer.writerow(["message", "category"])
+        writer.writerows([line.split("\t", 1)[::-1] for line in lines])
+    for data, columns in ((tsv, []), (table, ["data.label_column=category",
+                                              "data.text_column=message"])):  # fmt: skip
+        cfg = compose_config(
+            "week2", f"data.path={data}", *columns, "figures=false", *QUICK,
+            f"tracking.uri={tracking_uri}",
+        )  # fmt: skip
+        run_tracked(cfg, "week2", pipeline.run)
+    from_csv, from_tsv = runs_of("week2")  # newest first
+    assert from_csv.data.metrics == from_tsv.data.metrics
+    assert len(from_csv.data.metrics) > 40
+
+
+@needs_corpus
 def test_predict_command_prints_the_verdict_and_the_evidence(finished_run, capsys):
     _, run, uri, _ = finished_run
     cli.main(["--tracking-uri", uri, "predict", "URGENT! You have won a £900 prize. Call now"])

@@ -216,3 +216,33 @@ def test_infinite_evidence_under_alpha_0_is_drawn_as_a_labelled_long_bar(subplot
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["prior log-odds", "(4 other tokens) (undefined)"]  # inf - inf
     assert [p.get_width() for p in bars(ax)] == pytest.approx([-1.9, 0.0])
+
+
+def test_character_ngrams_show_their_spaces(subplots):
+    log_ratios = pd.DataFrame({"token": [" fr", "ee ", "ok"], "log_ratio": [3.0, 2.0, -1.0]})
+    ax = subplots()
+    plots.indicative_tokens(ax, log_ratios, k=1)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["␣fr", "ok"]
+    contributions = pd.DataFrame({"token": [" fr", "ee "], "contribution": [1.0, 0.5]})
+    ax = subplots()
+    plots.message_explanation(ax, contributions, -1.9, 0.4)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["prior log-odds", "␣fr", "ee␣"]
+
+
+def test_a_sum_of_many_tokens_is_cut_and_labelled_not_drawn_to_dwarf_the_named_ones(subplots):
+    many = [f"t{i}" for i in range(100)]  # 100 small terms of -0.9: -90 in all
+    contributions = pd.DataFrame(
+        {"token": ["free", "prize", "ok", *many], "contribution": [2.0, 1.5, -1.0, *[-0.9] * 100]}
+    )
+    ax = subplots()
+    plots.message_explanation(ax, contributions, -1.9, 0.0, top=3, absent_log_odds=-181.725)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [
+        "prior log-odds", "free", "prize", "ok",
+        "(100 other tokens) = -90.0, cut", "(absent tokens) = -181.7, cut",
+    ]  # fmt: skip
+    widths = [p.get_width() for p in bars(ax)]
+    assert widths == pytest.approx([-1.9, 2.0, 1.5, -1.0, -6.0, -6.0])  # 3 x the longest named
+    assert [p.get_hatch() or "" for p in bars(ax)] == ["", "", "", "", "//", "//"]
+    true_sum = -1.9 + contributions["contribution"].sum() - 181.725
+    assert f"log-odds {true_sum:+.2f}" in ax.get_title()  # the true sum, not the cut bars

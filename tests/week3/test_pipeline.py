@@ -11,6 +11,7 @@ from hydra.errors import ConfigCompositionException
 
 from common.tracking import EXIT_FAILED, run_tracked
 from projects.week3_regression import config, pipeline  # noqa: F401  (config registers the schema)
+from projects.week3_regression.data import load_task
 from tests.test_curriculum import logged_names
 from tests.weeks import compose_config, run_in_own_store
 
@@ -172,3 +173,16 @@ def test_device_cuda_trains_on_the_gpu_to_the_optimum(tracking_uri, runs_of):
     assert run.info.status == "FINISHED"
     assert run.data.tags["device"].startswith("cuda")
     assert run.data.metrics["logistic.loss_gap_rel"] <= 1e-6
+
+
+def test_the_comparison_legend_says_why_sgd_is_on_gd_and_each_step_size():
+    split = load_task("logistic", test_size=0.2, standardize=True, seed=0)
+    notes = pipeline.comparison_notes(compose_config("week3").optimizer, split)
+    one_over_l = 1 / pipeline.lipschitz(split)
+    assert notes["sgd"] == f"full batch: the steps of gd, lr {one_over_l:.3g}"
+    assert notes["gd"] == f"lr {one_over_l:.3g}"
+    assert (notes["rmsprop"], notes["adam"]) == ("lr 0.01", "lr 0.05")  # torch's defaults here
+    assert "lbfgs" not in notes  # a line search: no step size
+    assert "newton" not in notes
+    batched = compose_config("week3", "optimizer.name=sgd", "optimizer.batch_size=32").optimizer
+    assert pipeline.comparison_notes(batched, split)["sgd"] == f"lr {one_over_l:.3g}"

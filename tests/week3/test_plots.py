@@ -116,6 +116,34 @@ def test_condition_steps_draws_one_annotated_bar_per_setting(subplots):
     assert ax.get_yscale() == "log"
 
 
+def test_a_bar_that_hit_the_step_cap_is_hatched_and_says_so(subplots):
+    table = pd.DataFrame(
+        {
+            "setting": ["raw", "standardized"],
+            "condition_number": [1234.5, 3.2],
+            "steps": [20000, 40],
+            "converged": [False, True],
+        }
+    )
+    ax = subplots()
+    plots.condition_steps(ax, table)
+    bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert [b.get_hatch() or "" for b in bars] == ["//", ""]
+    assert [t.get_text() for t in ax.texts] == [
+        "κ = 1,234.5\ncap reached: 20,000 steps, not converged",
+        "κ = 3.2",
+    ]
+
+
+def test_loss_curve_notes_go_in_the_legend_and_the_axis_names_theta(subplots):
+    curves = {"gd": np.array([3.0, 2.0]), "sgd": np.array([3.0, 2.0]), "adam": np.array([3.0, 2.9])}
+    ax = subplots()
+    notes = {"sgd": "full batch: the steps of gd", "adam": "lr 0.05"}
+    plots.loss_curves(ax, curves, optimal_loss=1.0, notes=notes)
+    assert legend_labels(ax) == ["gd", "sgd (full batch: the steps of gd)", "adam (lr 0.05)"]
+    assert ax.get_ylabel() == "f(θ_k) − f*"
+
+
 def test_finite_difference_error_draws_both_schemes_their_best_steps_and_the_theory(subplots):
     table = pd.DataFrame(
         {
