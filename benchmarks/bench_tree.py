@@ -9,6 +9,9 @@ and no depth limit (grown until their leaves are pure); scikit-learn's is
   from-scratch tree must fit in at most twice scikit-learn's time.
 - ``make_classification 50k (80/20)``: the same data, fitted on a stratified 80% and
   scored on the other 20%; then iris, wine and breast cancer on stratified 70/30 splits.
+- ``make_classification 160k x 50 (all)``: ``make_classification(n_samples=160_000,
+  n_features=50, random_state=0)``, all of it: where memory shows (one round: a fit takes
+  seconds).
 
 Times are the best of ``repeats`` rounds of ``fit`` (``time.perf_counter``), ours and
 scikit-learn's alternating so drift hits both, one BLAS thread; ``ratio`` = ours /
@@ -16,10 +19,19 @@ scikit-learn's. ``ours_acc`` / ``sklearn_acc`` are held-out accuracies and ``agr
 the share of held-out samples both trees label alike. Equal-gain splits are broken
 differently (we take the lowest feature index, scikit-learn a random feature order), so
 the trees, and a few predictions, can differ without either being wrong.
+
+``ours_MB`` / ``sklearn_MB`` are the peak memory of one more fit of each, traced by
+``tracemalloc`` (every NumPy array, and what scikit-learn's Cython allocates through
+Python's allocator; X, made before, is not counted), outside the timed rounds (tracing slows
+allocation); ``mem_ratio`` = ours / scikit-learn's, the target at most 2.
 """
+
+import gc
+import tracemalloc
 
 import numpy as np
 from sklearn import tree as sk_tree
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine, make_classification
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
@@ -27,10 +39,17 @@ from threadpoolctl import threadpool_limits
 from benchmarks.timing import best_times, print_table
 from projects.week4_tree_search.tree import DecisionTreeClassifier
 
+ROUNDS = {  # rounds per ``repeats``: the small sets take milliseconds, the largest seconds
+    "make_classification 50k (all)": 1,
+    "make_classification 50k (80/20)": 1,
+    "make_classification 160k x 50 (all)": 1 / 3,
+}
+
 
 def datasets():
     """name -> (X_train, X_test, y_train, y_test); X_test is None where all samples fit."""
     X, y = make_classification(n_samples=50_000, n_features=20, random_state=0)
+    X_big, y_big = make_classification(n_samples=160_000, n_features=50, random_state=0)
     splits = {
         "make_classification 50k (all)": (X, None, y, None),
         "make_classification 50k (80/20)": train_test_split(
@@ -44,7 +63,19 @@ def datasets():
     ):
         X, y = load(return_X_y=True)
         splits[name] = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+    splits["make_classification 160k x 50 (all)"] = (X_big, None, y_big, None)
     return splits
+
+
+def traced_peak_mb(fit):
+    """Peak traced memory (MB) of one call of fit(), counted from its start."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fit()
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
 
 
 def compare(name, X_train, X_test, y_train, y_test, repeats):
@@ -54,12 +85,17 @@ def compare(name, X_train, X_test, y_train, y_test, repeats):
     ours_s, sklearn_s = best_times(
         lambda: ours.fit(X_train, y_train), lambda: theirs.fit(X_train, y_train), repeats
     )
+    ours_mb = traced_peak_mb(lambda: clone(ours).fit(X_train, y_train))
+    sklearn_mb = traced_peak_mb(lambda: clone(theirs).fit(X_train, y_train))
     row = {
         "data": name,
         "n_train": len(X_train),
         "ours_s": ours_s,
         "sklearn_s": sklearn_s,
         "ratio": ours_s / sklearn_s,
+        "ours_MB": ours_mb,
+        "sklearn_MB": sklearn_mb,
+        "mem_ratio": ours_mb / sklearn_mb,
         "ours_nodes": ours.tree_.node_count,
         "sklearn_nodes": theirs.tree_.node_count,
         "ours_depth": ours.get_depth(),
@@ -77,17 +113,21 @@ def main(repeats=3, blas_threads=1):
     """Print the timing table and return its rows as a list of dicts."""
     with threadpool_limits(limits=blas_threads, user_api="blas"):
         rows = [
-            compare(name, *data, repeats=repeats if "50k" in name else 3 * repeats)
+            compare(name, *data, repeats=max(1, round(ROUNDS.get(name, 3) * repeats)))
             for name, data in datasets().items()
         ]
     print_table(
         f"Decision tree fit (entropy, unconstrained), best of {repeats} rounds "
-        f"({3 * repeats} for the small sets), BLAS threads: {blas_threads}",
+        f"({3 * repeats} for the small sets, {max(1, round(repeats / 3))} for 160k x 50), "
+        f"BLAS threads: {blas_threads}",
         rows,
         {
             "ours_s": "{:.4f}",
             "sklearn_s": "{:.4f}",
             "ratio": "{:.2f}",
+            "ours_MB": "{:.1f}",
+            "sklearn_MB": "{:.1f}",
+            "mem_ratio": "{:.2f}",
             "ours_acc": "{:.4f}",
             "sklearn_acc": "{:.4f}",
             "agreement": "{:.4f}",

@@ -119,6 +119,7 @@ def report(runs: list[Run], tracking_uri: str) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line: run ids, --week, --tracking-uri."""
     parser = argparse.ArgumentParser(
         prog="python -m common.compare", description=__doc__.split("\n\n")[0]
     )
@@ -133,6 +134,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``python -m common.compare``: print the comparison, or one line saying why not."""
     args = parse_args(argv)
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     try:

@@ -60,6 +60,7 @@ class Exercise:
 
     @property
     def name(self) -> str:
+        """The function's name, as the learner's file defines it."""
         return self.reference.__name__
 
     @property
@@ -124,6 +125,7 @@ def discover(package: str) -> list[Exercise]:
 
 
 def source_line(function: Callable) -> int:
+    """The line of its file where ``function`` is defined."""
     return inspect.getsourcelines(function)[1]
 
 
@@ -133,6 +135,7 @@ def mine_dir() -> Path:
 
 
 def learner_file(entry: Exercise) -> Path:
+    """Where the learner writes ``entry``: ``mine/<week>/<module>.py``."""
     return mine_dir() / entry.week / f"{entry.module}.py"
 
 
@@ -159,6 +162,7 @@ def stub_source(entry: Exercise) -> str:
 
 
 def todo_line(entry: Exercise) -> str:
+    """The statement a fresh stub raises until the learner writes the function."""
     return f'raise NotImplementedError("{entry.curriculum_id}: write {entry.name}")'
 
 

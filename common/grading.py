@@ -63,6 +63,7 @@ class Grade:
     tests_passed: int = 0
 
     def fail(self, detail: str) -> None:
+        """Mark the exercise failing with ``detail``; the first failure is the one kept."""
         if self.status != "fails":
             self.status, self.detail = "fails", detail
 
@@ -130,6 +131,7 @@ class Grader:
         return True
 
     def pytest_runtest_logreport(self, report):
+        """A failed phase fails the current exercise; a passed call counts for it."""
         if report.failed:
             test = report.nodeid.split("::")[-1]
             self.current.fail(f"{test}: {condensed(failure_message(report))}")
@@ -137,6 +139,7 @@ class Grader:
             self.current.tests_passed += 1
 
     def finish(self) -> list[Grade]:
+        """Every exercise's grade: one with passing tests and no failure passes."""
         for grade in self.grades.values():
             if grade.status == "pending":
                 if grade.tests_passed:
@@ -160,6 +163,7 @@ def graded_keys(item) -> list[str]:
 
 
 def failure_message(report) -> str:
+    """What a failed test said: its assertion's message, else the whole report."""
     crash = getattr(report.longrepr, "reprcrash", None)
     return crash.message if crash is not None else str(report.longrepr)
 

@@ -291,6 +291,7 @@ def reproduce(
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line: the run id, --tracking-uri, --output-dir, --rtol."""
     parser = argparse.ArgumentParser(
         prog="python -m common.reproduce",
         description="Re-run a logged run with its overrides and compare the metrics.",
@@ -317,6 +318,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``python -m common.reproduce RUN_ID``: re-run, compare, exit 0 if it reproduced."""
     args = parse_args(argv)
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     try:

@@ -91,6 +91,7 @@ def fetch_runs(client: MlflowClient, week: str) -> list[Run]:
 
 
 def shorten(text: str, width: int = MAX_CELL) -> str:
+    """``text`` cut to ``width`` characters, an ellipsis marking the cut."""
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -206,6 +207,7 @@ def close_stale(client: MlflowClient, weeks: list[str]) -> list[str]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line: --week, --metrics, --status, --limit, --close-stale."""
     parser = argparse.ArgumentParser(
         prog="python -m common.runs",
         description="Logged runs of a week as a table: differing params and headline, best first.",
@@ -232,6 +234,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``python -m common.runs``: one table per week, or the stale runs it closed."""
     args = parse_args(argv)
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     metrics = tuple(name.strip() for name in args.metrics.split(",") if name.strip())

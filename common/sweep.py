@@ -81,6 +81,7 @@ def sweep_overrides(task_overrides: list[str], sweeper_params: dict[str, Any]) -
 
 
 def parse_overrides(overrides: list[str]) -> list:
+    """Hydra's own parse of command-line overrides (sweeps, lists, quoting)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     return OverridesParser.create().parse_overrides(overrides)
@@ -335,6 +336,7 @@ def close_children_left_running(client, children: list[Run]) -> None:
 
 
 def find_children(client, sweep: Sweep, parent_run_id: str) -> list[Run]:
+    """The runs whose parent tag names ``parent_run_id``."""
     return client.search_runs(
         [sweep.experiment_id],
         filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}'",
@@ -362,8 +364,6 @@ def log_summary(
     """The children's table, counts, best child, seed groups and figure, into the active
     (parent) run; ``metric``: what the children's headline is."""
     import mlflow
-
-    from common.plotting import figure
 
     counts = table["status"].value_counts()
     mlflow.log_table(table, SUMMARY_TABLE)
@@ -394,21 +394,32 @@ def log_summary(
             }
         )
         note.append(f"Best child: `{best['run_name']}`, headline {best['headline']:.6g}.")
-    seeds = seed_groups(table, sweep.keys)
-    if seeds is not None:
-        mlflow.log_table(seeds, SEEDS_TABLE)
-        note.append(seed_note(seeds, [key for key in sweep.keys if key != SEED_KEY]))
-    if best is not None and sweep.keys:
-        keys = [key for key in sweep.keys if seeds is None or key != SEED_KEY]
-        ncols = len(keys)
-        with figure(SUMMARY_FIGURE, ncols=ncols, figsize=(5 * ncols, 4), squeeze=False) as (_, ax):
-            plot_headline_vs_swept(
-                ax[0], table, keys, best["run_id"], higher_is_better, metric, seeds
-            )
+    note += log_seeds_and_figure(sweep.keys, table, best, higher_is_better, metric)
     mlflow.set_tag(NOTE_TAG, "\n\n".join(note))
     multirun_yaml = sweep.sweep_dir / "multirun.yaml"
     if multirun_yaml.is_file():
         mlflow.log_artifact(str(multirun_yaml), artifact_path="hydra")
+
+
+def log_seeds_and_figure(keys, table, best, higher_is_better: bool, metric) -> list[str]:
+    """The seed groups (``seed_groups``) as a table, and the summary figure, into the active
+    run; returns the lines they add to the sweep's description."""
+    import mlflow
+
+    from common.plotting import figure
+
+    seeds, note = seed_groups(table, keys), []
+    if seeds is not None:
+        mlflow.log_table(seeds, SEEDS_TABLE)
+        note.append(seed_note(seeds, [key for key in keys if key != SEED_KEY]))
+    if best is not None and keys:
+        shown = [key for key in keys if seeds is None or key != SEED_KEY]
+        ncols = len(shown)
+        with figure(SUMMARY_FIGURE, ncols=ncols, figsize=(5 * ncols, 4), squeeze=False) as (_, ax):
+            plot_headline_vs_swept(
+                ax[0], table, shown, best["run_id"], higher_is_better, metric, seeds
+            )
+    return note
 
 
 def seed_note(seeds: pd.DataFrame, others: list[str]) -> str:
@@ -463,6 +474,7 @@ class MlflowSweep(Callback):
         self.stopped = False  # SIGINT or SIGTERM reached the parent process
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Open the sweep's parent run before the first job starts."""
         try:
             self.sweep = describe_sweep(config)
             self.parent_run_id = open_parent(self.sweep, resume=bool(config.tracking.resume))
@@ -475,6 +487,7 @@ class MlflowSweep(Callback):
         self.catch_stop_signals()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Every job has run: summarize them in the parent and close it."""
         self.close(completed=True)
 
     def close(self, completed: bool) -> None:

@@ -82,6 +82,7 @@ class Headline:
     higher_is_better: bool = True
 
     def tags(self) -> dict[str, str]:
+        """The run tags that say which metric the headline is and which way is better."""
         return {
             HEADLINE_METRIC_TAG: self.metric,
             HEADLINE_DIRECTION_TAG: str(self.higher_is_better).lower(),
@@ -239,6 +240,7 @@ class StopSignals:
         self.done = False
 
     def handler(self, signum: int, frame: object) -> None:
+        """The signal handler: hold a stop until the run exists, else raise it now."""
         if self.done:  # the run is already stopping
             return
         if not self.released:
@@ -247,6 +249,7 @@ class StopSignals:
         self.stop(signum)
 
     def release(self) -> None:
+        """The run exists: raise a stop that came while it opened."""
         self.released = True
         if self.held:
             self.stop(self.held.pop())
@@ -261,6 +264,7 @@ class StopSignals:
         raise KeyboardInterrupt
 
     def reraise(self) -> None:
+        """Raise the stop again every ``RERAISE_S`` until the run is marked."""
         while not self.done:
             time.sleep(RERAISE_S)
             if not self.done:

@@ -27,6 +27,7 @@ QUIET = "ignore:starlette.middleware.wsgi is deprecated"  # MLflow's, not ours t
 
 
 def answers(url: str) -> bool:
+    """Whether ``url`` answers HTTP 200 within 2 s."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
@@ -35,6 +36,7 @@ def answers(url: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m common.ui --store URI``: the UI, a line once it answers; its exit code."""
     parser = argparse.ArgumentParser(prog="python -m common.ui", description=__doc__.split("\n")[0])
     parser.add_argument("--store", required=True, help="the backend store URI")
     parser.add_argument("--host", default="127.0.0.1")

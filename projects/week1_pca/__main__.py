@@ -20,6 +20,7 @@ SUMMARY = {  # metrics the run ends with (mean over the images)
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="week1")
 def main(cfg: DictConfig) -> float:
+    """One week-1 run (or a sweep's job) of the composed config."""
     from projects.week1_pca import pipeline  # heavy imports after the config is valid
 
     return run_tracked(cfg, week="week1", pipeline=pipeline.run, headline=HEADLINE, summary=SUMMARY)

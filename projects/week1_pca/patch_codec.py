@@ -447,12 +447,14 @@ def planes_to_image(planes, height, width):
 
 
 def check_block(block):
+    """ValueError unless ``block`` is an int in ``BLOCK_RANGE``."""
     low, high = BLOCK_RANGE
     if not isinstance(block, Integral) or isinstance(block, bool) or not low <= block <= high:
         raise ValueError(f"block must be an int in [{low}, {high}], got {block!r}")
 
 
 def check_step(step):
+    """ValueError unless the quantizer step is a finite number >= ``MIN_STEP``."""
     if not isinstance(step, Real) or not (np.isfinite(step) and step >= MIN_STEP):
         raise ValueError(f"step must be a finite number >= {MIN_STEP}, got {step!r}")
 

@@ -182,6 +182,7 @@ def step_for_bpp(image, target_bpp, rtol=0.02, max_iter=40, **codec_kwargs):
 
 
 def check_target(target_bpp):
+    """ValueError unless ``target_bpp`` is a finite number > 0."""
     if not np.isfinite(target_bpp) or target_bpp <= 0:
         raise ValueError(f"target_bpp must be a finite number > 0, got {target_bpp!r}")
 

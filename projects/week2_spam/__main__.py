@@ -22,6 +22,7 @@ SUMMARY = {  # metrics the run ends with (test_*: eval=holdout, cv_*: eval=cv)
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="week2")
 def main(cfg: DictConfig) -> float:
+    """One week-2 run (or a sweep's job) of the composed config."""
     from projects.week2_spam import pipeline  # heavy imports after the config is valid
 
     return run_tracked(cfg, week="week2", pipeline=pipeline.run, headline=HEADLINE, summary=SUMMARY)

@@ -150,6 +150,7 @@ def positive_int(value: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``python -m projects.week2_spam.cli predict|serve``: say which run, then do it."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run-id", help="a week-2 run id (default: the newest FINISHED run)")
     parser.add_argument(

@@ -255,8 +255,13 @@ def message_explanation(
     ax.set_xlabel("contribution to log P(spam|x) / P(ham|x)   (← ham | spam →)")
     with np.errstate(invalid="ignore"):  # +inf and -inf contributions: NaN, undefined
         log_odds = prior_log_odds + terms["contribution"].sum() + absent_log_odds
-    shown_odds = "undefined" if np.isnan(log_odds) else f"{log_odds:+.2f}"  # P(x) = 0
-    ax.set_title(f"{title}\nlog-odds {shown_odds}  →  P(spam | x) = {posterior:.3f}".strip())
+    ax.set_title(posterior_title(title, log_odds, posterior))
+
+
+def posterior_title(title: str, log_odds: float, posterior: float) -> str:
+    """``title`` over "log-odds +3.40  →  P(spam | x) = 0.970" ("undefined" when P(x) = 0)."""
+    shown_odds = "undefined" if np.isnan(log_odds) else f"{log_odds:+.2f}"
+    return f"{title}\nlog-odds {shown_odds}  →  P(spam | x) = {posterior:.3f}".strip()
 
 
 def indicative_tokens(ax, log_ratios: pd.DataFrame, k: int = 15) -> None:

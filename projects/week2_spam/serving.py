@@ -18,9 +18,11 @@ from projects.week2_spam.spam_filter import load_filter, spam_probability
 
 class SpamFilterModel(PythonModel):
     def load_context(self, context) -> None:
+        """Load the fitted filter from the model's artifact when MLflow loads the model."""
         self.spam_filter = load_filter(context.artifacts["filter"])
 
     def predict(self, model_input: list[str], params=None) -> list[float]:
+        """P(spam | text) for each message, as a list of floats."""
         return spam_probability(self.spam_filter, model_input).tolist()
 
 

@@ -65,6 +65,7 @@ def vectorizer_settings(features: DictConfig) -> dict[str, dict]:
 
 
 def check_model(model: DictConfig) -> None:
+    """ValueError unless ``model.name`` names one of ``MODELS``."""
     if model.name not in MODELS:
         raise ValueError(f"model.name must be one of {sorted(MODELS)}, got {model.name!r}")
 

@@ -19,6 +19,7 @@ SUMMARY = {  # metrics the run ends with
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="week3")
 def main(cfg: DictConfig) -> float:
+    """One week-3 run (or a sweep's job) of the composed config."""
     from projects.week3_regression import pipeline  # heavy imports after the config is valid
 
     return run_tracked(cfg, week="week3", pipeline=pipeline.run, headline=HEADLINE, summary=SUMMARY)

@@ -258,36 +258,27 @@ def train_torch_optim(
             lr=lr, max_steps=max_steps, tol=tol, batch_size=batch_size, generator=generator,
             progress=progress, callback=callback,
         )  # fmt: skip
+    return train_torch_lbfgs(
+        loss_fn, theta, X, y, lr=lr, max_steps=max_steps, tol=tol, progress=progress,
+        callback=callback,
+    )  # fmt: skip
+
+
+def train_torch_lbfgs(loss_fn, theta, X, y, *, lr, max_steps, tol, progress, callback):
+    """``torch.optim.LBFGS`` in the shared loop, one iteration a step: the straightforward
+    reference ``lbfgs`` is tested against (each step evaluates f at theta once more)."""
     optimizer = torch_lbfgs(theta, lr)
-    last = {}  # the latest full-batch evaluation by closure(): theta, f, grad f
 
     def closure():
         optimizer.zero_grad()
         loss = loss_fn(*theta, X, y)
         loss.backward()
-        last.update(
-            theta=[p.detach().clone() for p in theta],
-            loss=loss.detach(),
-            grads=[p.grad.clone() for p in theta],
-        )
         return loss
 
-    def evaluate():
-        # L-BFGS's line search usually ends by evaluating the point it accepts: reuse that
-        # evaluation rather than compute f and grad f there again.
-        if not (last and all(torch.equal(p, q) for p, q in zip(theta, last["theta"], strict=True))):
-            closure()
-        for p, grad in zip(theta, last["grads"], strict=True):
-            p.grad = grad.clone()
-        grad_norm = torch.sqrt(sum((g**2).sum() for g in last["grads"]))
-        return last["loss"].item(), grad_norm.item()
-
     def step_fn(step):
-        # L-BFGS first asks for f at theta: evaluate() has just computed it (and set
-        # theta.grad), so only the line search's trial points cost an evaluation.
-        first_call = iter([True])
-        optimizer.step(lambda: last["loss"] if next(first_call, False) else closure())
+        optimizer.step(closure)
 
+    evaluate = functools.partial(loss_and_gradient, loss_fn, theta, X, y)
     return run_steps(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback)
 
 

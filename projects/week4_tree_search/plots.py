@@ -26,21 +26,8 @@ def tree_diagram(ax, nodes: pd.DataFrame, max_depth: int) -> None:
     colour). Leaves get equal horizontal slots; a parent sits above its children. A tree
     deeper than ``max_depth`` says so in the corner: "…" marks each branch cut there.
     """
-    x = {}
     classes = sorted(nodes["majority_class"].unique()) if "majority_class" in nodes else []
-
-    def place(node: int, next_slot: list[int]) -> float:
-        row = nodes.loc[node]
-        children = [int(row.left), int(row.right)]
-        if children[0] == LEAF or row.depth >= max_depth:
-            x[node] = next_slot[0]
-            next_slot[0] += 1
-        else:
-            x[node] = float(np.mean([place(child, next_slot) for child in children]))
-        return x[node]
-
-    slots = [0]
-    place(0, slots)
+    x = node_positions(nodes, max_depth)
     for node, xpos in x.items():
         row = nodes.loc[node]
         for child in (int(row.left), int(row.right)):
@@ -56,12 +43,31 @@ def tree_diagram(ax, nodes: pd.DataFrame, max_depth: int) -> None:
             fontsize=7,
             bbox={"boxstyle": "round", "facecolor": node_colour(row, classes)},
         )
-    ax.set(xlim=(-0.7, slots[0] - 0.3), ylim=(-max_depth - 0.6, 0.6))
+    ax.set(xlim=(-0.7, max(x.values()) + 0.7), ylim=(-max_depth - 0.6, 0.6))
     deepest = int(nodes["depth"].max())
     if deepest > max_depth:
         ax.text(0.0, 0.0, f"drawn to depth {max_depth} of {deepest}: … marks a branch cut there",
                 transform=ax.transAxes, fontsize=8, style="italic")  # fmt: skip
     ax.axis("off")
+
+
+def node_positions(nodes: pd.DataFrame, max_depth: int) -> dict[int, float]:
+    """x of each node drawn: leaves (and nodes cut at ``max_depth``) on slots 0, 1, 2, ...
+    left to right, each parent midway between its children."""
+    x, next_slot = {}, [0]
+
+    def place(node: int) -> float:
+        row = nodes.loc[node]
+        children = [int(row.left), int(row.right)]
+        if children[0] == LEAF or row.depth >= max_depth:
+            x[node] = next_slot[0]
+            next_slot[0] += 1
+        else:
+            x[node] = float(np.mean([place(child) for child in children]))
+        return x[node]
+
+    place(0)
+    return x
 
 
 def node_colour(row, classes: list) -> tuple | str:

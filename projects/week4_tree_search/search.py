@@ -16,9 +16,10 @@ but three facts make it fast and the memory independent of n:
    so for a fixed q the order of q.x - ||x||^2 / 2 (largest first) is the order of the
    distance (smallest first). A block of scores is then one BLAS call, Q X_b^T (minus a
    row vector), which runs at a large share of the machine's peak FLOP rate (about 3/4
-   of a large float32 matmul's in ``benchmarks/bench_search.py``). The database is centred
-   first for euclidean (distances do not change under translation) so that the expansion
-   cancels less in float32. Manhattan has no such product; its blocks use ``torch.cdist``.
+   of a large float32 matmul's in ``benchmarks/bench_search.py``). For the distances the
+   database and the queries are centred first (x - mean of the database: distances do not
+   change under translation), so that the expansion cancels less in float32. Manhattan has
+   no such product; its blocks use ``torch.cdist``.
 2. Blocks. Queries go in blocks of ``query_block_size`` rows and the database in blocks of
    ``block_size`` rows: one score block of query_block_size x block_size floats at a time.
 3. Chunk maxima. Cut the database into chunks of c = ``chunk_size`` consecutive rows. The k
@@ -35,7 +36,13 @@ a score block and a pool of chunk maxima, each about query_block_size x block_si
 and the candidates being re-scored, at most max(query_block_size x block_size, k c d)
 floats: about 12 MB with the defaults and k c d << 10^6, whatever n is.
 
-Everything runs in float32 (as faiss does), on the torch threads of the caller
+Precision. Vectors are centred (distances) or normalized (cosine) in float64, block by
+block, and only then cast to float32: the search runs in float32 (as faiss does), but what
+float32 keeps is the part that matters. Casting first would round x = 1e6 + noise to
+multiples of 1/16 and make near-duplicates 1e-9 apart identical before the mean is taken
+away; it would also overflow ||x||^2 for a cosine query of entries 1e20, whose direction is
+all that counts. Dense or scipy.sparse input, any real dtype; NaN, infinity and complex
+values are refused. The search runs on the torch threads of the caller
 (``torch.set_num_threads``). Ids are positions in the order the vectors were added.
 
 Sources:
@@ -97,52 +104,102 @@ class Metric:
     exact: object  # (Q (m, d), C (m, r, d)) -> (m, r), the value reported
     larger_is_nearer: bool  # similarity (cosine) or distance
     normalize: bool  # unit rows (cosine)
-    center: bool  # subtract the database mean (euclidean: less cancellation)
+    center: bool  # subtract the database mean (distances: what float32 keeps is the spread)
 
 
 METRICS = {
     "cosine": Metric(cosine_rank, cosine_exact, True, normalize=True, center=False),
     "euclidean": Metric(euclidean_rank, euclidean_exact, False, normalize=False, center=True),
-    "manhattan": Metric(manhattan_rank, manhattan_exact, False, normalize=False, center=False),
+    "manhattan": Metric(manhattan_rank, manhattan_exact, False, normalize=False, center=True),
 }
+PREPARE_ROWS = 8192  # rows converted to float64 at a time (8192 x d doubles of temporaries)
 
 
-def as_vectors(X, name):
-    """X as a C-contiguous float32 (n, d) array, or a one-line ValueError saying what is wrong.
+def check_vectors(X, name):
+    """X as a 2-D NumPy array or CSR matrix of float32 or float64 (other real dtypes become
+    float64), not yet cast, or a one-line ValueError saying what is wrong.
 
-    Rejects: not 2-D, no rows or no columns, NaN or infinity (also after the cast to
-    float32), and rows so large that their squared norm overflows float32.
+    Rejects: complex values, not 2-D, no rows or no columns, NaN or infinity.
     """
-    with np.errstate(over="ignore"):  # 1e39 becomes inf in float32: rejected below
-        X = np.ascontiguousarray(X, dtype=np.float32)
+    X = sp.csr_array(X) if sp.issparse(X) else np.asarray(X)
+    if np.iscomplexobj(X):
+        raise ValueError(
+            f"Complex data not supported: {name} has dtype {X.dtype}; pass real vectors "
+            "(e.g. its real and imaginary parts side by side)"
+        )
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
     if X.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array (n_vectors, n_features), got {X.shape}")
-    if X.shape[0] == 0 or X.shape[1] == 0:
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one vector, got shape {X.shape}")
+    if X.shape[1] == 0:
         raise ValueError(
-            f"{name} must hold at least one vector of one feature, got shape {X.shape}"
+            f"{name} has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required: "
+            "each vector needs at least one coordinate"
         )
-    not_finite = ~np.isfinite(X).all(axis=1)
-    if not_finite.any():
-        row = np.flatnonzero(not_finite)[0]
-        raise ValueError(f"row {row} of {name} contains NaN or infinity: remove or impute it")
-    with np.errstate(over="ignore"):
-        overflow = ~np.isfinite(np.einsum("ij,ij->i", X, X))
-    if overflow.any():
-        row = np.flatnonzero(overflow)[0]
-        raise ValueError(f"row {row} of {name} overflows float32 (||x||^2 > 3e38): rescale it")
+    if sp.issparse(X):  # the rows of the stored values that are not finite
+        not_finite = np.searchsorted(X.indptr, np.flatnonzero(~np.isfinite(X.data)), "right") - 1
+    else:
+        not_finite = np.flatnonzero(~np.isfinite(X).all(axis=1))
+    if len(not_finite):
+        raise ValueError(
+            f"row {not_finite[0]} of {name} contains NaN or infinity: remove or impute it"
+        )
     return X
 
 
-def unit_rows(X, name):
-    """x / ||x||_2 for every row; a zero row has no direction: ValueError naming it."""
-    norms = torch.linalg.vector_norm(X, dim=1, keepdim=True)
-    zero = torch.nonzero(norms[:, 0] == 0)
+def column_mean(X):
+    """mean_i x_i, shape (d,), accumulated in float64 (dense or sparse X)."""
+    return np.asarray(X.sum(axis=0, dtype=np.float64)).ravel() / X.shape[0]
+
+
+def unit_rows(rows, name, first_row=0):
+    """x / ||x||_2 for every float64 row, each scaled by its max |x_j| first, so that
+    ||x||^2 neither overflows (x = 1e200) nor underflows (x = 1e-200); a zero row has no
+    direction: ValueError naming it (its row number in X is first_row + its index).
+    """
+    scale = np.abs(rows).max(axis=1, keepdims=True)
+    zero = np.flatnonzero(scale[:, 0] == 0)
     if len(zero):
         raise ValueError(
-            f"row {zero[0, 0].item()} of {name} is the zero vector: its cosine similarity is "
+            f"row {first_row + zero[0]} of {name} is the zero vector: its cosine similarity is "
             "undefined (0 / 0); drop it or use metric='euclidean'"
         )
-    return X / norms
+    rows = rows / scale
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def float64_rows(rows):
+    """Rows of a dense or sparse X as a dense float64 array."""
+    return (rows.toarray() if sp.issparse(rows) else rows).astype(np.float64)
+
+
+def prepared_rows(X, name, offset, normalize):
+    """The float32 (n, d) rows the index stores: x - offset, then x / ||x||_2 if normalize,
+    computed in float64 ``PREPARE_ROWS`` rows at a time and only then cast to float32.
+
+    A row whose squared norm overflows float32 after that (a distance search of entries
+    near 1e19 or more) raises a one-line ValueError naming, of the rows that overflow, the
+    one farthest from the offset (a huge row drags the mean, and so every row, with it).
+    """
+    n, d = X.shape
+    out = np.empty((n, d), dtype=np.float32)
+    for start in range(0, n, PREPARE_ROWS):
+        rows = float64_rows(X[start : start + PREPARE_ROWS]) - offset
+        if normalize:
+            rows = unit_rows(rows, name, start)
+        with np.errstate(over="ignore"):  # 1e39 becomes inf in float32: rejected below
+            out[start : start + len(rows)] = rows
+    with np.errstate(over="ignore", invalid="ignore"):
+        overflow = np.flatnonzero(~np.isfinite(np.einsum("ij,ij->i", out, out)))
+    if len(overflow):
+        farthest = np.abs(float64_rows(X[overflow]) - offset).max(axis=1).argmax()
+        raise ValueError(
+            f"row {overflow[farthest]} of {name} overflows float32 (||x - m||^2 > 3e38, "
+            "m the database mean): rescale it"
+        )
+    return out
 
 
 def chunk_maxima(S, chunk_size, out=None):
@@ -220,6 +277,7 @@ def rescore(Q, X, chunk_ids, metric, k, chunk_size, max_floats):
 
 
 def check_positive_int(value, name):
+    """ValueError naming ``name`` unless ``value`` is an int >= 1."""
     if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
@@ -227,9 +285,11 @@ def check_positive_int(value, name):
 class SimilarityIndex(BaseEstimator):
     """Exact k-nearest-neighbour index (a flat index: every query meets every vector).
 
-    ``fit(X)`` stores the database (unit rows for cosine, computed once), ``add(X)``
-    appends, ``search(queries, k)`` returns (values, ids), each (n_queries, k), best
-    first: cosine similarities (largest first) or distances (smallest first).
+    ``fit(X)`` stores the database (unit rows for cosine, centred rows for the distances,
+    computed once in float64 and stored in float32; X dense or scipy.sparse, stored dense:
+    n d float32, 20 GB for a sparse 100,000 x 50,000), ``add(X)`` appends,
+    ``search(queries, k)`` returns (values, ids), each (n_queries, k), best first: cosine
+    similarities (largest first) or distances (smallest first).
 
     Parameters (see the module docstring for the memory bound they set):
     - metric: "cosine", "euclidean" or "manhattan".
@@ -268,25 +328,25 @@ class SimilarityIndex(BaseEstimator):
             ) from None
         return METRICS[self.metric]
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # densified PREPARE_ROWS rows at a time, then stored
+        return tags
+
     def _prepare(self, X, name):
-        """Float32 tensor of the validated X as the metric stores it (unit or centred rows)."""
+        """Float32 tensor of the checked X as the metric stores it (unit or centred rows)."""
         metric = METRICS[self.metric]
-        X = torch.from_numpy(X).to(self.device_)
-        if metric.normalize:
-            X = unit_rows(X, name)
-        if metric.center:
-            X = X - self.offset_
-        return X.contiguous()
+        rows = prepared_rows(X, name, self.offset_, metric.normalize)
+        return torch.from_numpy(rows).to(self.device_)
 
     def fit(self, X, y=None):
-        """Store X (n, d) as the database, ids 0..n-1; returns self."""
+        """Store X (n, d), dense or sparse, as the database, ids 0..n-1; returns self."""
         metric = self._check_params()
-        X_checked = as_vectors(X, "X")
-        self.n_features_in_ = X_checked.shape[1]
+        X = check_vectors(X, "X")
+        self.n_features_in_ = X.shape[1]
         self.device_ = torch.device(self.device)
-        mean = torch.from_numpy(X_checked.mean(axis=0)).to(self.device_)
-        self.offset_ = mean if metric.center else torch.zeros_like(mean)
-        self.vectors_ = self._prepare(X_checked, "X")
+        self.offset_ = column_mean(X) if metric.center else np.zeros(X.shape[1])  # float64
+        self.vectors_ = self._prepare(X, "X")
         self.half_sq_norms_ = 0.5 * torch.linalg.vector_norm(self.vectors_, dim=1) ** 2
         return self
 
@@ -296,7 +356,7 @@ class SimilarityIndex(BaseEstimator):
             check_is_fitted(self)
         except ValueError:  # NotFittedError: the first add is a fit
             return self.fit(X)
-        X = self._check_dimension(as_vectors(X, "X"), "X")
+        X = self._check_dimension(check_vectors(X, "X"), "X")
         new = self._prepare(X, "X")
         self.vectors_ = torch.cat([self.vectors_, new])
         self.half_sq_norms_ = torch.cat(
@@ -324,7 +384,7 @@ class SimilarityIndex(BaseEstimator):
         if k > n:
             raise ValueError(f"k must be <= {n} (the database size), got {k}")
         Q = self._prepare(
-            self._check_dimension(as_vectors(queries, "queries"), "queries"), "queries"
+            self._check_dimension(check_vectors(queries, "queries"), "queries"), "queries"
         )
         n_best = min(k, -(-n // self.chunk_size))  # k chunks, or all of them
         values, ids = [], []

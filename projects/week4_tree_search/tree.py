@@ -29,7 +29,9 @@ The algorithm. Sorting the samples of every node on every feature (scikit-learn'
 Cython) is too slow in NumPy, where thousands of nodes cost thousands of Python steps.
 Instead the tree grows breadth first and each level is processed at once:
 
-- once, at the root: for every feature j, ``order[j]`` lists the samples sorted by x_j;
+- once, at the root: for every feature j, ``order[j]`` lists the samples sorted by x_j,
+  and ``increases[j, p]`` says whether x_j grows from position p of order[j] to the next
+  (the thresholds lie there; the values themselves are read again only for the chosen splits);
 - at each level ``order[j]`` lists the samples of the level's open nodes sorted by
   (node, x_j), so every node is a contiguous segment, in the same place for every j;
 - one cumulative sum of one-hot labels along ``order[j]`` (``cumulative_class_counts``)
@@ -39,9 +41,14 @@ Instead the tree grows breadth first and each level is processed at once:
   score inf;
 - ``np.minimum.reduceat`` over the node segments picks each node's best split on j;
 - after the level, a stable sort of ``order[j]`` by child node keeps x_j-order inside
-  each child, and samples that reached a leaf leave the arrays.
+  each child, and samples that reached a leaf leave the arrays. ``increases[j]`` follows:
+  two samples of a child, at positions a < b of the parent's order, differ in x_j exactly
+  when x_j increases somewhere in a .. b - 1, which a cumulative sum of increases[j] tells.
 
 Per level this is a loop over the features of whole-array NumPy calls, O(n d) work.
+Memory: ``order`` (int32) and ``increases`` (bool), (n_features, n) each, are all that is
+stored per sample and feature, 5 bytes (X is only read: for the thresholds and the routing);
+everything else is built and freed one feature at a time, O(K n) numbers.
 
 Sources:
 - L. Breiman, J. Friedman, R. Olshen, C. Stone, "Classification and Regression Trees" (1984).
@@ -161,14 +168,17 @@ class Tree:
 
     @property
     def node_count(self):
+        """The number of nodes, leaves included."""
         return len(self.feature)
 
     @property
     def is_leaf(self):
+        """Boolean per node: True where it has no children."""
         return self.children_left == LEAF
 
     @property
     def n_leaves(self):
+        """The number of leaves."""
         return int(self.is_leaf.sum())
 
     @property
@@ -182,6 +192,7 @@ class Tree:
 
     @property
     def max_depth(self):
+        """The depth of the deepest node (the root is at depth 0)."""
         return int(self.depth.max())
 
     @property
@@ -203,6 +214,23 @@ class Tree:
         return node
 
 
+def sorted_features(X):
+    """(order, increases), each (n_features, n_samples): order[j] (int32; int64 from 2^31
+    samples on) lists the samples sorted by x_j (stable: equal values in sample order), and
+    increases[j, p] = x_j[order[j, p]] < x_j[order[j, p + 1]] (bool, False at the end).
+    """
+    n, n_features = X.shape
+    index = np.int32 if n < np.iinfo(np.int32).max else np.int64  # 4 bytes: half of intp
+    order = np.empty((n_features, n), dtype=index)
+    increases = np.zeros((n_features, n), dtype=bool)
+    for j in range(n_features):  # one column at a time: O(n) temporaries
+        x = np.ascontiguousarray(X[:, j])
+        order[j] = np.argsort(x, kind="stable")
+        x_sorted = x[order[j]]
+        np.less(x_sorted[:-1], x_sorted[1:], out=increases[j, :-1])
+    return order, increases
+
+
 def first_argmin(values, start, node):
     """(min, index of its first occurrence) of each segment values[start[i] : start[i + 1]].
 
@@ -210,15 +238,32 @@ def first_argmin(values, start, node):
     """
     minima = np.minimum.reduceat(values, start)
     hits = np.flatnonzero(values == minima[node])
-    first_hits = hits[np.r_[True, node[hits[1:]] != node[hits[:-1]]]]
+    first = np.ones(len(hits), dtype=bool)  # the first hit of each segment (np.r_: slower)
+    np.not_equal(node[hits[1:]], node[hits[:-1]], out=first[1:])
+    first_hits = hits[first]
     return minima, first_hits
 
 
-def best_splits(X_T, order, y_index, counts, impurity, min_samples_leaf):
+SCORE_CHUNK = 16_384  # positions scored at a time: the impurity's temporaries stay ~2 MB
+
+
+def chunked_split_scores(counts_left, counts, impurity, out):
+    """``split_scores`` of SCORE_CHUNK columns at a time, written to out (m,): every column is
+    scored on its own, so the numbers are the same, with temporaries of SCORE_CHUNK columns.
+    """
+    for start in range(0, counts.shape[1], SCORE_CHUNK):
+        chunk = slice(start, start + SCORE_CHUNK)
+        out[chunk] = split_scores(counts_left[:, chunk], counts[:, chunk], impurity)
+    return out
+
+
+def best_splits(increases, order, y_index, counts, impurity, min_samples_leaf):
     """Every open node's best split on every feature, for one level of the tree.
 
     ``order`` (n_features, m) lists the level's m samples sorted by (node, x_j) for each
-    feature j, and ``counts`` (K, n_open) holds the nodes' class counts in the same order.
+    feature j, ``increases`` (n_features, m) flags where x_j grows along order[j] (see
+    ``sorted_features``) and ``counts`` (K, n_open) holds the nodes' class counts in the same
+    order.
     Returns ``score`` (n_features, n_open) = n_L I(t_L) + n_R I(t_R) of the best split
     (inf: no split), ``position`` (the split sends order[j, node start : position + 1]
     left) and ``counts_left`` (n_features, K, n_open).
@@ -227,40 +272,62 @@ def best_splits(X_T, order, y_index, counts, impurity, min_samples_leaf):
     n_classes, n_open = counts.shape
     size = counts.sum(axis=0).astype(np.intp)  # n_t
     start = np.cumsum(size) - size
-    node = np.repeat(np.arange(n_open), size)  # the node of each position, for every j
+    node = np.repeat(np.arange(n_open, dtype=order.dtype), size)  # the node of each position
     n_left = np.arange(1, m + 1) - start[node]
-    n_right = size[node] - n_left
-    fits = (n_left >= min_samples_leaf) & (n_right >= min_samples_leaf)  # and n_right > 0
-    before = (np.cumsum(counts, axis=1) - counts)[:, node]  # class counts of earlier nodes
+    fits = (n_left >= min_samples_leaf) & (size[node] - n_left >= min_samples_leaf)  # n_R > 0
+    del n_left  # what lives through the loop below is O(K m), as small as it can be
+    before = (np.cumsum(counts, axis=1) - counts).astype(order.dtype)[:, node]  # earlier nodes
     node_counts = counts[:, node]  # N_tk at each position, shape (K, m)
 
     score = np.empty((n_features, n_open))
     position = np.empty((n_features, n_open), dtype=np.intp)
     counts_left = np.empty((n_features, n_classes, n_open))
+    total = np.empty(m)
     for j in range(n_features):
-        x = X_T[j, order[j]]
-        is_threshold = fits.copy()
-        is_threshold[:-1] &= x[:-1] < x[1:]  # thresholds lie between distinct values
         # N_Lk when the node's samples up to this position go left, shape (K, m)
-        left = cumulative_class_counts(y_index[order[j]], n_classes) - before
+        cumulative = cumulative_class_counts(y_index[order[j]], n_classes)
+        left = np.subtract(cumulative, before, dtype=np.float64)
+        del cumulative
         with np.errstate(divide="ignore", invalid="ignore"):  # n_R = 0 at a node's end
-            total = split_scores(left, node_counts, impurity)
-        score[j], position[j] = first_argmin(np.where(is_threshold, total, np.inf), start, node)
+            chunked_split_scores(left, node_counts, impurity, out=total)
+        total[~(fits & increases[j])] = np.inf  # thresholds lie between distinct values
+        score[j], position[j] = first_argmin(total, start, node)
         counts_left[j] = left[:, position[j]]
     return score, position, counts_left
 
 
-def resort(order, child, n_children):
-    """Each order[j] stably sorted by child node (x_j order within a child); -1s dropped."""
-    key = child[order]  # shape (n_features, m)
-    key[key < 0] = n_children  # samples that reached a leaf sort last, then are cut off
+RESORT_ENTRIES = 1 << 12  # entries of order resorted at once: several features of a small level
+
+
+def resort(order, increases, child, n_children):
+    """Each order[j] stably sorted by child node (x_j order within a child), -1s dropped,
+    and increases[j] along it. In place, a group of features at a time (temporaries of
+    ~RESORT_ENTRIES entries): returns views of the first columns of order and increases.
+
+    rank[p] = #{increases before position p}: samples at positions a < b of one node differ
+    in x_j iff rank[b] > rank[a] (an increase lies in a .. b - 1), wherever they go.
+    """
+    n_features, m = order.shape
+    n_kept = int(np.count_nonzero(child[order[0]] >= 0))
+    if not n_kept:  # every sample reached a leaf
+        return order[:, :0], increases[:, :0]
     small = n_children < np.iinfo(np.int16).max  # int16 keys: NumPy's stable sort is a radix sort
-    permutation = np.argsort(key.astype(np.int16 if small else np.intp), axis=1, kind="stable")
-    n_kept = int(np.count_nonzero(key[0] < n_children))
-    return np.take_along_axis(order, permutation[:, :n_kept], axis=1)
+    group = max(1, RESORT_ENTRIES // m)
+    for first in range(0, n_features, group):
+        rows = slice(first, first + group)
+        key = child[order[rows]]
+        key[key < 0] = n_children  # samples that reached a leaf sort last, then are cut off
+        kept = np.argsort(key.astype(np.int16 if small else np.intp), axis=1, kind="stable")
+        kept = kept[:, :n_kept]
+        rank = np.cumsum(increases[rows], axis=1, dtype=order.dtype) - increases[rows]
+        rank = np.take_along_axis(rank, kept, axis=1)
+        order[rows, :n_kept] = np.take_along_axis(order[rows], kept, axis=1)
+        np.less(rank[:, :-1], rank[:, 1:], out=increases[rows, : n_kept - 1])
+        increases[rows, n_kept - 1] = False
+    return order[:, :n_kept], increases[:, :n_kept]
 
 
-def route(X_T, samples, size, splits, feature, threshold, child_open):
+def route(X, samples, size, splits, feature, threshold, child_open):
     """Each sample's open child in the next level (its index among the open children), or -1.
 
     ``samples`` lists the open nodes' samples node by node, ``size`` of each; ``splits``
@@ -270,9 +337,9 @@ def route(X_T, samples, size, splits, feature, threshold, child_open):
     node_rank = np.repeat(np.where(splits, np.cumsum(splits) - 1, -1), size)
     in_split = node_rank >= 0
     rank, s = node_rank[in_split], samples[in_split]
-    goes_right = X_T[feature[rank], s] > threshold[rank]
+    goes_right = X[s, feature[rank]] > threshold[rank]
     open_rank = np.where(child_open, np.cumsum(child_open) - 1, -1)
-    child = np.full(X_T.shape[1], -1)
+    child = np.full(X.shape[0], -1)
     child[s] = open_rank[2 * rank + goes_right]
     return child
 
@@ -288,14 +355,14 @@ class LevelSplits(NamedTuple):
     counts_right: np.ndarray
 
 
-def choose_splits(X_T, order, y_index, counts, impurity, min_samples_leaf, min_decrease):
+def choose_splits(X, increases, order, y_index, counts, impurity, min_samples_leaf, min_decrease):
     """Each open node's best split over all features, kept if (n_t / n) gain is large enough.
 
     ``counts`` (K, n_open) are the open nodes' class counts; ties between features go to the
     lowest feature index. ``min_decrease`` is ``min_impurity_decrease``.
     """
     score, position, counts_left = best_splits(
-        X_T, order, y_index, counts, impurity, min_samples_leaf
+        increases, order, y_index, counts, impurity, min_samples_leaf
     )
     nodes = np.arange(counts.shape[1])
     feature = np.argmin(score, axis=0)  # ties: the lowest feature index
@@ -308,7 +375,7 @@ def choose_splits(X_T, order, y_index, counts, impurity, min_samples_leaf, min_d
     enough = weight * gain + EPSILON >= min_decrease  # scikit-learn's comparison
     splits[splits] = enough
     f, p, gain = f[enough], p[enough], gain[enough]
-    x_low, x_high = X_T[f, order[f, p]], X_T[f, order[f, p + 1]]
+    x_low, x_high = X[order[f, p], f], X[order[f, p + 1], f]
     middle = x_low / 2 + x_high / 2
     threshold = np.where(middle < x_high, middle, x_low)  # the midpoint, unless it rounds up
     return LevelSplits(splits, f, threshold, gain, counts_left[:, enough], counts_right[:, enough])
@@ -434,11 +501,10 @@ class DecisionTreeClassifier(ClassifierMixin, BaseEstimator):
     def _grow(self, X, y_index, n_classes):
         """Breadth first: the best splits of a whole level at once, then the next level."""
         impurity = IMPURITY[self.criterion]
-        X_T = np.ascontiguousarray(X.T)  # feature j is the contiguous row X_T[j]
         counts = np.bincount(y_index, minlength=n_classes).astype(np.float64)[:, np.newaxis]
         node_impurity = impurity(counts)
         is_open = self._can_split(counts, node_impurity, 0)
-        order = np.argsort(X_T, axis=1, kind="stable") if is_open[0] else None
+        order, increases = sorted_features(X) if is_open[0] else (None, None)
         levels, first_id = [], 0
         while True:
             depth, n_nodes = len(levels), counts.shape[1]
@@ -449,7 +515,8 @@ class DecisionTreeClassifier(ClassifierMixin, BaseEstimator):
                 break
             open_counts = counts[:, open_nodes]
             found = choose_splits(
-                X_T,
+                X,
+                increases,
                 order,
                 y_index,
                 open_counts,
@@ -474,10 +541,8 @@ class DecisionTreeClassifier(ClassifierMixin, BaseEstimator):
             node_impurity = impurity(counts)
             is_open = self._can_split(counts, node_impurity, depth + 1)
             size = open_counts.sum(axis=0).astype(np.intp)
-            child = route(
-                X_T, order[0], size, found.splits, found.feature, found.threshold, is_open
-            )
-            order = resort(order, child, int(is_open.sum()))
+            child = route(X, order[0], size, found.splits, found.feature, found.threshold, is_open)
+            order, increases = resort(order, increases, child, int(is_open.sum()))
             first_id += n_nodes
         return Tree(**{name: np.concatenate([lv[name] for lv in levels]) for name in levels[0]})
 

@@ -307,7 +307,10 @@ def test_divergence_raises_for_torch_optim(diabetes):
         )
 
 
-def test_callback_and_progress_bar(diabetes, capsys):
+def test_callback_and_progress_bar(diabetes, capsys, monkeypatch):
+    from projects.week3_regression import optimize
+
+    monkeypatch.setattr(optimize, "PROGRESS_DELAY_S", 0.0)  # a bar from the first step
     _, _, X, y = diabetes
     calls = []
     result = gradient_descent(

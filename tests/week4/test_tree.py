@@ -32,12 +32,15 @@ from projects.week4_tree_search.information import entropy, information_gain, mu
 from projects.week4_tree_search.tree import (
     IMPURITY,
     LEAF,
+    SCORE_CHUNK,
     UNDEFINED,
     DecisionTreeClassifier,
+    chunked_split_scores,
     cumulative_class_counts,
     entropy_of_counts,
     first_argmin,
     resort,
+    sorted_features,
     split_scores,
 )
 
@@ -406,17 +409,63 @@ def test_first_argmin_per_segment():
     np.testing.assert_array_equal(first, [1, 3, 6])
 
 
+@pytest.mark.parametrize("criterion", ["entropy", "gini"])
+def test_split_scores_in_chunks_are_the_split_scores(criterion):
+    """The fit scores SCORE_CHUNK positions at a time (bounded memory); each column is scored
+    on its own, so the chunks give the very numbers of one call, across chunk boundaries."""
+    rng = np.random.default_rng(0)
+    m = 2 * SCORE_CHUNK + 123
+    counts = rng.integers(1, 50, (3, m)).astype(float)
+    counts_left = np.floor(counts * rng.random((3, m)))
+    counts_left[:, :5] = counts[:, :5]  # n_R = 0, as at the end of a node: 0 / 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = chunked_split_scores(counts_left, counts, IMPURITY[criterion], out=np.empty(m))
+        expected = split_scores(counts_left, counts, IMPURITY[criterion])
+    np.testing.assert_array_equal(out, expected)
+
+
+def tie_heavy_features(n_samples, seed=0):
+    """Integer values (many ties), -0.0 beside 0.0 (equal), and values 1 ulp apart."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(-3, 4, (n_samples, 4)).astype(float)
+    X[::7, 1] = -0.0
+    X[:, 3] = 1 + rng.integers(0, 3, n_samples) * np.finfo(float).eps
+    return X
+
+
+def test_sorted_features_flags_where_each_sorted_feature_increases():
+    """The split search reads thresholds from these flags, not from the values."""
+    X = tie_heavy_features(300)
+    order, increases = sorted_features(X)
+    assert order.dtype == np.int32
+    for j in range(X.shape[1]):
+        np.testing.assert_array_equal(order[j], np.argsort(X[:, j], kind="stable"))
+        x_sorted = X[order[j], j]
+        np.testing.assert_array_equal(increases[j], np.r_[x_sorted[:-1] < x_sorted[1:], False])
+
+
 @pytest.mark.parametrize("n_children", [3, 40_000])  # int16 radix-sort keys, and int64
-def test_resort_is_a_stable_sort_by_child(n_children):
+def test_resort_is_a_stable_sort_by_child_and_carries_the_increases(n_children):
+    """After the resort each child's samples are in x_j order, and increases[j] says where
+    x_j grows from one sample of a child to the next (between children it is not used), on
+    tie-heavy values, where many neighbours in a child are equal."""
     rng = np.random.default_rng(0)
     n_samples = 2 * n_children
-    order = np.stack([rng.permutation(n_samples) for _ in range(3)])
-    child = rng.integers(-1, n_children, n_samples)
-    new = resort(order, child, n_children)
+    X = tie_heavy_features(n_samples)[:, :3]
+    node = np.sort(rng.integers(0, max(1, n_children // 2), n_samples))  # the level's nodes
+    # the layout a level starts from: order[j] sorted by (node, x_j), increases along it
+    order = np.stack([np.lexsort((X[:, j], node)) for j in range(3)])
+    x_sorted = np.take_along_axis(X.T, order, axis=1)
+    increases = np.c_[x_sorted[:, :-1] < x_sorted[:, 1:], np.zeros(3, bool)]
+    # node t's samples go to its children 2t and 2t + 1, or reach a leaf (-1)
+    child = np.where(rng.random(n_samples) < 0.2, -1, 2 * node + rng.integers(0, 2, n_samples))
+    new_order, new_increases = resort(order.copy(), increases.copy(), child, n_children)
     for j in range(3):
         kept = order[j][child[order[j]] >= 0]
         expected = kept[np.argsort(child[kept], kind="stable")]
-        np.testing.assert_array_equal(new[j], expected)
+        np.testing.assert_array_equal(new_order[j], expected)
+        x, same = X[expected, j], child[expected[:-1]] == child[expected[1:]]
+        np.testing.assert_array_equal(new_increases[j, :-1][same], (x[:-1] < x[1:])[same])
 
 
 # The scikit-learn contract, labels, bad input
