@@ -105,3 +105,28 @@ def test_drill_table_all_rows_pass(seed):
     failed = table.loc[~table["passed"], ["check", "abs_error", "tolerance"]]
     assert failed.empty, failed.to_string()
     assert (table["abs_error"] <= table["tolerance"]).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_every_drill_agrees_with_its_reference_to_this_tests_own_tolerance(seed):
+    """Graded here, not by the table's own ``passed`` and ``tolerance`` columns (a drill made
+    wrong by 1e-3 with its tolerance loosened to 1e-2 would grade itself a pass).
+
+    Tolerance: 1e-12 relative to max(1, |reference|), |.| the table's summary (the value, or
+    the Frobenius norm of an array): every drill is a few float64 operations on O(1) data
+    (determinants of 5 x 5 matrices near 5 I, ~3e3: up to 1e-11 absolute). Measured worst
+    case over seeds 0-4: 2e-15 relative.
+    """
+    table = drill_table(np.random.default_rng(seed))
+    bound = 1e-12 * np.maximum(1.0, table["reference"].abs())
+    too_far = table.loc[table["abs_error"] > bound, ["check", "abs_error", "reference"]]
+    assert too_far.empty, too_far.to_string()
+    loose = table.loc[table["tolerance"] > 1e-8, ["check", "tolerance"]]
+    assert loose.empty, loose.to_string()  # the table may not grade itself more loosely
+    scalar = table["check"].str.startswith(("dot", "det", "image pixel"))
+    np.testing.assert_allclose(  # a scalar row's abs_error is |ours - reference|, not a claim
+        table.loc[scalar, "abs_error"],
+        (table.loc[scalar, "ours"] - table.loc[scalar, "reference"]).abs(),
+        rtol=0,
+        atol=1e-15,
+    )

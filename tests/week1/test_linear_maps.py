@@ -103,5 +103,7 @@ def test_alignment_is_below_one_for_a_vector_off_the_cross_product():
 
 
 def test_colour_axes_need_three_channels():
-    with pytest.raises(ValueError, match="3 channels"):
+    with pytest.raises(
+        ValueError, match=r"^colour axes need 3 channels, got shape \(96, 128, 1\)$"
+    ):
         colour_axes(CROP[..., :1])

@@ -133,8 +133,9 @@ def test_step_for_bpp_rejects_bad_targets(target_bpp):
 
 
 def test_codec_beats_jpeg_on_the_crop_at_one_bpp():
-    """The headline claim, small: patch PCA within 1 dB of JPEG (it is ahead) at 1 bpp."""
+    """The headline claim, small: at 1 bpp patch PCA has a higher PSNR than JPEG at the same
+    number of bytes (measured: +0.21 dB on this 96 x 128 crop; deterministic, no noise)."""
     step = rd.step_for_bpp(CROP, 1.0)
     data = patch_codec.encode(CROP, step)
     codec_db = rd.psnr(CROP, patch_codec.decode(data))
-    assert codec_db - rd.jpeg_psnr_at_bytes(CROP, len(data)) > -1.0
+    assert codec_db - rd.jpeg_psnr_at_bytes(CROP, len(data)) > 0.0

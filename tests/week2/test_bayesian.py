@@ -124,9 +124,9 @@ def test_invalid_inputs_are_refused():
         bayesian.beta_posterior_parameters(5, 3)
     with pytest.raises(ValueError, match="must be > 0, got a=0"):
         bayesian.beta_posterior_parameters(1, 3, a=0)
-    with pytest.raises(ValueError, match="level must be in"):
+    with pytest.raises(ValueError, match=r"^level must be in \(0, 1\), got 1.5$"):
         bayesian.credible_interval(2, 3, level=1.5)
-    with pytest.raises(ValueError, match="sizes must be in"):
+    with pytest.raises(ValueError, match=r"^sizes must be in \[1, 2\], got 3$"):
         bayesian.sequential_posteriors([True, False], [3])
     model = ComplementNaiveBayes().fit(np.array([[1, 0], [0, 2]]), ["ham", "spam"])
     with pytest.raises(ValueError, match="got ComplementNaiveBayes"):

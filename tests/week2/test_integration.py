@@ -89,7 +89,11 @@ def test_perfect_and_reversed_scores():
 
 
 def test_invalid_inputs_are_refused():
-    with pytest.raises(ValueError, match="one length >= 2"):
+    with pytest.raises(
+        ValueError, match=r"^x and y must be 1-D, of one length >= 2, got \(1,\) and \(1,\)$"
+    ):
         integration.trapezoid([1.0], [0.0])
-    with pytest.raises(ValueError, match="both classes"):
+    with pytest.raises(
+        ValueError, match=r"^an ROC curve needs 1-D labels and scores of one length, both classes$"
+    ):
         integration.roc_points([True, True], [0.1, 0.2])

@@ -40,7 +40,12 @@ def test_parabola_descent_draws_one_labelled_run_per_learning_rate(subplots):
         line = line_labelled(ax, f"lr = {lr:g} ({c.parabola_regime(lr)})")
         np.testing.assert_array_equal(line.get_xdata(), np.arange(11))
         np.testing.assert_array_equal(line.get_ydata(), x)
-    assert ax.get_ylim() == (-1.5, 1.5)
+    # The frame is symmetric about the minimum x = 0 and holds every run that does not
+    # diverge, whole; the diverging run leaves it instead of squashing the others flat.
+    low, high = ax.get_ylim()
+    assert low == -high > -np.max(np.abs(runs[1.1]))
+    for lr, x in runs.items():
+        assert np.all(np.abs(x) < high) == (c.parabola_regime(lr) != "diverges"), lr
 
 
 def test_nonconvex_descent_draws_the_curve_each_path_and_the_minima(subplots):

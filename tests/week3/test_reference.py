@@ -18,6 +18,7 @@ from projects.week3_regression.losses import objective
 from projects.week3_regression.optimize import newton
 from projects.week3_regression.reference import (
     constrained_least_squares,
+    fista,
     lasso_ista,
     least_squares_lstsq,
     least_squares_qr,
@@ -125,6 +126,27 @@ def test_project_ball_and_soft_threshold():
     np.testing.assert_allclose(project_ball(w, 1.0), [0.6, 0.8])
     np.testing.assert_array_equal(project_ball(w, 10.0), w)
     np.testing.assert_array_equal(soft_threshold(np.array([-3.0, 0.5, 2.0]), 1.0), [-2, 0, 1])
+
+
+@pytest.mark.parametrize("steps", [300, 1000])
+def test_fista_keeps_its_one_over_k_squared_guarantee(steps):
+    """Beck & Teboulle (2009), Theorem 4.4: F(w_k) - F* <= 2 L ||w_0 - w*||^2 / (k + 1)^2.
+
+    An ill-conditioned quadratic (eigenvalues 1 .. 1e-6, w* = 1, no prox) where momentum is
+    what beats gradient descent's O(1/k): measured, FISTA sits at 5-7% of the bound, while a
+    momentum sequence that settles (s_k constant, e.g. a dropped square in s_k^2) exceeds it
+    from k ~ 200 on (1.3x at 300 steps, 4.4x at 1000).
+    """
+    eigenvalues, w_star = np.logspace(0, -6, 50), np.ones(50)
+    G = np.diag(eigenvalues)
+    c = G @ w_star
+
+    def f(w):
+        return 0.5 * w @ G @ w - c @ w
+
+    w = fista(G, c, lambda v, step: v, max_steps=steps, tol=0.0)
+    bound = 2 * eigenvalues.max() * (w_star @ w_star) / (steps + 1) ** 2  # w_0 = 0
+    assert 0 <= f(w) - f(w_star) <= bound
 
 
 @pytest.mark.parametrize("lam", [0.1, 1.0, 5.0])

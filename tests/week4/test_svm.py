@@ -94,7 +94,11 @@ def test_repeated_points_are_dropped():
 
 @pytest.mark.parametrize(
     ("y", "C", "match"),
-    [([1, 1], 1.0, "both"), ([0, 1], 1.0, "-1 and \\+1"), ([-1, 1], 0.0, "C must be > 0")],
+    [
+        ([1, 1], 1.0, r"^y must be a 1-D array of -1 and \+1 \(both\), got \[1.\]$"),
+        ([0, 1], 1.0, r"^y must be a 1-D array of -1 and \+1 \(both\), got \[0. 1.\]$"),
+        ([-1, 1], 0.0, r"^C must be > 0, got 0.0$"),
+    ],
 )
 def test_bad_input_is_rejected(y, C, match):
     with pytest.raises(ValueError, match=match):
