@@ -7,6 +7,7 @@ same config with Hydra's compose API and run it in-process, which is faster.
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 import subprocess
@@ -297,6 +298,29 @@ def test_a_rate_target_out_of_reach_is_a_warning_a_tag_and_a_metric(
         f"tiny: the patch codec cannot reach patch_codec.target_bpp={target_bpp:g}: "
         f"its closest is {bpp:.3g} bpp ({100 * miss:+.0f}%"
     )
+
+
+def test_a_flat_images_infinite_psnr_is_a_nan_headline_ranked_after_a_finite_one(
+    tmp_path, tracking_uri, runs_of
+):
+    from common import runs
+
+    flat, noisy = tmp_path / "flat.png", tmp_path / "noisy.png"
+    Image.fromarray(np.full((16, 16, 3), 90, dtype=np.uint8)).save(flat)  # coded exactly
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16, 3), np.uint8)).save(noisy)
+    for path in (flat, noisy):
+        cfg = compose_config(
+            "week1", f"images=[{path}]", "low_rank.rank=5", "figures=false",
+            "pca.n_components=5", f"tracking.uri={tracking_uri}",
+        )  # fmt: skip
+        run_tracked(cfg, "week1", pipeline.run)
+    finite, infinite = runs_of("week1")  # newest first
+    assert infinite.data.metrics["flat.psnr_db"] > 1e300  # MLflow's stand-in for inf
+    assert math.isnan(infinite.data.metrics["headline"])
+    assert infinite.data.tags["headline.not_finite"].startswith("the pipeline's headline was inf")
+    assert math.isfinite(finite.data.metrics["headline"])
+    table = runs.runs_table(runs_of("week1"), "week1")
+    assert list(table["run"]) == [finite.info.run_id[:8], infinite.info.run_id[:8]]
 
 
 def test_readme_quoting_runs_an_image_whose_path_has_spaces_and_accents(
