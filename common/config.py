@@ -40,21 +40,21 @@ def register_schema(name: str, schema: type) -> None:
     ConfigStore.instance().store(name=name, node=schema)
 
 
-def undeclared_key(cfg, schema_name: str) -> str | None:
-    """The first key of the composed ``cfg`` that the schema registered as ``schema_name``
-    does not declare, as a dotted path (``pca.solvr``); None if there is none, or no such
-    schema. Hydra refuses a misspelled key, but ``+key=value`` adds it past the schema."""
-    from hydra.core.config_store import ConfigStore
-    from hydra.plugins.config_source import ConfigLoadError
+def undeclared_key(cfg) -> str | None:
+    """The first key of the composed ``cfg`` that its schema (the dataclass it was composed
+    from) does not declare, as a dotted path (``pca.solvr``); None if there is none, or if
+    ``cfg`` has no schema. Hydra refuses a misspelled key, but ``+key=value`` adds it past
+    the schema."""
+    import dataclasses
+
     from omegaconf import OmegaConf
     from omegaconf.errors import ConfigKeyError
 
-    try:
-        schema = ConfigStore.instance().load(f"{schema_name}.yaml").node
-    except ConfigLoadError:
+    schema = OmegaConf.get_type(cfg)
+    if not dataclasses.is_dataclass(schema):
         return None
     try:
-        OmegaConf.merge(schema, OmegaConf.to_container(cfg, resolve=False))
+        OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.to_container(cfg, resolve=False))
     except ConfigKeyError as error:
         return error.full_key
     return None

@@ -425,7 +425,7 @@ def open_run(experiment_id: str, run_name: str | None, tags: dict, tracking_uri:
 def exit_if_undeclared_key(cfg: DictConfig, week: str) -> None:
     """Exit 1 with one line, before any run exists, if ``cfg`` holds a key the week's schema
     does not declare: a ``+key=value`` typo would otherwise run, logged and ignored."""
-    key = undeclared_key(cfg, f"{week}_schema")
+    key = undeclared_key(cfg)
     if key is not None:
         print(
             f"error: {key} is not a setting of {week} (added with +?): check its spelling;"
