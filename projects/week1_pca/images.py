@@ -46,17 +46,40 @@ def sample_image_path(name: str) -> Path:
 
 
 def to_rgb_or_gray(img: Image.Image) -> Image.Image:
-    """Palette and alpha images to RGB (alpha over white); 16-bit and 1-bit to 8-bit gray."""
+    """Palette and alpha images to RGB (alpha over white); 1-bit to 8-bit gray; 16-bit,
+    32-bit and float gray scaled to 8 bits (``to_8_bit``)."""
     if img.mode in ("L", "RGB"):
         return img
-    if img.mode in ("1", "I", "I;16", "F"):
+    if img.mode == "1":
         return img.convert("L")
+    if img.mode.startswith(("I", "F")):
+        return to_8_bit(img)
     if img.mode in ("LA", "PA", "P"):
         img = img.convert("RGBA")
     if img.mode == "RGBA":
         white = Image.new("RGBA", img.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, img).convert("RGB")
     return img.convert("RGB")  # CMYK, YCbCr, ...
+
+
+def to_8_bit(img: Image.Image) -> Image.Image:
+    """Gray of more than 8 bits as 8-bit gray, round(x * 255 / full scale): the full scale is
+    65,535 for 16-bit modes (and 32-bit ones holding values above 255), 1.0 for a float image
+    within [0, 1]. Pillow's own ``convert("L")`` clips at 255 instead: a 16-bit image would
+    become nearly flat, and the codec would report a meaningless success on it."""
+    values = np.asarray(img, dtype=np.float64)
+    top = float(values.max(initial=0.0))
+    if img.mode.startswith("I;16") or (img.mode.startswith("I") and top > 255):
+        full = 65535.0
+    elif img.mode == "F" and top <= 1.0:
+        full = 1.0
+    else:
+        full = 255.0
+    if full != 255.0:
+        log.warning("%d-bit gray image: values scaled to 8 bits (x * 255 / %g)",
+                    16 if full == 65535.0 else 32, full)  # fmt: skip
+    scaled = np.clip(np.rint(values * (255.0 / full)), 0, 255).astype(np.uint8)
+    return Image.fromarray(scaled)  # uint8, 2-D: mode L
 
 
 def shrink_factor(width: int, height: int, max_pixels: int) -> int:

@@ -230,3 +230,26 @@ def test_available_memory_is_the_containers_headroom_when_that_is_smaller(tmp_pa
     (cgroup / "memory.max").write_text("max\n")  # a cgroup without a limit
     assert available_memory(meminfo, cgroup) == 2_048_000_000
     assert available_memory(tmp_path / "absent", tmp_path / "absent") is None
+
+
+def test_a_16_bit_gray_png_is_scaled_to_8_bits_not_clipped(tmp_path, caplog):
+    """Pillow's convert("L") clips a 16-bit image at 255: this one would become all 255."""
+    levels = np.linspace(1000, 65535, 40 * 50).reshape(40, 50).astype(np.uint16)
+    Image.fromarray(levels).save(tmp_path / "g16.png")
+    with Image.open(tmp_path / "g16.png") as opened:
+        assert opened.mode.startswith("I")  # what Pillow makes of a 16-bit PNG
+    pixels = load_image(str(tmp_path / "g16.png")).pixels
+    expected = np.rint(levels.astype(np.float64) * 255 / 65535).astype(np.uint8)
+    np.testing.assert_array_equal(pixels[:, :, 0], expected)  # the image the user gave
+    assert np.unique(pixels).size > 200
+    assert "16-bit gray image: values scaled to 8 bits (x * 255 / 65535)" in caplog.text
+
+
+def test_a_32_bit_image_of_8_bit_values_and_a_float_image_in_0_1_keep_their_values(tmp_path):
+    small = np.arange(0, 256, dtype=np.int32).reshape(16, 16)
+    Image.fromarray(small, mode="I").save(tmp_path / "i32.tif")
+    np.testing.assert_array_equal(load_image(str(tmp_path / "i32.tif")).pixels[:, :, 0], small)
+    unit = np.linspace(0, 1, 256, dtype=np.float32).reshape(16, 16)
+    Image.fromarray(unit, mode="F").save(tmp_path / "f.tif")
+    scaled = np.rint(unit.astype(np.float64) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(load_image(str(tmp_path / "f.tif")).pixels[:, :, 0], scaled)

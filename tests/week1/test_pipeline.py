@@ -323,6 +323,23 @@ def test_a_flat_images_infinite_psnr_is_a_nan_headline_ranked_after_a_finite_one
     assert list(table["run"]) == [finite.info.run_id[:8], infinite.info.run_id[:8]]
 
 
+def test_a_16_bit_image_is_compressed_as_the_image_it_is_not_a_flat_one(
+    tmp_path, tracking_uri, runs_of
+):
+    rng = np.random.default_rng(0)  # a gradient with texture, spanning the 16-bit range
+    gradient = np.linspace(3000, 60000, 48 * 64).reshape(48, 64) + rng.normal(0, 800, (48, 64))
+    Image.fromarray(np.clip(gradient, 0, 65535).astype(np.uint16)).save(tmp_path / "deep.png")
+    cfg = compose_config(
+        "week1", f"images=[{tmp_path / 'deep.png'}]", "low_rank.rank=5", "figures=false",
+        "pca.n_components=5", f"tracking.uri={tracking_uri}",
+    )  # fmt: skip
+    run_tracked(cfg, "week1", pipeline.run)
+    [run] = runs_of("week1")
+    metrics = run.data.metrics
+    assert math.isfinite(metrics["deep.psnr_db"])  # clipped at 255 it was inf, at 0.003 bpp
+    assert metrics["deep.bpp"] == pytest.approx(1.0, rel=pipeline.RATE_RTOL)  # target reached
+
+
 def test_readme_quoting_runs_an_image_whose_path_has_spaces_and_accents(
     tracking_uri, runs_of, tmp_path
 ):
