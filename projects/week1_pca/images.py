@@ -27,6 +27,7 @@ from PIL import Image, UnidentifiedImageError
 log = logging.getLogger(__name__)
 
 SKLEARN_SAMPLES = ("china.jpg", "flower.jpg")
+MIN_PIXELS = 2  # one pixel has no colour covariance (W1.6, W1.7)
 ONE_BYTE_MODES = ("1", "L", "P")  # Pillow holds these in 1 byte a pixel, I;16 in 2, others in 4
 
 
@@ -162,6 +163,11 @@ def load_image(source: str, max_pixels: int = 4_000_000) -> LoadedImage:
             width, height = img.size
             if width == 0 or height == 0:
                 raise ValueError(f"image is empty ({width} x {height} pixels): {path}")
+            if width * height < MIN_PIXELS:  # a covariance of one pixel is 0 / 0
+                raise ValueError(
+                    f"image is {width} x {height} pixel: its colour statistics need at least "
+                    f"{MIN_PIXELS} pixels; pass a larger image: {path}"
+                )
             warn_if_animated(img, path)
             factor = shrink_factor(width, height, max_pixels)
             if factor > 1:

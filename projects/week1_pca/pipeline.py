@@ -288,7 +288,7 @@ def write_and_read_back(encoder: patch_codec.Encoder, name: str, step: float, fi
         compressed, png = folder / f"{name}{CODEC_SUFFIX}", folder / f"{name}_decoded.png"
         compressed.write_bytes(encoder.encode(step))
         decoded = patch_codec.decode(compressed.read_bytes())
-        Image.fromarray(decoded.squeeze()).save(png)
+        Image.fromarray(plots.drawable(decoded)).save(png)
         for path in (compressed, png):
             mlflow.log_artifact(str(path), "compressed")
         n_bytes = compressed.stat().st_size

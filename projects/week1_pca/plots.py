@@ -56,10 +56,17 @@ def rate_distortion(ax, curves: pd.DataFrame, title: str, chosen=None) -> None:
     ax.legend()
 
 
+def drawable(image: np.ndarray) -> np.ndarray:
+    """H x W x 1 as H x W (gray), anything else as it is; never ``squeeze``, which would
+    also drop a side of 1 pixel (a 3 x 1 image is not a vector)."""
+    return image[:, :, 0] if image.ndim == 3 and image.shape[2] == 1 else image
+
+
 def image_grid(axes, images: dict[str, np.ndarray]) -> None:
     """One image per axis, titled with its caption."""
     for ax, (caption, image) in zip(np.ravel(axes), images.items(), strict=False):
-        ax.imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None)
+        shown = drawable(image)
+        ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None)
         ax.set_title(caption, fontsize=9)
     for ax in np.ravel(axes):
         ax.axis("off")

@@ -253,3 +253,12 @@ def test_a_32_bit_image_of_8_bit_values_and_a_float_image_in_0_1_keep_their_valu
     Image.fromarray(unit, mode="F").save(tmp_path / "f.tif")
     scaled = np.rint(unit.astype(np.float64) * 255).astype(np.uint8)
     np.testing.assert_array_equal(load_image(str(tmp_path / "f.tif")).pixels[:, :, 0], scaled)
+
+
+def test_a_one_pixel_image_is_refused_in_one_line_and_two_pixels_load(tmp_path):
+    Image.fromarray(np.array([[[200, 30, 90]]], dtype=np.uint8)).save(tmp_path / "one.png")
+    with pytest.raises(ValueError, match=r"^image is 1 x 1 pixel: its colour statistics need at "
+                       r"least 2 pixels; pass a larger image: .*one\.png$"):  # fmt: skip
+        load_image(str(tmp_path / "one.png"))
+    Image.fromarray(np.zeros((1, 2, 3), dtype=np.uint8)).save(tmp_path / "two.png")
+    assert load_image(str(tmp_path / "two.png")).pixels.shape == (1, 2, 3)

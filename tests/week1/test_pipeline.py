@@ -340,6 +340,21 @@ def test_a_16_bit_image_is_compressed_as_the_image_it_is_not_a_flat_one(
     assert metrics["deep.bpp"] == pytest.approx(1.0, rel=pipeline.RATE_RTOL)  # target reached
 
 
+@pytest.mark.parametrize("shape", [(1, 5, 3), (2, 2, 3), (3, 1, 1)], ids=str)
+def test_a_tiny_image_runs_to_the_end_figures_included(shape, tmp_path, tracking_uri, runs_of):
+    pixels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    Image.fromarray(pixels.squeeze(axis=2) if shape[2] == 1 else pixels).save(tmp_path / "t.png")
+    cfg = compose_config(
+        "week1", f"images=[{tmp_path / 't.png'}]", "low_rank.rank=1", "pca.n_components=5",
+        f"tracking.uri={tracking_uri}",
+    )  # fmt: skip
+    run_tracked(cfg, "week1", pipeline.run)
+    [run] = runs_of("week1")
+    assert run.info.status == "FINISHED"
+    figures = runs_of.client.list_artifacts(run.info.run_id, "figures/t")
+    assert {f.path.rsplit("/", 1)[-1] for f in figures} >= {"reconstructions.png"}
+
+
 def test_readme_quoting_runs_an_image_whose_path_has_spaces_and_accents(
     tracking_uri, runs_of, tmp_path
 ):
