@@ -193,6 +193,17 @@ def default_run_name(overrides: list[str]) -> str | None:
     return " ".join(settings)[:RUN_NAME_LENGTH] or None
 
 
+def defaults_name(cfg: DictConfig, keys: Iterable[str]) -> str | None:
+    """``defaults: model.name=bernoulli model.alpha=0.01``: a run of the defaults named after
+    what it is (the ``keys`` a week names), not MLflow's random words; None without keys."""
+    values = {key: OmegaConf.select(cfg, key) for key in keys}
+    settings = [  # as one would type it as an override: lists as [a,b]
+        f"{key}=[{','.join(map(str, v))}]" if OmegaConf.is_list(v) else f"{key}={v}"
+        for key, v in values.items()
+    ]
+    return f"defaults: {' '.join(settings)}"[:RUN_NAME_LENGTH] if settings else None
+
+
 def config_hash(cfg: DictConfig) -> str:
     """sha256 (16 hex digits) of the resolved config without ``tracking``: what a run computes."""
     settings = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
@@ -441,6 +452,7 @@ def run_tracked(
     pipeline: Callable[[DictConfig], float],
     headline: Headline = Headline(HEADLINE),
     summary: Mapping[str, str] | None = None,
+    name_keys: Iterable[str] = (),
 ) -> float:
     """Run ``pipeline(cfg)`` inside one MLflow run of the experiment ``week``.
 
@@ -456,7 +468,7 @@ def run_tracked(
     The pipeline's named steps (:mod:`common.steps`) are logged as ``steps.json``; a
     FINISHED run ends with a short summary (:mod:`common.summary`): the metrics named in
     ``summary`` (name -> what it is) as logged, the slowest steps, where the files are and
-    the URL of the run in the UI.
+    the URL of the run in the UI. A run of the defaults is named after its ``name_keys``.
     """
     import mlflow
 
@@ -469,7 +481,7 @@ def run_tracked(
     overrides, output_dir = hydra_context()
     parent_run_id, job = sweep_job()
     tags = {**run_tags(cfg, week, overrides, output_dir, parent_run_id, job), **headline.tags()}
-    run_name = cfg.tracking.run_name or default_run_name(overrides)
+    run_name = cfg.tracking.run_name or default_run_name(overrides) or defaults_name(cfg, name_keys)
     earlier = None
     if cfg.tracking.resume:
         earlier = finished_run_with(tracking_uri, experiment_id, tags[CONFIG_HASH_TAG])

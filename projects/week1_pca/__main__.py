@@ -8,6 +8,11 @@ from common.tracking import Headline, run_tracked
 from projects.week1_pca import config  # noqa: F401  (registers the schema)
 
 HEADLINE = Headline("psnr_db", higher_is_better=True)  # what the pipeline returns
+NAME_KEYS = (
+    "low_rank.rank",
+    "patch_codec.target_bpp",
+    "patch_codec.block",
+)  # a run of the defaults is named after these
 SUMMARY = {  # metrics the run ends with (mean over the images)
     "psnr_db": "patch-PCA codec: PSNR (dB)",
     "bpp": "patch-PCA codec: bits per pixel",
@@ -23,7 +28,14 @@ def main(cfg: DictConfig) -> float:
     """One week-1 run (or a sweep's job) of the composed config."""
     from projects.week1_pca import pipeline  # heavy imports after the config is valid
 
-    return run_tracked(cfg, week="week1", pipeline=pipeline.run, headline=HEADLINE, summary=SUMMARY)
+    return run_tracked(
+        cfg,
+        week="week1",
+        pipeline=pipeline.run,
+        headline=HEADLINE,
+        summary=SUMMARY,
+        name_keys=NAME_KEYS,
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from projects.week2_spam import config  # noqa: F401  (registers the schema)
 HEADLINE = Headline(
     "test_mcc (eval=cv: cv_mcc_mean)", higher_is_better=True
 )  # what the pipeline returns
+NAME_KEYS = ("model.name", "model.alpha", "eval")  # a run of the defaults is named after these
 SUMMARY = {  # metrics the run ends with (test_*: eval=holdout, cv_*: eval=cv)
     "test_mcc": "our filter: Matthews correlation on the held-out messages",
     "sklearn_test_mcc": "scikit-learn's naive Bayes: the same",
@@ -25,7 +26,14 @@ def main(cfg: DictConfig) -> float:
     """One week-2 run (or a sweep's job) of the composed config."""
     from projects.week2_spam import pipeline  # heavy imports after the config is valid
 
-    return run_tracked(cfg, week="week2", pipeline=pipeline.run, headline=HEADLINE, summary=SUMMARY)
+    return run_tracked(
+        cfg,
+        week="week2",
+        pipeline=pipeline.run,
+        headline=HEADLINE,
+        summary=SUMMARY,
+        name_keys=NAME_KEYS,
+    )
 
 
 if __name__ == "__main__":

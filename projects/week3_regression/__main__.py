@@ -8,6 +8,7 @@ from common.tracking import Headline, run_tracked
 from projects.week3_regression import config  # noqa: F401  (registers the schema)
 
 HEADLINE = Headline("loss_gap_rel", higher_is_better=False)  # what the pipeline returns
+NAME_KEYS = ("optimizer.name", "tasks")  # a run of the defaults is named after these
 SUMMARY = {  # metrics the run ends with
     "loss_gap_rel": "worst relative loss gap to the closed-form optimum",
     "linear.test_r2": "linear regression: R^2 on the test split",
@@ -22,7 +23,14 @@ def main(cfg: DictConfig) -> float:
     """One week-3 run (or a sweep's job) of the composed config."""
     from projects.week3_regression import pipeline  # heavy imports after the config is valid
 
-    return run_tracked(cfg, week="week3", pipeline=pipeline.run, headline=HEADLINE, summary=SUMMARY)
+    return run_tracked(
+        cfg,
+        week="week3",
+        pipeline=pipeline.run,
+        headline=HEADLINE,
+        summary=SUMMARY,
+        name_keys=NAME_KEYS,
+    )
 
 
 if __name__ == "__main__":

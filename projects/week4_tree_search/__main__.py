@@ -8,6 +8,7 @@ from common.tracking import Headline, run_tracked
 from projects.week4_tree_search import config  # noqa: F401  (registers the schema)
 
 HEADLINE = Headline("tree_accuracy", higher_is_better=True)  # what the pipeline returns
+NAME_KEYS = ("tree.criterion", "tree.max_depth")  # a run of the defaults is named after these
 SUMMARY = {  # metrics the run ends with
     "tree_accuracy": "our entropy tree: held-out accuracy, mean over the data sets",
     "sklearn_tree_accuracy": "scikit-learn's tree: the same",
@@ -22,7 +23,14 @@ def main(cfg: DictConfig) -> float:
     """One week-4 run (or a sweep's job) of the composed config."""
     from projects.week4_tree_search import pipeline  # heavy imports after the config is valid
 
-    return run_tracked(cfg, week="week4", pipeline=pipeline.run, headline=HEADLINE, summary=SUMMARY)
+    return run_tracked(
+        cfg,
+        week="week4",
+        pipeline=pipeline.run,
+        headline=HEADLINE,
+        summary=SUMMARY,
+        name_keys=NAME_KEYS,
+    )
 
 
 if __name__ == "__main__":

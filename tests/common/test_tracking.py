@@ -271,3 +271,15 @@ def test_a_sigterm_swallowed_where_it_landed_is_raised_again_and_the_run_ends_ki
             process.kill()
             process.wait()
     assert runs_of("demo")[0].info.status == "KILLED"
+
+
+def test_a_run_of_the_defaults_is_named_after_the_keys_its_week_names():
+    from common.tracking import defaults_name
+    from projects.week3_regression import __main__ as week3
+    from tests.weeks import compose_config
+
+    cfg = compose_config("week3")
+    assert defaults_name(cfg, week3.NAME_KEYS) == (
+        "defaults: optimizer.name=lbfgs tasks=[linear,logistic]"
+    )
+    assert defaults_name(cfg, ()) is None  # no keys: MLflow's own name
