@@ -20,18 +20,17 @@ import urllib.parse
 from typing import TYPE_CHECKING
 
 from common.reproduce import CannotReproduce, find_run
-from common.runs import SHORT_ID, open_store, search_all, shorten
+from common.runs import SHORT_ID, differing_keys, differing_params, open_store, search_all, shorten
 from common.server import ServerUnreachable
 from common.store import StoreUnusable
-from common.summary import UI_URL
+from common.summary import ui_base
+from common.sweep import JOBS_TAG
 from common.tracking import HEADLINE, HEADLINE_METRIC_TAG, resolve_tracking_uri
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
     from mlflow.tracking import MlflowClient
 
-SWEEP_PARENT_TAG = "sweep.jobs"  # set on a sweep's parent run only (common.sweep)
-HIDDEN_PARAM_PREFIXES = ("tracking.",)  # where a run was stored, not what it computed
 MAX_METRIC_ROWS = 25  # the differing metrics shown, largest relative change first
 
 
@@ -39,7 +38,7 @@ def newest_finished(client: MlflowClient, week: str | None, count: int = 2) -> l
     """The ``count`` newest FINISHED runs that are not sweep parents: of ``week``, or of the
     week of the newest such run."""
     query = "attributes.status = 'FINISHED'" + (f" and tags.week = '{week}'" if week else "")
-    runs = [run for run in search_all(client, query) if SWEEP_PARENT_TAG not in run.data.tags]
+    runs = [run for run in search_all(client, query) if JOBS_TAG not in run.data.tags]
     runs.sort(key=lambda run: run.info.start_time, reverse=True)
     if runs and week is None:
         newest_week = runs[0].data.tags.get("week")
@@ -49,7 +48,7 @@ def newest_finished(client: MlflowClient, week: str | None, count: int = 2) -> l
 
 def compare_url(tracking_uri: str, runs: list[Run]) -> str:
     """MLflow's Compare page for ``runs``: the server itself, else a local ``make ui``."""
-    base = tracking_uri.rstrip("/") if tracking_uri.startswith("http") else UI_URL
+    base = ui_base(tracking_uri)
     run_ids = json_list([run.info.run_id for run in runs])
     experiments = json_list(sorted({run.info.experiment_id for run in runs}))
     return f"{base}/#/compare-runs?runs={run_ids}&experiments={experiments}"
@@ -58,12 +57,6 @@ def compare_url(tracking_uri: str, runs: list[Run]) -> str:
 def json_list(values: list[str]) -> str:
     """A list of strings as the UI's routes take it: compact JSON, percent-encoded."""
     return urllib.parse.quote(json.dumps(values, separators=(",", ":")))
-
-
-def differing(values: list[dict]) -> list[str]:
-    """Keys whose value is not the same in every mapping (a missing key counts as a value)."""
-    keys = sorted({key for mapping in values for key in mapping})
-    return [key for key in keys if len({repr(mapping.get(key)) for mapping in values}) > 1]
 
 
 def relative_change(values: list[float | None]) -> float:
@@ -94,12 +87,9 @@ def report(runs: list[Run], tracking_uri: str) -> str:
         "",
         *(f"{run.info.run_id[:SHORT_ID]} {shorten(run.info.run_name or '')}" for run in runs),
     ]
-    params = [
-        {k: v for k, v in run.data.params.items() if not k.startswith(HIDDEN_PARAM_PREFIXES)}
-        for run in runs
-    ]
-    changed = differing(params)
-    lines = table([header, *([key, *(shorten(p.get(key, "")) for p in params)] for key in changed)])
+    changed = differing_params(runs)
+    cells = ([key, *(shorten(run.data.params.get(key, "")) for run in runs)] for key in changed)
+    lines = table([header, *cells])
     if not changed:
         lines.append("(every param is the same: a rerun, or a different seed of the code)")
     metric = runs[0].data.tags.get(HEADLINE_METRIC_TAG)
@@ -108,7 +98,7 @@ def report(runs: list[Run], tracking_uri: str) -> str:
         *(value(run.data.metrics.get(HEADLINE)) for run in runs),
     ]
     metrics = [run.data.metrics for run in runs]
-    moved = [key for key in differing(metrics) if key != HEADLINE]
+    moved = [key for key in differing_keys(metrics) if key != HEADLINE]
     moved.sort(key=lambda key: -relative_change([m.get(key) for m in metrics]))
     rows = [[key, *(value(m.get(key)) for m in metrics)] for key in moved[:MAX_METRIC_ROWS]]
     lines += ["", *table([header, headline, *rows])]

@@ -95,15 +95,16 @@ def shorten(text: str, width: int = MAX_CELL) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def differing_keys(mappings: list) -> list[str]:
+    """Keys whose value is not the same in every mapping (a missing key counts as a value)."""
+    keys = sorted({key for mapping in mappings for key in mapping})
+    return [key for key in keys if len({repr(mapping.get(key)) for mapping in mappings}) > 1]
+
+
 def differing_params(runs: list[Run]) -> list[str]:
-    """Param keys whose value is not the same in every run (a missing key counts as a value)."""
-    keys = sorted({key for run in runs for key in run.data.params})
-    return [
-        key
-        for key in keys
-        if not key.startswith(HIDDEN_PARAM_PREFIXES)
-        and len({run.data.params.get(key) for run in runs}) > 1
-    ]
+    """Param keys whose value is not the same in every run, ``tracking.*`` left out."""
+    changed = differing_keys([run.data.params for run in runs])
+    return [key for key in changed if not key.startswith(HIDDEN_PARAM_PREFIXES)]
 
 
 def runs_table(runs: list[Run], week: str, metrics: tuple[str, ...] = ()) -> pd.DataFrame:

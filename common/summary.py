@@ -22,10 +22,14 @@ from common.steps import Step, slowest
 UI_URL = "http://127.0.0.1:5000"  # `make ui` with its defaults
 
 
+def ui_base(tracking_uri: str) -> str:
+    """Where the MLflow UI of a store is: the tracking server itself, else a local ``make ui``."""
+    return tracking_uri.rstrip("/") if tracking_uri.startswith("http") else UI_URL
+
+
 def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
-    """Where the MLflow UI shows this run: the server itself, else a local ``make ui``."""
-    base = tracking_uri.rstrip("/") if tracking_uri.startswith("http") else UI_URL
-    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+    """Where the MLflow UI shows this run."""
+    return f"{ui_base(tracking_uri)}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 def metric_lines(metrics: Mapping[str, float], described: Mapping[str, str]) -> list[str]:

@@ -54,6 +54,7 @@ SUMMARY_CSV = "tables/sweep_summary.csv"  # the same rows at full precision
 SUMMARY_FIGURE = "headline_vs_swept"
 MAX_CHILDREN = 50_000  # one search_runs page: more jobs than any sweep here
 LOG_SCALE_SPAN = 100  # positive values spanning this factor are drawn on a log axis
+JOBS_TAG = "sweep.jobs"  # set on a sweep's parent run only: how a parent is told apart
 SEED_KEY = "seed"  # swept beside other keys: the parent reports each setting over the seeds
 SEEDS_TABLE = "tables/sweep_seeds.json"  # per setting: n, mean, std, 95% interval
 RAY_LAUNCHER = "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
@@ -311,7 +312,7 @@ def open_parent(sweep: Sweep, resume: bool) -> str:
         "week": sweep.week,
         "sweep.overrides": " ".join(sweep.overrides) or "(none)",
         "sweep.swept_keys": ", ".join(sweep.keys) or "(none)",
-        "sweep.jobs": str(sweep.jobs if sweep.jobs is not None else "unknown"),
+        JOBS_TAG: str(sweep.jobs if sweep.jobs is not None else "unknown"),
         "sweep.launcher": sweep.launcher,
         "sweep.resume": str(resume).lower(),
         "hydra.sweep_dir": str(sweep.sweep_dir),

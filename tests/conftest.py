@@ -99,12 +99,8 @@ def one_blas_thread():
 def one_torch_thread():
     """Tests use tiny tensors: a second intra-op thread spins against the other worker. A
     week-3 gradient step took 9 ms with 2 threads and 0.15 ms with 1 on 2 busy cores. Set
-    before each test, as torch may be imported by the test itself; a test that sets its own
-    count gets it back to 1 afterwards."""
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(1)
-    yield
+    before each test (torch may be imported by an earlier test or module), so a test that
+    sets its own count leaves it to itself."""
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)

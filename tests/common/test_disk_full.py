@@ -83,7 +83,6 @@ def fill(disk: Path, leave_kib: int) -> None:
     """Fill ``disk`` up to ``leave_kib`` KiB free."""
     free = shutil.disk_usage(disk).free // 1024
     with open(disk / f"filler{len(list(disk.iterdir()))}", "wb") as filler:
-        filler.truncate(0)
         filler.write(b"\0" * max(0, (free - leave_kib) * 1024))
 
 
