@@ -42,3 +42,29 @@ def print_table(title: str, rows: list[dict], formats: dict[str, str]) -> None:
     print(title)
     formatters = {column: spec.format for column, spec in formats.items()}
     print(pd.DataFrame(rows).to_string(index=False, formatters=formatters))
+
+
+def median_times(
+    run_ours: Callable, run_theirs: Callable, repeats: int, min_round_s: float = 0.05
+) -> tuple[float, float]:
+    """Median seconds per call of each of two callables over ``repeats`` alternating rounds.
+
+    Rounds as in ``best_times`` (a warm-up call each, then rounds of about ``min_round_s``);
+    the median of the rounds is robust to a round slowed by another process, either way.
+    """
+    calls = (run_ours, run_theirs)
+    slowest = 0.0
+    for run in calls:
+        start = time.perf_counter()
+        run()
+        slowest = max(slowest, time.perf_counter() - start)
+    number = max(1, round(min_round_s / slowest))
+    rounds: list[list[float]] = [[], []]
+    for _ in range(repeats):
+        for i, run in enumerate(calls):
+            gc.collect()
+            start = time.perf_counter()
+            for _ in range(number):
+                run()
+            rounds[i].append((time.perf_counter() - start) / number)
+    return float(np.median(rounds[0])), float(np.median(rounds[1]))
