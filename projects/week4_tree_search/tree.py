@@ -257,6 +257,60 @@ def chunked_split_scores(counts_left, counts, impurity, out):
     return out
 
 
+GROUP_POSITIONS = 1 << 16  # a level's positions of several features, searched at once
+CHUNK_ENTRIES = 1 << 15  # class counts (K x positions) scored at once: they stay in cache
+
+
+def best_splits_grouped(increases, order, y_index, counts, impurity, min_samples_leaf):
+    """``best_splits`` with the same arguments and the very same results, at a cost per
+    position, not per feature, level or class.
+
+    - The positions of a group of G features are laid end to end, as one level of G n_open
+      nodes (the open nodes, G times over): one call of each step serves G features, so a
+      level of few samples (wide data, deep levels) costs its positions, not d steps.
+    - The split scores are computed CHUNK_ENTRIES / K positions at a time, not SCORE_CHUNK:
+      with many classes the K x chunk temporaries of the impurity stay in the cache instead
+      of going to memory and back for each step.
+    Every position is scored by the same calls on the same numbers as in ``best_splits``.
+    """
+    n_features, m = order.shape
+    n_classes, n_open = counts.shape
+    group = max(1, min(n_features, GROUP_POSITIONS // m))
+    tiled = np.tile(counts, group)  # N_tk of the G copies of the level's nodes
+    size = tiled.sum(axis=0).astype(np.intp)
+    start = np.cumsum(size) - size
+    node = np.repeat(np.arange(group * n_open), size)  # the (copy, node) of each position
+    n_left = np.arange(1, group * m + 1) - start[node]
+    fits = (n_left >= min_samples_leaf) & (size[node] - n_left >= min_samples_leaf)  # n_R > 0
+    del n_left
+    before = (np.cumsum(tiled, axis=1) - tiled).astype(order.dtype)[:, node]  # earlier segments
+    node_counts = tiled[:, node]  # N_tk at each position, shape (K, G m)
+    chunk = max(1, CHUNK_ENTRIES // n_classes)
+
+    score = np.empty((n_features, n_open))
+    position = np.empty((n_features, n_open), dtype=np.intp)
+    counts_left = np.empty((n_features, n_classes, n_open))
+    for first in range(0, n_features, group):
+        rows = slice(first, min(first + group, n_features))
+        g = rows.stop - rows.start
+        cut, nodes = g * m, g * n_open  # the group's positions and segments
+        y_sorted, segment = y_index[order[rows].ravel()], node[:cut]
+        cumulative = cumulative_class_counts(y_sorted, n_classes)
+        total = np.empty(cut)
+        for low in range(0, cut, chunk):
+            at = slice(low, min(low + chunk, cut))
+            left = np.subtract(cumulative[:, at], before[:, at], dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):  # n_R = 0 at a node's end
+                total[at] = split_scores(left, node_counts[:, at], impurity)
+        total[~(fits[:cut] & increases[rows].ravel())] = np.inf  # between distinct values
+        minima, last = first_argmin(total, start[:nodes], segment)
+        score[rows] = minima.reshape(g, n_open)
+        position[rows] = last.reshape(g, n_open) - m * np.arange(g)[:, np.newaxis]
+        found = np.subtract(cumulative[:, last], before[:, last], dtype=np.float64)
+        counts_left[rows] = found.reshape(n_classes, g, n_open).transpose(1, 0, 2)
+    return score, position, counts_left
+
+
 def best_splits(increases, order, y_index, counts, impurity, min_samples_leaf):
     """Every open node's best split on every feature, for one level of the tree.
 
@@ -296,7 +350,7 @@ def best_splits(increases, order, y_index, counts, impurity, min_samples_leaf):
     return score, position, counts_left
 
 
-RESORT_ENTRIES = 1 << 12  # entries of order resorted at once: several features of a small level
+RESORT_ENTRIES = 1 << 16  # entries of order resorted at once: several features of a small level
 
 
 def resort(order, increases, child, n_children):
@@ -355,13 +409,24 @@ class LevelSplits(NamedTuple):
     counts_right: np.ndarray
 
 
-def choose_splits(X, increases, order, y_index, counts, impurity, min_samples_leaf, min_decrease):
+def choose_splits(
+    X,
+    increases,
+    order,
+    y_index,
+    counts,
+    impurity,
+    min_samples_leaf,
+    min_decrease,
+    search=None,
+):
     """Each open node's best split over all features, kept if (n_t / n) gain is large enough.
 
     ``counts`` (K, n_open) are the open nodes' class counts; ties between features go to the
-    lowest feature index. ``min_decrease`` is ``min_impurity_decrease``.
+    lowest feature index. ``min_decrease`` is ``min_impurity_decrease``; ``search`` is
+    ``best_splits`` or ``best_splits_grouped`` (the same results).
     """
-    score, position, counts_left = best_splits(
+    score, position, counts_left = (search or best_splits_grouped)(
         increases, order, y_index, counts, impurity, min_samples_leaf
     )
     nodes = np.arange(counts.shape[1])
