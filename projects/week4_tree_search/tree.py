@@ -60,6 +60,7 @@ Sources:
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -73,6 +74,8 @@ from common.exercises import exercise
 LEAF = -1  # children_left / children_right of a leaf (scikit-learn's TREE_LEAF)
 UNDEFINED = -2  # feature and threshold of a leaf (scikit-learn's TREE_UNDEFINED)
 EPSILON = np.finfo(np.float64).eps  # a node this impure or less counts as pure
+APPLY_BYTES = 1 << 22  # rows of X routed together by Tree.apply: they stay in the cache
+COMPACT_EVERY, COMPACT_ROWS = 4, 1024  # apply drops the rows at a leaf every 4 levels
 
 
 @exercise("W4.P2", hint="divide each column by its sum (axis=0); 0 log 0 = 0, e.g. np.maximum")
@@ -138,7 +141,8 @@ def split_gain(impurity, counts_left, counts_right):
 class Tree:
     """A fitted tree as flat arrays indexed by node id, numbered breadth first (root: 0).
 
-    children_left, children_right : the children's ids, ``LEAF`` (-1) at a leaf
+    children_left, children_right : the children's ids, ``LEAF`` (-1) at a leaf; siblings
+        are numbered together, children_right = children_left + 1 at a split
     feature, threshold : the split "x[feature] <= threshold goes left"; -2 at a leaf
     impurity : I(t), in bits for the entropy
     class_count : N_tk, shape (n_nodes, n_classes)
@@ -176,6 +180,11 @@ class Tree:
         """Boolean per node: True where it has no children."""
         return self.children_left == LEAF
 
+    @cached_property
+    def is_leaf_table(self):
+        """``is_leaf``, computed once (``apply`` reads it at every few levels)."""
+        return self.is_leaf
+
     @property
     def n_leaves(self):
         """The number of leaves."""
@@ -190,7 +199,7 @@ class Tree:
         parent[self.children_right[split]] = np.flatnonzero(split)
         return parent
 
-    @property
+    @cached_property
     def max_depth(self):
         """The depth of the deepest node (the root is at depth 0)."""
         return int(self.depth.max())
@@ -201,8 +210,51 @@ class Tree:
         weight = self.n_node_samples / self.n_node_samples[0]
         return np.where(self.is_leaf, 0.0, weight * np.nan_to_num(self.gain))
 
+    @cached_property
+    def steps(self):
+        """(feature, threshold, left) per node, every leaf a step to itself (feature 0,
+        threshold inf, left = the leaf): one step from t is left[t] + (x[feature] > threshold),
+        the right child of a split being its left child + 1."""
+        leaf = self.is_leaf
+        feature = np.where(leaf, 0, self.feature)
+        threshold = np.where(leaf, np.inf, self.threshold)
+        return feature, threshold, np.where(leaf, np.arange(self.node_count), self.children_left)
+
     def apply(self, X):
-        """The leaf reached by each row of X (n_samples, n_features), one level per step."""
+        """The leaf reached by each row of X (n_samples, n_features), as ``apply_every_level``:
+        rows step down level by level in blocks of APPLY_BYTES of X (kept in the cache while
+        they go down); every COMPACT_EVERY levels the rows that reached a leaf leave the
+        block's arrays (or, in a block of few rows, the block stops once all have), so a row
+        costs about its own depth, not the tree's.
+        """
+        X = np.ascontiguousarray(X)
+        n_samples, n_features = X.shape
+        feature, threshold, left = self.steps
+        leaf = np.empty(n_samples, dtype=np.intp)
+        block = max(1, APPLY_BYTES // (X.itemsize * n_features))
+        for first in range(0, n_samples, block):
+            values = X[first : first + block].ravel()
+            rows = np.arange(len(values) // n_features)  # in the block
+            base, node = rows * n_features, np.zeros(len(rows), dtype=np.intp)
+            for step in range(1, self.max_depth + 1):
+                node = left.take(node) + (
+                    values.take(base + feature.take(node)) > threshold.take(node)
+                )
+                if step % COMPACT_EVERY:
+                    continue
+                at_leaf = self.is_leaf_table.take(node)
+                if len(node) >= COMPACT_ROWS:  # drop the rows at a leaf
+                    leaf[first + rows] = node
+                    going_on = np.flatnonzero(~at_leaf)
+                    rows, base, node = rows[going_on], base[going_on], node[going_on]
+                elif at_leaf.all():
+                    break
+            leaf[first + rows] = node
+        return leaf
+
+    def apply_every_level(self, X):
+        """``apply`` as the definition reads: every row takes max_depth steps, a row at a leaf
+        stays there."""
         node = np.zeros(len(X), dtype=np.intp)
         rows = np.arange(len(X))
         for _ in range(self.max_depth):
@@ -620,12 +672,14 @@ class DecisionTreeClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """p(k | x) = N_tk / n_t of the leaf t that x reaches, shape (n_samples, K)."""
         leaf = self.apply(X)  # checks that the tree is fitted
-        return self.tree_.value[leaf]
+        counts = self.tree_.class_count[leaf]  # only the leaves reached: tree_.value[leaf]
+        return counts / counts.sum(axis=1, keepdims=True)
 
     def predict(self, X):
-        """The majority class of the leaf that x reaches, argmax_k p(k | x)."""
-        proba = self.predict_proba(X)  # checks that the tree is fitted
-        return self.classes_[np.argmax(proba, axis=1)]
+        """The majority class of the leaf that x reaches, argmax_k p(k | x) = argmax_k N_tk
+        (dividing by n_t keeps the order; ties: the lowest k, as np.argmax)."""
+        leaf = self.apply(X)  # checks that the tree is fitted
+        return self.classes_[np.argmax(self.tree_.class_count[leaf], axis=1)]
 
     def get_depth(self):
         """The depth of the deepest leaf (a one-leaf tree: 0)."""
