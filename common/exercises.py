@@ -113,6 +113,16 @@ def using(chosen: Mapping[str, Callable]) -> Iterator[None]:
         _CHOSEN.reset(token)
 
 
+def learner_version_chosen(function: Callable) -> bool:
+    """Whether calls of the exercise ``function`` run a learner's version in this context.
+
+    Code with a fast path beside an exercise takes the path through the exercise while this
+    is true, so that the learner's function is what runs.
+    """
+    chosen = _CHOSEN.get()
+    return bool(chosen) and function.exercise.key in chosen
+
+
 def discover(package: str) -> list[Exercise]:
     """The exercises of ``package``: its modules that declare one are imported (registered)."""
     root = importlib.import_module(package)

@@ -69,7 +69,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from common.exercises import exercise
+from common.exercises import exercise, learner_version_chosen
 
 LEAF = -1  # children_left / children_right of a leaf (scikit-learn's TREE_LEAF)
 UNDEFINED = -2  # feature and threshold of a leaf (scikit-learn's TREE_UNDEFINED)
@@ -313,6 +313,38 @@ GROUP_POSITIONS = 1 << 16  # a level's positions of several features, searched a
 CHUNK_ENTRIES = 1 << 15  # class counts (K x positions) scored at once: they stay in cache
 
 
+def entropy_split_scores(counts_left, counts, sizes, work):
+    """``split_scores(counts_left, counts, entropy_of_counts)`` computed in the buffers ``work``
+    (two float64 arrays of the counts' shape (K, m)) instead of new K x m temporaries, with
+    ``sizes`` = (n_L, n_R) of each position given (exact, as their float64 sums are): the
+    same operations in the same order on the same numbers, so the very same scores.
+    """
+    counts_right, logs = work
+    np.subtract(counts, counts_left, out=counts_right)
+    score = 0.0
+    for side, n in zip((counts_left, counts_right), sizes, strict=True):
+        np.log2(np.maximum(side, 1, out=logs), out=logs)
+        np.multiply(side, np.subtract(np.log2(n), logs, out=logs), out=logs)
+        score = score + n * (logs.sum(axis=0) / n)  # n I(t) with I = entropy_of_counts
+    return score
+
+
+def chunk_scorer(impurity, n_classes, chunk):
+    """scores(counts_left, counts, sizes) -> n_L I(t_L) + n_R I(t_R) of up to ``chunk``
+    positions, ``sizes`` = (n_L, n_R): ``entropy_split_scores`` in buffers made once for the
+    entropy, unless a learner's version of an exercise it stands for is chosen;
+    ``split_scores`` otherwise."""
+    exercises = (entropy_of_counts, split_scores)
+    if impurity is not entropy_of_counts or any(map(learner_version_chosen, exercises)):
+        return lambda counts_left, counts, sizes: split_scores(counts_left, counts, impurity)
+    work = np.empty((2, n_classes, chunk))
+
+    def scores(counts_left, counts, sizes):
+        return entropy_split_scores(counts_left, counts, sizes, work[:, :, : counts.shape[1]])
+
+    return scores
+
+
 def best_splits_grouped(increases, order, y_index, counts, impurity, min_samples_leaf):
     """``best_splits`` with the same arguments and the very same results, at a cost per
     position, not per feature, level or class.
@@ -333,11 +365,14 @@ def best_splits_grouped(increases, order, y_index, counts, impurity, min_samples
     start = np.cumsum(size) - size
     node = np.repeat(np.arange(group * n_open), size)  # the (copy, node) of each position
     n_left = np.arange(1, group * m + 1) - start[node]
-    fits = (n_left >= min_samples_leaf) & (size[node] - n_left >= min_samples_leaf)  # n_R > 0
-    del n_left
+    n_right = size[node] - n_left
+    fits = (n_left >= min_samples_leaf) & (n_right >= min_samples_leaf)  # n_R > 0
+    sizes = np.stack([n_left, n_right]).astype(np.float64)  # (n_L, n_R) of each position
+    del n_left, n_right
     before = (np.cumsum(tiled, axis=1) - tiled).astype(order.dtype)[:, node]  # earlier segments
     node_counts = tiled[:, node]  # N_tk at each position, shape (K, G m)
     chunk = max(1, CHUNK_ENTRIES // n_classes)
+    scores, work = chunk_scorer(impurity, n_classes, chunk), np.empty((n_classes, chunk))
 
     score = np.empty((n_features, n_open))
     position = np.empty((n_features, n_open), dtype=np.intp)
@@ -351,9 +386,9 @@ def best_splits_grouped(increases, order, y_index, counts, impurity, min_samples
         total = np.empty(cut)
         for low in range(0, cut, chunk):
             at = slice(low, min(low + chunk, cut))
-            left = np.subtract(cumulative[:, at], before[:, at], dtype=np.float64)
+            left = np.subtract(cumulative[:, at], before[:, at], out=work[:, : at.stop - low])
             with np.errstate(divide="ignore", invalid="ignore"):  # n_R = 0 at a node's end
-                total[at] = split_scores(left, node_counts[:, at], impurity)
+                total[at] = scores(left, node_counts[:, at], sizes[:, at])
         total[~(fits[:cut] & increases[rows].ravel())] = np.inf  # between distinct values
         minima, last = first_argmin(total, start[:nodes], segment)
         score[rows] = minima.reshape(g, n_open)
