@@ -1,0 +1,155 @@
+"""The tree's fast paths against the readable code they stand beside, on small inputs.
+
+References and tolerances:
+- ``best_splits_grouped`` (features laid end to end, scores in chunks) against
+  ``best_splits``: the same scores, positions and class counts, bit for bit (the same
+  operations on the same numbers), also with groups and chunks of a few positions;
+- ``entropy_split_scores`` (buffers) against ``split_scores(..., entropy_of_counts)``: bit
+  for bit, NaN at the same places (n_R = 0, as at a node's end);
+- ``Tree.apply`` (blocks of rows, rows at a leaf dropped) against ``Tree.apply_every_level``:
+  the same leaves, also with blocks of a few rows; ``predict_proba`` is ``tree_.value`` of
+  the leaf exactly, ``predict`` its first most probable class;
+- while a learner's version of an exercise of the split search is chosen, the fit calls it;
+- 30 classes and wide data (400 features) against scikit-learn: the node-by-node walk of
+  test_tree.py (gains within 1e-9, ties within 1e-12) and its prediction agreement.
+"""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris, make_classification
+from sklearn.model_selection import train_test_split
+
+from common.exercises import using
+from projects.week4_tree_search import tree as tree_module
+from projects.week4_tree_search.tree import (
+    IMPURITY,
+    DecisionTreeClassifier,
+    best_splits,
+    best_splits_grouped,
+    entropy_of_counts,
+    entropy_split_scores,
+    split_scores,
+)
+from tests.week4.test_tree import GAIN, assert_agreement, compare_with_sklearn, sklearn_tree
+
+
+def level(n_samples, n_features, n_nodes, n_classes, seed):
+    """One level as the fit holds it: order[j] sorted by (node, x_j), increases along it,
+    labels, and the nodes' class counts; tie-heavy integer values."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 5, (n_samples, n_features)).astype(float)
+    y = rng.integers(0, n_classes, n_samples)
+    node = np.sort(np.r_[0, rng.integers(1, n_nodes, n_samples - 1)])  # node 0: 1 sample
+    node = np.unique(node, return_inverse=True)[1]  # every node holds a sample
+    order = np.stack([np.lexsort((X[:, j], node)) for j in range(n_features)]).astype(np.int32)
+    x_sorted = np.take_along_axis(X.T, order, axis=1)
+    increases = np.c_[x_sorted[:, :-1] < x_sorted[:, 1:], np.zeros(n_features, bool)]
+    counts = np.stack(
+        [np.bincount(y[node == t], minlength=n_classes) for t in range(node.max() + 1)]
+    )
+    return increases, order, y, counts.T.astype(np.float64)
+
+
+@pytest.mark.parametrize("criterion", ["entropy", "gini"])
+@pytest.mark.parametrize("n_classes", [2, 7])
+@pytest.mark.parametrize("min_samples_leaf", [1, 3])
+@pytest.mark.parametrize("small_chunks", [False, True], ids=["defaults", "small_chunks"])
+def test_grouped_split_search_is_best_splits_bit_for_bit(
+    criterion, n_classes, min_samples_leaf, small_chunks, monkeypatch
+):
+    if small_chunks:  # groups of 3 features of 40 positions, chunks of a few positions
+        monkeypatch.setattr(tree_module, "GROUP_POSITIONS", 120)
+        monkeypatch.setattr(tree_module, "CHUNK_ENTRIES", 5 * n_classes)
+    increases, order, y, counts = level(40, 7, 6, n_classes, seed=n_classes)
+    impurity = IMPURITY[criterion]
+    expected = best_splits(increases, order, y, counts, impurity, min_samples_leaf)
+    found = best_splits_grouped(increases, order, y, counts, impurity, min_samples_leaf)
+    for name, a, b in zip(("score", "position", "counts_left"), expected, found, strict=True):
+        np.testing.assert_array_equal(b, a, err_msg=name)
+    assert np.isfinite(expected[0]).any()
+    assert np.isinf(expected[0][:, 0]).all()  # node 0, of 1 sample: no split
+
+
+def test_entropy_split_scores_are_split_scores_bit_for_bit():
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 40, (9, 500)).astype(float)
+    counts[3:, :50] = 0  # nodes of few classes: most counts 0
+    counts_left = np.floor(counts * rng.random(counts.shape))
+    counts_left[:, :5] = counts[:, :5]  # n_R = 0, as at the end of a node: NaN
+    sizes = counts_left.sum(axis=0), (counts - counts_left).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = split_scores(counts_left, counts, entropy_of_counts)
+        found = entropy_split_scores(counts_left, counts, sizes, np.empty((2, *counts.shape)))
+    np.testing.assert_array_equal(found, expected)
+    assert np.isnan(found[:5]).all()
+    assert np.isfinite(found).mean() > 0.9  # elsewhere n_L = 0 or n_R = 0 only by chance
+
+
+def trees_and_data():
+    """Fitted trees (with ties, 30 classes, a single leaf) and rows to route through them."""
+    X_iris, y_iris = load_iris(return_X_y=True)
+    X_30, y_30 = make_classification(
+        n_samples=600, n_features=8, n_informative=6, n_classes=30, random_state=0
+    )
+    return [
+        (DecisionTreeClassifier().fit(X_iris, y_iris), X_iris),
+        (DecisionTreeClassifier(criterion="gini", max_depth=5).fit(X_30, y_30), X_30),
+        (DecisionTreeClassifier().fit(X_30, y_30), X_30[::-1]),
+        (DecisionTreeClassifier().fit(X_iris, np.zeros(150)), X_iris),  # one leaf
+    ]
+
+
+@pytest.mark.parametrize("small_blocks", [False, True], ids=["defaults", "small_blocks"])
+def test_apply_is_apply_every_level_and_predictions_read_the_leaf(small_blocks, monkeypatch):
+    if small_blocks:  # blocks of 7 rows, rows at a leaf dropped at every level
+        monkeypatch.setattr(tree_module, "APPLY_BYTES", 7 * 8 * 8)
+        monkeypatch.setattr(tree_module, "COMPACT_EVERY", 1)
+        monkeypatch.setattr(tree_module, "COMPACT_ROWS", 2)
+    for model, X in trees_and_data():
+        tree = model.tree_
+        leaf = tree.apply(X)
+        np.testing.assert_array_equal(leaf, tree.apply_every_level(X))
+        assert tree.is_leaf[leaf].all()
+        np.testing.assert_array_equal(model.predict_proba(X), tree.value[leaf])
+        expected = model.classes_[np.argmax(tree.value[leaf], axis=1)]
+        np.testing.assert_array_equal(model.predict(X), expected)
+
+
+def test_siblings_are_numbered_together():
+    """``apply`` steps to children_left + 1 for the right child."""
+    for model, _ in trees_and_data():
+        split = ~model.tree_.is_leaf
+        right, left = model.tree_.children_right[split], model.tree_.children_left[split]
+        np.testing.assert_array_equal(right, left + 1)
+
+
+def test_a_learners_split_scores_is_what_the_fit_calls():
+    calls = []
+
+    def mine(counts_left, counts, impurity):
+        calls.append(counts.shape)
+        return split_scores.exercise.reference(counts_left, counts, impurity)
+
+    X, y = load_iris(return_X_y=True)
+    reference = DecisionTreeClassifier().fit(X, y).tree_
+    with using({split_scores.exercise.key: mine}):
+        chosen = DecisionTreeClassifier().fit(X, y).tree_
+    assert calls, "the fit never called the learner's split_scores"
+    for name in ("feature", "threshold", "children_left", "class_count"):
+        np.testing.assert_array_equal(getattr(chosen, name), getattr(reference, name))
+
+
+SHAPES = {  # where the fast paths group features (wide) and chunk many classes
+    "30_classes": {"n_samples": 1500, "n_features": 8, "n_informative": 6, "n_classes": 30},
+    "wide": {"n_samples": 300, "n_features": 400},
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_many_classes_and_wide_data_match_sklearn_up_to_ties(shape):
+    X, y = make_classification(**SHAPES[shape], random_state=0)
+    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.3, random_state=0)
+    ours = DecisionTreeClassifier().fit(X_train, y_train)
+    theirs = sklearn_tree("entropy", {}, X_train, y_train)
+    ties = compare_with_sklearn(ours, theirs, X_train, y_train, GAIN["entropy"])
+    assert_agreement(ours, theirs, ties, "entropy", {}, X_train, y_train, X_test)
