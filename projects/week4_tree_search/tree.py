@@ -45,7 +45,15 @@ Instead the tree grows breadth first and each level is processed at once:
   two samples of a child, at positions a < b of the parent's order, differ in x_j exactly
   when x_j increases somewhere in a .. b - 1, which a cumulative sum of increases[j] tells.
 
-Per level this is a loop over the features of whole-array NumPy calls, O(n d) work.
+Per level this is a loop over the features of whole-array NumPy calls, O(n d) work
+(``best_splits``). The fit runs it as ``best_splits_grouped``, with the very same numbers:
+on a level of few samples (wide data, deep levels) a group of features is searched at once,
+their positions laid end to end as one level of G n_open nodes, so a level costs its
+positions, not d rounds of calls; and the class counts are scored CHUNK_ENTRIES / K
+positions at a time, in buffers made once (``entropy_split_scores``), so that with many
+classes they stay in the cache. ``predict`` routes the rows level by level in blocks of X
+that stay in the cache and drops the rows that reached a leaf every few levels: a row costs
+its own depth (``Tree.apply``; ``Tree.apply_every_level`` is the definition).
 Memory: ``order`` (int32) and ``increases`` (bool), (n_features, n) each, are all that is
 stored per sample and feature, 5 bytes (X is only read: for the thresholds and the routing);
 everything else is built and freed one feature at a time, O(K n) numbers.
@@ -179,6 +187,11 @@ class Tree:
     def is_leaf(self):
         """Boolean per node: True where it has no children."""
         return self.children_left == LEAF
+
+    @cached_property
+    def majority(self):
+        """argmax_k N_tk of each node, the lowest k of a tie (computed once, for predict)."""
+        return np.argmax(self.class_count, axis=1)
 
     @cached_property
     def is_leaf_table(self):
@@ -617,7 +630,7 @@ class DecisionTreeClassifier(ClassifierMixin, BaseEstimator):
             X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite=False)
         else:
             X = validate_data(self, X, dtype=np.float64, ensure_all_finite=False, reset=False)
-        if not np.isfinite(X).all():
+        if not np.isfinite(X.sum()) and not np.isfinite(X).all():  # a sum: no n x d temporary
             problems = [
                 f"{name} in features {np.flatnonzero(test(X).any(axis=0)).tolist()}"
                 for name, test in (("NaN", np.isnan), ("infinity", np.isinf))
@@ -714,7 +727,7 @@ class DecisionTreeClassifier(ClassifierMixin, BaseEstimator):
         """The majority class of the leaf that x reaches, argmax_k p(k | x) = argmax_k N_tk
         (dividing by n_t keeps the order; ties: the lowest k, as np.argmax)."""
         leaf = self.apply(X)  # checks that the tree is fitted
-        return self.classes_[np.argmax(self.tree_.class_count[leaf], axis=1)]
+        return self.classes_[self.tree_.majority.take(leaf)]
 
     def get_depth(self):
         """The depth of the deepest leaf (a one-leaf tree: 0)."""
