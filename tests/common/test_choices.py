@@ -73,7 +73,7 @@ def test_a_choice_without_a_group_is_checked_at_composition_too(week, key, enum)
 
 
 def test_each_enum_names_exactly_what_its_code_runs():
-    from projects.week1_pca.pipeline import SKLEARN_SOLVER
+    from projects.week1_pca.pca import SKLEARN_SOLVER, SOLVERS
     from projects.week2_spam.spam_filter import MODELS, REFERENCE_MODELS
     from projects.week3_regression.pipeline import TRAINERS
     from projects.week4_tree_search.search import METRICS
@@ -82,7 +82,7 @@ def test_each_enum_names_exactly_what_its_code_runs():
     def names(week, enum):
         return {member.value for member in enum_of(week, enum)}
 
-    assert names("week1", "Solver") == set(SKLEARN_SOLVER)
+    assert names("week1", "Solver") == set(SOLVERS) == set(SKLEARN_SOLVER)
     assert names("week2", "Model") == set(MODELS) == set(REFERENCE_MODELS)
     assert names("week3", "Optimizer") == set(TRAINERS)
     assert names("week4", "Criterion") == set(IMPURITY)
