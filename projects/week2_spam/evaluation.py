@@ -17,11 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from sklearn import metrics as skm
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
+from projects.week2_spam.calibration import CALIBRATORS
 from projects.week2_spam.data import POSITIVE
+from projects.week2_spam.spam_filter import spam_log_odds
 
 THRESHOLD = 0.5  # predict spam when P(spam | x) > 1/2: the Bayes decision for 0-1 loss
 
@@ -154,3 +157,32 @@ def cross_validate(build, texts, labels, *, folds: int, seed: int) -> OutOfSampl
         "sklearn_undefined_posteriors": float(np.sum(~result.reference_defined)),
     }
     return result
+
+
+def rows(X, index):
+    """X[index]: a list of the texts for a 1-D array of texts (what the vectorizer reads)."""
+    return list(X[index]) if X.ndim == 1 else X[index]
+
+
+def duplicate_groups(texts) -> np.ndarray:
+    """One group id per distinct text: copies of a message share theirs."""
+    return pd.factorize(np.asarray(texts, dtype=object))[0]
+
+
+def out_of_fold_log_odds(make_filter, X, labels, *, groups, folds: int, seed: int) -> np.ndarray:
+    """z_j of each message from a filter fitted on the other folds (a group stays in one fold).
+
+    ``make_filter()``: a fresh unfitted filter. Folds: ``StratifiedGroupKFold`` (shuffled,
+    seeded), so a duplicate never scores a filter that trained on its copy.
+    """
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    z = np.empty(len(labels))
+    for train, test in splitter.split(X, labels, groups):
+        z[test] = spam_log_odds(make_filter().fit(rows(X, train), labels[train]), rows(X, test))
+    return z
+
+
+def fit_calibration(make_filter, X, labels, *, groups, method: str, folds: int, seed: int):
+    """The ``method`` map (``calibration.CALIBRATORS``) fitted on out-of-fold log-odds of X."""
+    z = out_of_fold_log_odds(make_filter, X, labels, groups=groups, folds=folds, seed=seed)
+    return CALIBRATORS[method](z, labels == POSITIVE)

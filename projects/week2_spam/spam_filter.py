@@ -107,6 +107,17 @@ def spam_probability(spam_filter: Pipeline, texts) -> np.ndarray:
     return spam_filter.predict_proba(texts)[:, column]
 
 
+def spam_log_odds(spam_filter, texts) -> np.ndarray:
+    """z = log P(spam | x) - log P(ham | x) for each text, from ``predict_log_proba``.
+
+    Exact where P(spam) rounds to 1.0 (z = 40 and z = 400 both give p = 1.0 in float64);
+    +-inf only where a posterior is exactly 0 (alpha = 0).
+    """
+    log_p = spam_filter.predict_log_proba(texts)
+    spam = list(spam_filter.classes_).index(POSITIVE)
+    return log_p[:, spam] - log_p[:, 1 - spam]
+
+
 # -- storage without pickle ------------------------------------------------------------------
 
 
