@@ -152,6 +152,19 @@ def roc_curves(ax, curves: dict[str, tuple[np.ndarray, np.ndarray, float]]) -> N
     ax.legend(loc="lower right")
 
 
+def reliability_diagram(ax, counts_ax, table: pd.DataFrame) -> None:
+    """Observed spam rate against mean predicted P(spam) per bin, one curve per filter; the
+    messages in each bin below (log scale). ``table``: filter, predicted, observed, messages."""
+    for name, curve in table.groupby("filter", sort=False):
+        ax.plot(curve["predicted"], curve["observed"], marker="o", label=name)
+        counts_ax.plot(curve["predicted"], curve["messages"], marker="o", label=name)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="calibrated")
+    ax.set(ylabel="observed spam rate", title="Reliability diagram (10 bins of P(spam))")
+    ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01))
+    ax.legend(loc="upper left")
+    counts_ax.set(xlabel="mean predicted P(spam) in the bin", ylabel="messages", yscale="log")
+
+
 def precision_recall_curves(
     ax, curves: dict[str, tuple[np.ndarray, np.ndarray, float]], prevalence: float | None = None
 ) -> None:

@@ -392,6 +392,12 @@ def test_unknown_labels_fail_the_run_with_the_line(tmp_path, tracking_uri, runs_
         ),
         ("data.test_size=1.5", r"data.test_size must be in \(0, 1\), got 1.5"),
         ("model.alpha=-1", r"model.alpha must be >= 0, got -1"),
+        (
+            "calibration.method=platt",
+            r"calibration.method must be one of \['isotonic', 'none', 'temperature'\], "
+            r"got 'platt'",
+        ),
+        ("calibration.folds=1", r"calibration.folds must be >= 2 \(the log-odds .*\), got 1"),
     ],
 )
 def test_bad_settings_fail_the_run(override, message, tracking_uri, runs_of):
@@ -421,3 +427,38 @@ def test_complement_model_runs_without_explanations(tracking_uri, runs_of):
     [run] = runs_of("week2")
     assert run.info.status == "FINISHED"
     assert run.data.tags["explanations"] == "not available for ComplementNaiveBayes"
+
+
+@pytest.mark.slow  # a whole cross-validated run: 3 x (3 + 1) fits of our filter, 6 of sklearn's
+@needs_corpus
+def test_cv_with_temperature_logs_grouped_and_calibrated_scores_and_the_reliability_table(
+    tmp_path, tracking_uri, runs_of
+):
+    corpus = Path(os.environ["MATH4ML_DATA_MIRROR"]) / "sms_spam" / "SMSSpamCollection"
+    data = tmp_path / "messages.tsv"  # the first 600 messages: a small corpus, both classes
+    data.write_text("\n".join(corpus.read_text(encoding="utf-8").split("\n")[:600]) + "\n")
+    cfg = compose_config(
+        "week2",
+        f"data.path={data}",
+        "eval=cv",
+        "cv_folds=3",
+        "calibration.method=temperature",
+        "calibration.folds=3",
+        *NO_FIGURES,
+        f"tracking.uri={tracking_uri}",
+    )
+    run_tracked(cfg, "week2", pipeline.run)
+    [run] = runs_of("week2")
+    assert run.info.status == "FINISHED"
+    m = run.data.metrics
+    for name in ("mcc", "log_loss", "brier", "saturated_share"):
+        assert f"cv_grouped_{name}_mean" in m
+        assert f"calibrated_cv_{name}_mean" in m
+    assert m["calibration_temperature"] > 1  # naive Bayes is overconfident: T softens it
+    assert m["calibrated_cv_log_loss_pooled"] < m["cv_log_loss_pooled"]
+    assert m["calibrated_cv_mcc_pooled"] == m["cv_mcc_pooled"]  # the sign of z is kept
+    path = runs_of.client.download_artifacts(run.info.run_id, "tables/reliability.json", tmp_path)
+    table = json.loads(Path(path).read_text())
+    rows = [dict(zip(table["columns"], row, strict=True)) for row in table["data"]]
+    for name in ("ours", "scikit-learn", "ours, calibrated"):
+        assert sum(r["messages"] for r in rows if r["filter"] == name) == 600
