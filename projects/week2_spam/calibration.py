@@ -169,11 +169,13 @@ def pool_adjacent_violators(y: np.ndarray, weight: np.ndarray) -> np.ndarray:
 def fit_isotonic(z: np.ndarray, is_spam: np.ndarray) -> Isotonic:
     """Isotonic regression of the labels on the log-odds: ties of z pooled first (mean y).
 
-    Infinite z (alpha = 0) are left out of the fit and predicted as the end values.
+    Only the order of z matters to the fit, so z = +-inf (alpha = 0) take part as the
+    outermost knots, one unit beyond the finite ones; predicted, they get the end values.
     """
-    finite = np.isfinite(z)
-    knots, inverse, ties = np.unique(z[finite], return_inverse=True, return_counts=True)
-    mean_y = np.bincount(inverse, weights=is_spam[finite].astype(np.float64)) / ties
+    finite = z[np.isfinite(z)]
+    low, high = (finite.min() - 1, finite.max() + 1) if finite.size else (-1.0, 1.0)
+    knots, inverse, ties = np.unique(np.clip(z, low, high), return_inverse=True, return_counts=True)
+    mean_y = np.bincount(inverse, weights=is_spam.astype(np.float64)) / ties
     return Isotonic(knots, pool_adjacent_violators(mean_y, ties.astype(np.float64)))
 
 

@@ -122,3 +122,18 @@ def test_isotonic_is_scikit_learns_isotonic_regression(seed):
     # alpha = 0's infinite log-odds (which scikit-learn's predict refuses): the end values
     ends = fitted.predict(np.array([-np.inf, np.inf]))
     np.testing.assert_array_equal(ends, reference.predict([z.min(), z.max()]))
+
+
+def test_isotonic_ranks_infinite_log_odds_beyond_the_finite_ones():
+    # alpha = 0: a token seen only in spam gives z = +inf. Such messages are the most spammy
+    # of all, and the fit must see them so: here they are all spam, the finite ones mixed.
+    z = np.array([-np.inf, -np.inf, -3.0, -1.0, 0.5, 2.0, np.inf, np.inf, np.inf])
+    y = np.array([False, False, False, True, False, True, True, True, True])
+    fitted = calibration.fit_isotonic(z, y)
+    finite = np.isfinite(z)
+    reference = IsotonicRegression().fit(np.where(finite, z, np.sign(z) * 10), y.astype(float))
+    np.testing.assert_allclose(
+        fitted.predict(z), reference.predict(np.clip(z, -10, 10)), atol=1e-12
+    )
+    assert fitted.predict(np.array([np.inf]))[0] == 1.0
+    assert fitted.predict(np.array([-np.inf]))[0] == 0.0
