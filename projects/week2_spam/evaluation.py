@@ -247,6 +247,16 @@ def out_of_fold_log_odds(make_filter, X, labels, *, groups, folds: int, seed: in
 
 
 def fit_calibration(make_filter, X, labels, *, groups, method: str, folds: int, seed: int):
-    """The ``method`` map (``calibration.CALIBRATORS``) fitted on out-of-fold log-odds of X."""
+    """The ``method`` map (``calibration.CALIBRATORS``) fitted on out-of-fold log-odds of X.
+
+    Each class needs a message in every fold: ValueError naming ``calibration.folds`` if not.
+    """
+    smallest = pd.Series(labels).value_counts().min()
+    if smallest < folds:
+        raise ValueError(
+            f"calibration.folds={folds}: a training part holds only {smallest} messages of one "
+            f"class, too few for {folds} folds; set calibration.folds <= {max(smallest, 2)} or "
+            f"give more messages"
+        )
     z = out_of_fold_log_odds(make_filter, X, labels, groups=groups, folds=folds, seed=seed)
     return CALIBRATORS[method](z, labels == POSITIVE)

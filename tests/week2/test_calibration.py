@@ -137,3 +137,13 @@ def test_isotonic_ranks_infinite_log_odds_beyond_the_finite_ones():
     )
     assert fitted.predict(np.array([np.inf]))[0] == 1.0
     assert fitted.predict(np.array([-np.inf]))[0] == 0.0
+
+
+def test_too_few_messages_of_a_class_for_the_calibration_folds_is_one_line_naming_the_key():
+    X, y = counts_data(n=40)
+    y[:] = "ham"
+    y[:3] = "spam"  # 3 spam messages cannot fill 5 folds
+    with pytest.raises(ValueError, match=r"^calibration.folds=5: .* only 3 messages of one class"):
+        fit_calibration(
+            MultinomialNaiveBayes, X, y, groups=np.arange(40), method="temperature", folds=5, seed=0
+        )
