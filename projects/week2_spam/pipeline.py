@@ -100,11 +100,22 @@ def run(cfg: DictConfig) -> float:
     with step("explain misclassified messages"):
         log_explanations(result, cfg.explain)
     with step("log the filter as an MLflow model"):
-        # holdout: the filter the test metrics describe; cv: one trained on every message
-        final = result.filters[0] if cfg.eval == "holdout" else build()[0].fit(list(texts), labels)
-        log_model(final)
+        log_model(*final_filter(cfg, build, result, texts, labels))
     headline = "cv_mcc_mean" if cfg.eval == "cv" else "test_mcc"
     return result.metrics[headline]
+
+
+def final_filter(cfg: DictConfig, build, result: evaluation.OutOfSample, texts, labels):
+    """(The filter to log, its calibration map or None).
+
+    holdout: the filter the test metrics describe, and its map; cv: one trained on every
+    message, and a map fitted on out-of-fold log-odds of every message.
+    """
+    if cfg.eval == "holdout":
+        return result.filters[0], next(iter(result.calibrators), None)
+    calibrate = calibration_fitter(cfg.calibration, lambda: build()[0], cfg.seed)
+    final = build()[0].fit(list(texts), labels)
+    return final, calibrate(texts, labels) if calibrate is not None else None
 
 
 def check_settings(cfg: DictConfig) -> None:
@@ -176,8 +187,8 @@ def calibration_note(settings: DictConfig) -> str:
     """The run's tag ``calibration``: what the calibrated_* scores are, and what is not."""
     return (
         f"{settings.method}: calibrated_* score P(spam) mapped from out-of-fold log-odds "
-        f"({settings.folds} folds of each training part); the other scores, the figures but "
-        f"the reliability diagram, and the logged model are of the uncalibrated filter"
+        f"({settings.folds} folds of each training part), and so does the logged model; the "
+        f"other scores and the figures but the reliability diagram are uncalibrated"
     )
 
 
@@ -512,14 +523,15 @@ def serving_requirements() -> list[str]:
     return [f"{name}=={metadata.version(name)}" for name in SERVING_DISTRIBUTIONS]
 
 
-def log_model(spam_filter) -> None:
+def log_model(spam_filter, calibrator=None) -> None:
     """The fitted filter as an MLflow model (code + JSON/.npy files, no pickle): text -> P(spam).
 
-    The signature comes from the type hints of ``serving.SpamFilterModel.predict`` (MLflow
+    With a ``calibrator`` (``calibration.method``) the model serves calibrated P(spam). The
+    signature comes from the type hints of ``serving.SpamFilterModel.predict`` (MLflow
     checks them on the input example); logging checks the example is served as well.
     """
     with tempfile.TemporaryDirectory() as folder, quiet("mlflow.models.signature"):
-        save_filter(spam_filter, Path(folder) / "filter")
+        save_filter(spam_filter, Path(folder) / "filter", calibrator)
         mlflow.pyfunc.log_model(
             name=MODEL_NAME,
             python_model=str(SERVING_CODE),

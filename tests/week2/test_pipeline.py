@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from hydra.errors import ConfigCompositionException
 from common.paths import REPO_ROOT
 from common.tracking import EXIT_FAILED, run_tracked
 from projects.week2_spam import cli, config, pipeline  # noqa: F401  (config registers the schema)
+from projects.week2_spam.calibration import Isotonic, Temperature
 from tests.test_curriculum import logged_names
 from tests.weeks import compose_config, run_in_own_store
 
@@ -182,6 +184,41 @@ def test_logging_the_model_says_no_routine_info_and_the_model_predicts(tmp_path,
     model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/{pipeline.MODEL_NAME}")
     assert str(model.metadata.signature.inputs) == "[string (required)]"
     np.testing.assert_array_equal(model.predict(texts), spam_filter.predict_proba(texts)[:, 1])
+
+
+@pytest.mark.parametrize(
+    "calibrator",
+    [
+        Temperature(0.05),
+        Isotonic(np.array([-40.0, 0.0, 40.0]), np.array([0.1, 0.3, 0.8])),
+    ],
+)
+def test_a_calibrated_run_logs_a_model_that_serves_the_calibrated_probability(
+    tmp_path, tracking_uri, calibrator, capsys
+):
+    import mlflow
+
+    from projects.week2_spam.spam_filter import build_filter, spam_log_odds
+
+    cfg = compose_config("week2", "features.char_ngrams=null")
+    texts = ["WIN a FREE prize now", "see you at lunch", "Claim your cash prize", "ok, call me"]
+    spam_filter = build_filter(cfg.features, cfg.model).fit(texts, ["spam", "ham", "spam", "ham"])
+    mlflow.set_tracking_uri(tracking_uri)
+    experiment = mlflow.MlflowClient().create_experiment(
+        "week2-model", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    with mlflow.start_run(experiment_id=experiment) as run:
+        pipeline.log_model(spam_filter, calibrator)
+    uri = f"runs:/{run.info.run_id}/{pipeline.MODEL_NAME}"
+    served = mlflow.pyfunc.load_model(uri)
+    expected = calibrator.predict(spam_log_odds(spam_filter, texts))
+    np.testing.assert_array_equal(served.predict(texts), expected)
+    loaded = served.unwrap_python_model().calibrator  # stored as JSON and .npy, no pickle
+    assert type(loaded) is type(calibrator)
+    for name, value in dataclasses.asdict(calibrator).items():
+        np.testing.assert_array_equal(getattr(loaded, name), value)
+    cli.predict(texts[0], uri, tracking_uri)
+    assert capsys.readouterr().out.splitlines()[-1].endswith(f"P(spam | text) = {expected[0]:.4f}")
 
 
 @needs_corpus
@@ -462,3 +499,8 @@ def test_cv_with_temperature_logs_grouped_and_calibrated_scores_and_the_reliabil
     rows = [dict(zip(table["columns"], row, strict=True)) for row in table["data"]]
     for name in ("ours", "scikit-learn", "ours, calibrated"):
         assert sum(r["messages"] for r in rows if r["filter"] == name) == 600
+    import mlflow  # the logged filter (trained on all 600) serves temperature-scaled P(spam)
+
+    served = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/{pipeline.MODEL_NAME}")
+    assert isinstance(served.unwrap_python_model().calibrator, Temperature)
+    assert run.data.tags["calibration"].startswith("temperature: calibrated_* score")
