@@ -45,6 +45,12 @@ class ModelConfig:
 
 
 @dataclass
+class CalibrationConfig:
+    method: str = "none"  # none | temperature: sigmoid(z / T) | isotonic: monotone map of z
+    folds: int = 5  # out-of-fold log-odds z of the training messages, to fit the map on
+
+
+@dataclass
 class ExplainConfig:
     n_misclassified: int = 3  # misclassified test messages explained token by token
     n_tokens: int = 15  # most spam- and ham-indicative tokens shown
@@ -57,6 +63,7 @@ class Week2Config(BaseConfig):
     model: ModelConfig = field(default_factory=ModelConfig)
     eval: Evaluation = Evaluation.holdout
     cv_folds: int = 10  # k for eval=cv
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     drill_samples: int = 10_000  # draws per distribution in the probability drills
 
