@@ -44,9 +44,17 @@ class ModelConfig:
     alpha: float = 0.01  # Lidstone pseudo-count; 1: Laplace, 0: the unsmoothed MLE
 
 
+class Calibration(StrEnum):
+    """How P(spam) is recalibrated from the filter's log-odds z (calibration.py)."""
+
+    none = "none"  # the filter's own P(spam)
+    temperature = "temperature"  # sigmoid(z / T), T fitted on out-of-fold z
+    isotonic = "isotonic"  # a monotone step map of z (pool-adjacent-violators)
+
+
 @dataclass
 class CalibrationConfig:
-    method: str = "none"  # none | temperature: sigmoid(z / T) | isotonic: monotone map of z
+    method: Calibration = Calibration.none
     folds: int = 5  # out-of-fold log-odds z of the training messages, to fit the map on
 
 
