@@ -358,32 +358,38 @@ def chunk_scorer(impurity, n_classes, chunk):
     return scores
 
 
-def best_splits_grouped(increases, order, y_index, counts, impurity, min_samples_leaf):
-    """``best_splits`` with the same arguments and the very same results, at a cost per
-    position, not per feature, level or class.
+def laid_end_to_end(counts, group, min_samples_leaf, index_dtype):
+    """The positions of ``group`` copies of a level (node class counts (K, n_open)) laid end
+    to end, as one level of group x n_open segments: each segment's ``start``, the segment
+    of each position, whether a split there ``fits`` (min_samples_leaf on each side), its
+    ``sizes`` (n_L, n_R) as float64, ``before`` (the class counts of the earlier segments,
+    subtracted from a cumulative sum along all positions) and the segment's N_tk.
+    """
+    tiled = np.tile(counts, group)  # N_tk of the copies of the level's nodes
+    size = tiled.sum(axis=0).astype(np.intp)
+    start = np.cumsum(size) - size
+    node = np.repeat(np.arange(len(size)), size)  # the segment of each position
+    n_left = np.arange(1, size.sum() + 1) - start[node]
+    n_right = size[node] - n_left
+    fits = (n_left >= min_samples_leaf) & (n_right >= min_samples_leaf)  # n_R > 0
+    sizes = np.stack([n_left, n_right]).astype(np.float64)
+    before = (np.cumsum(tiled, axis=1) - tiled).astype(index_dtype)[:, node]
+    return start, node, fits, sizes, before, tiled[:, node]
 
-    - The positions of a group of G features are laid end to end, as one level of G n_open
-      nodes (the open nodes, G times over): one call of each step serves G features, so a
-      level of few samples (wide data, deep levels) costs its positions, not d steps.
-    - The split scores are computed CHUNK_ENTRIES / K positions at a time, not SCORE_CHUNK:
-      with many classes the K x chunk temporaries of the impurity stay in the cache instead
-      of going to memory and back for each step.
-    Every position is scored by the same calls on the same numbers as in ``best_splits``.
+
+def best_splits_grouped(increases, order, y_index, counts, impurity, min_samples_leaf):
+    """``best_splits``, the same arguments and results: G features' positions are laid end to
+    end (``laid_end_to_end``), so one call of each step serves G features of a small level
+    (wide data, deep levels), and they are scored CHUNK_ENTRIES / K at a time, so that with
+    many classes the K x chunk numbers stay in the cache. Every position is scored by the
+    same operations on the same numbers as in ``best_splits``.
     """
     n_features, m = order.shape
     n_classes, n_open = counts.shape
     group = max(1, min(n_features, GROUP_POSITIONS // m))
-    tiled = np.tile(counts, group)  # N_tk of the G copies of the level's nodes
-    size = tiled.sum(axis=0).astype(np.intp)
-    start = np.cumsum(size) - size
-    node = np.repeat(np.arange(group * n_open), size)  # the (copy, node) of each position
-    n_left = np.arange(1, group * m + 1) - start[node]
-    n_right = size[node] - n_left
-    fits = (n_left >= min_samples_leaf) & (n_right >= min_samples_leaf)  # n_R > 0
-    sizes = np.stack([n_left, n_right]).astype(np.float64)  # (n_L, n_R) of each position
-    del n_left, n_right
-    before = (np.cumsum(tiled, axis=1) - tiled).astype(order.dtype)[:, node]  # earlier segments
-    node_counts = tiled[:, node]  # N_tk at each position, shape (K, G m)
+    start, node, fits, sizes, before, node_counts = laid_end_to_end(
+        counts, group, min_samples_leaf, order.dtype
+    )
     chunk = max(1, CHUNK_ENTRIES // n_classes)
     scores, work = chunk_scorer(impurity, n_classes, chunk), np.empty((n_classes, chunk))
 
