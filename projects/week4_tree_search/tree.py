@@ -322,20 +322,20 @@ def chunked_split_scores(counts_left, counts, impurity, out):
     return out
 
 
-GROUP_POSITIONS = 1 << 16  # a level's positions of several features, searched at once
+GROUP_POSITIONS = 1 << 14  # a level's positions of several features, searched at once
 CHUNK_ENTRIES = 1 << 15  # class counts (K x positions) scored at once: they stay in cache
 
 
-def entropy_split_scores(counts_left, counts, sizes, work):
+def entropy_split_scores(counts_left, counts, work):
     """``split_scores(counts_left, counts, entropy_of_counts)`` computed in the buffers ``work``
-    (two float64 arrays of the counts' shape (K, m)) instead of new K x m temporaries, with
-    ``sizes`` = (n_L, n_R) of each position given (exact, as their float64 sums are): the
+    (two float64 arrays of the counts' shape (K, m)) instead of new K x m temporaries: the
     same operations in the same order on the same numbers, so the very same scores.
     """
     counts_right, logs = work
     np.subtract(counts, counts_left, out=counts_right)
     score = 0.0
-    for side, n in zip((counts_left, counts_right), sizes, strict=True):
+    for side in (counts_left, counts_right):
+        n = side.sum(axis=0)  # n_L, then n_R
         np.log2(np.maximum(side, 1, out=logs), out=logs)
         np.multiply(side, np.subtract(np.log2(n), logs, out=logs), out=logs)
         score = score + n * (logs.sum(axis=0) / n)  # n I(t) with I = entropy_of_counts
@@ -343,17 +343,16 @@ def entropy_split_scores(counts_left, counts, sizes, work):
 
 
 def chunk_scorer(impurity, n_classes, chunk):
-    """scores(counts_left, counts, sizes) -> n_L I(t_L) + n_R I(t_R) of up to ``chunk``
-    positions, ``sizes`` = (n_L, n_R): ``entropy_split_scores`` in buffers made once for the
-    entropy, unless a learner's version of an exercise it stands for is chosen;
-    ``split_scores`` otherwise."""
+    """scores(counts_left, counts) -> n_L I(t_L) + n_R I(t_R) of up to ``chunk`` positions:
+    ``entropy_split_scores`` in buffers made once for the entropy, unless a learner's version
+    of an exercise it stands for is chosen; ``split_scores`` otherwise."""
     exercises = (entropy_of_counts, split_scores)
     if impurity is not entropy_of_counts or any(map(learner_version_chosen, exercises)):
-        return lambda counts_left, counts, sizes: split_scores(counts_left, counts, impurity)
+        return lambda counts_left, counts: split_scores(counts_left, counts, impurity)
     work = np.empty((2, n_classes, chunk))
 
-    def scores(counts_left, counts, sizes):
-        return entropy_split_scores(counts_left, counts, sizes, work[:, :, : counts.shape[1]])
+    def scores(counts_left, counts):
+        return entropy_split_scores(counts_left, counts, work[:, :, : counts.shape[1]])
 
     return scores
 
@@ -361,8 +360,8 @@ def chunk_scorer(impurity, n_classes, chunk):
 def laid_end_to_end(counts, group, min_samples_leaf, index_dtype):
     """The positions of ``group`` copies of a level (node class counts (K, n_open)) laid end
     to end, as one level of group x n_open segments: each segment's ``start``, the segment
-    of each position, whether a split there ``fits`` (min_samples_leaf on each side), its
-    ``sizes`` (n_L, n_R) as float64, ``before`` (the class counts of the earlier segments,
+    of each position, whether a split there ``fits`` (min_samples_leaf on each side),
+    ``before`` (the class counts of the earlier segments,
     subtracted from a cumulative sum along all positions) and the segment's N_tk.
     """
     tiled = np.tile(counts, group)  # N_tk of the copies of the level's nodes
@@ -370,11 +369,10 @@ def laid_end_to_end(counts, group, min_samples_leaf, index_dtype):
     start = np.cumsum(size) - size
     node = np.repeat(np.arange(len(size)), size)  # the segment of each position
     n_left = np.arange(1, size.sum() + 1) - start[node]
-    n_right = size[node] - n_left
-    fits = (n_left >= min_samples_leaf) & (n_right >= min_samples_leaf)  # n_R > 0
-    sizes = np.stack([n_left, n_right]).astype(np.float64)
+    fits = (n_left >= min_samples_leaf) & (size[node] - n_left >= min_samples_leaf)  # n_R > 0
+    del n_left
     before = (np.cumsum(tiled, axis=1) - tiled).astype(index_dtype)[:, node]
-    return start, node, fits, sizes, before, tiled[:, node]
+    return start, node, fits, before, tiled[:, node]
 
 
 def best_splits_grouped(increases, order, y_index, counts, impurity, min_samples_leaf):
@@ -387,10 +385,10 @@ def best_splits_grouped(increases, order, y_index, counts, impurity, min_samples
     n_features, m = order.shape
     n_classes, n_open = counts.shape
     group = max(1, min(n_features, GROUP_POSITIONS // m))
-    start, node, fits, sizes, before, node_counts = laid_end_to_end(
+    start, node, fits, before, node_counts = laid_end_to_end(
         counts, group, min_samples_leaf, order.dtype
     )
-    chunk = max(1, CHUNK_ENTRIES // n_classes)
+    chunk = max(1, min(CHUNK_ENTRIES // n_classes, group * m))  # buffers no larger than needed
     scores, work = chunk_scorer(impurity, n_classes, chunk), np.empty((n_classes, chunk))
 
     score = np.empty((n_features, n_open))
@@ -407,7 +405,7 @@ def best_splits_grouped(increases, order, y_index, counts, impurity, min_samples
             at = slice(low, min(low + chunk, cut))
             left = np.subtract(cumulative[:, at], before[:, at], out=work[:, : at.stop - low])
             with np.errstate(divide="ignore", invalid="ignore"):  # n_R = 0 at a node's end
-                total[at] = scores(left, node_counts[:, at], sizes[:, at])
+                total[at] = scores(left, node_counts[:, at])
         total[~(fits[:cut] & increases[rows].ravel())] = np.inf  # between distinct values
         minima, last = first_argmin(total, start[:nodes], segment)
         score[rows] = minima.reshape(g, n_open)
