@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from common.liveness import HOST_TAG, PID_TAG, is_stale
-from common.paths import REPO_ROOT
 from common.server import ServerUnreachable
 from common.store import StoreUnusable, check_usable
 from common.tracking import HEADLINE, HEADLINE_METRIC_TAG, ranks_higher, resolve_tracking_uri
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
     from mlflow.entities import Run
     from mlflow.tracking import MlflowClient
 
-PROJECTS_DIR = REPO_ROOT / "projects"
 SHORT_ID = 8  # characters of a run id shown (and accepted by `make reproduce`)
 PARENT_TAG = "mlflow.parentRunId"  # set by MLflow on the child runs of a sweep
 REPRODUCES_TAG = "reproduces"  # set by common.reproduce on a reproduction
@@ -39,24 +37,30 @@ MAX_CELL = 40  # characters of a name or param value shown
 PAGE = 1000  # runs per search request
 
 
-def week_packages() -> dict[str, str]:
-    """``{"week1": "projects.week1_pca", ...}``: each ``projects/week<N>_*`` with a ``__main__``."""
-    packages = {}
-    for folder in PROJECTS_DIR.glob("week*_*"):
-        number = re.fullmatch(r"week(\d+)_\w+", folder.name)
-        if number and (folder / "__main__.py").is_file():
-            packages[f"week{int(number[1])}"] = f"projects.{folder.name}"
-    return dict(sorted(packages.items(), key=lambda item: int(item[0].removeprefix("week"))))
+def natural_key(name: str) -> list:
+    """``week2`` before ``week10``: digits compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def parse_week(week: str) -> str:
-    """``"2"`` or ``"week2"`` -> ``"week2"``, if a week package exists."""
-    name = f"week{week}" if week.isdigit() else week
-    weeks = week_packages()
-    if name not in weeks:
-        known = ", ".join(w.removeprefix("week") for w in weeks)
-        raise ValueError(f"no week {week!r}: the weeks are {known}")
-    return name
+def logged_weeks(runs: list[Run]) -> list[str]:
+    """The weeks ``runs`` name (their ``week`` tag, as ``run_tracked`` logs it), in order."""
+    weeks = {run.data.tags["week"] for run in runs if run.data.tags.get("week")}
+    return sorted(weeks, key=natural_key)
+
+
+def resolve_week(given: str, weeks: list[str], where: str, of: str = "runs") -> str:
+    """The week of ``weeks`` that ``given`` names: itself, or its number (``2`` for ``week2``).
+
+    ``weeks`` are the weeks of the ``of`` in the store ``where``; none matching is a one-line
+    error that names them.
+    """
+    if given in weeks:
+        return given
+    numbered = [week for week in weeks if re.fullmatch(rf"\D*0*{re.escape(given)}", week)]
+    if given.isdigit() and len(numbered) == 1:
+        return numbered[0]
+    logged = f"the weeks with {of} are {', '.join(weeks)}" if weeks else f"it holds no {of}"
+    raise ValueError(f"no week {given!r} in {where}: {logged}")
 
 
 def open_store(tracking_uri: str) -> MlflowClient:
@@ -82,9 +86,13 @@ def search_all(client: MlflowClient, filter_string: str) -> list[Run]:
             return found
 
 
-def fetch_runs(client: MlflowClient, week: str) -> list[Run]:
-    """The runs tagged ``week``, plus the sweep parents of any of them."""
-    runs = search_all(client, f"tags.week = '{week}'")
+def fetch_runs(client: MlflowClient, week: str, logged: list[Run] | None = None) -> list[Run]:
+    """The runs tagged ``week`` (of ``logged``, else searched), plus the sweep parents of any
+    of them."""
+    if logged is None:
+        runs = search_all(client, f"tags.week = '{week}'")
+    else:
+        runs = [run for run in logged if run.data.tags.get("week") == week]
     listed = {run.info.run_id for run in runs}
     parents = {run.data.tags.get(PARENT_TAG) for run in runs} - listed - {None}
     return runs + [client.get_run(parent) for parent in sorted(parents)]
@@ -164,20 +172,19 @@ def render(table: pd.DataFrame) -> str:
 
 
 def describe_week(
-    client: MlflowClient,
+    runs: list[Run],
     tracking_uri: str,
     week: str,
     metrics: tuple[str, ...] = (),
     status: str | None = None,
     limit: int | None = None,
 ) -> str:
-    """The heading and the table of ``week``, or one line saying there is nothing to show."""
-    runs = fetch_runs(client, week)
+    """The heading and the table of ``week``'s ``runs``, or one line saying there is none."""
     if status:
         runs = [run for run in runs if run.info.status == status]
     which = f"{status} {week}" if status else week
     if not runs:
-        return f"no {which} runs in {tracking_uri}; start one with `make {week}`"
+        return f"no {which} runs in {tracking_uri}"
     table = runs_table(runs, week, metrics)
     shown = table if limit is None else table.head(limit)
     order = "higher" if ranks_higher(run.data.tags for run in runs) else "lower"
@@ -192,11 +199,11 @@ def describe_week(
     return f"{heading}\n{render(shown)}"
 
 
-def close_stale(client: MlflowClient, weeks: list[str]) -> list[str]:
+def close_stale(client: MlflowClient, weeks: list[str], logged: list[Run]) -> list[str]:
     """End every stale run of ``weeks`` (RUNNING, its process gone) as KILLED; one line each."""
     closed = []
     for week in weeks:
-        for run in fetch_runs(client, week):
+        for run in fetch_runs(client, week, logged):
             tags = run.data.tags
             if not is_stale(run.info.status, tags):
                 continue
@@ -213,7 +220,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m common.runs",
         description="Logged runs of a week as a table: differing params and headline, best first.",
     )
-    parser.add_argument("--week", help="2 or week2 (default: every week, one table each)")
+    parser.add_argument(
+        "--week", help="week2, or 2 (default: every week the store holds, one table each)"
+    )
     parser.add_argument(
         "--metrics",
         default="",
@@ -240,20 +249,25 @@ def main(argv: list[str] | None = None) -> None:
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     metrics = tuple(name.strip() for name in args.metrics.split(",") if name.strip())
     try:
-        weeks = [parse_week(args.week)] if args.week else list(week_packages())
         client = open_store(tracking_uri)
+        logged = search_all(client, "")
+        weeks = logged_weeks(logged)
+        if args.week:
+            weeks = [resolve_week(args.week, weeks, tracking_uri)]
     except (ValueError, StoreUnusable, ServerUnreachable) as error:
         sys.exit(f"runs: {error}")
+    if not weeks:
+        print(f"no runs in {tracking_uri} yet: run a week first (`make help` lists them)")
+        return
     if args.close_stale:
-        closed = close_stale(client, weeks)
+        closed = close_stale(client, weeks, logged)
         print("\n".join(closed) if closed else "no stale runs: every RUNNING run has its process")
         return
-    print(
-        "\n\n".join(
-            describe_week(client, tracking_uri, week, metrics, args.status, args.limit)
-            for week in weeks
-        )
-    )
+    tables = []
+    for week in weeks:
+        runs = fetch_runs(client, week, logged)
+        tables.append(describe_week(runs, tracking_uri, week, metrics, args.status, args.limit))
+    print("\n\n".join(tables))
 
 
 if __name__ == "__main__":
