@@ -275,3 +275,24 @@ def test_warnings_name_the_code_libraries_and_settings_that_differ():
         "warning: library versions differ: numpy 2.4.6 -> 2.5.0",
         "warning: the resolved config differs (a default changed since?): seed 0 -> 1",
     ]
+
+
+def test_the_entry_point_is_read_from_the_file_the_run_started(tmp_path):
+    def ran(source: str) -> Run:
+        return fake_run(tags={reproduce.SOURCE_TAG: source})
+
+    week3 = REPO_ROOT / "projects" / "week3_regression" / "__main__.py"
+    assert reproduce.entry_point(ran(str(week3))) == (REPO_ROOT, "projects.week3_regression")
+    moved = "/gone/checkout/projects/week3_regression/__main__.py"  # same package, here
+    assert reproduce.entry_point(ran(moved)) == (REPO_ROOT, "projects.week3_regression")
+    (tmp_path / "outer" / "inner").mkdir(parents=True)  # a package outside the repository
+    for folder in ("outer", "outer/inner"):
+        (tmp_path / folder / "__init__.py").touch()
+    outside = tmp_path / "outer" / "inner" / "__main__.py"
+    assert reproduce.entry_point(ran(str(outside))) == (tmp_path, "outer.inner")
+    with pytest.raises(reproduce.CannotReproduce, match="not by `python -m <package>`"):
+        reproduce.entry_point(ran("/usr/bin/pytest"))
+    with pytest.raises(reproduce.CannotReproduce, match="started by an unknown file"):
+        reproduce.entry_point(fake_run())
+    with pytest.raises(reproduce.CannotReproduce, match="no such package on this machine"):
+        reproduce.entry_point(ran("/gone/nowhere_pkg/__main__.py"))
