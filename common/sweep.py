@@ -19,6 +19,16 @@ job and after the last one returns:
 The parent ends FINISHED only if every planned job left a FINISHED child; KILLED if a job
 or the sweep was interrupted; FAILED otherwise, with the failed children named in the tag
 ``failed_children``. MLflow, pandas and matplotlib are imported only when a sweep runs.
+
+A sweep killed with SIGKILL (the OOM killer, a dropped shell) can close nothing. Its parent
+run records its process (:mod:`common.liveness`), so ``make runs`` shows it ``RUNNING
+(stale)``; and its jobs die with it: ``on_job_start`` starts, in each worker process that is
+a child of the sweep's (joblib's loky workers), a thread that checks every
+:data:`ORPHAN_POLL_S` that the worker's parent is still the sweep's process. Once it is not,
+the thread marks the worker's RUNNING child runs KILLED (tag ``error``) and ends the process:
+the jobs queued for it never start. (Not ``PR_SET_PDEATHSIG``: Linux sends that signal when
+the *thread* that started the worker ends, and loky starts replacement workers from its
+manager thread.)
 """
 
 from __future__ import annotations
@@ -28,6 +38,10 @@ import logging
 import math
 import os
 import signal
+import threading
+import time
+from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,11 +51,10 @@ from omegaconf import DictConfig, OmegaConf, flag_override
 
 from common import tracking
 from common.data import MIRROR_ENV
+from common.liveness import PID_TAG, owner_alive, process_tags
 from common.store import exit_if_unusable
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     import pandas as pd
     from mlflow.entities import Run
 
@@ -59,6 +72,7 @@ SEED_KEY = "seed"  # swept beside other keys: the parent reports each setting ov
 SEEDS_TABLE = "tables/sweep_seeds.json"  # per setting: n, mean, std, 95% interval
 RAY_LAUNCHER = "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
 FORWARDED_ENV = (tracking.PARENT_RUN_ENV, "MLFLOW_TRACKING_URI", MIRROR_ENV)  # to Ray workers
+ORPHAN_POLL_S = 0.5  # how often a sweep's worker checks that the sweep's process is its parent
 
 
 @dataclass(frozen=True)
@@ -318,6 +332,7 @@ def open_parent(sweep: Sweep, resume: bool) -> str:
         "hydra.sweep_dir": str(sweep.sweep_dir),
         **tracking.git_state(),
         **tracking.library_versions(),
+        **process_tags(),  # a SIGKILL'd sweep: `make runs` tells its parent is stale
     }
     tags = {key: value[: tracking.MAX_PARAM_LENGTH] for key, value in tags.items()}
     name = tracking.default_run_name(sweep.overrides)
@@ -466,12 +481,67 @@ def close_parent(sweep: Sweep, parent_run_id: str, completed: bool, stopped: boo
     return status
 
 
+WATCHDOG = threading.Event()  # set once this worker process watches its sweep's process
+
+
+def stop_orphaned_job(sweep: Sweep, parent_run_id: str, owner_pid: int) -> None:
+    """The sweep's process ``owner_pid`` is gone: mark this process's RUNNING child runs of
+    ``parent_run_id`` KILLED, with the reason as their ``error`` tag, and end this process.
+
+    A store that does not answer leaves them RUNNING; ``make runs`` shows them stale then.
+    """
+    from mlflow.tracking import MlflowClient
+
+    why = f"its sweep's process {owner_pid} is gone (killed?): the job was stopped"
+    log.error("%s; worker process %d exits", why, os.getpid())
+    with suppress(Exception):
+        client = MlflowClient(sweep.tracking_uri)
+        for run in find_children(client, sweep, parent_run_id):
+            if run.info.status == "RUNNING" and run.data.tags.get(PID_TAG) == str(os.getpid()):
+                client.set_tag(run.info.run_id, "error", why)
+                client.set_terminated(run.info.run_id, status="KILLED")
+    logging.shutdown()
+    os._exit(tracking.EXIT_TERMINATED)
+
+
+def watch_sweep_process(sweep: Sweep, parent_run_id: str, owner_pid: int) -> None:
+    """Wait while this worker's parent is the sweep's process, then stop the job."""
+    while os.getppid() == owner_pid:
+        time.sleep(ORPHAN_POLL_S)
+    stop_orphaned_job(sweep, parent_run_id, owner_pid)
+
+
+def die_with_sweep(sweep: Sweep, parent_run_id: str, owner: Mapping[str, str]) -> None:
+    """In a job's process: make it end with the sweep's process ``owner`` (its owner tags).
+
+    The sweep's own process (the basic launcher) is left alone, and so is a process that is
+    not its child while the sweep lives (a Ray worker). A worker whose parent is the sweep
+    is watched by a thread (once per process); one whose sweep is already gone (a job left
+    queued when the sweep was killed) stops before the job opens a run.
+    """
+    owner_pid = int(owner[PID_TAG])
+    if os.getpid() == owner_pid or WATCHDOG.is_set():
+        return
+    if os.getppid() == owner_pid:
+        WATCHDOG.set()
+        watchdog = threading.Thread(
+            target=watch_sweep_process,
+            args=(sweep, parent_run_id, owner_pid),
+            name="die-with-sweep",
+            daemon=True,
+        )
+        watchdog.start()
+    elif owner_alive(owner) is False:
+        stop_orphaned_job(sweep, parent_run_id, owner_pid)
+
+
 class MlflowSweep(Callback):
     """Hydra callback: a multirun's jobs become child runs of one parent run (see module)."""
 
     def __init__(self) -> None:
         self.sweep: Sweep | None = None
         self.parent_run_id: str | None = None
+        self.owner: dict[str, str] = {}  # the sweep's process (common.liveness tags)
         self.stopped = False  # SIGINT or SIGTERM reached the parent process
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -483,9 +553,15 @@ class MlflowSweep(Callback):
             log.error("cannot start the sweep's parent run: %s: %s", type(error).__name__, error)
             raise SystemExit(tracking.EXIT_FAILED) from error
         os.environ[tracking.PARENT_RUN_ENV] = self.parent_run_id  # before any worker starts
+        self.owner = process_tags()  # copied to the jobs with this callback
         forward_env_to_ray(config)
         atexit.register(self.close, completed=False)  # the sweep aborted: still close
         self.catch_stop_signals()
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """In the job's process, before its run opens: end it if the sweep's process dies."""
+        if self.sweep is not None and self.parent_run_id and self.owner:
+            die_with_sweep(self.sweep, self.parent_run_id, self.owner)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Every job has run: summarize them in the parent and close it."""

@@ -25,7 +25,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from common import sweep
+from common import runs, sweep
+from common.liveness import start_ticks
 from common.paths import CONFIG_DIR, REPO_ROOT
 from common.tracking import (
     CONFIG_HASH_TAG,
@@ -39,6 +40,7 @@ from common.tracking import (
     ensure_experiment,
 )
 from projects.week3_regression import config as week3_config  # noqa: F401  (the schema)
+from tests.common.toy_week import STARTED, WEEK, toy_command, toy_env, write_toy_week
 from tests.weeks import compose_config
 
 WEEKS = {"week1": "week1_pca", "week2": "week2_spam", "week3": "week3_regression"}
@@ -571,3 +573,83 @@ def test_the_summary_figure_names_the_metric_and_draws_the_seed_intervals(subplo
     assert "mean over seeds, 95% CI" in labels
     star = ax.collections[1]
     assert not star.get_clip_on()  # the best child's star is never cut at the frame
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every process below ``pid`` (children, theirs, ...), read from /proc: pid -> start
+    ticks (which tell a process from a later one that reuses its pid)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))  # field 4: ppid
+    found, todo = {}, [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if (started := start_ticks(child)) is not None:
+                found[child] = started
+                todo.append(child)
+    return found
+
+
+def still_alive(processes: dict[int, str]) -> dict[int, str]:
+    """Those of ``processes`` that still run (same pid, same start time, not a zombie)."""
+    return {pid: started for pid, started in processes.items() if start_ticks(pid) == started}
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_joblib_sweep_takes_its_workers_down_and_make_runs_says_so(
+    tmp_path, empty_store, capsys
+):
+    """Before: loky's workers outlived a SIGKILL'd sweep, ran the jobs queued for them and
+    left the parent RUNNING as if alive. Now each worker sees its parent gone, marks its
+    running child KILLED and exits; no queued job starts; the parent is listed stale."""
+    root = write_toy_week(tmp_path / "toy")  # a job that waits: RUNNING until it is stopped
+    shutil.copyfile(empty_store, tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    command = toy_command(
+        "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "x=0,1,2,4", "wait_s=600",
+        f"tracking.uri={uri}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    )  # fmt: skip
+    log_path = tmp_path / "out.txt"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            command, cwd=root, env=toy_env(root), stdout=log_file, stderr=subprocess.STDOUT
+        )
+    workers: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + 300
+        while log_path.read_text().count(STARTED) < 2:  # both workers' jobs are RUNNING
+            assert process.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.2)
+        workers = descendants(process.pid)  # the 2 loky workers and the resource trackers
+        assert len(workers) >= 2
+        process.kill()  # SIGKILL: the sweep's process can close nothing
+        process.wait()
+        deadline = time.monotonic() + 60
+        while still_alive(workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert still_alive(workers) == {}, log_path.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid in still_alive(workers):
+            os.kill(pid, signal.SIGKILL)
+    client = client_of(tmp_path / "mlflow.db")
+    found = client.search_runs([client.get_experiment_by_name(WEEK).experiment_id])
+    parent, children = split_parent(found)
+    assert len(children) == 2  # the 2 queued jobs never started
+    why = f"its sweep's process {process.pid} is gone (killed?): the job was stopped"
+    assert [(c.info.status, c.data.tags["error"]) for c in children] == [("KILLED", why)] * 2
+    assert parent.info.status == "RUNNING"
+    runs.main(["--week", WEEK, "--tracking-uri", uri])
+    listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
+    assert "RUNNING (stale)" in listed[parent.info.run_id[: runs.SHORT_ID]]
+    assert all(" KILLED " in listed[c.info.run_id[: runs.SHORT_ID]] for c in children)
+    runs.main(["--week", WEEK, "--close-stale", "--tracking-uri", uri])
+    assert capsys.readouterr().out.startswith(f"{WEEK} run {parent.info.run_id} (sweep: ")
+    assert client.get_run(parent.info.run_id).info.status == "KILLED"
