@@ -482,6 +482,7 @@ def close_parent(sweep: Sweep, parent_run_id: str, completed: bool, stopped: boo
 
 
 WATCHDOG = threading.Event()  # set once this worker process watches its sweep's process
+WATCHED: dict[str, Any] = {}  # the sweep and parent run id of the job this worker runs
 
 
 def stop_orphaned_job(sweep: Sweep, parent_run_id: str, owner_pid: int) -> None:
@@ -504,11 +505,11 @@ def stop_orphaned_job(sweep: Sweep, parent_run_id: str, owner_pid: int) -> None:
     os._exit(tracking.EXIT_TERMINATED)
 
 
-def watch_sweep_process(sweep: Sweep, parent_run_id: str, owner_pid: int) -> None:
+def watch_sweep_process(owner_pid: int) -> None:
     """Wait while this worker's parent is the sweep's process, then stop the job."""
     while os.getppid() == owner_pid:
         time.sleep(ORPHAN_POLL_S)
-    stop_orphaned_job(sweep, parent_run_id, owner_pid)
+    stop_orphaned_job(WATCHED["sweep"], WATCHED["parent_run_id"], owner_pid)
 
 
 def die_with_sweep(sweep: Sweep, parent_run_id: str, owner: Mapping[str, str]) -> None:
@@ -520,19 +521,17 @@ def die_with_sweep(sweep: Sweep, parent_run_id: str, owner: Mapping[str, str]) -
     queued when the sweep was killed) stops before the job opens a run.
     """
     owner_pid = int(owner[PID_TAG])
-    if os.getpid() == owner_pid or WATCHDOG.is_set():
+    if os.getpid() == owner_pid:
         return
-    if os.getppid() == owner_pid:
+    WATCHED.update(sweep=sweep, parent_run_id=parent_run_id)
+    if owner_alive(owner) is False:  # gone before this job started
+        stop_orphaned_job(sweep, parent_run_id, owner_pid)
+    if os.getppid() == owner_pid and not WATCHDOG.is_set():
         WATCHDOG.set()
         watchdog = threading.Thread(
-            target=watch_sweep_process,
-            args=(sweep, parent_run_id, owner_pid),
-            name="die-with-sweep",
-            daemon=True,
+            target=watch_sweep_process, args=(owner_pid,), name="die-with-sweep", daemon=True
         )
         watchdog.start()
-    elif owner_alive(owner) is False:
-        stop_orphaned_job(sweep, parent_run_id, owner_pid)
 
 
 class MlflowSweep(Callback):

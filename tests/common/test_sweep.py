@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from common import runs, sweep
-from common.liveness import start_ticks
+from common.liveness import process_tags, start_ticks
 from common.paths import CONFIG_DIR, REPO_ROOT
 from common.tracking import (
     CONFIG_HASH_TAG,
@@ -573,6 +574,59 @@ def test_the_summary_figure_names_the_metric_and_draws_the_seed_intervals(subplo
     assert "mean over seeds, 95% CI" in labels
     star = ax.collections[1]
     assert not star.get_clip_on()  # the best child's star is never cut at the frame
+
+
+QUEUED_JOB = """
+import sys
+from pathlib import Path
+from mlflow.tracking import MlflowClient
+from common import sweep
+from common.liveness import PID_TAG, STARTED_TAG, process_tags
+
+uri, experiment_id, parent, owner_pid, owner_started = sys.argv[1:]
+run = MlflowClient(uri).create_run(experiment_id, tags={sweep.PARENT_TAG: parent, **process_tags()})
+print(run.info.run_id, flush=True)
+spec = sweep.Sweep("week3", uri, experiment_id, [], [], 1, "joblib", Path("."))
+owner = {**process_tags(), PID_TAG: owner_pid, STARTED_TAG: owner_started}
+sweep.die_with_sweep(spec, parent, owner)  # a job whose sweep's process is gone
+print("the job went on", flush=True)
+"""
+
+
+@pytest.mark.slow  # a real process that imports MLflow
+def test_a_job_whose_sweep_is_gone_marks_its_running_child_killed_and_exits(tracking_uri):
+    experiment_id = ensure_experiment("week3", tracking_uri)
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.2)"])
+    owner_started = start_ticks(owner.pid)  # read while it runs
+    owner.wait()
+    parent = "f" * 32
+    result = subprocess.run(
+        [sys.executable, "-c", QUEUED_JOB, tracking_uri, experiment_id, parent,
+         str(owner.pid), owner_started],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == EXIT_TERMINATED, output(result)
+    [run_id] = result.stdout.split()  # not "the job went on"
+    run = client_of(Path(tracking_uri.removeprefix("sqlite:///"))).get_run(run_id)
+    assert run.info.status == "KILLED"
+    assert run.data.tags["error"] == (
+        f"its sweep's process {owner.pid} is gone (killed?): the job was stopped"
+    )
+
+
+def test_the_sweeps_own_process_and_a_job_not_its_child_are_left_alone(tmp_path):
+    """The basic launcher runs jobs in the sweep's process; a Ray worker is no child of it."""
+    spec = sweep.Sweep("week3", "sqlite:////nowhere.db", "0", [], [], 1, "basic", tmp_path)
+    threads = threading.active_count()
+    sweep.die_with_sweep(spec, "p" * 32, process_tags())
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        sweep.die_with_sweep(spec, "p" * 32, process_tags(other.pid))  # alive, not our parent
+    finally:
+        other.kill()
+        other.wait()
+    assert not sweep.WATCHDOG.is_set()
+    assert threading.active_count() == threads
 
 
 def descendants(pid: int) -> dict[int, str]:
