@@ -42,7 +42,7 @@ import threading
 import time
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -352,12 +352,22 @@ def close_children_left_running(client, children: list[Run]) -> None:
 
 
 def find_children(client, sweep: Sweep, parent_run_id: str) -> list[Run]:
-    """The runs whose parent tag names ``parent_run_id``."""
+    """The runs whose parent tag names ``parent_run_id``, in any experiment: a job logs to
+    its week's experiment, which is the parent's only if the primary config is named as the
+    week (``config_name="week2"`` for ``run_tracked(cfg, week="week2", ...)``)."""
+    experiments = {sweep.experiment_id, *(e.experiment_id for e in client.search_experiments())}
     return client.search_runs(
-        [sweep.experiment_id],
+        sorted(experiments),
         filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}'",
         max_results=MAX_CHILDREN,
     )
+
+
+def children_week(sweep: Sweep, children: list[Run]) -> Sweep:
+    """``sweep`` as of the week its children logged, if they agree (the parent only knew the
+    name of the primary config)."""
+    weeks = {run.data.tags.get("week") for run in children} - {None}
+    return replace(sweep, week=weeks.pop()) if len(weeks) == 1 else sweep
 
 
 def failure_message(table: pd.DataFrame, jobs: int | None) -> str:
@@ -463,6 +473,8 @@ def close_parent(sweep: Sweep, parent_run_id: str, completed: bool, stopped: boo
     try:
         close_children_left_running(client, find_children(client, sweep, parent_run_id))
         children = find_children(client, sweep, parent_run_id)
+        sweep = children_week(sweep, children)
+        mlflow.set_tag("week", sweep.week)  # make runs lists the parent with its children
         table = summary_table(children, sweep.keys)
         higher_is_better = tracking.ranks_higher(run.data.tags for run in children)
         metric = next(

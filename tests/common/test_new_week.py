@@ -2,8 +2,9 @@
 (tests/common/toy_week.py), run and read back through common's commands as a user does.
 
 Its headline is lower-is-better (against the default), its package is not under
-``projects/`` nor named ``week*_*``: ``make runs``, the sweep's parent, ``make compare`` and
-``make reproduce`` must take all they need from what its runs logged.
+``projects/`` nor named ``week*_*``, its primary config is not named as its week:
+``make runs``, the sweep's parent, ``make compare`` and ``make reproduce`` must take all
+they need from what its runs logged.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def toy(tmp_path_factory, empty_store):
     )
     assert result.returncode == 0, output(result)
     client = MlflowClient(uri)
-    logged = client.search_runs([client.get_experiment_by_name(WEEK).experiment_id])
+    logged = runs.search_all(client, "")  # the parent is in its config's experiment (toy5)
     [parent] = [run for run in logged if sweep.JOBS_TAG in run.data.tags]
     children = {
         float(run.data.params["x"]): run

@@ -2,10 +2,10 @@
 
 A package with a Hydra entry point that calls :func:`common.tracking.run_tracked`, a typed
 schema, a headline with a direction (lower is better, against the default) and a primary
-config that takes the shared groups (``common/hydra``: the sweep callback; ``tracking``)
-from the repository's ``configs/`` through Hydra's search path. Nothing in ``common/``
-names it: the tests that use it show that common's commands work for a week they have never
-heard of.
+config (named ``toy5``, not after the week it logs as) that takes the shared groups
+(``common/hydra``: the sweep callback; ``tracking``) from the repository's ``configs/``
+through Hydra's search path. Nothing in ``common/`` names it: the tests that use it show
+that common's commands work for a week they have never heard of.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from common.paths import CONFIG_DIR, REPO_ROOT
 
 WEEK = "week5"  # the name it logs its runs under (run_tracked's week)
+CONFIG = "toy5"  # its primary config: not named as the week
 PACKAGE = "toy5_guess"  # its package: no `projects.`, no `week*_*` folder
 METRIC = "squared_error"  # its headline: lower is better
 TARGET = 3.0  # the pipeline's headline is (x - TARGET) ** 2
@@ -66,7 +67,7 @@ def pipeline(cfg) -> float:
     return error
 
 
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="{WEEK}")
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="{CONFIG}")
 def main(cfg) -> float:
     """One toy run (or a sweep's job)."""
     return run_tracked(cfg, week="{WEEK}", pipeline=pipeline, headline=HEADLINE)
@@ -75,7 +76,7 @@ def main(cfg) -> float:
 if __name__ == "__main__":
     main()
 ''',
-    f"configs/{WEEK}.yaml": f"""# The toy week: guess x, scored by (x - target)^2.
+    f"configs/{CONFIG}.yaml": f"""# The toy week: guess x, scored by (x - target)^2.
 defaults:
   - toy5_schema       # typed schema ({PACKAGE}/config.py)
   - common/hydra      # the repository's run folders and sweep callback
