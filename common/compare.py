@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     except (CannotReproduce, ValueError, StoreUnusable, ServerUnreachable) as error:
         sys.exit(f"compare: {error}")
     if len(runs) < 2:
-        week = runs[0].data.tags.get("week") if args.week and runs else args.week
+        week = runs[0].data.tags.get("week") if runs else None
         which = f"FINISHED {week} runs" if week else "FINISHED runs of one week"
         sys.exit(
             f"compare: needs two runs, found {len(runs)} {which} in {tracking_uri}; "

@@ -4,7 +4,9 @@ One row per run: its short id, name, status and start time, the params whose
 values differ between the listed runs (what was changed), and the headline
 metric, ranked the way the runs' week declares (:class:`common.tracking.Headline`), failed runs
 (no headline) last. Runs of a sweep show their parent run in ``parent``; a
-reproduction (``python -m common.reproduce``) shows the run it reproduces.
+reproduction (``python -m common.reproduce``) shows the run it reproduces. The weeks are
+those the store's runs name (their ``week`` tag): a new week is listed as it logs, wherever
+its package lives.
 
 ``tracking.*`` params are left out of the differing ones: they say where a run
 was stored, not what it computed. MLflow and pandas are imported inside the
@@ -95,7 +97,8 @@ def fetch_runs(client: MlflowClient, week: str, logged: list[Run] | None = None)
         runs = [run for run in logged if run.data.tags.get("week") == week]
     listed = {run.info.run_id for run in runs}
     parents = {run.data.tags.get(PARENT_TAG) for run in runs} - listed - {None}
-    return runs + [client.get_run(parent) for parent in sorted(parents)]
+    known = {run.info.run_id: run for run in logged or []}
+    return runs + [known.get(parent) or client.get_run(parent) for parent in sorted(parents)]
 
 
 def shorten(text: str, width: int = MAX_CELL) -> str:
