@@ -281,8 +281,8 @@ def reproduce(
     original = find_run(client, run_id, tracking_uri)
     check_reproducible(client, original)
     week = original.data.tags["week"]
-    folder, module = entry_point(original)
     overrides = replay_overrides(logged_overrides(client, original), tracking_uri)
+    folder, module = entry_point(original)  # a run from the command line: its package
     full_id = original.info.run_id
     output_dir = (output_dir or default_output_dir(week, full_id)).absolute()
     print(f"reproducing {week} run {full_id} ({original.info.run_name}, {original.info.status})")
