@@ -1,6 +1,7 @@
-"""The typed schema of ``configs/week2.yaml``: a typo or a wrong type fails at composition."""
+"""The schema of ``configs/week2/week2.yaml`` and its groups: a typo or bad value stops it."""
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from common.config import BaseConfig, register_schema
 
@@ -22,9 +23,24 @@ class FeaturesConfig:
     binary: bool = False  # presence (1) instead of counts
 
 
+class Model(StrEnum):
+    """Which naive Bayes event model (projects/week2_spam/naive_bayes.py)."""
+
+    bernoulli = "bernoulli"  # presence and absence of each term
+    multinomial = "multinomial"  # term counts
+    complement = "complement"  # weights from the other class (Rennie et al. 2003)
+
+
+class Evaluation(StrEnum):
+    """How the filter is scored."""
+
+    holdout = "holdout"  # one stratified train/test split
+    cv = "cv"  # stratified k-fold
+
+
 @dataclass
 class ModelConfig:
-    name: str = "bernoulli"  # multinomial | bernoulli | complement
+    name: Model = Model.bernoulli  # the group model/: make week2 ARGS="model=complement"
     alpha: float = 0.01  # Lidstone pseudo-count; 1: Laplace, 0: the unsmoothed MLE
 
 
@@ -39,7 +55,7 @@ class Week2Config(BaseConfig):
     data: DataConfig = field(default_factory=DataConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    eval: str = "holdout"  # holdout: one stratified split | cv: stratified k-fold
+    eval: Evaluation = Evaluation.holdout
     cv_folds: int = 10  # k for eval=cv
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     drill_samples: int = 10_000  # draws per distribution in the probability drills

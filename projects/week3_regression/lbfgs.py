@@ -126,13 +126,12 @@ def lbfgs(
     max_steps: int,
     tol: float,
     history_size: int = 10,
-    progress: bool = False,
     callback: Callable | None = None,
 ) -> OptimizeResult:
     """theta_{k+1} = theta_k - t_k H_k g_k: L-BFGS with memory ``history_size`` (module doc).
 
     ``loss_fn(*params, X, y)`` returns a scalar tensor; params, X and y share one dtype.
-    ``callback(step, loss, grad_norm)`` is called at every step; ``progress`` shows a bar.
+    ``callback(step, loss, grad_norm)`` is called at every step.
     """
     check_arguments(X.shape[0], max_steps, tol)
     if not (isinstance(history_size, int) and history_size >= 1):
@@ -165,7 +164,7 @@ def lbfgs(
             history.append((s, y_diff, 1.0 / ys))
         return True
 
-    result = run_steps(step_fn, current, [], None, max_steps, tol, progress, callback)
+    result = run_steps(step_fn, current, [], None, max_steps, tol, callback)
     parts = torch.from_numpy(state["theta"]).to(X.device).split([s.numel() for s in shapes])
     result.params = [part.view(shape).clone() for part, shape in zip(parts, shapes, strict=True)]
     return result

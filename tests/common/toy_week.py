@@ -3,8 +3,8 @@
 A package with a Hydra entry point that calls :func:`common.tracking.run_tracked`, a typed
 schema, a headline with a direction (lower is better, against the default) and a primary
 config (named ``toy5``, not after the week it logs as) that takes the shared groups
-(``common/hydra``: the sweep callback; ``tracking``) from the repository's ``configs/``
-through Hydra's search path. Nothing in ``common/`` names it: the tests that use it show
+(``common/hydra``: the sweep callback; ``tracking``), which ``register_schema`` brings.
+Nothing in ``common/`` names it: the tests that use it show
 that common's commands work for a week they have never heard of.
 """
 
@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common.paths import CONFIG_DIR, REPO_ROOT
+from common.paths import REPO_ROOT
 
 WEEK = "week5"  # the name it logs its runs under (run_tracked's week)
 CONFIG = "toy5"  # its primary config: not named as the week
@@ -79,13 +79,9 @@ if __name__ == "__main__":
     f"configs/{CONFIG}.yaml": f"""# The toy week: guess x, scored by (x - target)^2.
 defaults:
   - toy5_schema       # typed schema ({PACKAGE}/config.py)
-  - common/hydra      # the repository's run folders and sweep callback
-  - tracking: local   # the repository's tracking settings
+  - common/hydra      # the shared run folders and sweep callback (registered with the schema)
+  - tracking: local   # the shared tracking settings
   - _self_
-
-hydra:
-  searchpath:
-    - file://{CONFIG_DIR}   # the shared groups above
 
 x: 0.0        # the guess
 target: {TARGET}   # what it is scored against
