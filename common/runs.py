@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING
 from common.liveness import HOST_TAG, PID_TAG, is_stale
 from common.server import ServerUnreachable
 from common.store import StoreUnusable, check_usable
-from common.tracking import HEADLINE, HEADLINE_METRIC_TAG, ranks_higher, resolve_tracking_uri
+from common.tracking import (
+    HEADLINE,
+    HEADLINE_METRIC_TAG,
+    PARENT_TAG,
+    ranks_higher,
+    resolve_tracking_uri,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +38,6 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 SHORT_ID = 8  # characters of a run id shown (and accepted by `make reproduce`)
-PARENT_TAG = "mlflow.parentRunId"  # set by MLflow on the child runs of a sweep
 REPRODUCES_TAG = "reproduces"  # set by common.reproduce on a reproduction
 HIDDEN_PARAM_PREFIXES = ("tracking.",)  # where a run was stored, not what it computed
 MAX_CELL = 40  # characters of a name or param value shown

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PARENT_TAG = "mlflow.parentRunId"
+PARENT_TAG = tracking.PARENT_TAG  # the child's tag naming its parent run
 NOTE_TAG = "mlflow.note.content"  # the run's description in the MLflow UI
 SUMMARY_TABLE = "tables/sweep_summary.json"  # MLflow's table viewer; numbers kept to 1e-10
 SUMMARY_CSV = "tables/sweep_summary.csv"  # the same rows at full precision
