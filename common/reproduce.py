@@ -147,8 +147,11 @@ def logged_overrides(client: MlflowClient, run: Run) -> list[str]:
 
 
 def replay_overrides(overrides: list[str], tracking_uri: str) -> list[str]:
-    """The original overrides without :data:`UNTRACKED_KEYS`, into the store ``tracking_uri``."""
+    """The original overrides without :data:`UNTRACKED_KEYS`, into the store ``tracking_uri``.
+    A ready-made sweep named as it was before each entry point had its own config folder
+    (``+experiment=week1/rate``) is named as it is now (``+experiment=rate``)."""
     kept = [o for o in overrides if not o.lstrip("+~").startswith(UNTRACKED_KEYS)]
+    kept = [re.sub(r"^(\+?experiment=)[\w-]+/", r"\1", o) for o in kept]
     return [*kept, f"tracking.uri={tracking_uri}"]
 
 

@@ -198,11 +198,13 @@ def test_replayed_overrides_keep_the_settings_and_set_the_store():
         "tracking.run_name=baseline",
         "hydra.run.dir=/tmp/x",
         "+hydra.job.env_set.A=1",
+        "+experiment=week1/rate",  # logged before configs/week1/experiment/ existed
     ]
     assert reproduce.replay_overrides(logged, "sqlite:////store.db") == [
         "optimizer.name=sgd",
         "images=[/my photos/a b.png]",
         "tracking.run_name=baseline",
+        "+experiment=rate",
         "tracking.uri=sqlite:////store.db",
     ]
 
