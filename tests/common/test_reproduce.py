@@ -54,6 +54,7 @@ def reproduced(tmp_path_factory, empty_store):
     return client, original, uri, folder, result
 
 
+@pytest.mark.slow  # two CLI runs (the module's reproduced run)
 def test_a_week3_run_reproduces_exactly(reproduced):
     client, original, _, folder, result = reproduced
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -83,6 +84,7 @@ def test_a_week3_run_reproduces_exactly(reproduced):
     assert " ".join(QUICK) in result.stdout  # the command it ran, with the original overrides
 
 
+@pytest.mark.slow  # reads the reproduced run
 def test_code_warning_only_when_the_commit_or_dirty_flag_differs(reproduced):
     client, original, _, _, result = reproduced
     [new] = runs.search_all(client, f"tags.{runs.REPRODUCES_TAG} = '{original.info.run_id}'")
@@ -90,6 +92,7 @@ def test_code_warning_only_when_the_commit_or_dirty_flag_differs(reproduced):
     assert ("a difference may come from the code" in result.stderr) == differs
 
 
+@pytest.mark.slow  # reads the reproduced run
 def test_the_runs_table_shows_what_a_run_reproduces(reproduced, capsys):
     _, original, uri, _, _ = reproduced
     runs.main(["--week", "3", "--tracking-uri", uri])
@@ -102,6 +105,7 @@ def test_the_runs_table_shows_what_a_run_reproduces(reproduced, capsys):
     assert relations[0] != short  # the reproduction's row names the original
 
 
+@pytest.mark.slow  # reads the reproduced run
 def test_a_changed_headline_does_not_reproduce(reproduced, tmp_path):
     """The original claims another headline (as if the code had changed): exit 1, 'different'."""
     _, original, _, folder, _ = reproduced
@@ -121,6 +125,7 @@ def test_a_changed_headline_does_not_reproduce(reproduced, tmp_path):
     assert f"NOT reproduced: {HEADLINE} differs: 1 -> {true_headline:.17g}" in result.stdout
 
 
+@pytest.mark.slow  # two CLI runs
 def test_a_failed_run_reproduces_its_failure(tmp_path, empty_store):
     shutil.copyfile(empty_store, tmp_path / "mlflow.db")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

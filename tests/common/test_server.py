@@ -187,6 +187,7 @@ def make_server(tmp_path):
         yield url, process, backend
 
 
+@pytest.mark.slow  # a server and two CLI runs
 def test_a_week_runs_against_the_server_and_reads_back_through_it(
     make_server, tmp_path, monkeypatch
 ):

@@ -416,6 +416,7 @@ def resumed_sweep(first_sweep, store):
     return result, [r for r in week3_runs(store) if r.info.run_id not in before]
 
 
+@pytest.mark.slow  # a second CLI sweep
 def test_resume_skips_jobs_that_finished_with_the_same_config(first_sweep, resumed_sweep):
     _, first_children = first_sweep
     result, runs = resumed_sweep
@@ -440,6 +441,7 @@ def test_resume_skips_jobs_that_finished_with_the_same_config(first_sweep, resum
     assert parent.data.tags["best_run_id"] in {c.info.run_id for c in first_children}
 
 
+@pytest.mark.slow  # a second CLI sweep
 def test_a_failing_job_fails_its_child_and_the_parent_and_the_command(resumed_sweep):
     result, runs = resumed_sweep
     assert result.returncode == EXIT_FAILED, output(result)
@@ -516,6 +518,7 @@ def test_a_single_run_has_no_parent_even_with_a_stale_parent_id_around(tmp_path,
     assert CONFIG_HASH_TAG in run.data.tags
 
 
+@pytest.mark.slow  # four joblib jobs
 def test_joblib_sweep_on_a_fresh_store_loses_no_job(tmp_path):
     store = tmp_path / "brand_new" / "mlflow.db"  # no schema yet: the parent creates it
     store.parent.mkdir()
@@ -547,6 +550,7 @@ def test_joblib_sweep_on_a_fresh_store_loses_no_job(tmp_path):
     assert "Over the seeds (mean, 95% interval):" in parent.data.tags[sweep.NOTE_TAG]
 
 
+@pytest.mark.slow  # a CLI sweep stopped by a signal
 def test_sigterm_mid_sweep_leaves_no_run_running(tmp_path, empty_store):
     store = tmp_path / "mlflow.db"
     shutil.copyfile(empty_store, store)

@@ -191,6 +191,7 @@ def test_config_typos_fail_at_composition_before_any_run(override, message):
     assert message in str(error.value.__cause__ or error.value)
 
 
+@pytest.mark.slow  # a sweep of CLI jobs (the sweep mechanics: tests/common/test_sweep.py)
 def test_cli_sweep_logs_one_finished_run_per_job(crop, tracking_uri, runs_of, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "projects.week1_pca", "-m", f"images=[{crop}]", *SMALL,
@@ -354,6 +355,7 @@ def test_a_tiny_image_runs_to_the_end_figures_included(shape, tmp_path, tracking
     assert {f.path.rsplit("/", 1)[-1] for f in figures} >= {"reconstructions.png"}
 
 
+@pytest.mark.slow  # two CLI runs
 def test_readme_quoting_runs_an_image_whose_path_has_spaces_and_accents(
     tracking_uri, runs_of, tmp_path
 ):
