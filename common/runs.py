@@ -141,26 +141,7 @@ def runs_table(runs: list[Run], week: str, metrics: tuple[str, ...] = ()) -> pd.
             children[parent] = children.get(parent, 0) + 1
     # a sweep's parent has no params of its own: they would all look changed beside it
     params = differing_params([run for run in runs if run.info.run_id not in children])
-    rows = []
-    for run in runs:
-        run_id, tags = run.info.run_id, run.data.tags
-        parent = tags.get(PARENT_TAG, "")[:SHORT_ID]
-        if run_id in children:
-            parent = f"sweep of {children[run_id]}"
-        row = {
-            "run": run_id[:SHORT_ID],
-            "name": shorten(run.info.run_name or ""),
-            "status": run.info.status + (" (stale)" if is_stale(run.info.status, tags) else ""),
-            "start": datetime.fromtimestamp(run.info.start_time / 1000).strftime("%Y-%m-%d %H:%M"),
-            "parent": parent,
-            REPRODUCES_TAG: tags.get(REPRODUCES_TAG, "")[:SHORT_ID],
-            **{key: shorten(run.data.params.get(key, "")) for key in params},
-            HEADLINE: run.data.metrics.get(HEADLINE, float("nan")),
-            **{name: run.data.metrics.get(name, float("nan")) for name in metrics},
-            "_start_ms": run.info.start_time,
-        }
-        rows.append(row)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame([run_row(run, children, params, metrics) for run in runs])
     if table.empty:
         return table
     table = table.sort_values("_start_ms", ascending=False, kind="stable")
@@ -172,6 +153,26 @@ def runs_table(runs: list[Run], week: str, metrics: tuple[str, ...] = ()) -> pd.
     )
     unused = [c for c in ("parent", REPRODUCES_TAG) if not table[c].astype(bool).any()]
     return table.drop(columns=["_start_ms", *unused]).reset_index(drop=True)
+
+
+def run_row(run: Run, children: dict[str, int], params: list[str], metrics) -> dict:
+    """One run's row of :func:`runs_table`; ``children``: a sweep parent's id -> its jobs."""
+    run_id, tags = run.info.run_id, run.data.tags
+    parent = tags.get(PARENT_TAG, "")[:SHORT_ID]
+    if run_id in children:
+        parent = f"sweep of {children[run_id]}"
+    return {
+        "run": run_id[:SHORT_ID],
+        "name": shorten(run.info.run_name or ""),
+        "status": run.info.status + (" (stale)" if is_stale(run.info.status, tags) else ""),
+        "start": datetime.fromtimestamp(run.info.start_time / 1000).strftime("%Y-%m-%d %H:%M"),
+        "parent": parent,
+        REPRODUCES_TAG: tags.get(REPRODUCES_TAG, "")[:SHORT_ID],
+        **{key: shorten(run.data.params.get(key, "")) for key in params},
+        HEADLINE: run.data.metrics.get(HEADLINE, float("nan")),
+        **{name: run.data.metrics.get(name, float("nan")) for name in metrics},
+        "_start_ms": run.info.start_time,
+    }
 
 
 def render(table: pd.DataFrame) -> str:

@@ -428,11 +428,8 @@ def failure_message(table: pd.DataFrame, jobs: int | None) -> str:
     return f"{len(failed) + missing} of {planned} jobs did not finish: " + "; ".join(parts)
 
 
-def log_summary(
-    sweep: Sweep, table: pd.DataFrame, status: str, higher_is_better: bool, metric=None
-) -> None:
-    """The children's table, counts, best child, seed groups and figure, into the active
-    (parent) run; ``metric``: what the children's headline is."""
+def log_job_table(table: pd.DataFrame) -> None:
+    """The children's table (JSON for the UI, CSV at full precision) and the job counts."""
     import mlflow
 
     counts = table["status"].value_counts()
@@ -446,6 +443,16 @@ def log_summary(
             "jobs_reused": int((table["reused_run_id"] != "").sum()),
         }
     )
+
+
+def log_summary(
+    sweep: Sweep, table: pd.DataFrame, status: str, higher_is_better: bool, metric=None
+) -> None:
+    """The children's table, counts, best child, seed groups and figure, into the active
+    (parent) run; ``metric``: what the children's headline is."""
+    import mlflow
+
+    log_job_table(table)
     note = [f"Sweep of {sweep.week}: `{' '.join(sweep.overrides)}`, {len(table)} jobs, {status}."]
     failed = table.loc[table["status"] != "FINISHED", "run_name"]
     if not failed.empty:
