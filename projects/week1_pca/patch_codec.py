@@ -18,7 +18,11 @@ encode(image, step):
    many steps repeats only steps 4-6;
 4. the basis is sent too, so it is quantized: row k on the grid 2^-e_k ~ alpha Delta / sigma_k
    (fine where the component is large), then made orthonormal again by Gram-Schmidt; both
-   sides use this same V_hat;
+   sides use this same V_hat. Those rows cost B^2 entries each, shared by the n_blocks blocks:
+   on a small image, with large blocks or at high rates they cost more than they save, so
+   the codec also codes in a fixed basis, the 2-D DCT (``basis="fixed"``, no rows sent), and
+   ``rate_distortion.search_bases`` keeps, at each target rate, whichever basis gives the
+   higher PSNR;
 5. coefficients z = V_hat (x - mu_hat), quantized with a dead zone, q = sign(z) floor(|z|/Delta
    + r); trailing components whose D_k saved is below lambda R_k are dropped with their rows;
 6. entropy coding, lossless: the first coefficient as a difference to the left block, every
@@ -39,7 +43,10 @@ Sources:
 
 from __future__ import annotations
 
+import copy
+import functools
 import lzma
+import math
 import struct
 import threading
 import zlib
@@ -55,10 +62,11 @@ from projects.week1_pca.pca import PCA
 # differences. Orthonormal rows (M M^T = I), so squared error is the same in RGB and in y.
 COLOUR = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]]) / np.sqrt([[3], [2], [6]])
 
-MAGIC = b"KLT1"
+MAGIC = b"KLT2"  # KLT1: every plane in a learned basis
 CHECKSUM = struct.Struct("<I")  # crc32 of everything after it
 HEADER = struct.Struct("<IIBBBBB")  # height, width, ndim, channels, block, subsampled, bytes/symbol
-PLANE = struct.Struct("<dH")  # step Delta of the plane, n components kept
+PLANE = struct.Struct("<dHB")  # step Delta of the plane, n components kept, basis kind
+LEARNED, FIXED = 0, 1  # basis kinds: the image's KLT (rows sent) or the DCT (rows known)
 LZMA_FILTERS = [
     # lc=lp=pb=0: symbols are bytes of small integers, not text; no byte-position context.
     {"id": lzma.FILTER_LZMA1, "preset": 9 | lzma.PRESET_EXTREME, "lc": 0, "lp": 0, "pb": 0}
@@ -71,6 +79,7 @@ UPSAMPLE_GAIN = (2 * 0.75**2 + 2 * 0.25**2) ** 2  # g = 1.5625, see ``chroma_ste
 ROUNDING = 0.4  # dead-zone offset r: 0.5 is plain rounding
 BASIS_PRECISION = 0.05  # alpha in ``basis_exponents``
 SUBSAMPLE = ("auto", True, False)
+BASES = ("learned", "fixed")  # the image's KLT, its rows sent; the DCT, known to both sides
 
 
 # -- colour --------------------------------------------------------------------------------
@@ -189,6 +198,24 @@ def gram_schmidt(V):
     Q, R = np.linalg.qr(V.T)
     signs = np.where(np.diag(R) < 0, -1.0, 1.0)  # a zero row of V still gets a unit row
     return (Q * signs).T
+
+
+@functools.cache
+def dct_basis(block):
+    """The B^2 rows d_uv = c_u c_v cos(pi (2i + 1) u / 2B) cos(pi (2j + 1) v / 2B), orthonormal.
+
+    c_0 = sqrt(1 / B), c_u = sqrt(2 / B): the 2-D DCT-II of JPEG (Wallace 1991), the KLT of a
+    first-order Markov image as its correlation tends to 1 (Goyal 2001). Rows by increasing
+    frequency u + v, then u (JPEG's zigzag diagonals), so the trailing rows are the finest.
+    """
+    i = np.arange(block)
+    C = np.sqrt(2 / block) * np.cos(np.pi * np.outer(i, 2 * i + 1) / (2 * block))  # C[u, i]
+    C[0] /= np.sqrt(2)
+    rows = np.einsum("ui,vj->uvij", C, C).reshape(block * block, block * block)
+    u, v = np.divmod(np.arange(block * block), block)
+    rows = rows[np.lexsort((u, u + v))]
+    rows.setflags(write=False)  # cached: one array for every call
+    return rows
 
 
 # -- quantization --------------------------------------------------------------------------
@@ -315,13 +342,18 @@ def unpack_ints(data, count, width):
 
 @dataclass(frozen=True)
 class CodedPlane:
-    """What one plane sends: integers only, besides its step."""
+    """What one plane sends: integers only, besides its step and basis kind."""
 
     step: float  # Delta
     mean: np.ndarray  # round(mu), shape (B^2,)
-    exponents: np.ndarray  # e_k, shape (n,)
-    basis: np.ndarray  # V_int, shape (n, B^2)
+    exponents: np.ndarray  # e_k, shape (n,); empty for the fixed basis
+    basis: np.ndarray  # V_int, shape (n, B^2); (0, B^2) for the fixed basis
     coefficients: np.ndarray  # q, shape (n_blocks, n)
+
+    @property
+    def kind(self):
+        """``LEARNED`` if the plane sends its basis rows, ``FIXED`` (the DCT) if not."""
+        return LEARNED if len(self.exponents) else FIXED
 
     def integers(self, grid):
         """Everything but the step and exponents as one 1-D stream: mean, basis, coefficients."""
@@ -330,12 +362,18 @@ class CodedPlane:
         )
 
     @classmethod
-    def from_integers(cls, ints, step, exponents, grid, block):
-        """The inverse of ``integers``, given what the header says."""
-        n, B2 = len(exponents), block * block
-        mean, basis, stream = np.split(ints, [B2, B2 * (n + 1)])
+    def from_integers(cls, ints, step, exponents, grid, block, n):
+        """The inverse of ``integers``, given what the header says (n components)."""
+        B2 = block * block
+        mean, basis, stream = np.split(ints, [B2, B2 * (len(exponents) + 1)])
         Q = coefficients_from_stream(stream, grid, n)
-        return cls(step, mean, exponents, basis.reshape(n, B2), Q)
+        return cls(step, mean, exponents, basis.reshape(len(exponents), B2), Q)
+
+    def rows(self, block):
+        """V_hat, the n orthonormal rows the coefficients are in (shape (n, B^2))."""
+        if self.kind == FIXED:
+            return dct_basis(block)[: self.coefficients.shape[1]]
+        return dequantize_basis(self.basis, self.exponents)
 
 
 @dataclass(frozen=True)
@@ -348,6 +386,11 @@ class PlaneTransform:
     V: np.ndarray  # principal axes as rows, shape (B^2, B^2)
     sigma: np.ndarray  # their standard deviations, shape (B^2,)
 
+    @property
+    def block(self):
+        """B, from the B^2 pixels of a block."""
+        return math.isqrt(self.X.shape[1])
+
 
 def learn_transform(plane, block):
     """Blocks -> PCA of one plane, once for every step it is coded at."""
@@ -355,30 +398,56 @@ def learn_transform(plane, block):
     return PlaneTransform(X, grid, *learn_basis(X))
 
 
-def encode_plane(transform, step, rounding, basis_precision):
-    """Learned KLT -> quantized basis -> quantized coefficients of one plane at step Delta."""
-    X = transform.X
+def encode_plane(transform, step, rounding, basis_precision, basis="learned"):
+    """One plane at step Delta in ``basis``: its learned KLT, or the fixed DCT.
+
+    The KLT packs more energy into its first components, but its rows are sent: B^2 entries
+    each, shared by the n_blocks blocks. With few blocks per row (a small image, large B) or
+    at high rate the rows cost more than they save, and the DCT, known to both sides, costs
+    nothing. Returns (CodedPlane, its integers).
+    """
+    if basis == "fixed":
+        return encode_plane_fixed(transform, step, rounding)
+    return encode_plane_learned(transform, step, rounding, basis_precision)
+
+
+def encode_plane_learned(transform, step, rounding, basis_precision):
+    """Learned KLT -> quantized basis -> quantized coefficients: (CodedPlane, integers)."""
     mean = np.round(transform.mu).astype(np.int64)
     exponents = basis_exponents(transform.sigma, step, basis_precision)
     V_int = quantize_basis(transform.V, exponents)
     V_hat = dequantize_basis(V_int, exponents)
-    Z = (X - mean) @ V_hat.T  # z = V_hat (x - mu_hat), one row per block
+    Z = (transform.X - mean) @ V_hat.T  # z = V_hat (x - mu_hat), one row per block
     Q = quantize(Z, step, rounding)
     n = components_to_keep(Z, Q, step, exponents)
     # Gram-Schmidt: rows 0..n-1 of V_hat do not depend on the rows dropped after them.
-    return CodedPlane(step, mean, exponents[:n], V_int[:n], Q[:, :n])
+    coded = CodedPlane(step, mean, exponents[:n], V_int[:n], Q[:, :n])
+    return coded, coded.integers(transform.grid)
 
 
-def components_to_keep(Z, Q, step, exponents):
+def encode_plane_fixed(transform, step, rounding):
+    """The DCT (``dct_basis``) -> quantized coefficients, no rows sent: (CodedPlane, ints)."""
+    mean = np.round(transform.mu).astype(np.int64)
+    Z = (transform.X - mean) @ dct_basis(transform.block).T
+    Q = quantize(Z, step, rounding)
+    n = components_to_keep(Z, Q, step)
+    empty = np.zeros((0, Z.shape[1]), dtype=np.int64)
+    coded = CodedPlane(step, mean, empty[:, 0], empty, Q[:, :n])
+    return coded, coded.integers(transform.grid)
+
+
+def components_to_keep(Z, Q, step, exponents=None):
     """n = 1 + the last k with D_k > lambda R_k: component k buys more than it costs.
 
     D_k = sum_j z_jk^2 - (z_jk - Delta q_jk)^2, the squared error it removes;
     R_k = n_blocks H(q_k) + B^2 (e_k + 1) bits, its coefficients (order-0 entropy) and its
-    basis row; lambda from ``rate_lambda``. Later components are dropped, rows and all.
+    basis row (no row with ``exponents`` None: a fixed basis); lambda from ``rate_lambda``.
+    Later components are dropped, rows and all.
     """
     saved = np.sum(Z**2 - (Z - dequantize(Q, step)) ** 2, axis=0)  # D_k
     bits = np.array([entropy_bits(q_k) for q_k in Q.T])  # n_blocks H(q_k)
-    bits += Z.shape[1] * (exponents + 1)  # + the basis row, B^2 entries
+    if exponents is not None:
+        bits += Z.shape[1] * (exponents + 1)  # + the basis row, B^2 entries
     pays = np.flatnonzero(saved > rate_lambda(step) * bits)
     return int(pays[-1]) + 1 if pays.size else 1
 
@@ -415,8 +484,7 @@ def rate_lambda(step):
 
 def decode_plane(coded, grid, block, shape):
     """x_hat = mu_hat + V_hat^T (Delta q) per block, tiled back to a plane of ``shape``."""
-    V_hat = dequantize_basis(coded.basis, coded.exponents)
-    X_hat = dequantize(coded.coefficients, coded.step) @ V_hat + coded.mean
+    X_hat = dequantize(coded.coefficients, coded.step) @ coded.rows(block) + coded.mean
     return merge_blocks(X_hat, grid, block, shape)
 
 
@@ -459,9 +527,11 @@ def check_step(step):
         raise ValueError(f"step must be a finite number >= {MIN_STEP}, got {step!r}")
 
 
-def check_options(block, subsample_chroma, rounding, basis_precision):
+def check_options(block, subsample_chroma, rounding, basis_precision, basis="learned"):
     """Raise ValueError naming the first bad option of ``encode`` and its value."""
     check_block(block)
+    if basis not in BASES:
+        raise ValueError(f"basis must be one of {BASES}, got {basis!r}")
     if subsample_chroma not in SUBSAMPLE:
         raise ValueError(f"subsample_chroma must be one of {SUBSAMPLE}, got {subsample_chroma!r}")
     if not (isinstance(rounding, Real) and 0 < rounding <= 0.5):
@@ -490,6 +560,7 @@ def encode(
     subsample_chroma="auto",
     rounding=ROUNDING,
     basis_precision=BASIS_PRECISION,
+    basis="learned",
 ):
     """Compress an image (H x W, H x W x 1 or H x W x 3, 0..255) into self-contained bytes.
 
@@ -498,7 +569,7 @@ def encode(
     ``Encoder``, which codes one image at many steps and learns its transform once.
     """
     check_step(step)
-    options = {"rounding": rounding, "basis_precision": basis_precision}
+    options = {"rounding": rounding, "basis_precision": basis_precision, "basis": basis}
     return Encoder(image, block, subsample_chroma=subsample_chroma, **options).encode(step)
 
 
@@ -509,7 +580,9 @@ class Encoder:
     start from the same bracket) is encoded once. ``subsample_chroma``: True (4:2:0),
     False (full-size chroma) or "auto", which encodes both ways and keeps the one with the
     lower ``lagrangian_cost``. ``rounding`` is the dead-zone offset r of ``quantize``;
-    ``basis_precision`` the alpha of ``basis_exponents``.
+    ``basis_precision`` the alpha of ``basis_exponents``. ``basis``: "learned" (each plane's
+    KLT, its rows sent) or "fixed" (the DCT, ``dct_basis``, known to the decoder);
+    ``rate_distortion.search_bases`` tries both at a target rate and keeps the better.
 
     Work the two ways share is done once: the luma plane (the same in both) is learned,
     coded and streamed once per step, and each candidate's distortion is measured on the
@@ -528,19 +601,28 @@ class Encoder:
         subsample_chroma="auto",
         rounding=ROUNDING,
         basis_precision=BASIS_PRECISION,
+        basis="learned",
         workers=1,
     ):
-        check_options(block, subsample_chroma, rounding, basis_precision)
+        check_options(block, subsample_chroma, rounding, basis_precision, basis)
         if not isinstance(workers, Integral) or workers < 1:
             raise ValueError(f"workers must be an int >= 1, got {workers!r}")
         self.pixels = check_image(image)  # (H, W, C) float64
         self.image, self.ndim = image, np.ndim(image)  # as given, for comparisons
         self.block, self.subsample_chroma = block, subsample_chroma
-        self.rounding, self.basis_precision = rounding, basis_precision
+        self.rounding, self.basis_precision, self.basis = rounding, basis_precision, basis
         self.workers = workers
         self._transforms = {}  # (plane, at half size) -> its PlaneTransform
         self._bytes = {}  # step -> a Future of the bytes of encode(step)
         self._lock = threading.RLock()  # guards both dicts
+
+    def with_basis(self, basis):
+        """The same image coded in ``basis``: its transforms shared (learned once), its bytes
+        its own."""
+        check_options(self.block, self.subsample_chroma, self.rounding, self.basis_precision, basis)
+        other = copy.copy(self)
+        other.basis, other._bytes = basis, {}
+        return other
 
     @property
     def shape(self):
@@ -624,8 +706,8 @@ class Encoder:
             if key not in shared:
                 transform = self.transforms(key[1])[key[0]]  # learned once
                 plane_step = chroma_step(step, key[1]) if key[0] else step
-                coded = encode_plane(transform, plane_step, self.rounding, self.basis_precision)
-                shared[key] = (coded, coded.integers(transform.grid))
+                options = (self.rounding, self.basis_precision, self.basis)
+                shared[key] = encode_plane(transform, plane_step, *options)
 
 
 @dataclass(frozen=True)
@@ -668,7 +750,7 @@ def to_bytes(coded, grids, fields, streams=None):
         streams = [c.integers(grid) for c, grid in zip(coded, grids, strict=True)]
     ints = np.concatenate(streams)
     width_bytes = symbol_bytes(ints)
-    body = b"".join(PLANE.pack(c.step, len(c.exponents)) for c in coded)
+    body = b"".join(PLANE.pack(c.step, c.coefficients.shape[1], c.kind) for c in coded)
     body += b"".join(c.exponents.astype(np.uint8).tobytes() for c in coded)
     body += pack_ints(ints, width_bytes)
     tail = HEADER.pack(*fields, width_bytes) + body
@@ -687,7 +769,8 @@ class Header:
     subsampled: bool  # chroma planes at half size
     width_bytes: int  # bytes per symbol in the payload
     steps: list  # Delta of each plane
-    exponents: list  # e_k of each plane, one array of n_k per plane
+    counts: list  # n_k, the components of each plane
+    exponents: list  # e_k of each plane, n_k of them (none for a plane in the fixed basis)
     payload_offset: int
 
 
@@ -706,24 +789,29 @@ def read_header(data):
     if height == 0 or width == 0 or subsampled not in (0, 1) or not 1 <= width_bytes <= 8:
         raise ValueError(f"corrupted header: {height} x {width}, {width_bytes} bytes per symbol")
     check_block(block)
-    steps, counts, exponents = [], [], []
+    steps, counts, kinds = [], [], []
     for _ in range(channels):
         if offset + PLANE.size > len(data):
             raise ValueError("truncated patch-codec header")
-        step, n = PLANE.unpack_from(data, offset)
+        step, n, kind = PLANE.unpack_from(data, offset)
         offset += PLANE.size
         if not (np.isfinite(step) and step > 0) or not 1 <= n <= block * block:
             raise ValueError(f"corrupted plane header: step={step}, n={n}")
+        if kind not in (LEARNED, FIXED):
+            raise ValueError(f"corrupted plane header: basis kind {kind}")
         steps.append(step)
         counts.append(n)
-    for n in counts:
+        kinds.append(kind)
+    exponents = []
+    for n, kind in zip(counts, kinds, strict=True):
+        n = n if kind == LEARNED else 0  # the fixed basis sends no rows
         e = np.frombuffer(data[offset : offset + n], dtype=np.uint8).astype(np.int64)
         offset += n
-        if len(e) != n or e.max() > MAX_EXPONENT:
+        if len(e) != n or e.max(initial=0) > MAX_EXPONENT:
             raise ValueError(f"corrupted or truncated basis exponents: {e.tolist()}")
         exponents.append(e)
     fields = (height, width, ndim, channels, block, bool(subsampled), width_bytes)
-    return Header(*fields, steps, exponents, offset)
+    return Header(*fields, steps, counts, exponents, offset)
 
 
 def decode(data):
@@ -733,17 +821,20 @@ def decode(data):
     B2 = header.block * header.block
     shapes = plane_shapes(header.height, header.width, header.channels, header.subsampled)
     grids = [split_grid(shape, header.block) for shape in shapes]
-    counts = [len(e) for e in header.exponents]
-    # per plane: mean (B^2), basis (n B^2), coefficients (n_blocks n)
-    sizes = [B2 + n * B2 + gh * gw * n for n, (gh, gw) in zip(counts, grids, strict=True)]
+    # per plane: mean (B^2), basis (B^2 per row sent), coefficients (n_blocks n)
+    sizes = [
+        B2 + len(e) * B2 + gh * gw * n
+        for n, e, (gh, gw) in zip(header.counts, header.exponents, grids, strict=True)
+    ]
     ints = unpack_ints(data[header.payload_offset :], sum(sizes), header.width_bytes)
     coded = [
-        CodedPlane.from_integers(chunk, step, exponents, grid, header.block)
-        for chunk, step, exponents, grid in zip(
+        CodedPlane.from_integers(chunk, step, exponents, grid, header.block, n)
+        for chunk, step, exponents, grid, n in zip(
             np.split(ints, np.cumsum(sizes)[:-1]),
             header.steps,
             header.exponents,
             grids,
+            header.counts,
             strict=True,
         )
     ]

@@ -50,6 +50,7 @@ WELL_CONDITIONED = 1e12  # cond(A) below this: LU factors agree with scipy's to 
 TIMING_REPEATS = 3  # block split and solves: the best of this many calls
 RATE_RTOL = 0.02  # rd.search_step's tolerance: a larger miss is a target out of reach
 RATE_MISSED_TAG = "rate_target.missed"  # the images whose chosen rate is off target
+PROGRESS_DELAY_S = 2.0  # a step shorter than this shows no progress bar (as week 3's loops)
 DEFAULT_RANKS = LowRankConfig().ranks  # clipped to each image; ranks a user sets are checked
 
 
@@ -173,9 +174,10 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
         svd_curve, svd_images, sigma = truncated_svd_curve(pixels, ranks)
     with step(f"{name}: rate search"):
         targets = [cfg.patch_codec.target_bpp, *(cfg.patch_codec.curve_bpp if figures else [])]
-        steps = rd.search_steps(encoder, targets, workers=threads)  # the chosen rate first
+        with search_progress(name, len(targets) * len(patch_codec.BASES)) as bar:
+            found = rd.search_bases(encoder, targets, workers=threads, on_done=bar.update)
     with step(f"{name}: write, read back, decode"):
-        chosen, decoded = write_and_read_back(encoder, name, steps[0], files=figures)
+        chosen, decoded = write_and_read_back(*found[0], name, files=figures)
     log_rate_miss(name, chosen, cfg.patch_codec.target_bpp)
     with step(f"{name}: JPEG at the same bytes"):
         jpeg_files = rd.JpegLadder(pixels)  # each quality's file written once, for all below
@@ -183,7 +185,7 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
     svd = svd_curve.set_index("setting").loc[f"k={cfg.low_rank.rank}"]
     if figures:
         with step(f"{name}: rate-distortion curves and figures"):
-            codec_curve = pd.DataFrame([codec_point(encoder, s) for s in steps[1:]] + [chosen])
+            codec_curve = pd.DataFrame([codec_point(*point) for point in found[1:]] + [chosen])
             jpeg_curve = rd.jpeg_curve(pixels, cfg.jpeg.qualities, jpeg_files)
             curves = pd.concat(
                 [svd_curve, codec_curve, jpeg_curve.assign(codec="jpeg")], ignore_index=True
@@ -207,6 +209,14 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
     }
     mlflow.log_metrics({f"{name}.{key}": float(value) for key, value in summary.items()})
     return {"image": name, **summary}
+
+
+def search_progress(name: str, total: int):
+    """A progress bar "<image>: rate search 3/10" on stderr, shown only once the search has
+    run ``PROGRESS_DELAY_S``: a search that ends sooner draws none."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"{name}: rate search", delay=PROGRESS_DELAY_S, leave=False)
 
 
 def log_figures(name, encoder, curves, sigma, svd_images, rank, jpeg_files, decoded) -> None:
@@ -266,13 +276,18 @@ def log_dataset(image: LoadedImage) -> None:
 
 
 def codec_point(encoder: patch_codec.Encoder, step: float) -> dict:
-    """The patch codec at a step found by ``rd.search_step``: its rate-distortion point."""
+    """The patch codec at a step found by ``rd.search_bases``: its rate-distortion point."""
     data = encoder.encode(step)  # kept from the search
     decoded = patch_codec.decode(data)
-    return rd.point("patch_pca", f"step={step:.3g}", len(data), encoder.image, decoded)
+    return rd.point("patch_pca", codec_setting(encoder, step), len(data), encoder.image, decoded)
 
 
-def write_and_read_back(encoder: patch_codec.Encoder, name: str, step: float, files: bool = True):
+def codec_setting(encoder: patch_codec.Encoder, step: float) -> str:
+    """How a codec point was made, for the tables: ``step=31.2 learned``."""
+    return f"step={step:.3g} {encoder.basis}"
+
+
+def write_and_read_back(encoder: patch_codec.Encoder, step: float, name: str, files: bool = True):
     """The chosen setting as real files: encode, write, read back, decode, log both.
 
     Returns its rate-distortion point and the decoded image. ``files=False`` decodes the
@@ -281,7 +296,8 @@ def write_and_read_back(encoder: patch_codec.Encoder, name: str, step: float, fi
     if not files:
         data = encoder.encode(step)
         decoded = patch_codec.decode(data)
-        return rd.point("patch_pca", f"step={step:.3g}", len(data), encoder.image, decoded), decoded
+        setting = codec_setting(encoder, step)
+        return rd.point("patch_pca", setting, len(data), encoder.image, decoded), decoded
     with tempfile.TemporaryDirectory(prefix="week1-") as scratch:  # used only without Hydra
         folder = (hydra_context()[1] or Path(scratch)) / "compressed"
         folder.mkdir(parents=True, exist_ok=True)
@@ -292,7 +308,7 @@ def write_and_read_back(encoder: patch_codec.Encoder, name: str, step: float, fi
         for path in (compressed, png):
             mlflow.log_artifact(str(path), "compressed")
         n_bytes = compressed.stat().st_size
-    point = rd.point("patch_pca", f"step={step:.3g}", n_bytes, encoder.image, decoded)
+    point = rd.point("patch_pca", codec_setting(encoder, step), n_bytes, encoder.image, decoded)
     return point, decoded
 
 

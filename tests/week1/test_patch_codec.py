@@ -141,6 +141,22 @@ def test_gram_schmidt_keeps_leading_spans():
         np.testing.assert_allclose(V[:k] @ Q[:k].T @ Q[:k], V[:k], atol=1e-10)
 
 
+@pytest.mark.parametrize("block", [2, 8, 16])
+def test_dct_basis_rows_are_scipys_orthonormal_dct_images_lowest_frequency_first(block):
+    from scipy.fft import dctn
+
+    order = []
+    for row in pc.dct_basis(block):  # scipy's DCT-II of each row: one unit coefficient (u, v)
+        coefficients = dctn(row.reshape(block, block), norm="ortho")
+        u, v = np.unravel_index(np.argmax(np.abs(coefficients)), coefficients.shape)
+        unit = np.zeros((block, block))
+        unit[u, v] = 1.0
+        np.testing.assert_allclose(coefficients, unit, atol=1e-12)
+        order.append((u + v, u))
+    assert order == sorted(set(order))
+    assert len(order) == block * block
+
+
 def test_basis_exponents_follow_sigma():
     sigma = np.array([800.0, 100.0, 10.0, 1.0, 0.0])
     e = pc.basis_exponents(sigma, step=20, alpha=0.05)
@@ -319,8 +335,11 @@ def encoded():
         lambda d: with_crc(d[8:200] + b"\x00" * (len(d) - 200)),  # valid checksum, junk payload
         lambda d: with_crc(pc.HEADER.pack(10, 10, 3, 2, 8, 1, 1)),  # two channels
         lambda d: with_crc(pc.HEADER.pack(10, 10, 3, 3, 8, 1, 1)),  # plane headers missing
-        lambda d: with_crc(pc.HEADER.pack(10, 10, 2, 1, 8, 0, 1) + pc.PLANE.pack(-1.0, 3)),
-        lambda d: with_crc(pc.HEADER.pack(10, 10, 2, 1, 8, 0, 1) + pc.PLANE.pack(1.0, 3) + b"\x30"),
+        lambda d: with_crc(pc.HEADER.pack(10, 10, 2, 1, 8, 0, 1) + pc.PLANE.pack(-1.0, 3, 0)),
+        lambda d: with_crc(
+            pc.HEADER.pack(10, 10, 2, 1, 8, 0, 1) + pc.PLANE.pack(1, 3, 0) + b"\x30"
+        ),
+        lambda d: with_crc(pc.HEADER.pack(10, 10, 2, 1, 8, 0, 1) + pc.PLANE.pack(1.0, 3, 7)),
     ],
 )
 def test_decode_rejects_corrupted_bytes(encoded, mangle):
