@@ -50,6 +50,7 @@ WELL_CONDITIONED = 1e12  # cond(A) below this: LU factors agree with scipy's to 
 TIMING_REPEATS = 3  # block split and solves: the best of this many calls
 RATE_RTOL = 0.02  # rd.search_step's tolerance: a larger miss is a target out of reach
 RATE_MISSED_TAG = "rate_target.missed"  # the images whose chosen rate is off target
+CODEC_BASES = {"auto": patch_codec.BASES, **{b: (b,) for b in patch_codec.BASES}}
 PROGRESS_DELAY_S = 2.0  # a step shorter than this shows no progress bar (as week 3's loops)
 DEFAULT_RANKS = LowRankConfig().ranks  # clipped to each image; ranks a user sets are checked
 
@@ -95,6 +96,10 @@ def check_settings(cfg: DictConfig) -> None:
         raise ValueError("images is empty: pass images='[china.jpg]' or paths of your own")
     if cfg.max_pixels < 1:
         raise ValueError(f"max_pixels must be >= 1, got {cfg.max_pixels}")
+    if cfg.patch_codec.basis not in CODEC_BASES:
+        raise ValueError(
+            f"patch_codec.basis must be one of {list(CODEC_BASES)}, got {cfg.patch_codec.basis!r}"
+        )
     checks = {"patch_codec.block": (patch_codec.check_block, [cfg.patch_codec.block])}
     checks["patch_codec.target_bpp"] = (rd.check_target, [cfg.patch_codec.target_bpp])
     checks["patch_codec.curve_bpp"] = (rd.check_target, list(cfg.patch_codec.curve_bpp))
@@ -174,8 +179,11 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
         svd_curve, svd_images, sigma = truncated_svd_curve(pixels, ranks)
     with step(f"{name}: rate search"):
         targets = [cfg.patch_codec.target_bpp, *(cfg.patch_codec.curve_bpp if figures else [])]
-        with search_progress(name, len(targets) * len(patch_codec.BASES)) as bar:
-            found = rd.search_bases(encoder, targets, workers=threads, on_done=bar.update)
+        bases = CODEC_BASES[cfg.patch_codec.basis]
+        with search_progress(name, len(targets) * len(bases)) as bar:
+            found = rd.search_bases(
+                encoder, targets, workers=threads, on_done=bar.update, bases=bases
+            )
     with step(f"{name}: write, read back, decode"):
         chosen, decoded = write_and_read_back(*found[0], name, files=figures)
     log_rate_miss(name, chosen, cfg.patch_codec.target_bpp)

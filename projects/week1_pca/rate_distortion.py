@@ -230,17 +230,19 @@ def search_steps(encoder, targets, rtol=0.02, max_iter=40, workers=1, on_done=No
         return list(pool.map(search, targets))
 
 
-def search_bases(encoder, targets, rtol=0.02, max_iter=40, workers=1, on_done=None):
-    """For each target, (encoder, Delta) of the higher PSNR among the codec's bases at that rate.
+def search_bases(
+    encoder, targets, rtol=0.02, max_iter=40, workers=1, on_done=None, bases=patch_codec.BASES
+):
+    """For each target, (encoder, Delta) of the higher PSNR among ``bases`` at that rate.
 
-    ``search_steps`` on ``encoder`` and on ``encoder.with_basis(b)`` for every other basis b
-    of ``patch_codec.BASES``; at each target, the point within ``rtol`` of it with the highest
-    PSNR (the closest in rate if none is). Each basis alone gives a curve whose rate grows
-    smoothly as Delta falls, so each search can hit the target; the learned basis wins where
-    its rows are cheap (large images, low rates), the DCT where they are not. ``on_done()`` is
-    called as each of the len(BASES) x len(targets) searches ends.
+    ``search_steps`` on ``encoder.with_basis(b)`` for each basis b (``encoder`` itself for its
+    own); at each target, the point within ``rtol`` of it with the highest PSNR (the closest
+    in rate if none is; the first basis if equal). Each basis alone gives a curve whose rate
+    grows smoothly as Delta falls, so each search can hit the target; the learned basis wins
+    where its rows are cheap (large images, low rates), the DCT where they are not.
+    ``on_done()`` is called as each of the len(bases) x len(targets) searches ends.
     """
-    encoders = [encoder] + [encoder.with_basis(b) for b in patch_codec.BASES if b != encoder.basis]
+    encoders = [encoder if b == encoder.basis else encoder.with_basis(b) for b in bases]
     found = [search_steps(e, targets, rtol, max_iter, workers, on_done) for e in encoders]
     return [
         best_point([(e, steps[i]) for e, steps in zip(encoders, found, strict=True)], target, rtol)

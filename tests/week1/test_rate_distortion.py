@@ -148,3 +148,11 @@ def test_search_bases_reports_each_search_as_it_ends():
     )
     assert len(ended) == len(patch_codec.BASES) * 2
     assert len(found) == 2
+
+
+def test_search_bases_over_one_basis_is_that_bases_search():
+    encoder = patch_codec.Encoder(CROP)
+    for basis in patch_codec.BASES:
+        found = rd.search_bases(encoder, [0.5, 2.0], bases=(basis,))
+        expected = rd.search_steps(encoder.with_basis(basis), [0.5, 2.0])
+        assert [(e.basis, step) for e, step in found] == [(basis, s) for s in expected]
