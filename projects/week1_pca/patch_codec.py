@@ -30,6 +30,11 @@ encode(image, step):
    unsigned, byte planes, LZMA.
 decode(data) reads the header (struct, with a CRC-32) and runs the steps backwards.
 
+This file holds the lesson, steps 2-5 (blocks, their KLT, its quantized basis or the DCT) and
+the codec that strings the steps together (``encode``, ``Encoder``, ``decode``); the other
+steps are one file each in ``projects/week1_pca/codec/``: ``colour`` (1), ``quantizer`` (the
+quantizer of 5 and the price of a bit), ``entropy_coding`` (6), ``byte_format`` (the header).
+
 Sources:
 - V. K. Goyal, "Theoretical foundations of transform coding", IEEE Signal Processing
   Magazine 18(5) (2001), 9-21: the KLT, uniform quantization, Delta^2 / 12.
@@ -45,85 +50,46 @@ from __future__ import annotations
 
 import copy
 import functools
-import lzma
 import math
-import struct
 import threading
-import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 
+from projects.week1_pca.codec.byte_format import (
+    FIXED,
+    LEARNED,
+    MAX_EXPONENT,
+    check_block,
+    read_header,
+    to_bytes,
+)
+from projects.week1_pca.codec.colour import (
+    chroma_step,
+    image_planes,
+    plane_shapes,
+    planes_to_image,
+)
+from projects.week1_pca.codec.entropy_coding import (
+    coefficient_stream,
+    coefficients_from_stream,
+    unpack_ints,
+)
+from projects.week1_pca.codec.quantizer import (
+    ROUNDING,
+    components_to_keep,
+    dequantize,
+    quantize,
+    rate_lambda,
+)
 from projects.week1_pca.pca import PCA
 
-# Opponent colour transform y = M x: luma (R + G + B) / sqrt(3) and two orthogonal colour
-# differences. Orthonormal rows (M M^T = I), so squared error is the same in RGB and in y.
-COLOUR = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]]) / np.sqrt([[3], [2], [6]])
-
-MAGIC = b"KLT2"  # KLT1: every plane in a learned basis
-CHECKSUM = struct.Struct("<I")  # crc32 of everything after it
-HEADER = struct.Struct("<IIBBBBB")  # height, width, ndim, channels, block, subsampled, bytes/symbol
-PLANE = struct.Struct("<dHB")  # step Delta of the plane, n components kept, basis kind
-LEARNED, FIXED = 0, 1  # basis kinds: the image's KLT (rows sent) or the DCT (rows known)
-LZMA_FILTERS = [
-    # lc=lp=pb=0: symbols are bytes of small integers, not text; no byte-position context.
-    {"id": lzma.FILTER_LZMA1, "preset": 9 | lzma.PRESET_EXTREME, "lc": 0, "lp": 0, "pb": 0}
-]
-LZMA_DICT_RANGE = (1 << 12, 1 << 26)  # 4 KiB (liblzma's least) .. 64 MiB (preset 9's)
 MIN_STEP = 1e-6  # smaller steps are lossless on uint8 images long before this
-BLOCK_RANGE = (2, 32)
-MAX_EXPONENT = 15  # the finest basis grid, 2^-15
-UPSAMPLE_GAIN = (2 * 0.75**2 + 2 * 0.25**2) ** 2  # g = 1.5625, see ``chroma_step``
-ROUNDING = 0.4  # dead-zone offset r: 0.5 is plain rounding
 BASIS_PRECISION = 0.05  # alpha in ``basis_exponents``
 SUBSAMPLE = ("auto", True, False)
 BASES = ("learned", "fixed")  # the image's KLT, its rows sent; the DCT, known to both sides
-
-
-# -- colour --------------------------------------------------------------------------------
-
-
-def rgb_to_opponent(image):
-    """y = M x per pixel, M the orthonormal opponent transform; (H, W, 3) -> (H, W, 3)."""
-    return image @ COLOUR.T
-
-
-def opponent_to_rgb(planes):
-    """x = M^T y per pixel (M^-1 = M^T); (H, W, 3) -> (H, W, 3)."""
-    return planes @ COLOUR
-
-
-def downsample2(plane):
-    """p_ij = mean of the 2 x 2 pixels (2i..2i+1, 2j..2j+1); odd edges replicated."""
-    height, width = plane.shape
-    plane = np.pad(plane, ((0, height % 2), (0, width % 2)), mode="edge")
-    return plane.reshape(plane.shape[0] // 2, 2, plane.shape[1] // 2, 2).mean(axis=(1, 3))
-
-
-def upsample2(plane, shape):
-    """Bilinear 2x: each output pixel is 3/4 its own sample + 1/4 the next one out, per axis."""
-
-    def along_axis0(a):
-        a = np.concatenate([a[:1], a, a[-1:]])  # replicate the edges
-        out = np.empty((2 * (len(a) - 2), *a.shape[1:]))
-        out[0::2] = 0.75 * a[1:-1] + 0.25 * a[:-2]  # pixel 2i lies 1/4 sample before i
-        out[1::2] = 0.75 * a[1:-1] + 0.25 * a[2:]  # pixel 2i+1 lies 1/4 sample after i
-        return out
-
-    up = along_axis0(along_axis0(plane).T).T
-    return up[: shape[0], : shape[1]]
-
-
-def chroma_step(step, subsampled):
-    """Delta_c = Delta / sqrt(g), g = (2 (3/4)^2 + 2 (1/4)^2)^2 = 1.5625 if subsampled, else 1.
-
-    One chroma sample reaches 4 x 4 pixels through ``upsample2`` with weights 1/4, 3/4,
-    3/4, 1/4 per axis, so its error counts g times in pixels; equal distortion per bit in
-    every plane (the high-rate optimum) then needs the finer step Delta / 1.25.
-    """
-    return step / np.sqrt(UPSAMPLE_GAIN) if subsampled else step
 
 
 # -- blocks --------------------------------------------------------------------------------
@@ -216,125 +182,6 @@ def dct_basis(block):
     rows = rows[np.lexsort((u, u + v))]
     rows.setflags(write=False)  # cached: one array for every call
     return rows
-
-
-# -- quantization --------------------------------------------------------------------------
-
-
-def quantize(z, step, rounding=ROUNDING):
-    """q = sign(z) floor(|z| / Delta + r): rounding if r = 1/2, a wider zero bin if r < 1/2."""
-    return (np.sign(z) * np.floor(np.abs(z) / step + rounding)).astype(np.int64)
-
-
-def dequantize(q, step):
-    """z_hat = Delta q."""
-    return q * step
-
-
-# -- entropy coding ------------------------------------------------------------------------
-
-
-def zigzag(q):
-    """u = 2q for q >= 0, -2q - 1 for q < 0: 0, -1, 1, -2, 2, ... -> 0, 1, 2, 3, 4, ..."""
-    return np.where(q >= 0, 2 * q, -2 * q - 1).astype(np.uint64)
-
-
-def unzigzag(u):
-    """q = u / 2 for even u, -(u + 1) / 2 for odd u."""
-    u = u.astype(np.int64)
-    return np.where(u % 2 == 0, u // 2, -(u + 1) // 2)
-
-
-def dc_residual(first, grid):
-    """d_ij = q_ij - q_i,j-1 along each block row; in column 0, d_i0 = q_i0 - q_i-1,0."""
-    Q = first.reshape(grid)
-    D = np.diff(Q, axis=1, prepend=0)
-    D[:, 0] = np.diff(Q[:, 0], prepend=0)
-    return D.ravel()
-
-
-def dc_restore(residual, grid):
-    """The inverse of ``dc_residual``: cumulative sums down column 0, then along the rows."""
-    D = residual.reshape(grid).copy()
-    D[:, 0] = np.cumsum(D[:, 0])
-    return np.cumsum(D, axis=1).ravel()
-
-
-def activity_order(activity):
-    """The order component k is sent in: blocks by increasing a_j = sum_{0<i<k} |q_ji|.
-
-    Busy blocks have large coefficients everywhere. Sorted, component k reads as a run of
-    zeros that turns into ever larger values, which an adaptive coder prices far below the
-    raster order; the decoder knows a_j from the components it already has.
-    """
-    if activity.size and activity.min() >= 0 and activity.max() < 1 << 16:
-        activity = activity.astype(np.uint16)  # the same stable order, by a radix sort
-    return np.argsort(activity, kind="stable")
-
-
-def coefficient_stream(Q, grid):
-    """Q (n_blocks x n) -> 1-D: DC residuals, then each component k >= 1 in activity order."""
-    columns = [dc_residual(Q[:, 0], grid)]
-    activity = np.zeros(len(Q), dtype=np.int64)  # a_j for k = 1: the empty sum
-    for k in range(1, Q.shape[1]):
-        columns.append(Q[activity_order(activity), k])
-        activity += np.abs(Q[:, k])  # a_j for k + 1, one column more
-    return np.concatenate(columns)
-
-
-def coefficients_from_stream(stream, grid, n_components):
-    """The inverse of ``coefficient_stream``, component by component (each orders the next)."""
-    columns = stream.reshape(n_components, grid[0] * grid[1])
-    Q = np.zeros((grid[0] * grid[1], n_components), dtype=np.int64)
-    Q[:, 0] = dc_restore(columns[0], grid)
-    activity = np.zeros(len(Q), dtype=np.int64)
-    for k in range(1, n_components):
-        Q[activity_order(activity), k] = columns[k]
-        activity += np.abs(Q[:, k])
-    return Q
-
-
-def symbol_bytes(q):
-    """Bytes per symbol: the fewest w with zigzag(q) < 256^w (at least 1)."""
-    largest = int(zigzag(q).max(initial=0))
-    return max(1, -(-largest.bit_length() // 8))
-
-
-def pack_ints(q, width):
-    """LZMA of the byte planes of zigzag(q): all low bytes, then all second bytes, ..."""
-    planes = zigzag(q).astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].T.tobytes()
-    return lzma.compress(planes, format=lzma.FORMAT_RAW, filters=lzma_filters(len(planes)))
-
-
-def lzma_filters(n_bytes):
-    """``LZMA_FILTERS`` with the dictionary cut to the input: 2^ceil(log2 n), 4 KiB..64 MiB.
-
-    Preset 9's 64 MiB dictionary comes with a 64 MiB hash table that liblzma clears for
-    every call (about 40 ms), whatever the input's size. A dictionary at least as long as
-    the input still reaches every earlier byte; the smaller hash table only changes which
-    strings with another first 4 bytes share a bucket of the match finder, and those never
-    match (a match found there must be longer than 3 bytes). The bytes are those of
-    ``LZMA_FILTERS`` (tests/week1/test_shared_work.py); the decoder keeps ``LZMA_FILTERS``.
-    """
-    low, high = LZMA_DICT_RANGE
-    dict_size = min(max(low, 1 << max(n_bytes - 1, 0).bit_length()), high)
-    return [{**LZMA_FILTERS[0], "dict_size": dict_size}]
-
-
-def unpack_ints(data, count, width):
-    """The inverse of ``pack_ints`` for ``count`` symbols of ``width`` bytes."""
-    expected = count * width
-    try:
-        raw = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=LZMA_FILTERS).decompress(
-            data, max_length=expected
-        )
-    except lzma.LZMAError as error:
-        raise ValueError(f"corrupted patch-codec payload: {error}") from error
-    if len(raw) != expected:
-        raise ValueError(f"truncated patch-codec payload: {len(raw)} of {expected} bytes")
-    planes = np.zeros((8, count), dtype=np.uint8)
-    planes[:width] = np.frombuffer(raw, dtype=np.uint8).reshape(width, count)
-    return unzigzag(np.ascontiguousarray(planes.T).view("<u8").ravel())
 
 
 # -- planes --------------------------------------------------------------------------------
@@ -436,89 +283,13 @@ def encode_plane_fixed(transform, step, rounding):
     return coded, coded.integers(transform.grid)
 
 
-def components_to_keep(Z, Q, step, exponents=None):
-    """n = 1 + the last k with D_k > lambda R_k: component k buys more than it costs.
-
-    D_k = sum_j z_jk^2 - (z_jk - Delta q_jk)^2, the squared error it removes;
-    R_k = n_blocks H(q_k) + B^2 (e_k + 1) bits, its coefficients (order-0 entropy) and its
-    basis row (no row with ``exponents`` None: a fixed basis); lambda from ``rate_lambda``.
-    Later components are dropped, rows and all.
-    """
-    saved = np.sum(Z**2 - (Z - dequantize(Q, step)) ** 2, axis=0)  # D_k
-    bits = np.array([entropy_bits(q_k) for q_k in Q.T])  # n_blocks H(q_k)
-    if exponents is not None:
-        bits += Z.shape[1] * (exponents + 1)  # + the basis row, B^2 entries
-    pays = np.flatnonzero(saved > rate_lambda(step) * bits)
-    return int(pays[-1]) + 1 if pays.size else 1
-
-
-def entropy_bits(symbols):
-    """n H(p_hat) = -sum_s c_s log2(c_s / n): bits of an ideal order-0 code for the symbols."""
-    counts = symbol_counts(symbols)
-    return float(-np.sum(counts * np.log2(counts / len(symbols))))
-
-
-def symbol_counts(symbols):
-    """c_s of every integer s that occurs, by increasing s: ``np.unique``'s counts.
-
-    Counted by ``np.bincount`` when the symbols span a range not much longer than they
-    are (the quantized coefficients always do), which needs no sort.
-    """
-    symbols = np.ravel(symbols)
-    if symbols.size and np.issubdtype(symbols.dtype, np.integer):
-        low = symbols.min()
-        if int(symbols.max()) - int(low) < 4 * symbols.size + 256:
-            counts = np.bincount(symbols - low)
-            return counts[counts > 0]
-    return np.unique(symbols, return_counts=True)[1]
-
-
-def rate_lambda(step):
-    """lambda = (ln 2 / 6) Delta^2, squared error per bit at step Delta.
-
-    At high rate a coefficient costs D(R) = (Delta^2 / 12) 2^(-2 (R - R_0)) squared error,
-    so -dD/dR = 2 ln 2 Delta^2 / 12: a bit is worth spending where it buys more than lambda.
-    """
-    return np.log(2) / 6 * step**2
-
-
 def decode_plane(coded, grid, block, shape):
     """x_hat = mu_hat + V_hat^T (Delta q) per block, tiled back to a plane of ``shape``."""
     X_hat = dequantize(coded.coefficients, coded.step) @ coded.rows(block) + coded.mean
     return merge_blocks(X_hat, grid, block, shape)
 
 
-def plane_shapes(height, width, channels, subsampled):
-    """(H, W) of each plane: luma at full size, chroma at ceil(H/2) x ceil(W/2) if subsampled."""
-    chroma = (-(-height // 2), -(-width // 2)) if subsampled else (height, width)
-    return [(height, width)] + [chroma] * (channels - 1)
-
-
-def image_planes(pixels, subsample_chroma):
-    """The planes to code: the gray plane, or luma and (subsampled) chroma of an RGB image."""
-    if pixels.shape[2] == 1:
-        return [pixels[:, :, 0]]
-    y = rgb_to_opponent(pixels)
-    chroma = [downsample2(y[:, :, c]) if subsample_chroma else y[:, :, c] for c in (1, 2)]
-    return [y[:, :, 0], *chroma]
-
-
-def planes_to_image(planes, height, width):
-    """The inverse of ``image_planes``: upsample chroma, back to RGB, (H, W, C) float."""
-    if len(planes) == 1:
-        return planes[0][:, :, np.newaxis]
-    full = [p if p.shape == (height, width) else upsample2(p, (height, width)) for p in planes]
-    return opponent_to_rgb(np.stack(full, axis=-1))
-
-
 # -- the codec -----------------------------------------------------------------------------
-
-
-def check_block(block):
-    """ValueError unless ``block`` is an int in ``BLOCK_RANGE``."""
-    low, high = BLOCK_RANGE
-    if not isinstance(block, Integral) or isinstance(block, bool) or not low <= block <= high:
-        raise ValueError(f"block must be an int in [{low}, {high}], got {block!r}")
 
 
 def check_step(step):
@@ -739,79 +510,6 @@ def lagrangian(pixels, decoded, n_bytes, step):
     """J = ||x - x_hat||^2 + lambda 8 n_bytes for the decoded image x_hat."""
     distortion = np.sum((pixels - np.atleast_3d(decoded)) ** 2)
     return distortion + rate_lambda(step) * 8 * n_bytes
-
-
-def to_bytes(coded, grids, fields, streams=None):
-    """Header (``fields`` and bytes per symbol), plane headers, exponents, LZMA payload.
-
-    ``streams``: each plane's ``integers(grid)``, when already at hand.
-    """
-    if streams is None:
-        streams = [c.integers(grid) for c, grid in zip(coded, grids, strict=True)]
-    ints = np.concatenate(streams)
-    width_bytes = symbol_bytes(ints)
-    body = b"".join(PLANE.pack(c.step, c.coefficients.shape[1], c.kind) for c in coded)
-    body += b"".join(c.exponents.astype(np.uint8).tobytes() for c in coded)
-    body += pack_ints(ints, width_bytes)
-    tail = HEADER.pack(*fields, width_bytes) + body
-    return MAGIC + CHECKSUM.pack(zlib.crc32(tail)) + tail
-
-
-@dataclass(frozen=True)
-class Header:
-    """What ``decode`` reads before the payload."""
-
-    height: int
-    width: int
-    ndim: int  # 2 for an H x W input, 3 for H x W x C
-    channels: int  # C, 1 or 3
-    block: int  # B
-    subsampled: bool  # chroma planes at half size
-    width_bytes: int  # bytes per symbol in the payload
-    steps: list  # Delta of each plane
-    counts: list  # n_k, the components of each plane
-    exponents: list  # e_k of each plane, n_k of them (none for a plane in the fixed basis)
-    payload_offset: int
-
-
-def read_header(data):
-    """Parse and check everything before the payload; ValueError on any inconsistency."""
-    offset = len(MAGIC) + CHECKSUM.size
-    if len(data) < offset + HEADER.size or not data.startswith(MAGIC):
-        raise ValueError("not a patch-codec byte string (bad magic or too short)")
-    (crc,) = CHECKSUM.unpack_from(data, len(MAGIC))
-    if zlib.crc32(data[offset:]) != crc:
-        raise ValueError("corrupted patch-codec byte string (checksum mismatch)")
-    height, width, ndim, channels, block, subsampled, width_bytes = HEADER.unpack_from(data, offset)
-    offset += HEADER.size
-    if ndim not in (2, 3) or channels not in (1, 3) or (ndim == 2 and channels != 1):
-        raise ValueError(f"corrupted header: ndim={ndim}, channels={channels}")
-    if height == 0 or width == 0 or subsampled not in (0, 1) or not 1 <= width_bytes <= 8:
-        raise ValueError(f"corrupted header: {height} x {width}, {width_bytes} bytes per symbol")
-    check_block(block)
-    steps, counts, kinds = [], [], []
-    for _ in range(channels):
-        if offset + PLANE.size > len(data):
-            raise ValueError("truncated patch-codec header")
-        step, n, kind = PLANE.unpack_from(data, offset)
-        offset += PLANE.size
-        if not (np.isfinite(step) and step > 0) or not 1 <= n <= block * block:
-            raise ValueError(f"corrupted plane header: step={step}, n={n}")
-        if kind not in (LEARNED, FIXED):
-            raise ValueError(f"corrupted plane header: basis kind {kind}")
-        steps.append(step)
-        counts.append(n)
-        kinds.append(kind)
-    exponents = []
-    for n, kind in zip(counts, kinds, strict=True):
-        n = n if kind == LEARNED else 0  # the fixed basis sends no rows
-        e = np.frombuffer(data[offset : offset + n], dtype=np.uint8).astype(np.int64)
-        offset += n
-        if len(e) != n or e.max(initial=0) > MAX_EXPONENT:
-            raise ValueError(f"corrupted or truncated basis exponents: {e.tolist()}")
-        exponents.append(e)
-    fields = (height, width, ndim, channels, block, bool(subsampled), width_bytes)
-    return Header(*fields, steps, counts, exponents, offset)
 
 
 def decode(data):

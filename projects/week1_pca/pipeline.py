@@ -35,6 +35,7 @@ from projects.week1_pca import (
     plots,
 )
 from projects.week1_pca import rate_distortion as rd
+from projects.week1_pca.codec import byte_format, colour
 from projects.week1_pca.config import LowRankConfig
 from projects.week1_pca.images import LoadedImage, load_image
 from projects.week1_pca.pca import PCA
@@ -100,7 +101,7 @@ def check_settings(cfg: DictConfig) -> None:
         raise ValueError(
             f"patch_codec.basis must be one of {list(CODEC_BASES)}, got {cfg.patch_codec.basis!r}"
         )
-    checks = {"patch_codec.block": (patch_codec.check_block, [cfg.patch_codec.block])}
+    checks = {"patch_codec.block": (byte_format.check_block, [cfg.patch_codec.block])}
     checks["patch_codec.target_bpp"] = (rd.check_target, [cfg.patch_codec.target_bpp])
     checks["patch_codec.curve_bpp"] = (rd.check_target, list(cfg.patch_codec.curve_bpp))
     for key, (check, values) in checks.items():
@@ -365,7 +366,7 @@ def best_seconds(function, repeats=TIMING_REPEATS) -> float:
 
 def luma_blocks(pixels: np.ndarray, block: int) -> np.ndarray:
     """The B x B blocks of the luma (or gray) plane the codec codes, one per row."""
-    plane = patch_codec.image_planes(patch_codec.check_image(pixels), subsample_chroma=False)[0]
+    plane = colour.image_planes(patch_codec.check_image(pixels), subsample_chroma=False)[0]
     return patch_codec.split_blocks(plane, block)[0]
 
 
@@ -385,7 +386,7 @@ def log_linear_maps(pixels: np.ndarray, name: str, luma: patch_codec.PlaneTransf
         ),
     }
     if pixels.shape[2] == 3:
-        M, rgb = patch_codec.COLOUR, pixels.reshape(-1, 3)  # y = M x, M^-1 = M^T
+        M, rgb = colour.COLOUR, pixels.reshape(-1, 3)  # y = M x, M^-1 = M^T
         axes = linear_maps.colour_axes(pixels)
         v1_x_v2 = linear_maps.cross(axes[:, 0], axes[:, 1])
         metrics |= {
@@ -399,7 +400,7 @@ def log_linear_maps(pixels: np.ndarray, name: str, luma: patch_codec.PlaneTransf
 
 def log_block_split(pixels: np.ndarray, name: str, block: int) -> None:
     """W1.P4: the codec's reshape/swapaxes block split beside a slicing loop, equal and timed."""
-    plane = patch_codec.image_planes(patch_codec.check_image(pixels), subsample_chroma=False)[0]
+    plane = colour.image_planes(patch_codec.check_image(pixels), subsample_chroma=False)[0]
     by_reshape = patch_codec.split_blocks(plane, block)[0]
     by_slicing = numpy_basics.split_blocks_by_slicing(plane, block)
     reshape_s = best_seconds(lambda: patch_codec.split_blocks(plane, block))

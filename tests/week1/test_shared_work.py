@@ -33,6 +33,7 @@ from projects.week1_pca import (
 )
 from projects.week1_pca import patch_codec as pc
 from projects.week1_pca import rate_distortion as rd
+from projects.week1_pca.codec import byte_format, colour, entropy_coding, quantizer
 from tests.weeks import compose_config
 
 CHINA = load_sample_image("china.jpg")
@@ -47,7 +48,7 @@ IMAGES = {"rgb": CROP, "gray": GRAY, "odd_rgb": ODD}
 
 def slow_stream(Q, grid):
     """Coefficients in send order, activity a_j = sum_{0<i<k} |q_ji| summed anew for each k."""
-    columns = [pc.dc_residual(Q[:, 0], grid)]
+    columns = [entropy_coding.dc_residual(Q[:, 0], grid)]
     for k in range(1, Q.shape[1]):
         activity = np.abs(Q[:, 1:k]).sum(axis=1)
         columns.append(Q[np.argsort(activity, kind="stable"), k])
@@ -56,8 +57,10 @@ def slow_stream(Q, grid):
 
 def slow_pack_ints(q, width):
     """LZMA of the byte planes with preset 9's filters as they are: a 64 MiB dictionary."""
-    planes = pc.zigzag(q).astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].T
-    return lzma.compress(planes.tobytes(), format=lzma.FORMAT_RAW, filters=pc.LZMA_FILTERS)
+    planes = entropy_coding.zigzag(q).astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].T
+    return lzma.compress(
+        planes.tobytes(), format=lzma.FORMAT_RAW, filters=entropy_coding.LZMA_FILTERS
+    )
 
 
 def slow_plane(plane, step, block, basis="learned"):
@@ -67,17 +70,21 @@ def slow_plane(plane, step, block, basis="learned"):
     mean = np.round(mu).astype(np.int64)
     if basis == "fixed":
         Z = (X - mean) @ pc.dct_basis(block).T
-        Q = pc.quantize(Z, step)
-        n = pc.components_to_keep(Z, Q, step)
+        Q = quantizer.quantize(Z, step)
+        n = quantizer.components_to_keep(Z, Q, step)
         ints = np.concatenate([mean, slow_stream(Q[:, :n], grid)])
-        return pc.PLANE.pack(step, n, pc.FIXED), b"", ints
+        return byte_format.PLANE.pack(step, n, byte_format.FIXED), b"", ints
     exponents = pc.basis_exponents(sigma, step)
     V_int = pc.quantize_basis(V, exponents)
     Z = (X - mean) @ pc.dequantize_basis(V_int, exponents).T
-    Q = pc.quantize(Z, step)
-    n = pc.components_to_keep(Z, Q, step, exponents)
+    Q = quantizer.quantize(Z, step)
+    n = quantizer.components_to_keep(Z, Q, step, exponents)
     ints = np.concatenate([mean, V_int[:n].ravel(), slow_stream(Q[:, :n], grid)])
-    return pc.PLANE.pack(step, n, pc.LEARNED), exponents[:n].astype(np.uint8).tobytes(), ints
+    return (
+        byte_format.PLANE.pack(step, n, byte_format.LEARNED),
+        exponents[:n].astype(np.uint8).tobytes(),
+        ints,
+    )
 
 
 def slow_encode_image(image, subsampled, step, block, basis="learned"):
@@ -85,17 +92,17 @@ def slow_encode_image(image, subsampled, step, block, basis="learned"):
     pixels = np.atleast_3d(np.asarray(image, dtype=np.float64))
     height, width, channels = pixels.shape
     subsampled = subsampled and channels == 3
-    planes = pc.image_planes(pixels, subsampled)
-    steps = [step] + [pc.chroma_step(step, subsampled)] * (channels - 1)
+    planes = colour.image_planes(pixels, subsampled)
+    steps = [step] + [colour.chroma_step(step, subsampled)] * (channels - 1)
     heads, exponents, ints = zip(
         *(slow_plane(p, s, block, basis) for p, s in zip(planes, steps, strict=True)), strict=True
     )
     ints = np.concatenate(ints)
-    width_bytes = pc.symbol_bytes(ints)
+    width_bytes = entropy_coding.symbol_bytes(ints)
     fields = (height, width, np.ndim(image), channels, block, subsampled, width_bytes)
-    tail = pc.HEADER.pack(*fields) + b"".join(heads) + b"".join(exponents)
+    tail = byte_format.HEADER.pack(*fields) + b"".join(heads) + b"".join(exponents)
     tail += slow_pack_ints(ints, width_bytes)
-    return pc.MAGIC + pc.CHECKSUM.pack(zlib.crc32(tail)) + tail
+    return byte_format.MAGIC + byte_format.CHECKSUM.pack(zlib.crc32(tail)) + tail
 
 
 def slow_encode(image, step, block=8, basis="learned"):
@@ -189,8 +196,8 @@ def test_lzma_with_its_dictionary_cut_to_the_input_writes_preset_9s_bytes():
         rng.integers(0, 3, 4097),
     ]
     for q in streams:
-        width = pc.symbol_bytes(q)
-        assert pc.pack_ints(q, width) == slow_pack_ints(q, width)
+        width = entropy_coding.symbol_bytes(q)
+        assert entropy_coding.pack_ints(q, width) == slow_pack_ints(q, width)
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.float64])
@@ -199,7 +206,7 @@ def test_symbol_counts_are_the_counts_of_np_unique(dtype):
     for symbols in [rng.integers(-5, 9, 500), np.array([7, 7, 7]), rng.integers(0, 10**9, 50)]:
         symbols = (np.abs(symbols) % 256 if dtype is np.uint8 else symbols).astype(dtype)
         expected = np.unique(symbols, return_counts=True)[1]
-        np.testing.assert_array_equal(pc.symbol_counts(symbols), expected)
+        np.testing.assert_array_equal(quantizer.symbol_counts(symbols), expected)
 
 
 def test_activity_order_is_the_stable_argsort_of_the_activity():
@@ -207,13 +214,15 @@ def test_activity_order_is_the_stable_argsort_of_the_activity():
     for high in (3, 60000, 10**7):  # uint16 (radix sort) up to 65535, int64 beyond
         activity = rng.integers(0, high, 3000)
         expected = np.argsort(activity.astype(np.int64), kind="stable")
-        np.testing.assert_array_equal(pc.activity_order(activity), expected)
+        np.testing.assert_array_equal(entropy_coding.activity_order(activity), expected)
 
 
 def test_coefficient_stream_equals_activity_summed_anew_per_component():
     rng = np.random.default_rng(3)
     Q = np.round(rng.laplace(scale=[30, 9, 9, 4, 2, 1, 0.4], size=(8 * 5, 7))).astype(np.int64)
-    np.testing.assert_array_equal(pc.coefficient_stream(Q, (8, 5)), slow_stream(Q, (8, 5)))
+    np.testing.assert_array_equal(
+        entropy_coding.coefficient_stream(Q, (8, 5)), slow_stream(Q, (8, 5))
+    )
 
 
 # -- the rate search -----------------------------------------------------------------------
