@@ -17,9 +17,7 @@ from sklearn.datasets import load_digits, load_sample_image
 from threadpoolctl import threadpool_limits
 
 from benchmarks.timing import best_times, print_table
-from projects.week1_pca.pca import PCA
-
-SKLEARN_SOLVER = {"covariance_eigh": "covariance_eigh", "svd": "full", "randomized": "randomized"}
+from projects.week1_pca.pca import PCA, SKLEARN_SOLVER
 
 
 def low_rank_matrix(n_samples=20_000, n_features=256, rank=20, noise=0.01, seed=0):

@@ -7,7 +7,7 @@ composition, with Hydra's own message, before any work starts.
 """
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 
 from hydra.core.config_store import ConfigStore
 
@@ -27,6 +27,14 @@ class Impl(Enum):
     mine = "mine"
 
 
+class Device(StrEnum):
+    """Where torch runs: ``cpu``; ``auto``: CUDA when present; ``cuda``: fails without a GPU."""
+
+    cpu = "cpu"
+    auto = "auto"
+    cuda = "cuda"
+
+
 @dataclass
 class BaseConfig:
     seed: int = 0
@@ -36,8 +44,27 @@ class BaseConfig:
 
 
 def register_schema(name: str, schema: type) -> None:
-    """Make ``schema`` available to ``defaults: [<name>]`` in a primary config."""
+    """Make ``schema`` available to ``defaults: [<name>]`` in a primary config, and with it
+    the configs every entry point shares (:func:`register_shared_configs`)."""
     ConfigStore.instance().store(name=name, node=schema)
+    register_shared_configs()
+
+
+def register_shared_configs() -> None:
+    """``configs/shared/<group>/<name>.yaml`` as ``<group>: <name>`` in any entry point's
+    defaults. Each entry point's config folder is its own (``configs/week2/``), so its
+    ``--help`` lists only its own groups; the shared ones come from Hydra's config store."""
+    from omegaconf import OmegaConf
+
+    from common.paths import SHARED_CONFIG_DIR
+
+    store = ConfigStore.instance()
+    for path in sorted(SHARED_CONFIG_DIR.glob("*/*.yaml")):
+        text = path.read_text()
+        package = "_global_" if text.startswith("# @package _global_") else None
+        store.store(
+            group=path.parent.name, name=path.stem, node=OmegaConf.create(text), package=package
+        )
 
 
 def undeclared_key(cfg) -> str | None:

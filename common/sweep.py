@@ -1,6 +1,6 @@
 """A sweep (``-m``) as one MLflow parent run with a child run per job, and its summary.
 
-``configs/common/hydra.yaml`` registers :class:`MlflowSweep` as a Hydra callback for every
+``configs/shared/common/hydra.yaml`` registers :class:`MlflowSweep` as a Hydra callback for every
 week. Hydra calls its multirun hooks in the parent process, before the launcher starts any
 job and after the last one returns:
 
@@ -106,7 +106,7 @@ def planned_jobs(overrides: list[str]) -> int:
 def job_values(overrides: str, keys: list[str]) -> dict[str, str]:
     """The value each swept key took in one job, from its run's ``overrides`` tag.
 
-    ``job_values("+experiment=week1/rate patch_codec.target_bpp=0.5", ["patch_codec.target_bpp"])``
+    ``job_values("+experiment=rate patch_codec.target_bpp=0.5", ["patch_codec.target_bpp"])``
     is ``{"patch_codec.target_bpp": "0.5"}``.
     """
     given = dict(item.lstrip("+~").partition("=")[::2] for item in overrides.split())
@@ -275,6 +275,48 @@ def forward_env_to_ray(config: DictConfig) -> None:
         launcher.ray.init = ray_init_args(init, os.environ)
 
 
+def value_probes(overrides: list[str]) -> dict[str, list[str]]:
+    """One job's overrides per value of each swept key, the other keys at their first value:
+    ``["a=1,2", "b=3"]`` -> ``{"a=1": ["a=1", "b=3"], "a=2": ["a=2", "b=3"]}``. Each value of
+    the grid is composed once, in far fewer jobs than the grid has."""
+    parsed = parse_overrides(overrides)
+    prefixes = [o.get_key_element() + "=" for o in parsed]
+    values = [
+        list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.get_value_element_as_str()]
+        for o in parsed
+    ]
+    first = [prefix + options[0] for prefix, options in zip(prefixes, values, strict=True)]
+    probes = {first[0]: first} if first else {}
+    for i, options in enumerate(values):
+        for value in options[1:]:
+            probes[prefixes[i] + value] = [*first[:i], prefixes[i] + value, *first[i + 1 :]]
+    return probes
+
+
+def composition_reason(error: Exception) -> str:
+    """Hydra's reason in one line: ``Invalid value 'bogus', expected one of [gd, ...]``."""
+    cause = error.__cause__ or error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    if lines and lines[0].startswith("In '") and len(lines) > 2:  # a missing group option
+        options = [line for line in lines[2:] if " " not in line]
+        return f"{lines[0]}; {lines[1].lower()[:-1]}: {', '.join(options)}"
+    return lines[0] if lines else type(error).__name__
+
+
+def check_every_value(config: DictConfig, overrides: list[str]) -> None:
+    """Compose a job for each swept value before any run exists: a value outside its schema or
+    config group (``optimizer.name=bogus``) stops the sweep at once, not after the jobs
+    before it ran. Raises ``ValueError`` naming the value and Hydra's reason."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    loader = GlobalHydra.instance().config_loader()
+    for value, probe in value_probes(overrides).items():
+        try:
+            loader.load_sweep_config(config, probe)
+        except Exception as error:
+            raise ValueError(f"{value}: {composition_reason(error)}") from None
+
+
 def describe_sweep(config: DictConfig) -> Sweep:
     """The sweep that ``config`` (the parent's, with its ``hydra`` node) is about to run."""
     hydra_cfg = config.hydra
@@ -285,6 +327,8 @@ def describe_sweep(config: DictConfig) -> Sweep:
     params = OmegaConf.to_container(params, resolve=True) if params else {}
     overrides = sweep_overrides(list(hydra_cfg.overrides.task), params)
     choices = hydra_cfg.runtime.choices
+    if choices.get("hydra/sweeper") == "basic":
+        check_every_value(config, overrides)
     launcher = choices.get("hydra/launcher", "unknown")
     if "n_jobs" in hydra_cfg.launcher:
         launcher = f"{launcher} (n_jobs={hydra_cfg.launcher.n_jobs})"

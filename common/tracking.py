@@ -470,45 +470,76 @@ def run_tracked(
     ``summary`` (name -> what it is) as logged, the slowest steps, where the files are and
     the URL of the run in the UI. A run of the defaults is named after its ``name_keys``.
     """
+    plan = plan_run(cfg, week, headline, name_keys)
+    run_id, outcome = run_in_mlflow(plan, cfg, pipeline, week)
+    if outcome.status == "FINISHED" and plan.reused is None:
+        seconds = time.perf_counter() - outcome.started
+        print_summary(plan.tracking_uri, run_id, seconds, summary or {}, outcome.steps)
+    return outcome.result_or_exit(week, plan.job, run_id)
+
+
+@dataclass
+class RunPlan:
+    """A run before it opens: its store and experiment, name and tags, its Hydra output folder
+    and sweep job, and the FINISHED run of the same config it reuses (``tracking.resume``)."""
+
+    tracking_uri: str
+    experiment_id: str
+    run_name: str | None
+    tags: dict[str, str]
+    output_dir: Path | None
+    job: int | None
+    reused: Any = None  # an mlflow Run, or None: the pipeline runs
+
+
+def plan_run(cfg: DictConfig, week: str, headline: Headline, name_keys: Iterable[str]) -> RunPlan:
+    """Check the config and the store (one line and exit 1 before any run exists), then
+    name and tag the run; with ``tracking.resume``, find the FINISHED run it repeats."""
     import mlflow
 
     exit_if_undeclared_key(cfg, week)
     configure_client()
     tracking_uri = resolve_tracking_uri(cfg.tracking.uri)
-    exit_if_unusable(tracking_uri)  # before any run exists: one line, exit 1, nothing RUNNING
+    exit_if_unusable(tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)
     experiment_id = ensure_experiment(cfg.tracking.experiment or week, tracking_uri)
     overrides, output_dir = hydra_context()
     parent_run_id, job = sweep_job()
     tags = {**run_tags(cfg, week, overrides, output_dir, parent_run_id, job), **headline.tags()}
     run_name = cfg.tracking.run_name or default_run_name(overrides) or defaults_name(cfg, name_keys)
-    earlier = None
+    plan = RunPlan(tracking_uri, experiment_id, run_name, tags, output_dir, job)
     if cfg.tracking.resume:
-        earlier = finished_run_with(tracking_uri, experiment_id, tags[CONFIG_HASH_TAG])
-    if earlier is not None:
-        tags[REUSED_TAG] = earlier.data.tags.get(REUSED_TAG, earlier.info.run_id)
-        run_name = f"{run_name or week} (reused)"
+        plan.reused = finished_run_with(tracking_uri, experiment_id, tags[CONFIG_HASH_TAG])
+    if plan.reused is not None:
+        tags[REUSED_TAG] = plan.reused.data.tags.get(REUSED_TAG, plan.reused.info.run_id)
+        plan.run_name = f"{run_name or week} (reused)"
+    return plan
+
+
+def run_in_mlflow(plan: RunPlan, cfg: DictConfig, pipeline, week: str) -> tuple[str, Outcome]:
+    """Open the run, log the params, run the pipeline (or repeat the reused run's headline)
+    and close the run with what happened: (run id, outcome). A stop signal that comes while
+    the run opens is held until the run exists, so no run is left RUNNING."""
     outcome = Outcome()
     with stop_signals() as stops:
-        run = open_run(experiment_id, run_name, tags, tracking_uri)
+        run = open_run(plan.experiment_id, plan.run_name, plan.tags, plan.tracking_uri)
+        run_id = run.info.run_id
         try:
             stops.release()  # a stop that came while the run opened is raised here, in the try
-            log.info("MLflow run %s in %s (experiment %s)", run.info.run_id, tracking_uri, week)
+            log.info("MLflow run %s in %s (experiment %s)", run_id, plan.tracking_uri, week)
             log_params(cfg)
-            outcome.result = reuse(earlier) if earlier else run_pipeline(cfg, pipeline, outcome)
+            reused = plan.reused
+            outcome.result = reuse(reused) if reused else run_pipeline(cfg, pipeline, outcome)
         except (KeyboardInterrupt, Terminated) as stop:
             stops.handled()
-            outcome.stopped(stop, week, run.info.run_id)
+            outcome.stopped(stop, week, run_id)
         except Exception as error:
-            outcome.failed(error, week, run.info.run_id)
+            outcome.failed(error, week, run_id)
             if os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
         finally:
-            close_run(run.info.run_id, outcome.status, output_dir, outcome.failure, outcome.steps)
-    if outcome.status == "FINISHED" and earlier is None:
-        seconds = time.perf_counter() - outcome.started
-        print_summary(tracking_uri, run.info.run_id, seconds, summary or {}, outcome.steps)
-    return outcome.result_or_exit(week, job, run.info.run_id)
+            close_run(run_id, outcome.status, plan.output_dir, outcome.failure, outcome.steps)
+    return run_id, outcome
 
 
 def configure_client() -> None:

@@ -116,6 +116,16 @@ def learner_files_stay_untouched(tmp_path_factory):
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def repository_tree_stays_clean():
+    """No test writes MLflow artifacts into the repository (``./mlruns``: the artifact root
+    of a store's Default experiment is the folder it was created in)."""
+    leak = Path(__file__).resolve().parents[1] / "mlruns"
+    existed = leak.exists()
+    yield
+    assert existed or not leak.exists(), f"a test wrote {leak}: log to a tmp_path experiment"
+
+
 @pytest.fixture
 def subplots():
     """Plot tests: ``subplots(nrows, ncols)`` like ``plt.subplots``; no figure may stay open."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from common.paths import CONFIG_DIR, REPO_ROOT
+from common.paths import REPO_ROOT, config_dir
 
 
 def run_cli(package: str, *overrides: str, output_dir: Path) -> subprocess.CompletedProcess:
@@ -23,8 +23,8 @@ def run_cli(package: str, *overrides: str, output_dir: Path) -> subprocess.Compl
 
 
 def compose_config(week: str, *overrides: str):
-    """The composed, validated config of ``configs/<week>.yaml`` with ``overrides``."""
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+    """The composed, validated config of ``configs/<week>/<week>.yaml`` with ``overrides``."""
+    with initialize_config_dir(config_dir=str(config_dir(week)), version_base="1.3"):
         return compose(week, overrides=list(overrides))
 
 

@@ -3,7 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
-from common.paths import CONFIG_DIR
+from common.paths import config_dir
 from common.tracking import Headline, run_tracked
 from projects.week1_pca import config  # noqa: F401  (registers the schema)
 
@@ -23,7 +23,7 @@ SUMMARY = {  # metrics the run ends with (mean over the images)
 }
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="week1")
+@hydra.main(version_base="1.3", config_path=str(config_dir("week1")), config_name="week1")
 def main(cfg: DictConfig) -> float:
     """One week-1 run (or a sweep's job) of the composed config."""
     from projects.week1_pca import pipeline  # heavy imports after the config is valid

@@ -1,13 +1,22 @@
-"""The typed schema of ``configs/week1.yaml``: a typo or a wrong type fails at composition."""
+"""The schema of ``configs/week1/week1.yaml`` and its groups: a typo or bad value stops it."""
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from common.config import BaseConfig, register_schema
 
 
+class Solver(StrEnum):
+    """How :class:`projects.week1_pca.pca.PCA` finds the principal axes."""
+
+    covariance_eigh = "covariance_eigh"  # eigenvectors of the p x p covariance matrix
+    svd = "svd"  # right singular vectors of the centred n x p data
+    randomized = "randomized"  # a randomized range finder (Halko et al. 2011)
+
+
 @dataclass
 class PCAConfig:
-    solver: str = "covariance_eigh"  # covariance_eigh | svd | randomized
+    solver: Solver = Solver.covariance_eigh  # the group pca/: make week1 ARGS="pca=svd"
     n_components: int = 20  # components kept when comparing with scikit-learn on digits
 
 

@@ -209,6 +209,8 @@ def randomized(X, mean, n_components, *, n_oversamples, n_power_iterations, rand
 # Each solver maps (X, mu, k, **randomized options) to
 # (explained_variance, components, total_variance).
 SOLVERS = {"covariance_eigh": covariance_eigh, "svd": svd, "randomized": randomized}
+# the same solver in scikit-learn (PCA(svd_solver=...)), our reference
+SKLEARN_SOLVER = {"covariance_eigh": "covariance_eigh", "svd": "full", "randomized": "randomized"}
 
 
 def _check_non_negative_int(name, value):

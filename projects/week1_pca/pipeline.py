@@ -38,11 +38,10 @@ from projects.week1_pca import rate_distortion as rd
 from projects.week1_pca.codec import byte_format, colour
 from projects.week1_pca.config import LowRankConfig
 from projects.week1_pca.images import LoadedImage, load_image
-from projects.week1_pca.pca import PCA
+from projects.week1_pca.pca import PCA, SKLEARN_SOLVER
 
 log = logging.getLogger(__name__)
 
-SKLEARN_SOLVER = {"covariance_eigh": "covariance_eigh", "svd": "full", "randomized": "randomized"}
 DIGITS_FEATURES = 64  # 8 x 8 pixels: the most components the PCA check can compare
 JPEG_MAX_QUALITY = 100  # Pillow's scale (above 95 it stops compressing much)
 CODEC_SUFFIX = ".klt"  # the patch codec's files
@@ -84,10 +83,6 @@ def run(cfg: DictConfig) -> float:
 
 def check_settings(cfg: DictConfig) -> None:
     """Fail before any work, in one line naming the key, on a setting no step can use."""
-    if cfg.pca.solver not in SKLEARN_SOLVER:
-        raise ValueError(
-            f"pca.solver must be one of {list(SKLEARN_SOLVER)}, got {cfg.pca.solver!r}"
-        )
     if not 1 <= cfg.pca.n_components <= DIGITS_FEATURES:
         raise ValueError(
             f"pca.n_components must be in [1, {DIGITS_FEATURES}] (the digits have "

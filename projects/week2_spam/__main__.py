@@ -3,7 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
-from common.paths import CONFIG_DIR
+from common.paths import config_dir
 from common.tracking import Headline, run_tracked
 from projects.week2_spam import config  # noqa: F401  (registers the schema)
 
@@ -21,7 +21,7 @@ SUMMARY = {  # metrics the run ends with (test_*: eval=holdout, cv_*: eval=cv)
 }
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="week2")
+@hydra.main(version_base="1.3", config_path=str(config_dir("week2")), config_name="week2")
 def main(cfg: DictConfig) -> float:
     """One week-2 run (or a sweep's job) of the composed config."""
     from projects.week2_spam import pipeline  # heavy imports after the config is valid

@@ -35,9 +35,8 @@ from sklearn import naive_bayes as sk_nb
 from sklearn.pipeline import Pipeline
 
 from common.exercises import exercise
+from projects.week2_spam.data import POSITIVE
 from projects.week2_spam.naive_bayes import BernoulliNaiveBayes, MultinomialNaiveBayes
-
-POSITIVE = "spam"  # the positive class of the SMS Spam Collection; the other is "ham"
 
 
 class Explanation(NamedTuple):

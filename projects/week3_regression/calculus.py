@@ -327,7 +327,7 @@ def rosenbrock(w):
 
 LOSSES = {"quadratic": quadratic, "rosenbrock": rosenbrock}
 # drawn name -> torch.optim's rule (torch_updates: its numbers without building an Optimizer)
-OPTIMIZERS = {"SGD": "sgd", "momentum": "momentum", "RMSprop": "rmsprop", "Adam": "adam"}
+DRAWN_OPTIMIZERS = {"SGD": "sgd", "momentum": "momentum", "RMSprop": "rmsprop", "Adam": "adam"}
 
 
 def trajectory(optimizer_name, w0, lr, steps, loss="quadratic"):
@@ -336,14 +336,14 @@ def trajectory(optimizer_name, w0, lr, steps, loss="quadratic"):
     SGD w <- w - lr g; momentum v <- 0.9 v + g, w <- w - lr v; RMSprop and Adam scale each
     coordinate's step by a running root-mean-square of its gradients.
     """
-    if optimizer_name not in OPTIMIZERS:
+    if optimizer_name not in DRAWN_OPTIMIZERS:
         raise ValueError(
-            f"optimizer_name must be one of {list(OPTIMIZERS)}, got {optimizer_name!r}"
+            f"optimizer_name must be one of {list(DRAWN_OPTIMIZERS)}, got {optimizer_name!r}"
         )
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {list(LOSSES)}, got {loss!r}")
     w = _tensor(w0, requires_grad=True)
-    update = torch_update(OPTIMIZERS[optimizer_name], [w], lr)
+    update = torch_update(DRAWN_OPTIMIZERS[optimizer_name], [w], lr)
     iterates = [w.detach().clone()]
     for _ in range(steps):
         w.grad = None

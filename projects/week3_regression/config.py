@@ -1,8 +1,9 @@
-"""The typed schema of ``configs/week3.yaml``: a typo or a wrong type fails at composition."""
+"""The schema of ``configs/week3/week3.yaml`` and its groups: a typo or bad value stops it."""
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from common.config import BaseConfig, register_schema
+from common.config import BaseConfig, Device, register_schema
 
 
 @dataclass
@@ -11,9 +12,21 @@ class DataConfig:
     standardize: bool = True  # z-score the features on the training part
 
 
+class Optimizer(StrEnum):
+    """What trains the weights: a hand-written loop, torch.optim, L-BFGS or Newton."""
+
+    gd = "gd"  # gradient descent, the hand-written loop
+    sgd = "sgd"  # torch.optim.SGD (full batch unless batch_size is set)
+    momentum = "momentum"  # SGD with heavy-ball momentum 0.9
+    rmsprop = "rmsprop"
+    adam = "adam"
+    lbfgs = "lbfgs"  # our L-BFGS with a strong-Wolfe line search
+    newton = "newton"  # Newton's method: one solve with the Hessian per step
+
+
 @dataclass
 class OptimizerConfig:
-    name: str = "lbfgs"  # gd | sgd | momentum | rmsprop | adam | lbfgs | newton
+    name: Optimizer = Optimizer.lbfgs  # the group optimizer/: make week3 ARGS="optimizer=adam"
     lr: float | None = None  # None: 1/L for gd, sgd, momentum (L: largest Hessian eigenvalue)
     max_steps: int = 20_000  # step cap
     tol: float = 1e-6  # stop when the full-batch gradient norm is below this
@@ -35,7 +48,7 @@ class Week3Config(BaseConfig):
     logistic: PenaltyConfig = field(default_factory=lambda: PenaltyConfig(l2=1e-2))
     compare_steps: int = 3000  # step cap of each optimizer in the comparison plot
     progress: bool = True  # a progress bar on long training loops
-    device: str = "cpu"  # cpu | auto (CUDA when available) | cuda (fails at once without a GPU)
+    device: Device = Device.cpu
 
 
 register_schema("week3_schema", Week3Config)

@@ -31,12 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from common.exercises import exercise
 from projects.week3_regression.torch_updates import RULES, torch_update
-
-PROGRESS_DELAY_S = 2.0  # a loop shorter than this shows no progress bar
 
 
 @dataclass
@@ -149,24 +146,17 @@ def descent_step(w, grad, lr):
     return w - lr * grad
 
 
-def run_steps(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback):
+def run_steps(step_fn, evaluate, theta, lr, max_steps, tol, callback):
     """The shared loop: measure f and ||grad f|| on the full batch, stop or step, repeat.
 
     ``evaluate()`` returns (f, ||grad f||) at the current theta and sets theta.grad;
     ``step_fn(step)`` then makes the step-th update (it may overwrite theta.grad with a
     mini-batch gradient), or returns False when it found no update to make: the loop ends
-    there, not converged. The progress bar shows only once the loop has run for
-    ``PROGRESS_DELAY_S``: a run that converges in 30 steps of 20,001 draws none.
+    there, not converged. ``callback(step, f, ||grad f||)``, if given, sees every step (the
+    pipeline draws its progress bar with it).
     """
     losses, grad_norms, converged = [], [], False
-    steps = tqdm(
-        range(max_steps + 1),
-        disable=not progress,
-        desc="steps",
-        leave=False,
-        delay=PROGRESS_DELAY_S,
-    )
-    for step in steps:
+    for step in range(max_steps + 1):
         loss, grad_norm = evaluate()
         check_finite(loss, step, lr)
         losses.append(loss)
@@ -191,7 +181,6 @@ def gradient_descent(
     tol: float,
     batch_size: int | None = None,
     generator: torch.Generator | None = None,
-    progress: bool = False,
     callback: Callable | None = None,
 ) -> OptimizeResult:
     """theta_{k+1} = theta_k - lr g_k, g_k = grad f(theta_k) (or its mini-batch estimate).
@@ -199,7 +188,7 @@ def gradient_descent(
     ``loss_fn(*params, X, y)`` returns a scalar tensor. With ``batch_size`` set, g_k is the
     gradient on the next ``batch_size`` rows of a permutation drawn from ``generator``
     (``torch.Generator().manual_seed(0)`` when None): the same seed gives the same curve.
-    ``callback(step, loss, grad_norm)`` is called at every step; ``progress`` shows a bar.
+    ``callback(step, loss, grad_norm)`` is called at every step.
     """
     check_arguments(X.shape[0], max_steps, tol, lr, batch_size)
     theta = leaf_copies(params)
@@ -217,7 +206,7 @@ def gradient_descent(
                 p.grad = None  # zeroed: backward() accumulates
 
     evaluate = functools.partial(loss_and_gradient, loss_fn, theta, X, y)
-    return run_steps(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback)
+    return run_steps(step_fn, evaluate, theta, lr, max_steps, tol, callback)
 
 
 OPTIMIZERS = (*RULES, "lbfgs")  # what train_torch_optim runs
@@ -251,7 +240,6 @@ def train_torch_optim(
     batch_size: int | None = None,
     momentum: float = 0.9,
     generator: torch.Generator | None = None,
-    progress: bool = False,
     callback: Callable | None = None,
 ) -> OptimizeResult:
     """The ``gradient_descent`` loop with the update torch.optim makes for ``name``.
@@ -271,15 +259,14 @@ def train_torch_optim(
         return train_by_rule(
             torch_update(name, theta, lr, momentum), loss_fn, theta, X, y,
             lr=lr, max_steps=max_steps, tol=tol, batch_size=batch_size, generator=generator,
-            progress=progress, callback=callback,
+            callback=callback,
         )  # fmt: skip
     return train_torch_lbfgs(
-        loss_fn, theta, X, y, lr=lr, max_steps=max_steps, tol=tol, progress=progress,
-        callback=callback,
+        loss_fn, theta, X, y, lr=lr, max_steps=max_steps, tol=tol, callback=callback,
     )  # fmt: skip
 
 
-def train_torch_lbfgs(loss_fn, theta, X, y, *, lr, max_steps, tol, progress, callback):
+def train_torch_lbfgs(loss_fn, theta, X, y, *, lr, max_steps, tol, callback):
     """``torch.optim.LBFGS`` in the shared loop, one iteration a step: the straightforward
     reference ``lbfgs`` is tested against (each step evaluates f at theta once more)."""
     optimizer = torch_lbfgs(theta, lr)
@@ -294,11 +281,11 @@ def train_torch_lbfgs(loss_fn, theta, X, y, *, lr, max_steps, tol, progress, cal
         optimizer.step(closure)
 
     evaluate = functools.partial(loss_and_gradient, loss_fn, theta, X, y)
-    return run_steps(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback)
+    return run_steps(step_fn, evaluate, theta, lr, max_steps, tol, callback)
 
 
 def train_by_rule(
-    update, loss_fn, theta, X, y, *, lr, max_steps, tol, batch_size, generator, progress, callback
+    update, loss_fn, theta, X, y, *, lr, max_steps, tol, batch_size, generator, callback
 ) -> OptimizeResult:
     """The ``gradient_descent`` loop with ``update()`` (a ``torch_updates`` rule) as its step,
     on the full-batch gradient or on the next mini-batch's."""
@@ -313,7 +300,7 @@ def train_by_rule(
         update()
 
     evaluate = functools.partial(loss_and_gradient, loss_fn, theta, X, y)
-    return run_steps(step_fn, evaluate, theta, lr, max_steps, tol, progress, callback)
+    return run_steps(step_fn, evaluate, theta, lr, max_steps, tol, callback)
 
 
 @exercise("W3.X1", hint="torch.linalg.solve(H, g) gives d with H d = g; never form inv(H)")
@@ -336,7 +323,6 @@ def newton(
     *,
     max_steps: int,
     tol: float,
-    progress: bool = False,
     callback: Callable | None = None,
 ) -> OptimizeResult:
     """theta_{k+1} = theta_k - H_k^{-1} g_k, with H_k = hessian of f at theta_k (solve, no inverse).
@@ -364,7 +350,7 @@ def newton(
                 p.copy_(part.reshape(p.shape))
 
     evaluate = functools.partial(loss_and_gradient, loss_fn, theta, X, y)
-    return run_steps(step_fn, evaluate, theta, None, max_steps, tol, progress, callback)
+    return run_steps(step_fn, evaluate, theta, None, max_steps, tol, callback)
 
 
 def optim_iterates(name: str, loss_fn: Callable, params, X, y, *, lr: float, steps: int):

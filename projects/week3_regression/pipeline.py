@@ -54,6 +54,7 @@ from projects.week3_regression.optimize import (
     optim_iterates,
     train_torch_optim,
 )
+from projects.week3_regression.progress import step_bar
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +101,6 @@ def check_settings(cfg: DictConfig) -> torch.device:
     unknown = [task for task in cfg.tasks if task not in KIND]
     if unknown or not cfg.tasks:
         raise ValueError(f"tasks must be a non-empty list from {sorted(KIND)}, got {unknown}")
-    if cfg.optimizer.name not in TRAINERS:
-        raise ValueError(
-            f"optimizer.name must be one of {list(TRAINERS)}, got {cfg.optimizer.name!r}"
-        )
     for task in cfg.tasks:
         for key in ("l1", "l2"):  # inf or NaN would surface as a solver's error naming no key
             value = cfg[task][key]
@@ -146,26 +143,7 @@ def fit_task(task: str, cfg: DictConfig, device: torch.device) -> float:
         )
         split = to_device(split, device)
         optimal = optimal_loss(task, split, penalty, loss_fn)
-        grad_error = gradient_check(kind, split, penalty, cfg.seed)
-        try:
-            result = train(opt.name, loss_fn, split, opt, cfg.progress, cfg.seed)
-        except Diverged as error:
-            raise FloatingPointError(divergence(error, task, opt.name, penalty, split)) from error
-        log_curve(f"{task}.loss", result.losses)
-        final = float(loss_fn(*result.params, split.X_train, split.y_train))
-        gap = abs(final - optimal) / abs(optimal)
-        w, b = (to_numpy(p) for p in result.params)
-        metrics = {
-            "final_loss": final,
-            "optimal_loss": optimal,
-            "loss_gap_rel": gap,
-            "grad_check_rel_error": grad_error,
-            "steps": result.steps,
-            **test_score(task, w, b, split),
-        }
-        mlflow.log_metrics({f"{task}.{k}": float(v) for k, v in metrics.items()})
-        log.info("%s: %s", task, {k: float(f"{v:.6g}") for k, v in metrics.items()})
-        judge_training(task, opt, result, final, optimal)
+        result, gap = fit_to_optimum(task, loss_fn, split, optimal, cfg)
     known = {opt.name: (result, step_cap(opt.name, opt.max_steps))}  # the comparison cuts these
     if task == "linear":
         with step("linear: conditioning, raw vs standardized"):
@@ -176,6 +154,44 @@ def fit_task(task: str, cfg: DictConfig, device: torch.device) -> float:
         log_optimizer_comparison(task, loss_fn, split, optimal, cfg, known, cfg.figures)
     with step(f"{task}: momentum, RMSProp, Adam by hand"):
         log_update_rules(task, loss_fn, by_hand_gradient(kind, penalty, split), split)
+    log_task_lessons(task, loss_fn, split, optimal, cfg)
+    with step(f"{task}: log the model"):
+        log_model(task, *(to_numpy(p) for p in result.params), split)
+    return gap
+
+
+def fit_to_optimum(task: str, loss_fn, split: Split, optimal: float, cfg: DictConfig):
+    """Train ``cfg.optimizer`` from w = 0 and log how close it came: the gradient check, the
+    loss curve and ``<task>.*`` metrics; (the run, its relative loss gap). A run that missed
+    its optimum is judged by :func:`judge_training`."""
+    opt, penalty = cfg.optimizer, cfg[task]
+    grad_error = gradient_check(KIND[task], split, penalty, cfg.seed)
+    try:
+        with step_bar(opt.max_steps, cfg.progress) as tick:
+            result = train(opt.name, loss_fn, split, opt, cfg.seed, tick=tick)
+    except Diverged as error:
+        raise FloatingPointError(divergence(error, task, opt.name, penalty, split)) from error
+    log_curve(f"{task}.loss", result.losses)
+    final = float(loss_fn(*result.params, split.X_train, split.y_train))
+    gap = abs(final - optimal) / abs(optimal)
+    w, b = (to_numpy(p) for p in result.params)
+    metrics = {
+        "final_loss": final,
+        "optimal_loss": optimal,
+        "loss_gap_rel": gap,
+        "grad_check_rel_error": grad_error,
+        "steps": result.steps,
+        **test_score(task, w, b, split),
+    }
+    mlflow.log_metrics({f"{task}.{k}": float(v) for k, v in metrics.items()})
+    log.info("%s: %s", task, {k: float(f"{v:.6g}") for k, v in metrics.items()})
+    judge_training(task, opt, result, final, optimal)
+    return result, gap
+
+
+def log_task_lessons(task: str, loss_fn, split: Split, optimal: float, cfg: DictConfig) -> None:
+    """What only one task teaches: linear, the L1/L2 paths and least absolute deviations;
+    logistic, Newton's method and the derivative as a limit."""
     if task == "linear":
         with step("linear: L1/L2 paths, Lagrange multiplier"):
             log_regularization(split, cfg.figures)
@@ -186,9 +202,6 @@ def fit_task(task: str, cfg: DictConfig, device: torch.device) -> float:
             log_newton(loss_fn, split, optimal)
         with step("logistic: the derivative as a limit"):
             log_derivative_limit(loss_fn, split, cfg.seed, cfg.figures)
-    with step(f"{task}: log the model"):
-        log_model(task, w, b, split)
-    return gap
 
 
 def judge_training(
@@ -382,42 +395,27 @@ def capped(result: OptimizeResult, cap: int, max_steps: int) -> OptimizeResult |
     return OptimizeResult(None, result.losses[points], result.grad_norms[points], max_steps, False)
 
 
-def train(
-    name: str,
-    loss_fn,
-    split: Split,
-    opt: DictConfig,
-    progress: bool,
-    seed: int,
-    max_steps: int | None = None,
-):
-    """Run one optimizer from w = 0, b = 0; ``name`` as in ``TRAINERS``."""
+def train(name: str, loss_fn, split: Split, opt: DictConfig, seed: int, max_steps=None, tick=None):
+    """Run one optimizer from w = 0, b = 0; ``name`` as in ``TRAINERS``; ``tick(step, f,
+    ||grad f||)`` sees each step (a progress bar)."""
     params = zeros(split)
     steps = max_steps or opt.max_steps
     data = (split.X_train, split.y_train)
     if name == "newton":
-        return newton(loss_fn, params, *data, max_steps=step_cap(name, steps), tol=opt.tol)
+        return newton(
+            loss_fn, params, *data, max_steps=step_cap(name, steps), tol=opt.tol, callback=tick
+        )
     if name == "lbfgs":  # its own step lengths (a line search), full batch
-        return lbfgs(loss_fn, params, *data, max_steps=steps, tol=opt.tol, progress=progress)
+        return lbfgs(loss_fn, params, *data, max_steps=steps, tol=opt.tol, callback=tick)
     lr = opt.lr or default_lr(name, split)
-    common = {"lr": lr, "max_steps": steps, "tol": opt.tol, "progress": progress}
+    common = {"lr": lr, "max_steps": steps, "tol": opt.tol, "callback": tick}
+    generator = torch.Generator().manual_seed(seed)
     if name == "gd":
         return gradient_descent(
-            loss_fn,
-            params,
-            *data,
-            batch_size=opt.batch_size,
-            generator=torch.Generator().manual_seed(seed),
-            **common,
+            loss_fn, params, *data, batch_size=opt.batch_size, generator=generator, **common
         )
     return train_torch_optim(
-        name,
-        loss_fn,
-        params,
-        *data,
-        batch_size=opt.batch_size,
-        generator=torch.Generator().manual_seed(seed),
-        **common,
+        name, loss_fn, params, *data, batch_size=opt.batch_size, generator=generator, **common
     )
 
 
@@ -454,7 +452,7 @@ def compared_runs(task: str, loss_fn, split: Split, cfg, known=None) -> dict[str
                 runs[name] = cut
                 continue
         try:
-            runs[name] = train(name, loss_fn, split, opt, False, cfg.seed, cfg.compare_steps)
+            runs[name] = train(name, loss_fn, split, opt, cfg.seed, cfg.compare_steps)
         except Diverged as error:  # a default step size too large for this task
             why = divergence(error, task, name, cfg[task], split)
             log.warning("%s (left out of the comparison)", why)
@@ -718,6 +716,13 @@ def log_least_absolute_deviations(split: Split, seed: int, figures: bool = True)
             ),
         }
     )
+    log_lad_against_outliers(split, seed, figures)
+
+
+def log_lad_against_outliers(split: Split, seed: int, figures: bool) -> None:
+    """LAD and least squares fitted on the clean targets and on targets with outliers
+    injected: how far each fit's weights move (``linear.<method>_coef_shift``)."""
+    X, y = to_numpy(split.X_train), to_numpy(split.y_train)
     shift = OUTLIERS["shift_in_std"] * y.std()
     y_out, _ = linear_program.inject_outliers(y, OUTLIERS["count"], shift, seed)
     targets = {"clean": y, "outliers": y_out}

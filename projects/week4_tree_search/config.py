@@ -1,14 +1,30 @@
-"""The typed schema of ``configs/week4.yaml``: a typo or a wrong type fails at composition."""
+"""The schema of ``configs/week4/week4.yaml`` and its groups: a typo or bad value stops it."""
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from common.config import BaseConfig, register_schema
+from common.config import BaseConfig, Device, register_schema
+
+
+class Criterion(StrEnum):
+    """The impurity a split lowers."""
+
+    entropy = "entropy"  # information gain
+    gini = "gini"
+
+
+class Metric(StrEnum):
+    """How the search scores a database row against a query."""
+
+    cosine = "cosine"
+    euclidean = "euclidean"
+    manhattan = "manhattan"
 
 
 @dataclass
 class TreeConfig:
     datasets: list[str] = field(default_factory=lambda: ["iris", "wine", "breast_cancer"])
-    criterion: str = "entropy"  # entropy | gini
+    criterion: Criterion = Criterion.entropy  # the group tree/: make week4 ARGS="tree=gini"
     max_depth: int | None = None  # None: grow until pure or a minimum below stops it
     min_samples_split: int = 2
     min_samples_leaf: int = 1
@@ -21,7 +37,7 @@ class TreeConfig:
 
 @dataclass
 class SearchConfig:
-    metric: str = "cosine"  # cosine | euclidean | manhattan
+    metric: Metric = Metric.cosine  # the group search/: make week4 ARGS="search=euclidean"
     k: int = 10  # neighbours per query
     block_size: int = 4096  # database rows scored at once (bounds the memory)
     test_size: float = 0.2  # digits held out as queries
@@ -67,7 +83,7 @@ class SelectionConfig:
 
 @dataclass
 class Week4Config(BaseConfig):
-    device: str = "cpu"  # cpu | auto | cuda: where the similarity search runs (common.devices)
+    device: Device = Device.cpu  # where the similarity search runs (common.devices)
     tree: TreeConfig = field(default_factory=TreeConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     curse: CurseConfig = field(default_factory=CurseConfig)

@@ -79,16 +79,20 @@ def manhattan_distances(A, B):
     return l1_norm(A[:, None, :] - B[None, :, :])
 
 
-def unit_rows(A, name="A"):
-    """a_i / ||a_i||_2 for every row; a zero row has no direction and raises a ValueError."""
-    norms = l2_norm(A)
-    zero = np.flatnonzero(norms == 0)
+def unit_rows(A, name="A", first_row=0):
+    """a_i / ||a_i||_2 for every row, each scaled by its max |a_ij| first, so that ||a_i||^2
+    neither overflows (a = 1e200) nor underflows (a = 1e-200). A zero row has no direction:
+    ValueError naming it (its row number is first_row + its index in A).
+    """
+    scale = np.abs(A).max(axis=1, keepdims=True)
+    zero = np.flatnonzero(scale[:, 0] == 0)
     if zero.size:
         raise ValueError(
-            f"row {zero[0]} of {name} is the zero vector: its cosine similarity is undefined "
-            "(0 / 0); drop it or use a distance (euclidean, manhattan)"
+            f"row {first_row + zero[0]} of {name} is the zero vector: its cosine similarity is "
+            "undefined (0 / 0); drop it or use a distance (euclidean, manhattan)"
         )
-    return A / norms[:, None]
+    A = A / scale
+    return A / l2_norm(A)[:, None]
 
 
 @exercise("W4.P1", hint="unit_rows(A) scales every row to length 1; then one matrix product")

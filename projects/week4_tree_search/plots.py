@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-LEAF = -1  # children_left / children_right of a leaf, as in scikit-learn's tree_
+from projects.week4_tree_search.tree import LEAF  # a leaf's children, as in scikit-learn
 
 
 def tree_diagram(ax, nodes: pd.DataFrame, max_depth: int) -> None:

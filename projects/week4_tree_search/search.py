@@ -62,6 +62,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from common.exercises import exercise
+from projects.week4_tree_search.geometry import unit_rows
 
 
 def cosine_rank(Q, X_block, half_sq_norms, out):
@@ -152,22 +153,6 @@ def check_vectors(X, name):
 def column_mean(X):
     """mean_i x_i, shape (d,), accumulated in float64 (dense or sparse X)."""
     return np.asarray(X.sum(axis=0, dtype=np.float64)).ravel() / X.shape[0]
-
-
-def unit_rows(rows, name, first_row=0):
-    """x / ||x||_2 for every float64 row, each scaled by its max |x_j| first, so that
-    ||x||^2 neither overflows (x = 1e200) nor underflows (x = 1e-200); a zero row has no
-    direction: ValueError naming it (its row number in X is first_row + its index).
-    """
-    scale = np.abs(rows).max(axis=1, keepdims=True)
-    zero = np.flatnonzero(scale[:, 0] == 0)
-    if len(zero):
-        raise ValueError(
-            f"row {first_row + zero[0]} of {name} is the zero vector: its cosine similarity is "
-            "undefined (0 / 0); drop it or use metric='euclidean'"
-        )
-    rows = rows / scale
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
 def float64_rows(rows):

@@ -35,10 +35,10 @@ def test_a_key_added_with_plus_is_found_and_the_declared_ones_pass(week):
 def test_every_experiment_config_declares_only_schema_keys():
     from common.paths import CONFIG_DIR
 
-    for path in sorted((CONFIG_DIR / "experiment").glob("week*/*.yaml")):
-        week = path.parent.name
+    for path in sorted(CONFIG_DIR.glob("week*/experiment/*.yaml")):
+        week = path.parent.parent.name
         __import__(f"projects.{TYPOS[week][0]}.config")
-        cfg = compose_config(week, f"+experiment={week}/{path.stem}")
+        cfg = compose_config(week, f"+experiment={path.stem}")
         assert undeclared_key(cfg) is None, path
 
 

@@ -36,7 +36,8 @@ def test_the_store_holds_the_chart_steps_and_the_csv_every_value(tracking_uri, t
     values = np.exp(-np.linspace(0, 30, 5000)) + np.pi  # full-precision floats
     values[7] = math.nan  # a diverged point stays a point
     mlflow.set_tracking_uri(tracking_uri)
-    with mlflow.start_run() as run:
+    experiment = mlflow.create_experiment("curves", artifact_location=str(tmp_path / "artifacts"))
+    with mlflow.start_run(experiment_id=experiment) as run:
         log_curve("task.loss", values)
     client = mlflow.tracking.MlflowClient(tracking_uri)
     history = sorted(

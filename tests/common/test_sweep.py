@@ -26,7 +26,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from common import sweep
-from common.paths import CONFIG_DIR, REPO_ROOT
+from common.paths import CONFIG_DIR, REPO_ROOT, config_dir
 from common.tracking import (
     CONFIG_HASH_TAG,
     EXIT_FAILED,
@@ -42,11 +42,11 @@ from projects.week3_regression import config as week3_config  # noqa: F401  (the
 from tests.weeks import compose_config
 
 WEEKS = {"week1": "week1_pca", "week2": "week2_spam", "week3": "week3_regression"}
-if (CONFIG_DIR / "week4.yaml").is_file():
+if (config_dir("week4") / "week4.yaml").is_file():
     WEEKS["week4"] = "week4_tree_search"
 QUICK = ["tasks=[logistic]", "compare_steps=10", "progress=false"]  # one week-3 job: ~10 s
 NO_FIGURES = "figures=false"  # for the sweeps whose figures no test reads
-EXPERIMENTS = sorted((CONFIG_DIR / "experiment").glob("week*/*.yaml"))
+EXPERIMENTS = sorted(CONFIG_DIR.glob("week*/experiment/*.yaml"))
 README = REPO_ROOT / "README.md"
 
 
@@ -77,9 +77,9 @@ def test_planned_jobs_match_what_hydras_basic_sweeper_launches():
 
 
 def test_sweeper_params_come_first_and_job_values_are_read_back():
-    overrides = sweep.sweep_overrides(["+experiment=week1/rate", "seed=1,2"], {"p.bpp": "0.5,1"})
-    assert overrides == ["p.bpp=0.5,1", "+experiment=week1/rate", "seed=1,2"]
-    tag = "p.bpp=0.5 +experiment=week1/rate seed=2 tracking.uri=sqlite\\:////x.db"
+    overrides = sweep.sweep_overrides(["+experiment=rate", "seed=1,2"], {"p.bpp": "0.5,1"})
+    assert overrides == ["p.bpp=0.5,1", "+experiment=rate", "seed=1,2"]
+    tag = "p.bpp=0.5 +experiment=rate seed=2 tracking.uri=sqlite\\:////x.db"
     assert sweep.job_values(tag, ["p.bpp", "seed", "absent"]) == {
         "p.bpp": "0.5",
         "seed": "2",
@@ -267,7 +267,7 @@ def test_every_week_registers_the_sweep_callback(week):
     import importlib
 
     importlib.import_module(f"projects.{WEEKS[week]}.config")
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(config_dir(week)), version_base="1.3"):
         cfg = compose(week, return_hydra_config=True)
     targets = [cb["_target_"] for cb in cfg.hydra.callbacks.values()]
     assert targets == ["common.sweep.MlflowSweep"]
@@ -275,19 +275,19 @@ def test_every_week_registers_the_sweep_callback(week):
 
 
 def test_there_are_experiments_for_every_week():
-    weeks = {path.parent.name for path in EXPERIMENTS}
+    weeks = {path.parent.parent.name for path in EXPERIMENTS}
     assert weeks == set(WEEKS)
 
 
-@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
 def test_each_experiment_composes_for_every_job_and_is_documented(path):
     """Every job of the experiment's sweep passes the week's schema (a typo would fail)."""
     import importlib
 
-    week, name = path.parent.name, f"{path.parent.name}/{path.stem}"
+    week, name = path.parent.parent.name, path.stem
     importlib.import_module(f"projects.{WEEKS[week]}.config")
     experiment = f"+experiment={name}"
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(config_dir(week)), version_base="1.3"):
         cfg = compose(week, overrides=[experiment], return_hydra_config=True)
         params = OmegaConf.to_container(cfg.hydra.sweeper.params)
         assert params, f"{name} sweeps nothing: set hydra.sweeper.params"
@@ -400,10 +400,12 @@ def test_the_parent_summarizes_its_children(first_sweep, store, tmp_path):
 
 @pytest.fixture(scope="module")
 def resumed_sweep(first_sweep, store):
-    """The first sweep again with resume on and a failing value first: (result, runs)."""
+    """The first sweep again with resume on and a value its jobs refuse first (a negative L2
+    penalty: it composes, then each job's settings check fails): (result, runs)."""
     before = {r.info.run_id for r in week3_runs(store)}
     result = run_week3(
-        "optimizer.name=bogus,lbfgs,newton",
+        "logistic.l2=-1,0.01",  # 0.01: the default, so the same config as the first sweep
+        "optimizer.name=lbfgs,newton",
         "tracking.resume=true",
         store=store,
         sweep_dir=store.parent / "s2",
@@ -415,7 +417,11 @@ def test_resume_skips_jobs_that_finished_with_the_same_config(first_sweep, resum
     _, first_children = first_sweep
     result, runs = resumed_sweep
     parent, children = split_parent(runs)
-    by_name = {c.data.params["optimizer.name"]: c for c in children}
+    by_name = {
+        c.data.params["optimizer.name"]: c
+        for c in children
+        if c.data.params["logistic.l2"] == "0.01"
+    }
     earlier = {c.data.params["optimizer.name"]: c for c in first_children}
     for name in ("lbfgs", "newton"):
         child = by_name[name]
@@ -435,23 +441,65 @@ def test_a_failing_job_fails_its_child_and_the_parent_and_the_command(resumed_sw
     result, runs = resumed_sweep
     assert result.returncode == EXIT_FAILED, output(result)
     assert "Traceback" not in result.stdout + result.stderr
-    assert "week3 job 0 failed: ValueError: optimizer.name must be one of" in result.stderr
+    refused = "ValueError: logistic.l2 must be a finite number >= 0, got -1.0"
+    assert f"week3 job 0 failed: {refused}" in result.stderr
     parent, children = split_parent(runs)
-    [failed] = [c for c in children if c.data.params["optimizer.name"] == "bogus"]
-    assert failed.info.status == "FAILED"
-    assert failed.data.tags["error"].startswith("ValueError: optimizer.name must be one of")
-    assert len(children) == 3  # the jobs after the failing one still ran
+    failed = sorted(
+        (c for c in children if c.data.params["logistic.l2"] == "-1.0"),
+        key=lambda c: int(c.data.tags[JOB_TAG]),
+    )
+    assert [c.info.status for c in failed] == ["FAILED", "FAILED"]
+    assert all(c.data.tags["error"] == refused for c in failed)
+    assert len(children) == 4  # the jobs after the failing ones still ran
     assert parent.info.status == "FAILED"
-    assert parent.data.tags["failed_children"] == failed.info.run_name
-    assert parent.data.tags["error"].startswith("1 of 3 jobs did not finish")
+    assert parent.data.tags["failed_children"] == ", ".join(c.info.run_name for c in failed)
+    assert parent.data.tags["error"].startswith("2 of 4 jobs did not finish")
     assert "RUNNING" not in {r.info.status for r in runs}
+
+
+def test_one_probe_per_swept_value_with_the_other_keys_at_their_first_value():
+    probes = sweep.value_probes(["a=1,2,3", "b=x", "+c=4,5"])
+    assert probes == {
+        "a=1": ["a=1", "b=x", "+c=4"],
+        "a=2": ["a=2", "b=x", "+c=4"],
+        "a=3": ["a=3", "b=x", "+c=4"],
+        "+c=5": ["a=1", "b=x", "+c=5"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("override", "reason"),
+    [
+        (
+            "optimizer.name=lbfgs,bogus",
+            "optimizer.name=bogus: Invalid value 'bogus', expected one of [gd, sgd, momentum,",
+        ),
+        (
+            "optimizer=lbfgs,bogus",
+            "optimizer=bogus: In 'week3': Could not find 'optimizer/bogus'; available options in"
+            " 'optimizer': adam, gd, lbfgs, momentum, newton, rmsprop, sgd",
+        ),
+    ],
+)
+def test_a_value_outside_its_choices_stops_the_sweep_before_any_run(
+    override, reason, tmp_path, empty_store
+):
+    store = tmp_path / "mlflow.db"
+    shutil.copyfile(empty_store, store)
+    result = run_week3(override, store=store, sweep_dir=tmp_path / "sweep")
+    assert result.returncode == EXIT_FAILED, output(result)
+    [line] = [line for line in output(result).splitlines() if "cannot start" in line]
+    assert f"cannot start the sweep's parent run: ValueError: {reason}" in line
+    assert "Traceback" not in result.stdout + result.stderr
+    experiment = client_of(store).get_experiment_by_name("week3")
+    assert experiment is None or week3_runs(store) == []  # no parent, no job ran
 
 
 def test_a_single_run_has_no_parent_even_with_a_stale_parent_id_around(tmp_path, empty_store):
     store = tmp_path / "mlflow.db"
     shutil.copyfile(empty_store, store)
     result = run_week3(
-        "optimizer.name=bogus",  # fails at once: the run, not the pipeline, is under test
+        "optimizer.lr=-1",  # fails at once: the run, not the pipeline, is under test
         store=store,
         sweep_dir=tmp_path / "run",
         env={PARENT_RUN_ENV: "0123456789abcdef"},

@@ -156,7 +156,6 @@ def test_bad_image_files_fail_the_run(filename, tmp_path, tracking_uri, runs_of)
             ["low_rank.ranks=[2,500]"],
             r"^ValueError: low_rank.ranks must be in \[1, 96\] for crop .*got \[500\]; drop them",
         ),
-        (["pca.solver=qr"], r"^ValueError: pca.solver must be one of \['covariance_eigh'"),
         (["pca.n_components=65"], r"pca.n_components must be in \[1, 64\] \(the digits have"),
         (["patch_codec.target_bpp=-1"], r"^ValueError: patch_codec.target_bpp: target_bpp must"),
         (["patch_codec.curve_bpp=[1,nan]"], r"^ValueError: patch_codec.curve_bpp: target_bpp"),

@@ -207,7 +207,7 @@ def test_descent_lands_in_different_minima_that_scipy_and_a_grid_confirm():
     assert table["convex_around"].all()  # f'' = 12 x^2 - 6 > 0 within 0.25 of both minima
 
 
-@pytest.mark.parametrize("name", list(c.OPTIMIZERS))
+@pytest.mark.parametrize("name", list(c.DRAWN_OPTIMIZERS))
 def test_torch_optimizers_lower_the_quadratic_reproducibly(name):
     path = c.trajectory(name, [-2.0, 1.0], 0.05, 200)
     assert path.shape == (201, 2)

@@ -42,19 +42,19 @@ def assert_same_record(cut, afresh):
 @pytest.mark.parametrize("name", pipeline.TRAINERS)
 def test_a_run_cut_to_a_lower_cap_equals_the_run_with_that_cap(name):
     cfg, split, loss_fn = split_and_loss("logistic")
-    long = pipeline.train(name, loss_fn, split, cfg.optimizer, False, 0, max_steps=40)
+    long = pipeline.train(name, loss_fn, split, cfg.optimizer, 0, max_steps=40)
     cap = pipeline.step_cap(name, 40)
     for max_steps in (1, 7, 25, 40):
-        afresh = pipeline.train(name, loss_fn, split, cfg.optimizer, False, 0, max_steps=max_steps)
+        afresh = pipeline.train(name, loss_fn, split, cfg.optimizer, 0, max_steps=max_steps)
         assert_same_record(pipeline.capped(long, cap, max_steps), afresh)
 
 
 def test_a_cap_above_a_run_that_did_not_converge_cannot_be_cut():
     cfg, split, loss_fn = split_and_loss("logistic")
-    run = pipeline.train("gd", loss_fn, split, cfg.optimizer, False, 0, max_steps=10)
+    run = pipeline.train("gd", loss_fn, split, cfg.optimizer, 0, max_steps=10)
     assert not run.converged
     assert pipeline.capped(run, 10, 11) is None
-    converged = pipeline.train("lbfgs", loss_fn, split, cfg.optimizer, False, 0, max_steps=200)
+    converged = pipeline.train("lbfgs", loss_fn, split, cfg.optimizer, 0, max_steps=200)
     assert converged.converged
     assert pipeline.capped(converged, 200, 10_000) is converged  # it would stop there again
 
@@ -63,7 +63,7 @@ def test_the_comparison_cut_from_known_runs_equals_every_run_afresh():
     cfg, split, loss_fn = split_and_loss("linear")
     cfg.compare_steps = 300
     assert pipeline.same_as_conditioning(cfg)  # the defaults: gd is the conditioning run
-    main = pipeline.train(cfg.optimizer.name, loss_fn, split, cfg.optimizer, False, cfg.seed)
+    main = pipeline.train(cfg.optimizer.name, loss_fn, split, cfg.optimizer, cfg.seed)
     known = {
         cfg.optimizer.name: (main, cfg.optimizer.max_steps),
         "gd": (pipeline.conditioning_run(split), pipeline.CONDITIONING["max_steps"]),

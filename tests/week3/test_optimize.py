@@ -324,19 +324,27 @@ def test_divergence_of_newton_names_no_learning_rate_and_a_bad_start_no_step():
         )
 
 
-def test_callback_and_progress_bar(diabetes, capsys, monkeypatch):
-    from projects.week3_regression import optimize
-
-    monkeypatch.setattr(optimize, "PROGRESS_DELAY_S", 0.0)  # a bar from the first step
+def test_the_callback_sees_every_step_and_its_loss(diabetes):
     _, _, X, y = diabetes
     calls = []
     result = gradient_descent(
-        mse_loss, zeros(X.shape[1]), X, y, lr=0.1, max_steps=5, tol=0.0, progress=True,
+        mse_loss, zeros(X.shape[1]), X, y, lr=0.1, max_steps=5, tol=0.0,
         callback=lambda step, loss, grad_norm: calls.append((step, loss)),
     )  # fmt: skip
     assert [step for step, _ in calls] == list(range(6))
     np.testing.assert_array_equal([loss for _, loss in calls], result.losses)
-    assert "steps" in capsys.readouterr().err  # tqdm writes to stderr
+
+
+def test_the_step_bar_draws_the_steps_once_the_delay_has_passed(diabetes, capsys, monkeypatch):
+    from projects.week3_regression import progress
+
+    monkeypatch.setattr(progress, "DELAY_S", 0.0)  # a bar from the first step
+    _, _, X, y = diabetes
+    with progress.step_bar(5, enabled=True) as tick:
+        gradient_descent(
+            mse_loss, zeros(X.shape[1]), X, y, lr=0.1, max_steps=5, tol=0.0, callback=tick
+        )
+    assert "steps:   0%|          | 0/6 " in capsys.readouterr().err  # a bar of 6 steps, on stderr
 
 
 ARGUMENTS = {"lr": 0.1, "max_steps": 10, "tol": 1e-6}
@@ -386,14 +394,15 @@ def test_newton_validates_max_steps(cancer):
 
 
 def test_a_loop_that_ends_within_the_delay_draws_no_progress_bar(diabetes, capfd):
-    from projects.week3_regression.optimize import PROGRESS_DELAY_S
+    from projects.week3_regression.progress import DELAY_S, step_bar
 
     _, _, X_t, y_t = diabetes
-    result = train_torch_optim(
-        "adam", mse_loss, zeros(X_t.shape[1]), X_t, y_t, lr=0.1, max_steps=20_000, tol=1e3,
-        progress=True,
-    )  # fmt: skip
+    with step_bar(20_000, enabled=True) as tick:
+        result = train_torch_optim(
+            "adam", mse_loss, zeros(X_t.shape[1]), X_t, y_t, lr=0.1, max_steps=20_000, tol=1e3,
+            callback=tick,
+        )  # fmt: skip
     assert result.converged  # within a few steps of 20,001, far within the delay
     assert result.steps < 100
-    assert PROGRESS_DELAY_S >= 1.0
+    assert DELAY_S >= 1.0
     assert capfd.readouterr().err == ""  # no bar flashed for 0/20001

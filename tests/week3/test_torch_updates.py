@@ -93,11 +93,11 @@ def test_the_by_hand_record_is_the_torch_optim_path(cancer):
     np.testing.assert_array_equal(path[-1], last)
 
 
-@pytest.mark.parametrize("name", list(calculus.OPTIMIZERS))
+@pytest.mark.parametrize("name", list(calculus.DRAWN_OPTIMIZERS))
 def test_the_drills_trajectories_are_torch_optims(name):
     path = calculus.trajectory(name, (-2.0, 1.5), 0.05, 60)
     w = torch.tensor([-2.0, 1.5], dtype=torch.float64, requires_grad=True)
-    optimizer = CLASSES[calculus.OPTIMIZERS[name]]([w], 0.05)
+    optimizer = CLASSES[calculus.DRAWN_OPTIMIZERS[name]]([w], 0.05)
     for _ in range(60):
         optimizer.zero_grad()
         calculus.quadratic(w).backward()
