@@ -160,6 +160,11 @@ def test_bad_image_files_fail_the_run(filename, tmp_path, tracking_uri, runs_of)
         (["patch_codec.target_bpp=-1"], r"^ValueError: patch_codec.target_bpp: target_bpp must"),
         (["patch_codec.curve_bpp=[1,nan]"], r"^ValueError: patch_codec.curve_bpp: target_bpp"),
         (["patch_codec.block=1"], r"^ValueError: patch_codec.block: block must be an int in"),
+        (
+            ["patch_codec.basis=dct"],
+            r"^ValueError: patch_codec.basis must be one of \['auto', 'learned', 'fixed'\], "
+            r"got 'dct'$",
+        ),
         (["jpeg.qualities=[0,50]"], r"jpeg.qualities must be a non-empty list of Pillow quali"),
         (["images=[]"], r"^ValueError: images is empty: pass images="),
     ],
@@ -399,3 +404,16 @@ def test_two_images_off_target_are_both_in_the_tag(tmp_path, tracking_uri, runs_
     wide, tall = run.data.tags[pipeline.RATE_MISSED_TAG].split("; ")
     assert wide.startswith("wide: ")
     assert tall.startswith("tall: ")
+
+
+def test_the_rate_search_shows_named_progress_only_when_it_is_slow(capsys, monkeypatch):
+    with pipeline.search_progress("crop", 4) as bar:  # ends at once: no bar drawn
+        for _ in range(4):
+            bar.update()
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(pipeline, "PROGRESS_DELAY_S", 0.0)  # as if it ran longer
+    with pipeline.search_progress("crop", 4) as bar:
+        bar.update()
+    err = capsys.readouterr().err  # tqdm writes to stderr
+    assert "crop: rate search" in err
+    assert "0/4" in err
