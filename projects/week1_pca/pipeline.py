@@ -92,10 +92,6 @@ def check_settings(cfg: DictConfig) -> None:
         raise ValueError("images is empty: pass images='[china.jpg]' or paths of your own")
     if cfg.max_pixels < 1:
         raise ValueError(f"max_pixels must be >= 1, got {cfg.max_pixels}")
-    if cfg.patch_codec.basis not in CODEC_BASES:
-        raise ValueError(
-            f"patch_codec.basis must be one of {list(CODEC_BASES)}, got {cfg.patch_codec.basis!r}"
-        )
     checks = {"patch_codec.block": (byte_format.check_block, [cfg.patch_codec.block])}
     checks["patch_codec.target_bpp"] = (rd.check_target, [cfg.patch_codec.target_bpp])
     checks["patch_codec.curve_bpp"] = (rd.check_target, list(cfg.patch_codec.curve_bpp))
