@@ -477,8 +477,14 @@ def log_explanations(result: evaluation.OutOfSample, cfg: DictConfig) -> None:
         "tables/smoothing_effect.json",
     )
 
+    log_misclassified(result, cfg.n_misclassified)
+
+
+def log_misclassified(result: evaluation.OutOfSample, n_misclassified: int) -> None:
+    """The first misclassified messages, each explained token by token (a table, and a
+    figure when figures are on) by the filter that scored it without training on it."""
     wrong = np.flatnonzero((result.p_ours > evaluation.THRESHOLD) != result.is_spam)
-    for i, index in enumerate(wrong[: cfg.n_misclassified]):
+    for i, index in enumerate(wrong[:n_misclassified]):
         text = result.texts[index]
         contributions, summary = explain.explain(
             text, *filter_parts(result.filters[result.fold[index]])
