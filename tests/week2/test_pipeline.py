@@ -321,6 +321,7 @@ def test_predict_command_prints_the_verdict_and_the_evidence(finished_run, capsy
     assert "posterior log-odds" in out
 
 
+@pytest.mark.slow  # a CLI run
 @needs_corpus
 def test_alpha_0_the_unsmoothed_mle_finishes_compared_where_scikit_learn_is_defined(
     tmp_path, empty_store
