@@ -12,8 +12,9 @@ array goes to ``<prefix>.<name>.npy`` beside it. ``restore_object`` builds it ag
 
 So a tampered folder can give wrong numbers or a one-line ``ValueError``, not run code.
 
-``log_code_model`` logs such a folder with a "models from code" file (MLflow runs that file,
-of the installed project, to load the model: nothing is unpickled).
+``log_code_model`` logs such a folder with a "models from code" file: MLflow runs the copy
+of that file stored with the model, which loads the folder with the installed project's
+code; nothing is unpickled. That copy is code, so it is trusted like the project itself.
 """
 
 from __future__ import annotations
