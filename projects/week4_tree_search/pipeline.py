@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -37,6 +38,7 @@ from sklearn.metrics import mutual_info_score
 from sklearn.tree import DecisionTreeClassifier as SklearnTree
 
 from common.devices import torch_device
+from common.estimator_files import log_code_model
 from common.plotting import figure
 from common.steps import step
 from projects.week4_tree_search import (
@@ -51,11 +53,7 @@ from projects.week4_tree_search import (
 )
 from projects.week4_tree_search.data import LOADERS, Split, load_split
 from projects.week4_tree_search.search import SimilarityIndex, knn_graph, neighbour_adjacency
-from projects.week4_tree_search.tree import (
-    DecisionTreeClassifier,
-    Tree,
-    entropy_of_counts,
-)
+from projects.week4_tree_search.tree import DecisionTreeClassifier, entropy_of_counts, save_tree
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +65,17 @@ CDIST_METRIC = {
     "manhattan": "cityblock",
 }  # search.metric -> scipy
 TREE_MODEL = "tree"  # the MLflow model: the tree fitted on the first dataset
-TREE_MODEL_PACKAGES = ("math-for-ml", "numpy", "pandas", "scikit-learn", "scipy", "skops")
+SERVING_CODE = Path(__file__).with_name("serving.py")  # loads the logged tree (models from code)
+# what loading the tree model imports (MLflow's own first): its pip requirements, pinned
+TREE_MODEL_PACKAGES = (
+    "mlflow",
+    "cloudpickle",
+    "math-for-ml",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "scipy",
+)
 THRESHOLD_TOL = 1e-6  # scikit-learn rounds X to float32: its thresholds differ in the 7th digit
 GAIN_TOL = 1e-9
 SEED_SPREAD = 10  # other scikit-learn random states the agreement is set beside
@@ -435,27 +443,15 @@ def node_table(tree, split: Split, classes: np.ndarray) -> pd.DataFrame:
 
 
 def log_tree_model(tree: DecisionTreeClassifier, split: Split) -> None:
-    """The fitted tree as an MLflow scikit-learn model (skops format) with a signature.
-
-    Its requirements are pinned here: left to infer them, MLflow loads the model again in a
-    subprocess to see what it imports, about a quarter of the run's time.
-    """
-    import mlflow.sklearn
-
-    mlflow.sklearn.log_model(
-        tree,
-        name=TREE_MODEL,
-        input_example=split.X_test[:3],
-        pip_requirements=tree_model_requirements(),
-        skops_trusted_types=[f"{cls.__module__}.{cls.__name__}" for cls in (type(tree), Tree)],
+    """The fitted tree as an MLflow model (code + JSON/.npy files, no pickle) with a signature."""
+    log_code_model(
+        TREE_MODEL,
+        SERVING_CODE,
+        "tree",
+        lambda folder: save_tree(tree, folder),
+        split.X_test[:3],
+        TREE_MODEL_PACKAGES,
     )
-
-
-def tree_model_requirements() -> list[str]:
-    """``package==version`` of what loading the tree model imports (MLflow adds itself)."""
-    from importlib.metadata import version
-
-    return [f"{package}=={version(package)}" for package in TREE_MODEL_PACKAGES]
 
 
 def log_boundaries_and_logistic(tree_cfg: DictConfig, seed: int, figures: bool) -> None:
