@@ -94,8 +94,10 @@ def predict(text: str, uri: str, tracking_uri: str) -> None:
     """Print P(spam | text) and the terms of its posterior log-odds."""
     import mlflow
 
+    from projects.week2_spam.server import load_model
+
     mlflow.set_tracking_uri(tracking_uri)
-    served = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    served = load_model(uri).unwrap_python_model()
     print("\n".join(explanation_lines(text, served.spam_filter, uri)))
     calibrator = getattr(served, "calibrator", None)  # None: an uncalibrated run (or older)
     if calibrator is not None:
@@ -140,12 +142,13 @@ def serve(uri: str, host: str, port: int, tracking_uri: str, max_body_bytes: int
     from projects.week2_spam import server
 
     mlflow.set_tracking_uri(tracking_uri)
+    model = server.load_model(uri)
     print(
         f"serving {uri} on http://{host}:{port}/invocations "
         f"(request bodies up to {max_body_bytes:,} bytes)",
         flush=True,
     )
-    server.serve(uri, host, port, max_body_bytes)
+    server.serve(model, host, port, max_body_bytes)
 
 
 def positive_int(value: str) -> int:

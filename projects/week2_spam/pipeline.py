@@ -14,11 +14,9 @@ model that serves raw text.
 from __future__ import annotations
 
 import logging
-import tempfile
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 
 import mlflow
@@ -28,6 +26,7 @@ from omegaconf import DictConfig
 from scipy import stats
 from sklearn import metrics as skm
 
+from common.estimator_files import log_code_model
 from common.plotting import figure, logging_figures
 from common.steps import step
 from projects.week2_spam import (
@@ -477,8 +476,14 @@ def log_explanations(result: evaluation.OutOfSample, cfg: DictConfig) -> None:
         "tables/smoothing_effect.json",
     )
 
+    log_misclassified(result, cfg.n_misclassified)
+
+
+def log_misclassified(result: evaluation.OutOfSample, n_misclassified: int) -> None:
+    """The first misclassified messages, each explained token by token (a table, and a
+    figure when figures are on) by the filter that scored it without training on it."""
     wrong = np.flatnonzero((result.p_ours > evaluation.THRESHOLD) != result.is_spam)
-    for i, index in enumerate(wrong[: cfg.n_misclassified]):
+    for i, index in enumerate(wrong[:n_misclassified]):
         text = result.texts[index]
         contributions, summary = explain.explain(
             text, *filter_parts(result.filters[result.fold[index]])
@@ -503,15 +508,6 @@ def readable(feature: str) -> str:
     return feature.split("__", 1)[-1]
 
 
-def serving_requirements() -> list[str]:
-    """``name==version`` of each distribution the served model imports, as installed here.
-
-    The list MLflow infers by loading the model in a fresh process (seconds per run);
-    a test checks that the two agree.
-    """
-    return [f"{name}=={metadata.version(name)}" for name in SERVING_DISTRIBUTIONS]
-
-
 def log_model(spam_filter, calibrator=None) -> None:
     """The fitted filter as an MLflow model (code + JSON/.npy files, no pickle): text -> P(spam).
 
@@ -519,14 +515,14 @@ def log_model(spam_filter, calibrator=None) -> None:
     signature comes from the type hints of ``serving.SpamFilterModel.predict`` (MLflow
     checks them on the input example); logging checks the example is served as well.
     """
-    with tempfile.TemporaryDirectory() as folder, quiet("mlflow.models.signature"):
-        save_filter(spam_filter, Path(folder) / "filter", calibrator)
-        mlflow.pyfunc.log_model(
-            name=MODEL_NAME,
-            python_model=str(SERVING_CODE),
-            artifacts={"filter": str(Path(folder) / "filter")},
-            input_example=EXAMPLE_MESSAGES,
-            pip_requirements=serving_requirements(),
+    with quiet("mlflow.models.signature"):
+        log_code_model(
+            MODEL_NAME,
+            SERVING_CODE,
+            "filter",
+            lambda folder: save_filter(spam_filter, folder, calibrator),
+            EXAMPLE_MESSAGES,
+            SERVING_DISTRIBUTIONS,
         )
 
 

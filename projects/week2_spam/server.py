@@ -133,11 +133,37 @@ async def refuse(send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def serve(model_uri: str, host: str, port: int, max_body_bytes: int = MAX_BODY_BYTES) -> None:
-    """Load the model at ``model_uri`` and serve it on ``host:port`` until stopped."""
+CODE_LOADER = "mlflow.pyfunc.loaders.code_model"  # a model from code: our serving.py + files
+
+
+def load_model(model_uri: str):
+    """The logged filter at ``model_uri``, loaded only if it is a model from code (its
+    JSON/.npy files are never unpickled); one line saying to re-run the week if it cannot be.
+
+    MLflow picks the loader from the model's ``MLmodel`` file: an edited one could name a
+    loader that unpickles (``mlflow.sklearn``, a pickled ``python_model``), so that is
+    checked first.
+    """
     import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        flavor = mlflow.models.Model.load(model_uri).flavors.get("python_function", {})
+        if flavor.get("loader_module") != CODE_LOADER:
+            raise ValueError(f"it is not a week-2 model from code ({flavor.get('loader_module')})")
+        return mlflow.pyfunc.load_model(model_uri)
+    except (MlflowException, ValueError, ImportError, KeyError, OSError) as error:
+        why = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SystemExit(
+            f"error: cannot load the filter at {model_uri}: {why}; re-run the week "
+            "(make week2) to log a filter this version loads"
+        ) from None
+
+
+def serve(model, host: str, port: int, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    """Serve a loaded filter (``load_model``) on ``host:port`` until stopped."""
     import uvicorn
     from mlflow.pyfunc import scoring_server
 
-    app = scoring_server.init(mlflow.pyfunc.load_model(model_uri))
+    app = scoring_server.init(model)
     uvicorn.run(RequestGuard(app, max_body_bytes), host=host, port=port)

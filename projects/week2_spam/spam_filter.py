@@ -6,14 +6,13 @@ from the from-scratch parts, ``build_reference`` from scikit-learn's, with the
 same settings, so the two can be compared number for number.
 
 ``save_filter`` / ``load_filter`` store a fitted filter as JSON and ``.npy``
-arrays (no pickle): constructor parameters plus fitted attributes, and the
-calibration map of its log-odds when there is one (``load_calibration``).
+arrays (no pickle, ``common.estimator_files``): constructor parameters plus fitted
+attributes, and the calibration map of its log-odds when there is one
+(``load_calibration``). Only the classes in ``LOADABLE`` load.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from sklearn import naive_bayes as sk_nb
 from sklearn.feature_extraction.text import CountVectorizer as SklearnCountVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from common.estimator_files import object_state, read_state, restore_object, write_state
 from projects.week2_spam.calibration import Isotonic, Temperature
 from projects.week2_spam.data import POSITIVE
 from projects.week2_spam.naive_bayes import (
@@ -41,8 +41,8 @@ REFERENCE_MODELS = {
     "bernoulli": sk_nb.BernoulliNB,
     "complement": sk_nb.ComplementNB,
 }
-ESTIMATORS = {cls.__name__: cls for cls in (CountVectorizer, *MODELS.values())}  # loadable
-CALIBRATION_MAPS = {cls.__name__: cls for cls in (Temperature, Isotonic)}  # loadable
+# the classes a saved filter may hold, by name: loading refuses any other
+LOADABLE = {cls.__name__: cls for cls in (CountVectorizer, *MODELS.values(), Temperature, Isotonic)}
 STATE_FILE = "filter.json"
 MODEL_NAME = "spam_filter"  # the logged MLflow model's name in a week-2 run
 
@@ -127,67 +127,7 @@ def spam_log_odds(spam_filter, texts) -> np.ndarray:
     return log_p[:, spam] - log_p[:, 1 - spam]
 
 
-# -- storage without pickle ------------------------------------------------------------------
-
-
-def estimator_state(estimator, folder: Path, prefix: str) -> dict:
-    """Class, constructor parameters and fitted attributes; arrays go to ``<prefix>.<attr>.npy``."""
-    fitted = {}
-    for attr, value in vars(estimator).items():
-        if not attr.endswith("_") or attr.startswith("_"):
-            continue
-        if isinstance(value, np.ndarray) and value.dtype != object:
-            np.save(folder / f"{prefix}.{attr}.npy", value, allow_pickle=False)
-            fitted[attr] = {"npy": f"{prefix}.{attr}.npy"}
-        elif isinstance(value, np.ndarray):  # labels: strings
-            fitted[attr] = {"list": value.tolist()}
-        elif isinstance(value, dict):  # vocabulary: term -> column
-            fitted[attr] = {"dict": {str(k): int(v) for k, v in value.items()}}
-        else:
-            fitted[attr] = {"value": value.item() if isinstance(value, np.generic) else value}
-    params = {k: list(v) if isinstance(v, tuple) else v for k, v in estimator.get_params().items()}
-    return {"class": type(estimator).__name__, "params": params, "fitted": fitted}
-
-
-def restore_estimator(state: dict, folder: Path):
-    """The estimator ``estimator_state`` described, fitted again without refitting."""
-    cls = ESTIMATORS[state["class"]]
-    params = {k: tuple(v) if isinstance(v, list) else v for k, v in state["params"].items()}
-    estimator = cls(**params)
-    for attr, stored in state["fitted"].items():
-        if "npy" in stored:
-            value = np.load(folder / stored["npy"], allow_pickle=False)
-        elif "list" in stored:
-            value = np.asarray(stored["list"], dtype=object)
-        else:
-            value = stored.get("dict", stored.get("value"))
-        setattr(estimator, attr, value)
-    return estimator
-
-
-def calibration_state(calibrator, folder: Path) -> dict:
-    """Class and fields of a calibration map; array fields go to ``calibration.<f>.npy``."""
-    fields = {}
-    for name, value in dataclasses.asdict(calibrator).items():
-        if isinstance(value, np.ndarray):
-            np.save(folder / f"calibration.{name}.npy", value, allow_pickle=False)
-            fields[name] = {"npy": f"calibration.{name}.npy"}
-        else:
-            fields[name] = {"value": float(value)}
-    return {"class": type(calibrator).__name__, "fields": fields}
-
-
-def load_calibration(folder: str | Path):
-    """The calibration map ``save_filter`` stored beside the filter, or None."""
-    folder = Path(folder)
-    state = json.loads((folder / STATE_FILE).read_text()).get("calibration")
-    if state is None:
-        return None
-    fields = {
-        name: np.load(folder / f["npy"], allow_pickle=False) if "npy" in f else f["value"]
-        for name, f in state["fields"].items()
-    }
-    return CALIBRATION_MAPS[state["class"]](**fields)
+# -- storage without pickle (common.estimator_files) ----------------------------------------
 
 
 def save_filter(spam_filter: Pipeline, folder: str | Path, calibrator=None) -> Path:
@@ -197,24 +137,29 @@ def save_filter(spam_filter: Pipeline, folder: str | Path, calibrator=None) -> P
     union, model = filter_parts(spam_filter)
     state = {
         "verbose_feature_names_out": union.verbose_feature_names_out,
-        "vectorizers": {
-            name: estimator_state(vectorizer, folder, name)
-            for name, vectorizer in union.transformer_list
-        },
-        "model": estimator_state(model, folder, "model"),
+        "vectorizers": {name: object_state(v, folder, name) for name, v in union.transformer_list},
+        "model": object_state(model, folder, "model"),
     }
     if calibrator is not None:
-        state["calibration"] = calibration_state(calibrator, folder)
-    (folder / STATE_FILE).write_text(json.dumps(state, indent=1, ensure_ascii=False))
+        state["calibration"] = object_state(calibrator, folder, "calibration")
+    write_state(state, folder / STATE_FILE)
     return folder
 
 
 def load_filter(folder: str | Path) -> Pipeline:
     """The filter ``save_filter`` wrote, ready to predict."""
     folder = Path(folder)
-    state = json.loads((folder / STATE_FILE).read_text())
+    state = read_state(folder / STATE_FILE)
     union = FeatureUnion(
-        [(name, restore_estimator(s, folder)) for name, s in state["vectorizers"].items()],
+        [(name, restore_object(s, folder, LOADABLE)) for name, s in state["vectorizers"].items()],
         verbose_feature_names_out=state["verbose_feature_names_out"],
     )
-    return Pipeline([("features", union), ("model", restore_estimator(state["model"], folder))])
+    model = restore_object(state["model"], folder, LOADABLE)
+    return Pipeline([("features", union), ("model", model)])
+
+
+def load_calibration(folder: str | Path):
+    """The calibration map ``save_filter`` stored beside the filter, or None."""
+    folder = Path(folder)
+    state = read_state(folder / STATE_FILE).get("calibration")
+    return None if state is None else restore_object(state, folder, LOADABLE)

@@ -70,6 +70,7 @@ Sources:
 from dataclasses import dataclass
 from functools import cached_property
 from numbers import Integral, Real
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -77,6 +78,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from common.estimator_files import object_state, read_state, restore_object, write_state
 from common.exercises import exercise, learner_version_chosen
 
 LEAF = -1  # children_left / children_right of a leaf (scikit-learn's TREE_LEAF)
@@ -749,3 +751,24 @@ def importances(tree, n_features):
     split = ~tree.is_leaf
     total = np.bincount(tree.feature[split], tree.weighted_decrease[split], minlength=n_features)
     return total / total.sum() if total.sum() > 0 else total
+
+
+# -- storage without pickle (common.estimator_files) ----------------------------------------
+
+LOADABLE = {cls.__name__: cls for cls in (DecisionTreeClassifier, Tree)}  # loading refuses others
+STATE_FILE = "tree.json"
+
+
+def save_tree(tree: DecisionTreeClassifier, folder: str | Path) -> Path:
+    """Write a fitted tree to ``folder``: ``tree.json`` (parameters, fitted attributes) and the
+    ``.npy`` arrays of its ``tree_`` and ``feature_importances_``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_state(object_state(tree, folder, "tree"), folder / STATE_FILE)
+    return folder
+
+
+def load_tree(folder: str | Path) -> DecisionTreeClassifier:
+    """The tree ``save_tree`` wrote, ready to predict."""
+    folder = Path(folder)
+    return restore_object(read_state(folder / STATE_FILE), folder, LOADABLE)

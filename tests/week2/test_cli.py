@@ -50,3 +50,54 @@ def test_serve_on_a_busy_port_is_one_line_naming_serve_port_before_anything_star
         f"error: port {port} on 127.0.0.1 is in use (Address already in use); pass "
         f"SERVE_PORT=<another port>, e.g. make serve-week2 SERVE_PORT={port + 1}"
     )
+
+
+def broken_copy(folder, change):
+    """A copy of the model an earlier version logged (``test_pipeline.OLD_MODEL``), edited."""
+    import shutil
+
+    from tests.week2.test_pipeline import OLD_MODEL
+
+    model = folder / "model"
+    shutil.copytree(OLD_MODEL, model)
+    change(model)
+    return model
+
+
+def rename_class(model):
+    path = model / "artifacts" / "filter" / "filter.json"
+    path.write_text(path.read_text().replace('"MultinomialNaiveBayes"', '"Unpickler"'))
+
+
+def lose_an_array(model):
+    (model / "artifacts" / "filter" / "model.feature_log_prob_.npy").unlink()
+
+
+def pickle_loader(model):
+    path = model / "MLmodel"
+    path.write_text(path.read_text().replace("mlflow.pyfunc.loaders.code_model", "mlflow.sklearn"))
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (rename_class, "class 'Unpickler' is not one this model loads"),
+        (lose_an_array, "model.feature_log_prob_.npy"),
+        (pickle_loader, "it is not a week-2 model from code (mlflow.sklearn)"),
+    ],
+)
+def test_a_model_this_version_cannot_load_is_one_line_saying_to_rerun_the_week(
+    tmp_path, tracking_uri, change, why, capsys
+):
+    from tests.pickles import unpickled_classes
+
+    model = broken_copy(tmp_path, change)
+    with unpickled_classes() as found, pytest.raises(SystemExit) as exited:
+        cli.predict("WIN a FREE prize now", str(model), tracking_uri)
+    message = str(exited.value)
+    assert message.startswith(f"error: cannot load the filter at {model}: ")
+    assert why in message
+    assert message.endswith("; re-run the week (make week2) to log a filter this version loads")
+    assert "\n" not in message
+    assert found == []
+    assert capsys.readouterr().out == ""

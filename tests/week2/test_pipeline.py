@@ -12,11 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hydra.errors import ConfigCompositionException
+from sklearn.pipeline import FeatureUnion, Pipeline
 
+from common.estimator_files import pinned
 from common.paths import REPO_ROOT
 from common.tracking import EXIT_FAILED, run_tracked
 from projects.week2_spam import cli, config, pipeline  # noqa: F401  (config registers the schema)
 from projects.week2_spam.calibration import Isotonic, Temperature
+from tests.pickles import pickle_files, unpickled_classes
 from tests.test_curriculum import logged_names
 from tests.weeks import compose_config, run_in_own_store
 
@@ -140,7 +143,7 @@ def test_the_logged_model_scores_raw_text_like_the_filter(finished_run):
 @needs_corpus
 @pytest.mark.slow
 def test_the_logged_requirements_are_those_mlflow_infers(finished_run):
-    """The run pins them (``pipeline.serving_requirements``); MLflow would load the model."""
+    """The run pins them (``pipeline.SERVING_DISTRIBUTIONS``); MLflow would load the model."""
     import mlflow
 
     _, run, uri, folder = finished_run
@@ -150,7 +153,7 @@ def test_the_logged_requirements_are_those_mlflow_infers(finished_run):
     )
     logged = (Path(model) / "requirements.txt").read_text().split()
     inferred = mlflow.models.infer_pip_requirements(model, "python_function")
-    assert logged == pipeline.serving_requirements()
+    assert logged == pinned(pipeline.SERVING_DISTRIBUTIONS)
     defaults = [f"mlflow=={mlflow.__version__}", *mlflow.pyfunc.get_default_pip_requirements()]
     assert set(logged) == {*inferred, *defaults}
 
@@ -181,9 +184,40 @@ def test_logging_the_model_says_no_routine_info_and_the_model_predicts(tmp_path,
         signature_logger.removeHandler(handler)
     assert [r.getMessage() for r in records if r.levelno < logging.WARNING] == []
     assert signature_logger.level == logging.NOTSET  # the level is restored
-    model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/{pipeline.MODEL_NAME}")
+    uri = f"runs:/{run.info.run_id}/{pipeline.MODEL_NAME}"
+    assert pickle_files(mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path))) == []
+    with unpickled_classes() as found:
+        model = mlflow.pyfunc.load_model(uri)
+        served = model.predict(texts)
+    assert found == []
     assert str(model.metadata.signature.inputs) == "[string (required)]"
-    np.testing.assert_array_equal(model.predict(texts), spam_filter.predict_proba(texts)[:, 1])
+    np.testing.assert_array_equal(served, spam_filter.predict_proba(texts)[:, 1])
+
+
+OLD_MODEL = Path(__file__).with_name("data") / "filter_model_7782658"
+OLD_TEXTS = ["WIN a FREE prize now", "see you at lunch", "Claim your cash prize", "ok, call me"]
+
+
+def test_a_model_logged_by_an_earlier_version_still_loads_and_serves_the_same_probabilities():
+    """``data/filter_model_7782658``: ``pipeline.log_model`` of commit 7782658 (the format
+    before ``common.estimator_files``) on the filter below, Isotonic-calibrated, as logged."""
+    import mlflow
+
+    from projects.week2_spam.naive_bayes import MultinomialNaiveBayes
+    from projects.week2_spam.spam_filter import spam_log_odds
+    from projects.week2_spam.vectorizer import CountVectorizer
+
+    words = CountVectorizer(analyzer="word", ngram_range=(1, 2))
+    union = FeatureUnion([("word", words)])
+    spam_filter = Pipeline([("features", union), ("model", MultinomialNaiveBayes(alpha=1.0))])
+    spam_filter.fit(OLD_TEXTS, ["spam", "ham", "spam", "ham"])
+    calibrator = Isotonic(np.array([-4.0, 0.0, 4.0]), np.array([0.1, 0.3, 0.8]))
+    texts = [*OLD_TEXTS, "a FREE lunch, call now", ""]
+    with unpickled_classes() as found:
+        served = mlflow.pyfunc.load_model(str(OLD_MODEL)).predict(texts)
+    assert found == []
+    assert pickle_files(OLD_MODEL) == []
+    np.testing.assert_array_equal(served, calibrator.predict(spam_log_odds(spam_filter, texts)))
 
 
 @pytest.mark.parametrize(
@@ -287,6 +321,7 @@ def test_predict_command_prints_the_verdict_and_the_evidence(finished_run, capsy
     assert "posterior log-odds" in out
 
 
+@pytest.mark.slow  # a CLI run
 @needs_corpus
 def test_alpha_0_the_unsmoothed_mle_finishes_compared_where_scikit_learn_is_defined(
     tmp_path, empty_store

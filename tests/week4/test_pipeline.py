@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from hydra.errors import ConfigCompositionException
 
+from common.estimator_files import pinned
 from common.tracking import run_tracked
 from projects.week4_tree_search import config, pipeline  # noqa: F401  (config registers the schema)
 from projects.week4_tree_search.data import load_split
 from projects.week4_tree_search.search import knn_graph
+from tests.pickles import pickle_files, unpickled_classes
 from tests.test_curriculum import logged_names
 from tests.weeks import compose_config, run_in_own_store
 
@@ -79,7 +81,7 @@ def test_default_run_logs_what_the_readme_promises(finished_run):
             assert name in metrics, f"README promises metric {name}"
 
 
-def test_logged_tree_model_predicts_like_the_tree(finished_run):
+def test_logged_tree_model_predicts_like_the_tree(finished_run, tmp_path):
     import mlflow.pyfunc
 
     _, run, _, uri = finished_run
@@ -88,12 +90,17 @@ def test_logged_tree_model_predicts_like_the_tree(finished_run):
         experiment_ids=[run.info.experiment_id], output_format="list"
     )
     assert model.name == pipeline.TREE_MODEL
-    loaded = mlflow.pyfunc.load_model(model.model_uri)
-    assert loaded.metadata.signature is not None
+    local = mlflow.artifacts.download_artifacts(model.model_uri, dst_path=str(tmp_path))
+    assert pickle_files(local) == []
     split = load_split("iris", test_size=0.3, seed=0)
+    with unpickled_classes() as found:
+        loaded = mlflow.pyfunc.load_model(model.model_uri)
+        served = loaded.predict(split.X_test)
+    assert found == []
+    assert str(loaded.metadata.signature.inputs) == "[Tensor('float64', (-1, 4))]"
     tree, _ = pipeline.build_tree(compose_config("week4").tree, seed=0)
     expected = tree.fit(split.X_train, split.y_train).predict(split.X_test)
-    np.testing.assert_array_equal(loaded.predict(split.X_test), expected)
+    np.testing.assert_array_equal(served, expected)
 
 
 @pytest.mark.slow
@@ -109,9 +116,10 @@ def test_pinned_model_requirements_are_what_mlflow_would_infer(finished_run):
     [model] = mlflow.search_logged_models(
         experiment_ids=[run.info.experiment_id], output_format="list"
     )
-    inferred = set(infer_pip_requirements(model.model_uri, "sklearn"))
-    pinned = set(pipeline.tree_model_requirements())
-    assert {r for r in inferred if not r.startswith(("mlflow==", "pytest=="))} == pinned
+    inferred = infer_pip_requirements(model.model_uri, "python_function")
+    logged = pinned(pipeline.TREE_MODEL_PACKAGES)
+    defaults = [f"mlflow=={mlflow.__version__}", *mlflow.pyfunc.get_default_pip_requirements()]
+    assert set(logged) == {*(r for r in inferred if not r.startswith("pytest==")), *defaults}
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean", "manhattan"])

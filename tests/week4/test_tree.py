@@ -39,10 +39,13 @@ from projects.week4_tree_search.tree import (
     cumulative_class_counts,
     entropy_of_counts,
     first_argmin,
+    load_tree,
     resort,
+    save_tree,
     sorted_features,
     split_scores,
 )
+from tests.pickles import unpickled_classes
 
 SPLIT_SEARCH = (entropy_of_counts, cumulative_class_counts, split_scores)  # what a fit calls
 
@@ -556,3 +559,19 @@ def test_other_bad_input():
         ValueError, match="X has 3 features, but DecisionTreeClassifier is expecting 4"
     ):
         model.predict(np.ones((2, 3)))
+
+
+def test_a_saved_tree_loads_with_the_same_arrays_and_predictions(tmp_path):
+    """``tree.save_tree`` / ``load_tree``: JSON + .npy, every array of ``tree_`` bit for bit."""
+    X, y = load_wine(return_X_y=True)
+    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.3, random_state=0)
+    tree = DecisionTreeClassifier(max_depth=4).fit(X_train, y_train)
+    with unpickled_classes() as found:
+        back = load_tree(save_tree(tree, tmp_path / "tree"))
+    assert found == []
+    assert back.get_params() == tree.get_params()
+    for name, value in vars(tree.tree_).items():
+        np.testing.assert_array_equal(getattr(back.tree_, name), value)
+        assert getattr(back.tree_, name).dtype == value.dtype
+    np.testing.assert_array_equal(back.feature_importances_, tree.feature_importances_)
+    np.testing.assert_array_equal(back.predict_proba(X_test), tree.predict_proba(X_test))
