@@ -322,7 +322,7 @@ PARAM_NAMES = (
     "//button[@aria-label='Parameters - Show diff only']"
     "/ancestor::div[contains(@class, 'collapse-content-box')][1]//tr/th"
 )
-DISPLAY_ROUNDING = 5e-3  # relative: the Compare page shows a metric to 3 significant digits
+DISPLAY_ROUNDING = 5e-3  # relative: the Compare page rounds a metric (0.953 for 0.953284)
 
 
 @pytest.fixture
