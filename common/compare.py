@@ -20,7 +20,16 @@ import urllib.parse
 from typing import TYPE_CHECKING
 
 from common.reproduce import CannotReproduce, find_run
-from common.runs import SHORT_ID, differing_keys, differing_params, open_store, search_all, shorten
+from common.runs import (
+    SHORT_ID,
+    differing_keys,
+    differing_params,
+    logged_weeks,
+    open_store,
+    resolve_week,
+    search_all,
+    shorten,
+)
 from common.server import ServerUnreachable
 from common.store import StoreUnusable
 from common.summary import ui_base
@@ -34,16 +43,19 @@ if TYPE_CHECKING:
 MAX_METRIC_ROWS = 25  # the differing metrics shown, largest relative change first
 
 
-def newest_finished(client: MlflowClient, week: str | None, count: int = 2) -> list[Run]:
-    """The ``count`` newest FINISHED runs that are not sweep parents: of ``week``, or of the
-    week of the newest such run."""
-    query = "attributes.status = 'FINISHED'" + (f" and tags.week = '{week}'" if week else "")
+def newest_finished(
+    client: MlflowClient, week: str | None, count: int = 2, where: str = "the store"
+) -> list[Run]:
+    """The ``count`` newest FINISHED runs that are not sweep parents: of ``week`` (a name or
+    its number, :func:`common.runs.resolve_week`), or of the week of the newest such run."""
+    query = "attributes.status = 'FINISHED'"
     runs = [run for run in search_all(client, query) if JOBS_TAG not in run.data.tags]
     runs.sort(key=lambda run: run.info.start_time, reverse=True)
-    if runs and week is None:
-        newest_week = runs[0].data.tags.get("week")
-        runs = [run for run in runs if run.data.tags.get("week") == newest_week]
-    return runs[:count]
+    if week is not None:
+        week = resolve_week(week, logged_weeks(runs), where, of="FINISHED runs")
+    elif runs:
+        week = runs[0].data.tags.get("week")
+    return [run for run in runs if run.data.tags.get("week") == week][:count]
 
 
 def compare_url(tracking_uri: str, runs: list[Run]) -> str:
@@ -117,7 +129,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "runs", nargs="*", help="run ids or unique prefixes (default: the newest two)"
     )
     parser.add_argument(
-        "--week", help="with no runs given: the newest two of this week (2 or week2)"
+        "--week", help="with no runs given: the newest two of this week (week2, or 2)"
     )
     parser.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI, else mlflow.db")
     return parser.parse_args(argv)
@@ -129,14 +141,14 @@ def main(argv: list[str] | None = None) -> None:
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     try:
         client = open_store(tracking_uri)
-        week = f"week{args.week.removeprefix('week')}" if args.week else None
         if args.runs:
             runs = [find_run(client, run_id, tracking_uri) for run_id in args.runs]
         else:
-            runs = newest_finished(client, week)
-    except (CannotReproduce, StoreUnusable, ServerUnreachable) as error:
+            runs = newest_finished(client, args.week, where=tracking_uri)
+    except (CannotReproduce, ValueError, StoreUnusable, ServerUnreachable) as error:
         sys.exit(f"compare: {error}")
     if len(runs) < 2:
+        week = runs[0].data.tags.get("week") if runs else None
         which = f"FINISHED {week} runs" if week else "FINISHED runs of one week"
         sys.exit(
             f"compare: needs two runs, found {len(runs)} {which} in {tracking_uri}; "

@@ -155,6 +155,20 @@ def describe(err: Exception) -> str:
     return str(err) or type(err).__name__
 
 
+def fill_cache(name: str, entry: dict, target: Path, mirror_root: str | None, timeout: float):
+    """Write the verified file to ``target``: a copy from the mirror if it holds a verified
+    one, else a download; staged beside the cache, so ``target`` only ever holds a verified
+    file (``os.replace`` is atomic)."""
+    member, sha256 = target.name, entry["member_sha256"]
+    mirror = Path(mirror_root).expanduser() / name / member if mirror_root else None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as scratch:
+        staged = Path(scratch) / member
+        if mirror is None or not copy_verified(mirror, staged, sha256):
+            download_verified(name, entry, staged, timeout)
+        os.replace(staged, target)
+
+
 def fetch(
     name: str,
     *,
@@ -175,14 +189,8 @@ def fetch(
     if is_cached(target, sha256):
         return target
     mirror_root = os.environ.get(MIRROR_ENV)
-    mirror = Path(mirror_root).expanduser() / name / member if mirror_root else None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as scratch:
-            staged = Path(scratch) / member
-            if mirror is None or not copy_verified(mirror, staged, sha256):
-                download_verified(name, entry, staged, timeout)
-            os.replace(staged, target)  # atomic: the final path only ever holds a verified file
+        fill_cache(name, entry, target, mirror_root, timeout)
     except NETWORK_ERRORS as err:
         mirror_state = (
             f"{MIRROR_ENV}={mirror_root} holds no verified {name}/{member}"

@@ -19,13 +19,14 @@ HOST_TAG, PID_TAG, STARTED_TAG = "process.host", "process.pid", "process.started
 
 
 def start_ticks(pid: int) -> str | None:
-    """Field 22 of ``/proc/<pid>/stat`` (start time since boot), None if no such process."""
+    """Field 22 of ``/proc/<pid>/stat`` (start time since boot); None if no such process, or
+    if it has ended and waits to be reaped (a zombie: an orphan where PID 1 reaps nothing)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = stat.rpartition(")")[2].split()  # the command name may hold spaces
-    return fields[19]  # fields after ")" start at field 3
+    return None if fields[0] == "Z" else fields[19]  # fields after ")" start at field 3
 
 
 def process_tags(pid: int | None = None) -> dict[str, str]:
@@ -36,8 +37,11 @@ def process_tags(pid: int | None = None) -> dict[str, str]:
 
 def owner_alive(tags: Mapping[str, str]) -> bool | None:
     """True or False for a run owned by a process of this host; None if that cannot be told
-    (another host, or a run logged before owners were recorded)."""
+    (another host, a run logged before owners were recorded, or a system without ``/proc``,
+    where no start time was recorded)."""
     if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():
+        return None
+    if not tags.get(STARTED_TAG):
         return None
     started = start_ticks(int(tags[PID_TAG]))
     return started is not None and started == tags.get(STARTED_TAG)

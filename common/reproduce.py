@@ -1,7 +1,8 @@
 """``python -m common.reproduce RUN_ID``: run a logged run again and compare the results.
 
 The run is looked up in the store (a full id, or a unique prefix such as the
-8 characters ``python -m common.runs`` shows), its week's package re-runs with
+8 characters ``python -m common.runs`` shows), the package that ran it (:func:`entry_point`,
+read from the file the run's process started) re-runs with
 the overrides Hydra recorded (``hydra/overrides.yaml``; ``hydra.*`` and
 ``tracking.resume`` left out: a reproduction computes, it never reuses a result;
 ``tracking.uri`` set to the store the run was found in), and the new
@@ -33,14 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from common.paths import OUTPUTS_DIR, REPO_ROOT
-from common.runs import (
-    PARENT_TAG,
-    REPRODUCES_TAG,
-    SHORT_ID,
-    open_store,
-    search_all,
-    week_packages,
-)
+from common.runs import PARENT_TAG, REPRODUCES_TAG, SHORT_ID, open_store, search_all
 from common.server import ServerUnreachable
 from common.store import StoreUnusable
 from common.tracking import HEADLINE, resolve_tracking_uri
@@ -56,6 +50,7 @@ EXIT_REFUSED = 2  # no such run, or nothing to reproduce
 REPRODUCIBLE_STATUSES = ("FINISHED", "FAILED")
 # Overrides a reproduction leaves out: its run folder, its store, and resume (it must compute).
 UNTRACKED_KEYS = ("hydra.", "tracking.uri", "tracking.resume")
+SOURCE_TAG = "mlflow.source.name"  # set by MLflow: the file the run's process started (argv[0])
 
 
 class CannotReproduce(Exception):
@@ -103,12 +98,33 @@ def check_reproducible(client: MlflowClient, run: Run) -> None:
         raise CannotReproduce(f"run {run_id} has no `week` tag: it was not logged by a week")
 
 
-def week_package(week: str) -> str:
-    """The package that runs ``week``: ``projects/week<N>_*``."""
-    packages = week_packages()
-    if week not in packages:
-        raise CannotReproduce(f"the run is from {week}, but no package projects/{week}_* exists")
-    return packages[week]
+def entry_point(run: Run) -> tuple[Path, str]:
+    """(folder, module): the run's command is ``python -m <module>`` with ``folder`` on the path.
+
+    Read from what the run logged: ``python -m projects.week3_regression`` starts
+    ``<repo>/projects/week3_regression/__main__.py`` (MLflow's tag ``mlflow.source.name``),
+    and the module is the chain of packages (folders with an ``__init__.py``) above it. A file
+    no longer there (a checkout moved or removed) is looked for under this repository, by
+    the same package path.
+    """
+    source = run.data.tags.get(SOURCE_TAG, "")
+    path = Path(source)
+    if path.name != "__main__.py" or not path.is_absolute():
+        raise CannotReproduce(
+            f"run {run.info.run_id} was started by {source or 'an unknown file'}, not by "
+            "`python -m <package>`: its command cannot be replayed"
+        )
+    here = [REPO_ROOT.joinpath(*path.parts[start:]) for start in range(1, len(path.parts) - 1)]
+    for candidate in (path, *here):
+        folder, modules = candidate.parent, []
+        while (folder / "__init__.py").is_file():
+            modules.insert(0, folder.name)
+            folder = folder.parent
+        if modules:
+            return folder, ".".join(modules)
+    raise CannotReproduce(
+        f"run {run.info.run_id} ran {source}: no such package on this machine, nor in {REPO_ROOT}"
+    )
 
 
 def logged_overrides(client: MlflowClient, run: Run) -> list[str]:
@@ -131,8 +147,11 @@ def logged_overrides(client: MlflowClient, run: Run) -> list[str]:
 
 
 def replay_overrides(overrides: list[str], tracking_uri: str) -> list[str]:
-    """The original overrides without :data:`UNTRACKED_KEYS`, into the store ``tracking_uri``."""
+    """The original overrides without :data:`UNTRACKED_KEYS`, into the store ``tracking_uri``.
+    A ready-made sweep named as it was before each entry point had its own config folder
+    (``+experiment=week1/rate``) is named as it is now (``+experiment=rate``)."""
     kept = [o for o in overrides if not o.lstrip("+~").startswith(UNTRACKED_KEYS)]
+    kept = [re.sub(r"^(\+?experiment=)[\w-]+/", r"\1", o) for o in kept]
     return [*kept, f"tracking.uri={tracking_uri}"]
 
 
@@ -145,11 +164,14 @@ def default_output_dir(week: str, run_id: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir=day))
 
 
-def rerun(package: str, overrides: list[str], output_dir: Path) -> int:
-    """``python -m <package> <overrides>`` with its output shown; the exit status."""
-    command = [sys.executable, "-m", package, *overrides, f"hydra.run.dir={output_dir}"]
+def rerun(folder: Path, module: str, overrides: list[str], output_dir: Path) -> int:
+    """``python -m <module> <overrides>`` with ``folder`` on the path and its output shown;
+    the exit status. It runs from this repository, so it imports this ``common``."""
+    command = [sys.executable, "-m", module, *overrides, f"hydra.run.dir={output_dir}"]
+    path = os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH")) if p)
     print("$ python", " ".join(command[1:]), flush=True)
-    return subprocess.run(command, cwd=REPO_ROOT, check=False).returncode
+    env = {**os.environ, "PYTHONPATH": path}
+    return subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode
 
 
 def find_new_run(client: MlflowClient, output_dir: Path) -> Run | None:
@@ -262,12 +284,12 @@ def reproduce(
     original = find_run(client, run_id, tracking_uri)
     check_reproducible(client, original)
     week = original.data.tags["week"]
-    package = week_package(week)
     overrides = replay_overrides(logged_overrides(client, original), tracking_uri)
+    folder, module = entry_point(original)  # a run from the command line: its package
     full_id = original.info.run_id
     output_dir = (output_dir or default_output_dir(week, full_id)).absolute()
     print(f"reproducing {week} run {full_id} ({original.info.run_name}, {original.info.status})")
-    exit_code = rerun(package, overrides, output_dir)
+    exit_code = rerun(folder, module, overrides, output_dir)
     found = find_new_run(client, output_dir)
     if found is None:
         print(

@@ -4,7 +4,9 @@ One row per run: its short id, name, status and start time, the params whose
 values differ between the listed runs (what was changed), and the headline
 metric, ranked the way the runs' week declares (:class:`common.tracking.Headline`), failed runs
 (no headline) last. Runs of a sweep show their parent run in ``parent``; a
-reproduction (``python -m common.reproduce``) shows the run it reproduces.
+reproduction (``python -m common.reproduce``) shows the run it reproduces. The weeks are
+those the store's runs name (their ``week`` tag): a new week is listed as it logs, wherever
+its package lives.
 
 ``tracking.*`` params are left out of the differing ones: they say where a run
 was stored, not what it computed. MLflow and pandas are imported inside the
@@ -20,43 +22,52 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from common.liveness import HOST_TAG, PID_TAG, is_stale
-from common.paths import REPO_ROOT
 from common.server import ServerUnreachable
 from common.store import StoreUnusable, check_usable
-from common.tracking import HEADLINE, HEADLINE_METRIC_TAG, ranks_higher, resolve_tracking_uri
+from common.tracking import (
+    HEADLINE,
+    HEADLINE_METRIC_TAG,
+    PARENT_TAG,
+    ranks_higher,
+    resolve_tracking_uri,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
     from mlflow.entities import Run
     from mlflow.tracking import MlflowClient
 
-PROJECTS_DIR = REPO_ROOT / "projects"
 SHORT_ID = 8  # characters of a run id shown (and accepted by `make reproduce`)
-PARENT_TAG = "mlflow.parentRunId"  # set by MLflow on the child runs of a sweep
 REPRODUCES_TAG = "reproduces"  # set by common.reproduce on a reproduction
 HIDDEN_PARAM_PREFIXES = ("tracking.",)  # where a run was stored, not what it computed
 MAX_CELL = 40  # characters of a name or param value shown
 PAGE = 1000  # runs per search request
 
 
-def week_packages() -> dict[str, str]:
-    """``{"week1": "projects.week1_pca", ...}``: each ``projects/week<N>_*`` with a ``__main__``."""
-    packages = {}
-    for folder in PROJECTS_DIR.glob("week*_*"):
-        number = re.fullmatch(r"week(\d+)_\w+", folder.name)
-        if number and (folder / "__main__.py").is_file():
-            packages[f"week{int(number[1])}"] = f"projects.{folder.name}"
-    return dict(sorted(packages.items(), key=lambda item: int(item[0].removeprefix("week"))))
+def natural_key(name: str) -> list:
+    """``week2`` before ``week10``: digits compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def parse_week(week: str) -> str:
-    """``"2"`` or ``"week2"`` -> ``"week2"``, if a week package exists."""
-    name = f"week{week}" if week.isdigit() else week
-    weeks = week_packages()
-    if name not in weeks:
-        known = ", ".join(w.removeprefix("week") for w in weeks)
-        raise ValueError(f"no week {week!r}: the weeks are {known}")
-    return name
+def logged_weeks(runs: list[Run]) -> list[str]:
+    """The weeks ``runs`` name (their ``week`` tag, as ``run_tracked`` logs it), in order."""
+    weeks = {run.data.tags["week"] for run in runs if run.data.tags.get("week")}
+    return sorted(weeks, key=natural_key)
+
+
+def resolve_week(given: str, weeks: list[str], where: str, of: str = "runs") -> str:
+    """The week of ``weeks`` that ``given`` names: itself, or its number (``2`` for ``week2``).
+
+    ``weeks`` are the weeks of the ``of`` in the store ``where``; none matching is a one-line
+    error that names them.
+    """
+    if given in weeks:
+        return given
+    numbered = [week for week in weeks if re.fullmatch(rf"\D*0*{re.escape(given)}", week)]
+    if given.isdigit() and len(numbered) == 1:
+        return numbered[0]
+    logged = f"the weeks with {of} are {', '.join(weeks)}" if weeks else f"it holds no {of}"
+    raise ValueError(f"no week {given!r} in {where}: {logged}")
 
 
 def open_store(tracking_uri: str) -> MlflowClient:
@@ -82,12 +93,17 @@ def search_all(client: MlflowClient, filter_string: str) -> list[Run]:
             return found
 
 
-def fetch_runs(client: MlflowClient, week: str) -> list[Run]:
-    """The runs tagged ``week``, plus the sweep parents of any of them."""
-    runs = search_all(client, f"tags.week = '{week}'")
+def fetch_runs(client: MlflowClient, week: str, logged: list[Run] | None = None) -> list[Run]:
+    """The runs tagged ``week`` (of ``logged``, else searched), plus the sweep parents of any
+    of them."""
+    if logged is None:
+        runs = search_all(client, f"tags.week = '{week}'")
+    else:
+        runs = [run for run in logged if run.data.tags.get("week") == week]
     listed = {run.info.run_id for run in runs}
     parents = {run.data.tags.get(PARENT_TAG) for run in runs} - listed - {None}
-    return runs + [client.get_run(parent) for parent in sorted(parents)]
+    known = {run.info.run_id: run for run in logged or []}
+    return runs + [known.get(parent) or client.get_run(parent) for parent in sorted(parents)]
 
 
 def shorten(text: str, width: int = MAX_CELL) -> str:
@@ -125,26 +141,7 @@ def runs_table(runs: list[Run], week: str, metrics: tuple[str, ...] = ()) -> pd.
             children[parent] = children.get(parent, 0) + 1
     # a sweep's parent has no params of its own: they would all look changed beside it
     params = differing_params([run for run in runs if run.info.run_id not in children])
-    rows = []
-    for run in runs:
-        run_id, tags = run.info.run_id, run.data.tags
-        parent = tags.get(PARENT_TAG, "")[:SHORT_ID]
-        if run_id in children:
-            parent = f"sweep of {children[run_id]}"
-        row = {
-            "run": run_id[:SHORT_ID],
-            "name": shorten(run.info.run_name or ""),
-            "status": run.info.status + (" (stale)" if is_stale(run.info.status, tags) else ""),
-            "start": datetime.fromtimestamp(run.info.start_time / 1000).strftime("%Y-%m-%d %H:%M"),
-            "parent": parent,
-            REPRODUCES_TAG: tags.get(REPRODUCES_TAG, "")[:SHORT_ID],
-            **{key: shorten(run.data.params.get(key, "")) for key in params},
-            HEADLINE: run.data.metrics.get(HEADLINE, float("nan")),
-            **{name: run.data.metrics.get(name, float("nan")) for name in metrics},
-            "_start_ms": run.info.start_time,
-        }
-        rows.append(row)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame([run_row(run, children, params, metrics) for run in runs])
     if table.empty:
         return table
     table = table.sort_values("_start_ms", ascending=False, kind="stable")
@@ -158,26 +155,45 @@ def runs_table(runs: list[Run], week: str, metrics: tuple[str, ...] = ()) -> pd.
     return table.drop(columns=["_start_ms", *unused]).reset_index(drop=True)
 
 
+def run_row(run: Run, children: dict[str, int], params: list[str], metrics) -> dict:
+    """One run's row of :func:`runs_table`; ``children``: a sweep parent's id -> its jobs."""
+    run_id, tags = run.info.run_id, run.data.tags
+    parent = tags.get(PARENT_TAG, "")[:SHORT_ID]
+    if run_id in children:
+        parent = f"sweep of {children[run_id]}"
+    return {
+        "run": run_id[:SHORT_ID],
+        "name": shorten(run.info.run_name or ""),
+        "status": run.info.status + (" (stale)" if is_stale(run.info.status, tags) else ""),
+        "start": datetime.fromtimestamp(run.info.start_time / 1000).strftime("%Y-%m-%d %H:%M"),
+        "parent": parent,
+        REPRODUCES_TAG: tags.get(REPRODUCES_TAG, "")[:SHORT_ID],
+        **{key: shorten(run.data.params.get(key, "")) for key in params},
+        HEADLINE: run.data.metrics.get(HEADLINE, float("nan")),
+        **{name: run.data.metrics.get(name, float("nan")) for name in metrics},
+        "_start_ms": run.info.start_time,
+    }
+
+
 def render(table: pd.DataFrame) -> str:
     """The table as plain text, numbers with 6 significant digits, missing values blank."""
     return table.to_string(index=False, na_rep="", float_format=lambda x: f"{x:.6g}")
 
 
 def describe_week(
-    client: MlflowClient,
+    runs: list[Run],
     tracking_uri: str,
     week: str,
     metrics: tuple[str, ...] = (),
     status: str | None = None,
     limit: int | None = None,
 ) -> str:
-    """The heading and the table of ``week``, or one line saying there is nothing to show."""
-    runs = fetch_runs(client, week)
+    """The heading and the table of ``week``'s ``runs``, or one line saying there is none."""
     if status:
         runs = [run for run in runs if run.info.status == status]
     which = f"{status} {week}" if status else week
     if not runs:
-        return f"no {which} runs in {tracking_uri}; start one with `make {week}`"
+        return f"no {which} runs in {tracking_uri}"
     table = runs_table(runs, week, metrics)
     shown = table if limit is None else table.head(limit)
     order = "higher" if ranks_higher(run.data.tags for run in runs) else "lower"
@@ -192,11 +208,11 @@ def describe_week(
     return f"{heading}\n{render(shown)}"
 
 
-def close_stale(client: MlflowClient, weeks: list[str]) -> list[str]:
+def close_stale(client: MlflowClient, weeks: list[str], logged: list[Run]) -> list[str]:
     """End every stale run of ``weeks`` (RUNNING, its process gone) as KILLED; one line each."""
     closed = []
     for week in weeks:
-        for run in fetch_runs(client, week):
+        for run in fetch_runs(client, week, logged):
             tags = run.data.tags
             if not is_stale(run.info.status, tags):
                 continue
@@ -213,7 +229,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m common.runs",
         description="Logged runs of a week as a table: differing params and headline, best first.",
     )
-    parser.add_argument("--week", help="2 or week2 (default: every week, one table each)")
+    parser.add_argument(
+        "--week", help="week2, or 2 (default: every week the store holds, one table each)"
+    )
     parser.add_argument(
         "--metrics",
         default="",
@@ -240,20 +258,25 @@ def main(argv: list[str] | None = None) -> None:
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     metrics = tuple(name.strip() for name in args.metrics.split(",") if name.strip())
     try:
-        weeks = [parse_week(args.week)] if args.week else list(week_packages())
         client = open_store(tracking_uri)
+        logged = search_all(client, "")
+        weeks = logged_weeks(logged)
+        if args.week:
+            weeks = [resolve_week(args.week, weeks, tracking_uri)]
     except (ValueError, StoreUnusable, ServerUnreachable) as error:
         sys.exit(f"runs: {error}")
+    if not weeks:
+        print(f"no runs in {tracking_uri} yet: run a week first (`make help` lists them)")
+        return
     if args.close_stale:
-        closed = close_stale(client, weeks)
+        closed = close_stale(client, weeks, logged)
         print("\n".join(closed) if closed else "no stale runs: every RUNNING run has its process")
         return
-    print(
-        "\n\n".join(
-            describe_week(client, tracking_uri, week, metrics, args.status, args.limit)
-            for week in weeks
-        )
-    )
+    tables = []
+    for week in weeks:
+        runs = fetch_runs(client, week, logged)
+        tables.append(describe_week(runs, tracking_uri, week, metrics, args.status, args.limit))
+    print("\n\n".join(tables))
 
 
 if __name__ == "__main__":

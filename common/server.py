@@ -200,8 +200,8 @@ def port_taken(host: str, port: int) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m common.server [--port 5005] [--backend-store-uri URI]``: ``mlflow server``."""
+def server_parser() -> argparse.ArgumentParser:
+    """The options of ``python -m common.server``."""
     parser = argparse.ArgumentParser(
         prog="python -m common.server", description="A shared MLflow tracking server."
     )
@@ -222,6 +222,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--workers", type=int, default=DEFAULT_WORKERS, help="uvicorn workers (%(default)s)"
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m common.server [--port 5005] [--backend-store-uri URI]``: ``mlflow server``."""
+    parser = server_parser()
     args = parser.parse_args(argv)
     package = missing_driver(args.backend_store_uri)
     if package:

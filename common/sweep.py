@@ -19,6 +19,16 @@ job and after the last one returns:
 The parent ends FINISHED only if every planned job left a FINISHED child; KILLED if a job
 or the sweep was interrupted; FAILED otherwise, with the failed children named in the tag
 ``failed_children``. MLflow, pandas and matplotlib are imported only when a sweep runs.
+
+A sweep killed with SIGKILL (the OOM killer, a dropped shell) can close nothing. Its parent
+run records its process (:mod:`common.liveness`), so ``make runs`` shows it ``RUNNING
+(stale)``; and its jobs die with it: ``on_job_start`` starts, in each worker process that is
+a child of the sweep's (joblib's loky workers), a thread that checks every
+:data:`ORPHAN_POLL_S` that the worker's parent is still the sweep's process. Once it is not,
+the thread marks the worker's RUNNING child runs KILLED (tag ``error``) and ends the process:
+the jobs queued for it never start. (Not ``PR_SET_PDEATHSIG``: Linux sends that signal when
+the *thread* that started the worker ends, and loky starts replacement workers from its
+manager thread.)
 """
 
 from __future__ import annotations
@@ -28,7 +38,11 @@ import logging
 import math
 import os
 import signal
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Mapping
+from contextlib import suppress
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,17 +51,16 @@ from omegaconf import DictConfig, OmegaConf, flag_override
 
 from common import tracking
 from common.data import MIRROR_ENV
+from common.liveness import PID_TAG, owner_alive, process_tags
 from common.store import exit_if_unusable
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     import pandas as pd
     from mlflow.entities import Run
 
 log = logging.getLogger(__name__)
 
-PARENT_TAG = "mlflow.parentRunId"
+PARENT_TAG = tracking.PARENT_TAG  # the child's tag naming its parent run
 NOTE_TAG = "mlflow.note.content"  # the run's description in the MLflow UI
 SUMMARY_TABLE = "tables/sweep_summary.json"  # MLflow's table viewer; numbers kept to 1e-10
 SUMMARY_CSV = "tables/sweep_summary.csv"  # the same rows at full precision
@@ -59,6 +72,7 @@ SEED_KEY = "seed"  # swept beside other keys: the parent reports each setting ov
 SEEDS_TABLE = "tables/sweep_seeds.json"  # per setting: n, mean, std, 95% interval
 RAY_LAUNCHER = "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
 FORWARDED_ENV = (tracking.PARENT_RUN_ENV, "MLFLOW_TRACKING_URI", MIRROR_ENV)  # to Ray workers
+ORPHAN_POLL_S = 0.5  # how often a sweep's worker checks that the sweep's process is its parent
 
 
 @dataclass(frozen=True)
@@ -362,6 +376,7 @@ def open_parent(sweep: Sweep, resume: bool) -> str:
         "hydra.sweep_dir": str(sweep.sweep_dir),
         **tracking.git_state(),
         **tracking.library_versions(),
+        **process_tags(),  # a SIGKILL'd sweep: `make runs` tells its parent is stale
     }
     tags = {key: value[: tracking.MAX_PARAM_LENGTH] for key, value in tags.items()}
     name = tracking.default_run_name(sweep.overrides)
@@ -381,12 +396,22 @@ def close_children_left_running(client, children: list[Run]) -> None:
 
 
 def find_children(client, sweep: Sweep, parent_run_id: str) -> list[Run]:
-    """The runs whose parent tag names ``parent_run_id``."""
+    """The runs whose parent tag names ``parent_run_id``, in any experiment: a job logs to
+    its week's experiment, which is the parent's only if the primary config is named as the
+    week (``config_name="week2"`` for ``run_tracked(cfg, week="week2", ...)``)."""
+    experiments = {sweep.experiment_id, *(e.experiment_id for e in client.search_experiments())}
     return client.search_runs(
-        [sweep.experiment_id],
+        sorted(experiments),
         filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}'",
         max_results=MAX_CHILDREN,
     )
+
+
+def children_week(sweep: Sweep, children: list[Run]) -> Sweep:
+    """``sweep`` as of the week its children logged, if they agree (the parent only knew the
+    name of the primary config)."""
+    weeks = {run.data.tags.get("week") for run in children} - {None}
+    return replace(sweep, week=weeks.pop()) if len(weeks) == 1 else sweep
 
 
 def failure_message(table: pd.DataFrame, jobs: int | None) -> str:
@@ -403,11 +428,8 @@ def failure_message(table: pd.DataFrame, jobs: int | None) -> str:
     return f"{len(failed) + missing} of {planned} jobs did not finish: " + "; ".join(parts)
 
 
-def log_summary(
-    sweep: Sweep, table: pd.DataFrame, status: str, higher_is_better: bool, metric=None
-) -> None:
-    """The children's table, counts, best child, seed groups and figure, into the active
-    (parent) run; ``metric``: what the children's headline is."""
+def log_job_table(table: pd.DataFrame) -> None:
+    """The children's table (JSON for the UI, CSV at full precision) and the job counts."""
     import mlflow
 
     counts = table["status"].value_counts()
@@ -421,6 +443,16 @@ def log_summary(
             "jobs_reused": int((table["reused_run_id"] != "").sum()),
         }
     )
+
+
+def log_summary(
+    sweep: Sweep, table: pd.DataFrame, status: str, higher_is_better: bool, metric=None
+) -> None:
+    """The children's table, counts, best child, seed groups and figure, into the active
+    (parent) run; ``metric``: what the children's headline is."""
+    import mlflow
+
+    log_job_table(table)
     note = [f"Sweep of {sweep.week}: `{' '.join(sweep.overrides)}`, {len(table)} jobs, {status}."]
     failed = table.loc[table["status"] != "FINISHED", "run_name"]
     if not failed.empty:
@@ -492,6 +524,8 @@ def close_parent(sweep: Sweep, parent_run_id: str, completed: bool, stopped: boo
     try:
         close_children_left_running(client, find_children(client, sweep, parent_run_id))
         children = find_children(client, sweep, parent_run_id)
+        sweep = children_week(sweep, children)
+        mlflow.set_tag("week", sweep.week)  # make runs lists the parent with its children
         table = summary_table(children, sweep.keys)
         higher_is_better = tracking.ranks_higher(run.data.tags for run in children)
         metric = next(
@@ -510,12 +544,66 @@ def close_parent(sweep: Sweep, parent_run_id: str, completed: bool, stopped: boo
     return status
 
 
+WATCHDOG = threading.Event()  # set once this worker process watches its sweep's process
+WATCHED: dict[str, Any] = {}  # the sweep and parent run id of the job this worker runs
+
+
+def stop_orphaned_job(sweep: Sweep, parent_run_id: str, owner_pid: int) -> None:
+    """The sweep's process ``owner_pid`` is gone: mark this process's RUNNING child runs of
+    ``parent_run_id`` KILLED, with the reason as their ``error`` tag, and end this process.
+
+    A store that does not answer leaves them RUNNING; ``make runs`` shows them stale then.
+    """
+    from mlflow.tracking import MlflowClient
+
+    why = f"its sweep's process {owner_pid} is gone (killed?): the job was stopped"
+    log.error("%s; worker process %d exits", why, os.getpid())
+    with suppress(Exception):
+        client = MlflowClient(sweep.tracking_uri)
+        for run in find_children(client, sweep, parent_run_id):
+            if run.info.status == "RUNNING" and run.data.tags.get(PID_TAG) == str(os.getpid()):
+                client.set_tag(run.info.run_id, "error", why)
+                client.set_terminated(run.info.run_id, status="KILLED")
+    logging.shutdown()
+    os._exit(tracking.EXIT_TERMINATED)
+
+
+def watch_sweep_process(owner_pid: int) -> None:
+    """Wait while this worker's parent is the sweep's process, then stop the job."""
+    while os.getppid() == owner_pid:
+        time.sleep(ORPHAN_POLL_S)
+    stop_orphaned_job(WATCHED["sweep"], WATCHED["parent_run_id"], owner_pid)
+
+
+def die_with_sweep(sweep: Sweep, parent_run_id: str, owner: Mapping[str, str]) -> None:
+    """In a job's process: make it end with the sweep's process ``owner`` (its owner tags).
+
+    The sweep's own process (the basic launcher) is left alone, and so is a process that is
+    not its child while the sweep lives (a Ray worker). A worker whose parent is the sweep
+    is watched by a thread (once per process); one whose sweep is already gone (a job left
+    queued when the sweep was killed) stops before the job opens a run.
+    """
+    owner_pid = int(owner[PID_TAG])
+    if os.getpid() == owner_pid:
+        return
+    WATCHED.update(sweep=sweep, parent_run_id=parent_run_id)
+    if owner_alive(owner) is False:  # gone before this job started
+        stop_orphaned_job(sweep, parent_run_id, owner_pid)
+    if os.getppid() == owner_pid and not WATCHDOG.is_set():
+        WATCHDOG.set()
+        watchdog = threading.Thread(
+            target=watch_sweep_process, args=(owner_pid,), name="die-with-sweep", daemon=True
+        )
+        watchdog.start()
+
+
 class MlflowSweep(Callback):
     """Hydra callback: a multirun's jobs become child runs of one parent run (see module)."""
 
     def __init__(self) -> None:
         self.sweep: Sweep | None = None
         self.parent_run_id: str | None = None
+        self.owner: dict[str, str] = {}  # the sweep's process (common.liveness tags)
         self.stopped = False  # SIGINT or SIGTERM reached the parent process
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -527,9 +615,15 @@ class MlflowSweep(Callback):
             log.error("cannot start the sweep's parent run: %s: %s", type(error).__name__, error)
             raise SystemExit(tracking.EXIT_FAILED) from error
         os.environ[tracking.PARENT_RUN_ENV] = self.parent_run_id  # before any worker starts
+        self.owner = process_tags()  # copied to the jobs with this callback
         forward_env_to_ray(config)
         atexit.register(self.close, completed=False)  # the sweep aborted: still close
         self.catch_stop_signals()
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """In the job's process, before its run opens: end it if the sweep's process dies."""
+        if self.sweep is not None and self.parent_run_id and self.owner:
+            die_with_sweep(self.sweep, self.parent_run_id, self.owner)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Every job has run: summarize them in the parent and close it."""

@@ -66,6 +66,7 @@ NOT_FINITE_TAG = "headline.not_finite"  # set when the headline was inf or NaN (
 HEADLINE_METRIC_TAG = "headline.metric"  # which metric the headline repeats
 HEADLINE_DIRECTION_TAG = "headline.higher_is_better"  # "true" or "false": how runs rank
 PARENT_RUN_ENV = "MATH4ML_PARENT_RUN_ID"  # set by common.sweep: the parent run of a sweep's jobs
+PARENT_TAG = "mlflow.parentRunId"  # MLflow's tag of a child run: its sweep's parent run
 CONFIG_HASH_TAG = "config_hash"  # equal settings (tracking.* aside), equal tag
 REUSED_TAG = "reused_run_id"  # tracking.resume=true: the FINISHED run a job took its result from
 JOB_TAG = "sweep.job"  # the job number within a sweep

@@ -32,6 +32,7 @@ class PatchCodecConfig:
     block: int = 8  # B: the codec works on B x B blocks
     target_bpp: float = 1.0  # the chosen setting: the quantization step is searched to hit it
     curve_bpp: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.5, 2.0, 3.0])
+    basis: str = "auto"  # auto (the better at each rate) | learned (the KLT) | fixed (the DCT)
 
 
 @dataclass

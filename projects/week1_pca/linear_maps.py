@@ -1,7 +1,7 @@
 """A matrix is a linear map (W1.6), and the cross product of two colour axes (W1.7).
 
 W1.6. A matrix M sends x to M x; applying B and then A is the map A B (composition is the
-product), and M^-1 undoes M. The codec's colour transform y = M x (``patch_codec.COLOUR``)
+product), and M^-1 undoes M. The codec's colour transform y = M x (``codec.colour.COLOUR``)
 is such a map of R^3, orthonormal, so M^-1 = M^T. A basis, the rows of V, is a change of
 coordinates: x = mu + V^T z and z = V^-T (x - mu), with V^-T = V for an orthonormal V (the
 PCA basis). Centring X - 1 mu^T is a matrix sum; NumPy writes it X - mu by broadcasting mu

@@ -35,6 +35,7 @@ from projects.week1_pca import (
     plots,
 )
 from projects.week1_pca import rate_distortion as rd
+from projects.week1_pca.codec import byte_format, colour
 from projects.week1_pca.config import LowRankConfig
 from projects.week1_pca.images import LoadedImage, load_image
 from projects.week1_pca.pca import PCA, SKLEARN_SOLVER
@@ -49,6 +50,8 @@ WELL_CONDITIONED = 1e12  # cond(A) below this: LU factors agree with scipy's to 
 TIMING_REPEATS = 3  # block split and solves: the best of this many calls
 RATE_RTOL = 0.02  # rd.search_step's tolerance: a larger miss is a target out of reach
 RATE_MISSED_TAG = "rate_target.missed"  # the images whose chosen rate is off target
+CODEC_BASES = {"auto": patch_codec.BASES, **{b: (b,) for b in patch_codec.BASES}}
+PROGRESS_DELAY_S = 2.0  # a step shorter than this shows no progress bar (as week 3's loops)
 DEFAULT_RANKS = LowRankConfig().ranks  # clipped to each image; ranks a user sets are checked
 
 
@@ -89,7 +92,11 @@ def check_settings(cfg: DictConfig) -> None:
         raise ValueError("images is empty: pass images='[china.jpg]' or paths of your own")
     if cfg.max_pixels < 1:
         raise ValueError(f"max_pixels must be >= 1, got {cfg.max_pixels}")
-    checks = {"patch_codec.block": (patch_codec.check_block, [cfg.patch_codec.block])}
+    if cfg.patch_codec.basis not in CODEC_BASES:
+        raise ValueError(
+            f"patch_codec.basis must be one of {list(CODEC_BASES)}, got {cfg.patch_codec.basis!r}"
+        )
+    checks = {"patch_codec.block": (byte_format.check_block, [cfg.patch_codec.block])}
     checks["patch_codec.target_bpp"] = (rd.check_target, [cfg.patch_codec.target_bpp])
     checks["patch_codec.curve_bpp"] = (rd.check_target, list(cfg.patch_codec.curve_bpp))
     for key, (check, values) in checks.items():
@@ -168,9 +175,13 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
         svd_curve, svd_images, sigma = truncated_svd_curve(pixels, ranks)
     with step(f"{name}: rate search"):
         targets = [cfg.patch_codec.target_bpp, *(cfg.patch_codec.curve_bpp if figures else [])]
-        steps = rd.search_steps(encoder, targets, workers=threads)  # the chosen rate first
+        bases = CODEC_BASES[cfg.patch_codec.basis]
+        with search_progress(name, len(targets) * len(bases)) as bar:
+            found = rd.search_bases(
+                encoder, targets, workers=threads, on_done=bar.update, bases=bases
+            )
     with step(f"{name}: write, read back, decode"):
-        chosen, decoded = write_and_read_back(encoder, name, steps[0], files=figures)
+        chosen, decoded = write_and_read_back(*found[0], name, files=figures)
     log_rate_miss(name, chosen, cfg.patch_codec.target_bpp)
     with step(f"{name}: JPEG at the same bytes"):
         jpeg_files = rd.JpegLadder(pixels)  # each quality's file written once, for all below
@@ -178,7 +189,7 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
     svd = svd_curve.set_index("setting").loc[f"k={cfg.low_rank.rank}"]
     if figures:
         with step(f"{name}: rate-distortion curves and figures"):
-            codec_curve = pd.DataFrame([codec_point(encoder, s) for s in steps[1:]] + [chosen])
+            codec_curve = pd.DataFrame([codec_point(*point) for point in found[1:]] + [chosen])
             jpeg_curve = rd.jpeg_curve(pixels, cfg.jpeg.qualities, jpeg_files)
             curves = pd.concat(
                 [svd_curve, codec_curve, jpeg_curve.assign(codec="jpeg")], ignore_index=True
@@ -202,6 +213,14 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
     }
     mlflow.log_metrics({f"{name}.{key}": float(value) for key, value in summary.items()})
     return {"image": name, **summary}
+
+
+def search_progress(name: str, total: int):
+    """A progress bar "<image>: rate search 3/10" on stderr, shown only once the search has
+    run ``PROGRESS_DELAY_S``: a search that ends sooner draws none."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"{name}: rate search", delay=PROGRESS_DELAY_S, leave=False)
 
 
 def log_figures(name, encoder, curves, sigma, svd_images, rank, jpeg_files, decoded) -> None:
@@ -261,13 +280,18 @@ def log_dataset(image: LoadedImage) -> None:
 
 
 def codec_point(encoder: patch_codec.Encoder, step: float) -> dict:
-    """The patch codec at a step found by ``rd.search_step``: its rate-distortion point."""
+    """The patch codec at a step found by ``rd.search_bases``: its rate-distortion point."""
     data = encoder.encode(step)  # kept from the search
     decoded = patch_codec.decode(data)
-    return rd.point("patch_pca", f"step={step:.3g}", len(data), encoder.image, decoded)
+    return rd.point("patch_pca", codec_setting(encoder, step), len(data), encoder.image, decoded)
 
 
-def write_and_read_back(encoder: patch_codec.Encoder, name: str, step: float, files: bool = True):
+def codec_setting(encoder: patch_codec.Encoder, step: float) -> str:
+    """How a codec point was made, for the tables: ``step=31.2 learned``."""
+    return f"step={step:.3g} {encoder.basis}"
+
+
+def write_and_read_back(encoder: patch_codec.Encoder, step: float, name: str, files: bool = True):
     """The chosen setting as real files: encode, write, read back, decode, log both.
 
     Returns its rate-distortion point and the decoded image. ``files=False`` decodes the
@@ -276,7 +300,8 @@ def write_and_read_back(encoder: patch_codec.Encoder, name: str, step: float, fi
     if not files:
         data = encoder.encode(step)
         decoded = patch_codec.decode(data)
-        return rd.point("patch_pca", f"step={step:.3g}", len(data), encoder.image, decoded), decoded
+        setting = codec_setting(encoder, step)
+        return rd.point("patch_pca", setting, len(data), encoder.image, decoded), decoded
     with tempfile.TemporaryDirectory(prefix="week1-") as scratch:  # used only without Hydra
         folder = (hydra_context()[1] or Path(scratch)) / "compressed"
         folder.mkdir(parents=True, exist_ok=True)
@@ -287,7 +312,7 @@ def write_and_read_back(encoder: patch_codec.Encoder, name: str, step: float, fi
         for path in (compressed, png):
             mlflow.log_artifact(str(path), "compressed")
         n_bytes = compressed.stat().st_size
-    point = rd.point("patch_pca", f"step={step:.3g}", n_bytes, encoder.image, decoded)
+    point = rd.point("patch_pca", codec_setting(encoder, step), n_bytes, encoder.image, decoded)
     return point, decoded
 
 
@@ -336,7 +361,7 @@ def best_seconds(function, repeats=TIMING_REPEATS) -> float:
 
 def luma_blocks(pixels: np.ndarray, block: int) -> np.ndarray:
     """The B x B blocks of the luma (or gray) plane the codec codes, one per row."""
-    plane = patch_codec.image_planes(patch_codec.check_image(pixels), subsample_chroma=False)[0]
+    plane = colour.image_planes(patch_codec.check_image(pixels), subsample_chroma=False)[0]
     return patch_codec.split_blocks(plane, block)[0]
 
 
@@ -356,7 +381,7 @@ def log_linear_maps(pixels: np.ndarray, name: str, luma: patch_codec.PlaneTransf
         ),
     }
     if pixels.shape[2] == 3:
-        M, rgb = patch_codec.COLOUR, pixels.reshape(-1, 3)  # y = M x, M^-1 = M^T
+        M, rgb = colour.COLOUR, pixels.reshape(-1, 3)  # y = M x, M^-1 = M^T
         axes = linear_maps.colour_axes(pixels)
         v1_x_v2 = linear_maps.cross(axes[:, 0], axes[:, 1])
         metrics |= {
@@ -370,7 +395,7 @@ def log_linear_maps(pixels: np.ndarray, name: str, luma: patch_codec.PlaneTransf
 
 def log_block_split(pixels: np.ndarray, name: str, block: int) -> None:
     """W1.P4: the codec's reshape/swapaxes block split beside a slicing loop, equal and timed."""
-    plane = patch_codec.image_planes(patch_codec.check_image(pixels), subsample_chroma=False)[0]
+    plane = colour.image_planes(patch_codec.check_image(pixels), subsample_chroma=False)[0]
     by_reshape = patch_codec.split_blocks(plane, block)[0]
     by_slicing = numpy_basics.split_blocks_by_slicing(plane, block)
     reshape_s = best_seconds(lambda: patch_codec.split_blocks(plane, block))

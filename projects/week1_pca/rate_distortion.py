@@ -210,16 +210,57 @@ def search_step(encoder, target_bpp, rtol=0.02, max_iter=40):
     return best_step
 
 
-def search_steps(encoder, targets, rtol=0.02, max_iter=40, workers=1):
+def search_steps(encoder, targets, rtol=0.02, max_iter=40, workers=1, on_done=None):
     """``[search_step(encoder, t, rtol, max_iter) for t in targets]``, ``workers`` at a time.
 
     The searches share the encoder, so a step two of them visit is encoded once; in threads
-    (``workers`` > 1) they run side by side, each the same bisection as alone.
+    (``workers`` > 1) they run side by side, each the same bisection as alone. ``on_done()``,
+    if given, is called as each search ends (the pipeline counts them in a progress bar).
     """
+
+    def search(target):
+        step = search_step(encoder, target, rtol, max_iter)
+        if on_done is not None:
+            on_done()
+        return step
+
     if workers == 1 or len(targets) == 1:
-        return [search_step(encoder, target, rtol, max_iter) for target in targets]
+        return [search(target) for target in targets]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda target: search_step(encoder, target, rtol, max_iter), targets))
+        return list(pool.map(search, targets))
+
+
+def search_bases(
+    encoder, targets, rtol=0.02, max_iter=40, workers=1, on_done=None, bases=patch_codec.BASES
+):
+    """For each target, (encoder, Delta) of the higher PSNR among ``bases`` at that rate.
+
+    ``search_steps`` on ``encoder.with_basis(b)`` for each basis b (``encoder`` itself for its
+    own); at each target, the point within ``rtol`` of it with the highest PSNR (the closest
+    in rate if none is; the first basis if equal). Each basis alone gives a curve whose rate
+    grows smoothly as Delta falls, so each search can hit the target; the learned basis wins
+    where its rows are cheap (large images, low rates), the DCT where they are not.
+    ``on_done()`` is called as each of the len(bases) x len(targets) searches ends.
+    """
+    encoders = [encoder if b == encoder.basis else encoder.with_basis(b) for b in bases]
+    found = [search_steps(e, targets, rtol, max_iter, workers, on_done) for e in encoders]
+    return [
+        best_point([(e, steps[i]) for e, steps in zip(encoders, found, strict=True)], target, rtol)
+        for i, target in enumerate(targets)
+    ]
+
+
+def best_point(candidates, target_bpp, rtol):
+    """The (encoder, Delta) of highest PSNR within rtol of the target, else the closest rate."""
+
+    def rank(candidate):
+        encoder, step = candidate
+        data = encoder.encode(step)
+        miss = abs(bits_per_pixel(len(data), *encoder.shape) / target_bpp - 1)
+        db = psnr(encoder.image, patch_codec.decode(data))
+        return (0, -db) if miss <= rtol else (1, miss)
+
+    return min(candidates, key=rank)  # the first (the learned basis) if equal
 
 
 def rate_miss(reached_bpp, target_bpp):

@@ -95,8 +95,14 @@ def predict(text: str, uri: str, tracking_uri: str) -> None:
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
-    spam_filter = mlflow.pyfunc.load_model(uri).unwrap_python_model().spam_filter
-    print("\n".join(explanation_lines(text, spam_filter, uri)))
+    served = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    print("\n".join(explanation_lines(text, served.spam_filter, uri)))
+    calibrator = getattr(served, "calibrator", None)  # None: an uncalibrated run (or older)
+    if calibrator is not None:
+        p_spam = served.predict([text])[0]
+        how = f"temperature T = {1 / calibrator.beta:.2f}" if hasattr(calibrator, "beta") else ""
+        how = how or type(calibrator).__name__.lower()
+        print(f"calibrated ({how}): P(spam | text) = {p_spam:.4f}")
 
 
 def explanation_lines(text: str, spam_filter, source: str) -> list[str]:

@@ -44,6 +44,20 @@ class ModelConfig:
     alpha: float = 0.01  # Lidstone pseudo-count; 1: Laplace, 0: the unsmoothed MLE
 
 
+class Calibration(StrEnum):
+    """How P(spam) is recalibrated from the filter's log-odds z (calibration.py)."""
+
+    none = "none"  # the filter's own P(spam)
+    temperature = "temperature"  # sigmoid(z / T), T fitted on out-of-fold z
+    isotonic = "isotonic"  # a monotone step map of z (pool-adjacent-violators)
+
+
+@dataclass
+class CalibrationConfig:
+    method: Calibration = Calibration.none
+    folds: int = 5  # out-of-fold log-odds z of the training messages, to fit the map on
+
+
 @dataclass
 class ExplainConfig:
     n_misclassified: int = 3  # misclassified test messages explained token by token
@@ -57,6 +71,7 @@ class Week2Config(BaseConfig):
     model: ModelConfig = field(default_factory=ModelConfig)
     eval: Evaluation = Evaluation.holdout
     cv_folds: int = 10  # k for eval=cv
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     drill_samples: int = 10_000  # draws per distribution in the probability drills
 

@@ -35,9 +35,8 @@ from sklearn import naive_bayes as sk_nb
 from sklearn.pipeline import Pipeline
 
 from common.exercises import exercise
+from projects.week2_spam.data import POSITIVE
 from projects.week2_spam.naive_bayes import BernoulliNaiveBayes, MultinomialNaiveBayes
-
-POSITIVE = "spam"  # the positive class of the SMS Spam Collection; the other is "ham"
 
 
 class Explanation(NamedTuple):
@@ -123,6 +122,22 @@ EVIDENCE = {  # model class -> (x_i of the present tokens, absent-token log-odds
 }
 
 
+def token_table(tokens, counts, log_p_pos, log_p_neg, contribution, labels) -> pd.DataFrame:
+    """One row per token present: its count, log P(token | each class of ``labels``) and
+    its contribution to the log-odds; most indicative of ``labels[0]`` first."""
+    positive, negative = labels
+    table = pd.DataFrame(
+        {
+            "token": tokens,
+            "count": counts.astype(np.int64),
+            f"log_p_token_given_{positive}": log_p_pos,
+            f"log_p_token_given_{negative}": log_p_neg,
+            "contribution": contribution,
+        }
+    )
+    return table.sort_values(["contribution", "token"], ascending=[False, True])
+
+
 def explain(text, vectorizer, model=None, positive=POSITIVE):
     """Per-token evidence for one message: contribution_i = x_i log theta_spam,i / theta_ham,i.
 
@@ -153,16 +168,9 @@ def explain(text, vectorizer, model=None, positive=POSITIVE):
     contribution = token_contributions(model_x, log_theta[pos], log_theta[neg])
     with np.errstate(invalid="ignore"):
         sum_of_contributions = contribution.sum()  # NaN if tokens point at +inf and -inf
-    table = pd.DataFrame(
-        {
-            "token": vectorizer.get_feature_names_out()[columns],
-            "count": counts.astype(np.int64),
-            f"log_p_token_given_{positive}": log_theta[pos],
-            f"log_p_token_given_{negative}": log_theta[neg],
-            "contribution": contribution,
-        }
-    )
-    table = table.sort_values(["contribution", "token"], ascending=[False, True])
+    tokens = vectorizer.get_feature_names_out()[columns]
+    table = token_table(tokens, counts, log_theta[pos], log_theta[neg], contribution,
+                        (positive, negative))  # fmt: skip
     log_posterior = model.predict_log_proba(x)[0]
     prior = model.class_log_prior_
     summary = pd.Series(

@@ -312,7 +312,10 @@ class BernoulliNaiveBayes(NaiveBayes):
     alpha : float, default=1.0
         Pseudo-count: theta_yi = (D_yi + alpha) / (D_y + 2 alpha).
     binarize : float or None, default=0.0
-        Threshold: x_i = 1[count_i > binarize]; None takes X as already 0/1.
+        Threshold: x_i = 1[count_i > binarize]. None takes X as given (meant for 0/1, as in
+        scikit-learn): values in [0, 1] act as soft presences in the same formulas, and a
+        value above 1 can make D_yi > D_y, theta_yi > 1 and log(1 - theta_yi) NaN, with
+        numpy's "invalid value" warning, as scikit-learn's BernoulliNB does.
     fit_prior : bool, default=True
         P(y) = N_y / N if True, else uniform 1 / K.
 
@@ -342,13 +345,7 @@ class BernoulliNaiveBayes(NaiveBayes):
 
     def _check_X(self, X, reset, y=None):
         X, y = super()._check_X(X, reset, y)
-        if self.binarize is None:
-            values = X.data if sp.issparse(X) else X
-            if np.any((values != 0) & (values != 1)):
-                raise ValueError(
-                    "binarize=None takes X as 0/1 already, got values other than 0 and 1; "
-                    "set binarize to a threshold"
-                )
+        if self.binarize is None:  # X as given, as scikit-learn's BernoulliNB(binarize=None)
             return X, y
         if sp.issparse(X):
             X = X.copy()

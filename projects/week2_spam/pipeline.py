@@ -2,7 +2,9 @@
 
 The run logs the drills (distributions, the law of large numbers, the central
 limit theorem, feature correlations), the filter's out-of-sample metrics (one
-split, or k folds with ``eval=cv``), its parity with scikit-learn, McNemar's
+split, or k folds with ``eval=cv``, also with each message's copies in one fold), how
+well its probabilities are calibrated (and, with ``calibration.method``, recalibrated),
+its parity with scikit-learn, McNemar's
 test between the two, Bayes' theorem at work on misclassified messages, events
 and a keyword rule on the messages, per-class statistics, the spam rate's Beta
 posterior, integrals (densities, ROC AUC), and the fitted filter as an MLflow
@@ -30,6 +32,7 @@ from common.plotting import figure, logging_figures
 from common.steps import step
 from projects.week2_spam import (
     bayesian,
+    calibration,
     evaluation,
     events,
     explain,
@@ -94,29 +97,57 @@ def run(cfg: DictConfig) -> float:
     with step("explain misclassified messages"):
         log_explanations(result, cfg.explain)
     with step("log the filter as an MLflow model"):
-        # holdout: the filter the test metrics describe; cv: one trained on every message
-        final = result.filters[0] if cfg.eval == "holdout" else build()[0].fit(list(texts), labels)
-        log_model(final)
+        log_model(*final_filter(cfg, build, result, texts, labels))
     headline = "cv_mcc_mean" if cfg.eval == "cv" else "test_mcc"
     return result.metrics[headline]
+
+
+def final_filter(cfg: DictConfig, build, result: evaluation.OutOfSample, texts, labels):
+    """(The filter to log, its calibration map or None).
+
+    holdout: the filter the test metrics describe, and its map; cv: one trained on every
+    message, and a map fitted on out-of-fold log-odds of every message.
+    """
+    if cfg.eval == "holdout":
+        return result.filters[0], next(iter(result.calibrators), None)
+    calibrate = calibration_fitter(cfg.calibration, lambda: build()[0], cfg.seed)
+    final = build()[0].fit(list(texts), labels)
+    return final, calibrate(texts, labels) if calibrate is not None else None
 
 
 def check_settings(cfg: DictConfig) -> None:
     """Fail before any work on a setting no step can use."""
     if cfg.model.alpha < 0:
         raise ValueError(f"model.alpha must be >= 0, got {cfg.model.alpha}")
+    if cfg.calibration.folds < 2:
+        raise ValueError(
+            f"calibration.folds must be >= 2 (the log-odds of each training message come from "
+            f"a filter fitted on the other folds), got {cfg.calibration.folds}"
+        )
     vectorizer_settings(cfg.features)
 
 
 def evaluate(cfg: DictConfig, build, texts, labels) -> evaluation.OutOfSample:
-    """The configured scheme (``eval``): one stratified split or stratified k-fold."""
+    """The configured scheme (``eval``): one stratified split or stratified k-fold.
+
+    With ``eval=cv`` the folds are also drawn with each message's copies in one fold
+    (``cv_grouped_*``): the corpus repeats some texts, and a copy on both sides of a split
+    is a test message the filter has seen.
+    """
+    calibrate = calibration_fitter(cfg.calibration, lambda: build()[0], cfg.seed)
     if cfg.eval == "cv":
-        result = evaluation.cross_validate(build, texts, labels, folds=cfg.cv_folds, seed=cfg.seed)
+        result = evaluation.cross_validate(
+            build, texts, labels, folds=cfg.cv_folds, seed=cfg.seed, calibrate=calibrate
+        )
+        result.metrics |= grouped_cv_metrics(cfg, build, texts, labels)
     else:
         result = evaluation.holdout(
-            build, texts, labels, test_size=cfg.data.test_size, seed=cfg.seed
+            build, texts, labels, test_size=cfg.data.test_size, seed=cfg.seed, calibrate=calibrate
         )
+    result.metrics |= fitted_temperature(result.calibrators)
     mlflow.log_metrics(result.metrics)
+    if result.calibrators:
+        mlflow.set_tag("calibration", calibration_note(cfg.calibration))
     for fold, fold_metrics in enumerate(result.fold_metrics):
         mlflow.log_metrics({f"fold_{k}": v for k, v in fold_metrics.items()}, step=fold)
     log.info("%s", {k: round(v, 4) for k, v in result.metrics.items()})
@@ -132,6 +163,60 @@ def evaluate(cfg: DictConfig, build, texts, labels) -> evaluation.OutOfSample:
         log.warning("%s", why)
         mlflow.set_tag("reference_comparison", why)
     return result
+
+
+def fitted_temperature(calibrators: list) -> dict[str, float]:
+    """``calibration_temperature``: T of temperature scaling (cv: the mean over folds)."""
+    if not calibrators or not isinstance(calibrators[0], calibration.Temperature):
+        return {}
+    return {"calibration_temperature": float(np.mean([1 / c.beta for c in calibrators]))}
+
+
+def calibration_note(settings: DictConfig) -> str:
+    """The run's tag ``calibration``: what the calibrated_* scores are, and what is not."""
+    return (
+        f"{settings.method}: calibrated_* score P(spam) mapped from out-of-fold log-odds "
+        f"({settings.folds} folds of each training part), and so does the logged model; the "
+        f"other scores and the figures but the reliability diagram are uncalibrated"
+    )
+
+
+def grouped_cv_metrics(cfg: DictConfig, build, texts, labels) -> dict[str, float]:
+    """``cv_grouped_*``: the k-fold scores with each text's copies in one fold (uncalibrated)."""
+    grouped = evaluation.cross_validate(
+        build,
+        texts,
+        labels,
+        folds=cfg.cv_folds,
+        seed=cfg.seed,
+        groups=evaluation.duplicate_groups(texts),
+        name="cv_grouped",
+    )
+    return {k: v for k, v in grouped.metrics.items() if "cv_grouped_" in k}
+
+
+def calibration_fitter(settings: DictConfig, make_filter, seed: int):
+    """None for ``method: none``; else (train texts, labels) -> the fitted calibration map.
+
+    The map is fitted on out-of-fold log-odds of the training messages, a message's copies
+    kept in one fold (``evaluation.fit_calibration``).
+    """
+    if settings.method == "none":
+        return None
+
+    def calibrate(texts, labels):  # the map of one training part
+        groups = evaluation.duplicate_groups(texts)
+        return evaluation.fit_calibration(
+            make_filter,
+            texts,
+            labels,
+            groups=groups,
+            method=settings.method,
+            folds=settings.folds,
+            seed=seed,
+        )
+
+    return calibrate
 
 
 def log_probability_drills(rng: np.random.Generator, n: int, features: pd.DataFrame) -> None:
@@ -177,10 +262,13 @@ def log_drill_figures(
 
 
 def log_comparison(result: evaluation.OutOfSample) -> None:
-    """Confusion matrix, ROC and precision-recall curves, and McNemar's test, ours vs sklearn."""
+    """Confusion matrix, ROC, precision-recall and reliability curves, and McNemar's test,
+    ours vs sklearn."""
     predicted = result.p_ours > evaluation.THRESHOLD
+    reliability = reliability_curves(result)
+    mlflow.log_table(reliability, "tables/reliability.json")
     if logging_figures():
-        log_comparison_figures(result, predicted)
+        log_comparison_figures(result, predicted, reliability)
     both = result.reference_defined  # the messages where scikit-learn's posterior is defined
     if not both.any():
         mlflow.set_tag("mcnemar", "not computed: no message has a scikit-learn posterior")
@@ -199,8 +287,29 @@ def log_comparison(result: evaluation.OutOfSample) -> None:
     mlflow.set_tag("mcnemar", f"b={test.b} c={test.c} {test.method}{on}: p={test.p_value:.4g}")
 
 
-def log_comparison_figures(result: evaluation.OutOfSample, predicted: np.ndarray) -> None:
-    """The confusion matrix of ours; the ROC and precision-recall curves of ours and sklearn's."""
+def reliability_curves(result: evaluation.OutOfSample) -> pd.DataFrame:
+    """One row per filter and bin: mean predicted P(spam), observed spam rate, messages."""
+    curves = {"ours": result.p_ours}
+    if result.reference_defined.all():
+        curves["scikit-learn"] = result.p_reference
+    if result.p_calibrated is not None:
+        curves["ours, calibrated"] = result.p_calibrated
+    frames = []
+    for name, p in curves.items():
+        predicted, observed, count = calibration.reliability_bins(result.is_spam, p)
+        frames.append(
+            pd.DataFrame(
+                {"filter": name, "predicted": predicted, "observed": observed, "messages": count}
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def log_comparison_figures(
+    result: evaluation.OutOfSample, predicted: np.ndarray, reliability: pd.DataFrame
+) -> None:
+    """The confusion matrix of ours; the ROC, reliability and precision-recall curves of ours
+    and sklearn's (``reliability``: ``reliability_curves``)."""
     with figure("confusion_matrix", figsize=(5, 4.5)) as (_, ax):
         plots.confusion_matrix(ax, skm.confusion_matrix(result.is_spam, predicted), list(LABELS))
     curves = {"ours": result.p_ours}
@@ -214,6 +323,8 @@ def log_comparison_figures(result: evaluation.OutOfSample, predicted: np.ndarray
                 for name, p in curves.items()
             },
         )
+    with figure("reliability_diagram", nrows=2, figsize=(5.5, 7), sharex=True) as (_, axes):
+        plots.reliability_diagram(*axes, reliability)
     with figure("precision_recall_curve", figsize=(5.5, 5)) as (_, ax):
         plots.precision_recall_curves(
             ax,
@@ -401,14 +512,15 @@ def serving_requirements() -> list[str]:
     return [f"{name}=={metadata.version(name)}" for name in SERVING_DISTRIBUTIONS]
 
 
-def log_model(spam_filter) -> None:
+def log_model(spam_filter, calibrator=None) -> None:
     """The fitted filter as an MLflow model (code + JSON/.npy files, no pickle): text -> P(spam).
 
-    The signature comes from the type hints of ``serving.SpamFilterModel.predict`` (MLflow
+    With a ``calibrator`` (``calibration.method``) the model serves calibrated P(spam). The
+    signature comes from the type hints of ``serving.SpamFilterModel.predict`` (MLflow
     checks them on the input example); logging checks the example is served as well.
     """
     with tempfile.TemporaryDirectory() as folder, quiet("mlflow.models.signature"):
-        save_filter(spam_filter, Path(folder) / "filter")
+        save_filter(spam_filter, Path(folder) / "filter", calibrator)
         mlflow.pyfunc.log_model(
             name=MODEL_NAME,
             python_model=str(SERVING_CODE),

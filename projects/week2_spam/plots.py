@@ -7,6 +7,8 @@ and, for the exact densities, frozen ``scipy.stats`` distributions.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -150,6 +152,22 @@ def roc_curves(ax, curves: dict[str, tuple[np.ndarray, np.ndarray, float]]) -> N
     ax.set(xlabel="false-positive rate", ylabel="true-positive rate (recall)", title="ROC curve")
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal")
     ax.legend(loc="lower right")
+
+
+def reliability_diagram(ax, counts_ax, table: pd.DataFrame) -> None:
+    """Observed spam rate against mean predicted P(spam) per bin, one curve per filter; the
+    messages in each bin below (log scale). ``table``: filter, predicted, observed, messages."""
+    styles = [("o", "-"), ("x", "--"), ("s", "-.")]  # ours and sklearn's often coincide
+    filters = table.groupby("filter", sort=False)
+    for (name, curve), (marker, line) in zip(filters, itertools.cycle(styles), strict=False):
+        style = {"marker": marker, "linestyle": line, "label": name}
+        ax.plot(curve["predicted"], curve["observed"], **style)
+        counts_ax.plot(curve["predicted"], curve["messages"], **style)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="calibrated")
+    ax.set(ylabel="observed spam rate", title="Reliability diagram (10 bins of P(spam))")
+    ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01))
+    ax.legend(loc="upper left")
+    counts_ax.set(xlabel="mean predicted P(spam) in the bin", ylabel="messages", yscale="log")
 
 
 def precision_recall_curves(

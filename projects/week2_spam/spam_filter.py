@@ -6,11 +6,13 @@ from the from-scratch parts, ``build_reference`` from scikit-learn's, with the
 same settings, so the two can be compared number for number.
 
 ``save_filter`` / ``load_filter`` store a fitted filter as JSON and ``.npy``
-arrays (no pickle): constructor parameters plus fitted attributes.
+arrays (no pickle): constructor parameters plus fitted attributes, and the
+calibration map of its log-odds when there is one (``load_calibration``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from sklearn import naive_bayes as sk_nb
 from sklearn.feature_extraction.text import CountVectorizer as SklearnCountVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from projects.week2_spam.calibration import Isotonic, Temperature
 from projects.week2_spam.data import POSITIVE
 from projects.week2_spam.naive_bayes import (
     BernoulliNaiveBayes,
@@ -39,6 +42,7 @@ REFERENCE_MODELS = {
     "complement": sk_nb.ComplementNB,
 }
 ESTIMATORS = {cls.__name__: cls for cls in (CountVectorizer, *MODELS.values())}  # loadable
+CALIBRATION_MAPS = {cls.__name__: cls for cls in (Temperature, Isotonic)}  # loadable
 STATE_FILE = "filter.json"
 MODEL_NAME = "spam_filter"  # the logged MLflow model's name in a week-2 run
 
@@ -98,13 +102,29 @@ def filter_parts(spam_filter: Pipeline) -> tuple[FeatureUnion, object]:
     return spam_filter.named_steps["features"], spam_filter.named_steps["model"]
 
 
-def spam_probability(spam_filter: Pipeline, texts) -> np.ndarray:
-    """P(spam | text) for each text; no texts, no probabilities (an empty batch is no error)."""
+def spam_probability(spam_filter: Pipeline, texts, calibrator=None) -> np.ndarray:
+    """P(spam | text) for each text; no texts, no probabilities (an empty batch is no error).
+
+    ``calibrator`` (a ``calibration`` map, optional): its P(spam) of the filter's log-odds.
+    """
     texts = list(texts)
     if not texts:  # scikit-learn's input checks refuse zero samples
         return np.empty(0)
+    if calibrator is not None:
+        return calibrator.predict(spam_log_odds(spam_filter, texts))
     column = list(spam_filter.classes_).index(POSITIVE)
     return spam_filter.predict_proba(texts)[:, column]
+
+
+def spam_log_odds(spam_filter, texts) -> np.ndarray:
+    """z = log P(spam | x) - log P(ham | x) for each text, from ``predict_log_proba``.
+
+    Exact where P(spam) rounds to 1.0 (z = 40 and z = 400 both give p = 1.0 in float64);
+    +-inf only where a posterior is exactly 0 (alpha = 0).
+    """
+    log_p = spam_filter.predict_log_proba(texts)
+    spam = list(spam_filter.classes_).index(POSITIVE)
+    return log_p[:, spam] - log_p[:, 1 - spam]
 
 
 # -- storage without pickle ------------------------------------------------------------------
@@ -145,8 +165,33 @@ def restore_estimator(state: dict, folder: Path):
     return estimator
 
 
-def save_filter(spam_filter: Pipeline, folder: str | Path) -> Path:
-    """Write a fitted from-scratch filter to ``folder`` (JSON and .npy files)."""
+def calibration_state(calibrator, folder: Path) -> dict:
+    """Class and fields of a calibration map; array fields go to ``calibration.<f>.npy``."""
+    fields = {}
+    for name, value in dataclasses.asdict(calibrator).items():
+        if isinstance(value, np.ndarray):
+            np.save(folder / f"calibration.{name}.npy", value, allow_pickle=False)
+            fields[name] = {"npy": f"calibration.{name}.npy"}
+        else:
+            fields[name] = {"value": float(value)}
+    return {"class": type(calibrator).__name__, "fields": fields}
+
+
+def load_calibration(folder: str | Path):
+    """The calibration map ``save_filter`` stored beside the filter, or None."""
+    folder = Path(folder)
+    state = json.loads((folder / STATE_FILE).read_text()).get("calibration")
+    if state is None:
+        return None
+    fields = {
+        name: np.load(folder / f["npy"], allow_pickle=False) if "npy" in f else f["value"]
+        for name, f in state["fields"].items()
+    }
+    return CALIBRATION_MAPS[state["class"]](**fields)
+
+
+def save_filter(spam_filter: Pipeline, folder: str | Path, calibrator=None) -> Path:
+    """Write a fitted from-scratch filter (and its calibration map) to ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     union, model = filter_parts(spam_filter)
@@ -158,6 +203,8 @@ def save_filter(spam_filter: Pipeline, folder: str | Path) -> Path:
         },
         "model": estimator_state(model, folder, "model"),
     }
+    if calibrator is not None:
+        state["calibration"] = calibration_state(calibrator, folder)
     (folder / STATE_FILE).write_text(json.dumps(state, indent=1, ensure_ascii=False))
     return folder
 

@@ -117,6 +117,28 @@ def flat_loss_and_gradient(loss_fn, shapes, X, y, theta):
     return loss.item(), grad.cpu().numpy()
 
 
+def lbfgs_step(evaluate, state: dict, history: deque, first: bool) -> bool:
+    """One iteration from ``state`` (theta_k, f_k, g_k), updated in place: the direction
+    d = -H_k g_k, a Wolfe step t_k along it, and the pair (s_k, y_k) into ``history``.
+    False when the line search finds no decrease left (the loop stops, not converged)."""
+    theta, f, g = state["theta"], state["f"], state["g"]
+    d = -two_loop_direction(g, history)
+    if g @ d >= 0:  # not a descent direction (round-off): restart along -g
+        history.clear()
+        d = -g
+    # the first step, with no curvature known, has length 1 (L-BFGS-B's choice)
+    t = 1.0 / float(np.linalg.norm(g)) if first else 1.0
+    accepted = weak_wolfe(evaluate, theta, f, g, d, t)
+    if accepted is None:
+        return False
+    t, state["theta"], state["f"], state["g"] = accepted
+    s, y_diff = state["theta"] - theta, state["g"] - g
+    ys = float(y_diff @ s)
+    if ys > 1e-10:  # y^T s > 0 (the curvature condition) keeps H_{k+1} positive definite
+        history.append((s, y_diff, 1.0 / ys))
+    return True
+
+
 def lbfgs(
     loss_fn: Callable,
     params,
@@ -147,22 +169,7 @@ def lbfgs(
         return state["f"], float(np.linalg.norm(state["g"]))
 
     def step_fn(step):
-        theta, f, g = state["theta"], state["f"], state["g"]
-        d = -two_loop_direction(g, history)
-        if g @ d >= 0:  # not a descent direction (round-off): restart along -g
-            history.clear()
-            d = -g
-        # the first step, with no curvature known, has length 1 (L-BFGS-B's choice)
-        t = 1.0 if step > 0 else 1.0 / float(np.linalg.norm(g))
-        accepted = weak_wolfe(evaluate, theta, f, g, d, t)
-        if accepted is None:
-            return False  # no decrease left to find: stop, not converged
-        t, state["theta"], state["f"], state["g"] = accepted
-        s, y_diff = state["theta"] - theta, state["g"] - g
-        ys = float(y_diff @ s)
-        if ys > 1e-10:  # y^T s > 0 (the curvature condition) keeps H_{k+1} positive definite
-            history.append((s, y_diff, 1.0 / ys))
-        return True
+        return lbfgs_step(evaluate, state, history, first=step == 0)
 
     result = run_steps(step_fn, current, [], None, max_steps, tol, callback)
     parts = torch.from_numpy(state["theta"]).to(X.device).split([s.numel() for s in shapes])

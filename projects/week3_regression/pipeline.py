@@ -143,27 +143,7 @@ def fit_task(task: str, cfg: DictConfig, device: torch.device) -> float:
         )
         split = to_device(split, device)
         optimal = optimal_loss(task, split, penalty, loss_fn)
-        grad_error = gradient_check(kind, split, penalty, cfg.seed)
-        try:
-            with step_bar(opt.max_steps, cfg.progress) as tick:
-                result = train(opt.name, loss_fn, split, opt, cfg.seed, tick=tick)
-        except Diverged as error:
-            raise FloatingPointError(divergence(error, task, opt.name, penalty, split)) from error
-        log_curve(f"{task}.loss", result.losses)
-        final = float(loss_fn(*result.params, split.X_train, split.y_train))
-        gap = abs(final - optimal) / abs(optimal)
-        w, b = (to_numpy(p) for p in result.params)
-        metrics = {
-            "final_loss": final,
-            "optimal_loss": optimal,
-            "loss_gap_rel": gap,
-            "grad_check_rel_error": grad_error,
-            "steps": result.steps,
-            **test_score(task, w, b, split),
-        }
-        mlflow.log_metrics({f"{task}.{k}": float(v) for k, v in metrics.items()})
-        log.info("%s: %s", task, {k: float(f"{v:.6g}") for k, v in metrics.items()})
-        judge_training(task, opt, result, final, optimal)
+        result, gap = fit_to_optimum(task, loss_fn, split, optimal, cfg)
     known = {opt.name: (result, step_cap(opt.name, opt.max_steps))}  # the comparison cuts these
     if task == "linear":
         with step("linear: conditioning, raw vs standardized"):
@@ -174,6 +154,44 @@ def fit_task(task: str, cfg: DictConfig, device: torch.device) -> float:
         log_optimizer_comparison(task, loss_fn, split, optimal, cfg, known, cfg.figures)
     with step(f"{task}: momentum, RMSProp, Adam by hand"):
         log_update_rules(task, loss_fn, by_hand_gradient(kind, penalty, split), split)
+    log_task_lessons(task, loss_fn, split, optimal, cfg)
+    with step(f"{task}: log the model"):
+        log_model(task, *(to_numpy(p) for p in result.params), split)
+    return gap
+
+
+def fit_to_optimum(task: str, loss_fn, split: Split, optimal: float, cfg: DictConfig):
+    """Train ``cfg.optimizer`` from w = 0 and log how close it came: the gradient check, the
+    loss curve and ``<task>.*`` metrics; (the run, its relative loss gap). A run that missed
+    its optimum is judged by :func:`judge_training`."""
+    opt, penalty = cfg.optimizer, cfg[task]
+    grad_error = gradient_check(KIND[task], split, penalty, cfg.seed)
+    try:
+        with step_bar(opt.max_steps, cfg.progress) as tick:
+            result = train(opt.name, loss_fn, split, opt, cfg.seed, tick=tick)
+    except Diverged as error:
+        raise FloatingPointError(divergence(error, task, opt.name, penalty, split)) from error
+    log_curve(f"{task}.loss", result.losses)
+    final = float(loss_fn(*result.params, split.X_train, split.y_train))
+    gap = abs(final - optimal) / abs(optimal)
+    w, b = (to_numpy(p) for p in result.params)
+    metrics = {
+        "final_loss": final,
+        "optimal_loss": optimal,
+        "loss_gap_rel": gap,
+        "grad_check_rel_error": grad_error,
+        "steps": result.steps,
+        **test_score(task, w, b, split),
+    }
+    mlflow.log_metrics({f"{task}.{k}": float(v) for k, v in metrics.items()})
+    log.info("%s: %s", task, {k: float(f"{v:.6g}") for k, v in metrics.items()})
+    judge_training(task, opt, result, final, optimal)
+    return result, gap
+
+
+def log_task_lessons(task: str, loss_fn, split: Split, optimal: float, cfg: DictConfig) -> None:
+    """What only one task teaches: linear, the L1/L2 paths and least absolute deviations;
+    logistic, Newton's method and the derivative as a limit."""
     if task == "linear":
         with step("linear: L1/L2 paths, Lagrange multiplier"):
             log_regularization(split, cfg.figures)
@@ -184,9 +202,6 @@ def fit_task(task: str, cfg: DictConfig, device: torch.device) -> float:
             log_newton(loss_fn, split, optimal)
         with step("logistic: the derivative as a limit"):
             log_derivative_limit(loss_fn, split, cfg.seed, cfg.figures)
-    with step(f"{task}: log the model"):
-        log_model(task, w, b, split)
-    return gap
 
 
 def judge_training(
@@ -701,6 +716,13 @@ def log_least_absolute_deviations(split: Split, seed: int, figures: bool = True)
             ),
         }
     )
+    log_lad_against_outliers(split, seed, figures)
+
+
+def log_lad_against_outliers(split: Split, seed: int, figures: bool) -> None:
+    """LAD and least squares fitted on the clean targets and on targets with outliers
+    injected: how far each fit's weights move (``linear.<method>_coef_shift``)."""
+    X, y = to_numpy(split.X_train), to_numpy(split.y_train)
     shift = OUTLIERS["shift_in_std"] * y.std()
     y_out, _ = linear_program.inject_outliers(y, OUTLIERS["count"], shift, seed)
     targets = {"clean": y, "outliers": y_out}

@@ -87,21 +87,7 @@ def run(cfg: DictConfig) -> float:
     rng = np.random.default_rng(cfg.seed)
     with step("information drills: entropy, cross-entropy, KL"):
         log_information_drills(rng)
-    rows = []
-    for name in cfg.tree.datasets:
-        with step(f"{name}: our tree against scikit-learn's"):
-            rows.append(compare_trees(name, cfg.tree, cfg.seed, figures))
-    trees = pd.DataFrame(rows)
-    mlflow.log_table(trees, "tables/trees.json")
-    headline = {
-        "tree_accuracy": trees["tree_accuracy"].mean(),
-        "sklearn_tree_accuracy": trees["sklearn_tree_accuracy"].mean(),
-        "prediction_agreement": trees["prediction_agreement"].min(),
-        "sklearn_seed_agreement_min": trees["sklearn_seed_agreement_min"].min(),
-        "root_split_matches": float(trees["root_split_match"].all()),
-    }
-    mlflow.log_metrics(headline)
-    log.info("trees:\n%s", trees.round(4).to_string(index=False))
+    tree_accuracy = log_trees(cfg.tree, cfg.seed, figures)
     with step("decision boundaries, logistic regression"):
         log_boundaries_and_logistic(cfg.tree, cfg.seed, figures)
     with step("digits: the k-NN graph of the training digits"):
@@ -119,7 +105,28 @@ def run(cfg: DictConfig) -> float:
         log_graph_paths(cfg.graph, cfg.search, cfg.seed, graph, figures)
     with step("feature selection by mutual information"):
         log_feature_selection(cfg.selection, cfg.tree, cfg.seed)
-    return float(headline["tree_accuracy"])
+    return tree_accuracy
+
+
+def log_trees(tree_cfg: DictConfig, seed: int, figures: bool) -> float:
+    """Our tree against scikit-learn's on each of ``tree.datasets`` (one step each), the
+    table ``tables/trees.json`` and the summary metrics; the mean held-out accuracy."""
+    rows = []
+    for name in tree_cfg.datasets:
+        with step(f"{name}: our tree against scikit-learn's"):
+            rows.append(compare_trees(name, tree_cfg, seed, figures))
+    trees = pd.DataFrame(rows)
+    mlflow.log_table(trees, "tables/trees.json")
+    summary = {
+        "tree_accuracy": trees["tree_accuracy"].mean(),
+        "sklearn_tree_accuracy": trees["sklearn_tree_accuracy"].mean(),
+        "prediction_agreement": trees["prediction_agreement"].min(),
+        "sklearn_seed_agreement_min": trees["sklearn_seed_agreement_min"].min(),
+        "root_split_matches": float(trees["root_split_match"].all()),
+    }
+    mlflow.log_metrics(summary)
+    log.info("trees:\n%s", trees.round(4).to_string(index=False))
+    return float(summary["tree_accuracy"])
 
 
 def check_settings(cfg: DictConfig) -> None:
@@ -534,15 +541,18 @@ def log_search(search_cfg: DictConfig, seed: int, graph, device, figures: bool) 
     order = np.argsort(split.y_train[: search_cfg.heatmap_samples], kind="stable")
     sample = split.X_train[: search_cfg.heatmap_samples][order]
     log_distance_drills(sample)
-    if not figures:
-        return
+    if figures:
+        draw_search(split, sample, split.y_train[: search_cfg.heatmap_samples][order], scores, ids,
+                    search_cfg.gallery_queries)  # fmt: skip
+
+
+def draw_search(split, sample, sample_labels, scores, ids, gallery_queries: int) -> None:
+    """The cosine-similarity heatmap of ``sample`` (sorted by label) and a gallery of the
+    first queries with their neighbours (``ids``, ``scores``)."""
+    k = ids.shape[1]
     with figure("similarity_heatmap", figsize=(7, 6)) as (_, ax):
-        plots.similarity_heatmap(
-            ax,
-            geometry.cosine_similarity(sample),
-            split.y_train[: search_cfg.heatmap_samples][order],
-        )
-    shown = np.arange(min(search_cfg.gallery_queries, len(split.X_test)))
+        plots.similarity_heatmap(ax, geometry.cosine_similarity(sample), sample_labels)
+    shown = np.arange(min(gallery_queries, len(split.X_test)))
     with figure("neighbour_gallery", figsize=(1.2 * (k + 1), 1.4 * len(shown))) as (_, ax):
         plots.neighbour_gallery(
             ax,
@@ -749,6 +759,20 @@ def embedding_search_table(split: Split, mu, components, search_cfg, dims) -> pd
     )
 
 
+def graph_components(graph, ks: list[int]) -> pd.DataFrame:
+    """For each k, the components of the graph of each node's k nearest (of ``graph``'s):
+    ours by BFS against scipy's ``connected_components``, and whether they agree."""
+    rows = []
+    for k in ks:
+        g = graphs.nearest_subgraph(graph, k)  # the first k of each row's search.k
+        n_bfs, labels = graphs.connected_components_bfs(g)
+        n_scipy, scipy_labels = connected_components(g, directed=True, connection="weak")
+        same = graphs.same_partition(labels, scipy_labels)
+        rows.append({"k": k, "components_bfs": n_bfs, "components_scipy": n_scipy,
+                     "same_partition": same})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def log_graph_paths(
     graph_cfg: DictConfig, search_cfg: DictConfig, seed: int, graph, figures: bool
 ) -> None:
@@ -765,20 +789,7 @@ def log_graph_paths(
     reached = np.isfinite(d_ref)
     target = int(np.argmax(np.where(reached, d, -np.inf)))  # the farthest reachable digit
     path = graphs.path_to(pred, target)
-    rows = []
-    for k in [*graph_cfg.component_ks, search_cfg.k]:
-        g = graphs.nearest_subgraph(graph, k)  # the first k of each row's search.k
-        n_bfs, labels = graphs.connected_components_bfs(g)
-        n_scipy, scipy_labels = connected_components(g, directed=True, connection="weak")
-        rows.append(
-            {
-                "k": k,
-                "components_bfs": n_bfs,
-                "components_scipy": n_scipy,
-                "same_partition": graphs.same_partition(labels, scipy_labels),
-            }
-        )
-    components = pd.DataFrame(rows)
+    components = graph_components(graph, [*graph_cfg.component_ks, search_cfg.k])
     mlflow.log_table(components, "tables/knn_components.json")
     metrics = {
         "dijkstra_max_abs_diff_vs_scipy": np.abs(d[reached] - d_ref[reached]).max(),
@@ -792,17 +803,20 @@ def log_graph_paths(
     mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
     rounded = {k: round(float(v), 12) for k, v in metrics.items()}
     log.info("graph: %s\n%s", rounded, components.to_string(index=False))
-    if not figures:
-        return
+    if figures:
+        title = (
+            f"A shortest path in the {search_cfg.k}-NN graph ({search_cfg.metric}): "
+            f"training digit {graph_cfg.source} to the farthest one it reaches"
+        )
+        draw_shortest_path(split, path, d, title)
+
+
+def draw_shortest_path(split, path: list[int], d, title: str) -> None:
+    """The training digits along ``path``, each with its label and distance d from the start."""
     titles = [f"{split.y_train[i]}\nd = {d[i]:.2f}" for i in path]
     with figure("shortest_path_digits", figsize=(1.0 * len(path) + 1, 2.2)) as (_, ax):
         plots.image_chain(ax, split.X_train[path].reshape(-1, 8, 8), titles)
-        ax.set_title(
-            f"A shortest path in the {search_cfg.k}-NN graph ({search_cfg.metric}): "
-            f"training digit {graph_cfg.source} to the farthest one it reaches",
-            fontsize=8,
-            pad=24,
-        )
+        ax.set_title(title, fontsize=8, pad=24)
 
 
 def log_feature_selection(sel_cfg: DictConfig, tree_cfg: DictConfig, seed: int) -> None:

@@ -33,7 +33,11 @@ GROUPS = [
     ("week4", "tree", "tree.criterion", "Criterion"),
     ("week4", "search", "search.metric", "Metric"),
 ]
-OTHER_CHOICES = [("week2", "eval", "Evaluation"), ("week3", "device", "Device")]
+OTHER_CHOICES = [
+    ("week2", "eval", "Evaluation"),
+    ("week2", "calibration.method", "Calibration"),
+    ("week3", "device", "Device"),
+]
 
 
 def enum_of(week: str, name: str):
@@ -74,6 +78,7 @@ def test_a_choice_without_a_group_is_checked_at_composition_too(week, key, enum)
 
 def test_each_enum_names_exactly_what_its_code_runs():
     from projects.week1_pca.pca import SKLEARN_SOLVER, SOLVERS
+    from projects.week2_spam.calibration import CALIBRATORS
     from projects.week2_spam.spam_filter import MODELS, REFERENCE_MODELS
     from projects.week3_regression.pipeline import TRAINERS
     from projects.week4_tree_search.search import METRICS
@@ -84,6 +89,7 @@ def test_each_enum_names_exactly_what_its_code_runs():
 
     assert names("week1", "Solver") == set(SOLVERS) == set(SKLEARN_SOLVER)
     assert names("week2", "Model") == set(MODELS) == set(REFERENCE_MODELS)
+    assert names("week2", "Calibration") == {"none", *CALIBRATORS}
     assert names("week3", "Optimizer") == set(TRAINERS)
     assert names("week4", "Criterion") == set(IMPURITY)
     assert names("week4", "Metric") == set(METRICS)

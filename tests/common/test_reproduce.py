@@ -54,6 +54,7 @@ def reproduced(tmp_path_factory, empty_store):
     return client, original, uri, folder, result
 
 
+@pytest.mark.slow  # two CLI runs (the module's reproduced run)
 def test_a_week3_run_reproduces_exactly(reproduced):
     client, original, _, folder, result = reproduced
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -83,6 +84,7 @@ def test_a_week3_run_reproduces_exactly(reproduced):
     assert " ".join(QUICK) in result.stdout  # the command it ran, with the original overrides
 
 
+@pytest.mark.slow  # reads the reproduced run
 def test_code_warning_only_when_the_commit_or_dirty_flag_differs(reproduced):
     client, original, _, _, result = reproduced
     [new] = runs.search_all(client, f"tags.{runs.REPRODUCES_TAG} = '{original.info.run_id}'")
@@ -90,6 +92,7 @@ def test_code_warning_only_when_the_commit_or_dirty_flag_differs(reproduced):
     assert ("a difference may come from the code" in result.stderr) == differs
 
 
+@pytest.mark.slow  # reads the reproduced run
 def test_the_runs_table_shows_what_a_run_reproduces(reproduced, capsys):
     _, original, uri, _, _ = reproduced
     runs.main(["--week", "3", "--tracking-uri", uri])
@@ -102,6 +105,7 @@ def test_the_runs_table_shows_what_a_run_reproduces(reproduced, capsys):
     assert relations[0] != short  # the reproduction's row names the original
 
 
+@pytest.mark.slow  # reads the reproduced run
 def test_a_changed_headline_does_not_reproduce(reproduced, tmp_path):
     """The original claims another headline (as if the code had changed): exit 1, 'different'."""
     _, original, _, folder, _ = reproduced
@@ -121,6 +125,7 @@ def test_a_changed_headline_does_not_reproduce(reproduced, tmp_path):
     assert f"NOT reproduced: {HEADLINE} differs: 1 -> {true_headline:.17g}" in result.stdout
 
 
+@pytest.mark.slow  # two CLI runs
 def test_a_failed_run_reproduces_its_failure(tmp_path, empty_store):
     shutil.copyfile(empty_store, tmp_path / "mlflow.db")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -198,11 +203,13 @@ def test_replayed_overrides_keep_the_settings_and_set_the_store():
         "tracking.run_name=baseline",
         "hydra.run.dir=/tmp/x",
         "+hydra.job.env_set.A=1",
+        "+experiment=week1/rate",  # logged before configs/week1/experiment/ existed
     ]
     assert reproduce.replay_overrides(logged, "sqlite:////store.db") == [
         "optimizer.name=sgd",
         "images=[/my photos/a b.png]",
         "tracking.run_name=baseline",
+        "+experiment=rate",
         "tracking.uri=sqlite:////store.db",
     ]
 
@@ -275,3 +282,24 @@ def test_warnings_name_the_code_libraries_and_settings_that_differ():
         "warning: library versions differ: numpy 2.4.6 -> 2.5.0",
         "warning: the resolved config differs (a default changed since?): seed 0 -> 1",
     ]
+
+
+def test_the_entry_point_is_read_from_the_file_the_run_started(tmp_path):
+    def ran(source: str) -> Run:
+        return fake_run(tags={reproduce.SOURCE_TAG: source})
+
+    week3 = REPO_ROOT / "projects" / "week3_regression" / "__main__.py"
+    assert reproduce.entry_point(ran(str(week3))) == (REPO_ROOT, "projects.week3_regression")
+    moved = "/gone/checkout/projects/week3_regression/__main__.py"  # same package, here
+    assert reproduce.entry_point(ran(moved)) == (REPO_ROOT, "projects.week3_regression")
+    (tmp_path / "outer" / "inner").mkdir(parents=True)  # a package outside the repository
+    for folder in ("outer", "outer/inner"):
+        (tmp_path / folder / "__init__.py").touch()
+    outside = tmp_path / "outer" / "inner" / "__main__.py"
+    assert reproduce.entry_point(ran(str(outside))) == (tmp_path, "outer.inner")
+    with pytest.raises(reproduce.CannotReproduce, match="not by `python -m <package>`"):
+        reproduce.entry_point(ran("/usr/bin/pytest"))
+    with pytest.raises(reproduce.CannotReproduce, match="started by an unknown file"):
+        reproduce.entry_point(fake_run())
+    with pytest.raises(reproduce.CannotReproduce, match="no such package on this machine"):
+        reproduce.entry_point(ran("/gone/nowhere_pkg/__main__.py"))

@@ -107,35 +107,51 @@ def test_sweep_children_name_their_parent_and_the_parent_is_listed(tracking_uri,
     assert params == ["optimizer.name"]
 
 
-def test_status_filter_and_an_empty_week_say_so(tracking_uri, capsys):
+def test_status_filter_and_the_weeks_listed_are_those_the_store_holds(tracking_uri, capsys):
     log_run(tracking_uri, "week3", None, "gd", lr=5.0)
     runs.main(["--week", "week3", "--status", "FINISHED", "--tracking-uri", tracking_uri])
-    assert capsys.readouterr().out.strip() == (
-        f"no FINISHED week3 runs in {tracking_uri}; start one with `make week3`"
-    )
-    runs.main(["--tracking-uri", tracking_uri])  # every week: one section each
-    out = capsys.readouterr().out
-    assert f"no week1 runs in {tracking_uri}; start one with `make week1`" in out
-    assert "week3: 1 runs in" in out
+    assert capsys.readouterr().out.strip() == f"no FINISHED week3 runs in {tracking_uri}"
+    log_run(tracking_uri, "week1", 30.0, "gd")
+    runs.main(["--tracking-uri", tracking_uri])  # every week: one section each, in order
+    headings = [line for line in capsys.readouterr().out.splitlines() if " runs in " in line]
+    assert [line.split(":")[0] for line in headings] == ["week1", "week3"]
 
 
-def test_unknown_week_and_missing_store_are_one_line_errors(tmp_path):
-    with pytest.raises(SystemExit, match=r"no week '9': the weeks are 1, 2, 3"):
-        runs.main(["--week", "9", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db"])
+def test_unknown_week_empty_store_and_missing_store_are_one_line_errors(tmp_path, tracking_uri):
+    log_run(tracking_uri, "week3", 0.5, "gd")
+    with pytest.raises(
+        SystemExit, match=r"^runs: no week '9' in .*: the weeks with runs are week3$"
+    ):
+        runs.main(["--week", "9", "--tracking-uri", tracking_uri])
     with pytest.raises(SystemExit, match=r"no run store at .*mlflow.db: start a run first"):
-        runs.main(["--week", "2", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db"])
-    assert not (tmp_path / "mlflow.db").exists()  # listing never creates a store
+        runs.main(["--week", "2", "--tracking-uri", f"sqlite:///{tmp_path}/none/mlflow.db"])
+    assert not (tmp_path / "none").exists()  # listing never creates a store
 
 
-def test_weeks_are_the_packages_with_an_entry_point_in_week_order():
-    packages = runs.week_packages()
-    assert packages["week1"] == "projects.week1_pca"
-    assert packages["week3"] == "projects.week3_regression"
-    numbers = [int(week.removeprefix("week")) for week in packages]
-    assert numbers == sorted(numbers)
-    for package in packages.values():
-        assert (REPO_ROOT / package.replace(".", "/") / "__main__.py").is_file()
-    assert runs.parse_week("2") == runs.parse_week("week2") == "week2"
+def test_an_empty_store_says_so(tmp_path, empty_store, capsys):
+    import shutil
+
+    shutil.copyfile(empty_store, tmp_path / "empty.db")
+    uri = f"sqlite:///{tmp_path / 'empty.db'}"
+    runs.main(["--tracking-uri", uri])
+    assert (
+        capsys.readouterr().out
+        == f"no runs in {uri} yet: run a week first (`make help` lists them)\n"
+    )
+
+
+def test_weeks_are_the_ones_runs_logged_in_natural_order_and_named_by_number():
+    weeks = ["week10", "week2", "toy", "week1"]
+    assert sorted(weeks, key=runs.natural_key) == ["toy", "week1", "week2", "week10"]
+    ordered = ["week1", "week2", "week10", "toy"]
+    assert runs.resolve_week("2", ordered, "s") == runs.resolve_week("week2", ordered, "s")
+    assert runs.resolve_week("2", ordered, "s") == "week2"  # not week10's trailing digits
+    assert runs.resolve_week("10", ordered, "s") == "week10"
+    assert runs.resolve_week("toy", ordered, "s") == "toy"
+    with pytest.raises(ValueError, match=r"^no week '3' in s: the weeks with runs are week1, "):
+        runs.resolve_week("3", ordered, "s")
+    with pytest.raises(ValueError, match=r"^no week '1' in s: it holds no runs$"):
+        runs.resolve_week("1", [], "s")
 
 
 def test_help_answers_without_importing_mlflow_or_pandas():

@@ -28,6 +28,7 @@ FIRST_RUN = textwrap.dedent(
 PROCESSES = 3  # three terminals starting their first runs together
 
 
+@pytest.mark.slow  # three CLI runs at once
 def test_runs_started_together_on_a_brand_new_store_all_finish(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     processes = [

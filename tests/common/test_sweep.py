@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -25,7 +26,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from common import sweep
+from common import runs, sweep
+from common.liveness import process_tags, start_ticks
 from common.paths import CONFIG_DIR, REPO_ROOT, config_dir
 from common.tracking import (
     CONFIG_HASH_TAG,
@@ -39,6 +41,7 @@ from common.tracking import (
     ensure_experiment,
 )
 from projects.week3_regression import config as week3_config  # noqa: F401  (the schema)
+from tests.common.toy_week import STARTED, WEEK, toy_command, toy_env, write_toy_week
 from tests.weeks import compose_config
 
 WEEKS = {"week1": "week1_pca", "week2": "week2_spam", "week3": "week3_regression"}
@@ -413,6 +416,7 @@ def resumed_sweep(first_sweep, store):
     return result, [r for r in week3_runs(store) if r.info.run_id not in before]
 
 
+@pytest.mark.slow  # a second CLI sweep
 def test_resume_skips_jobs_that_finished_with_the_same_config(first_sweep, resumed_sweep):
     _, first_children = first_sweep
     result, runs = resumed_sweep
@@ -437,6 +441,7 @@ def test_resume_skips_jobs_that_finished_with_the_same_config(first_sweep, resum
     assert parent.data.tags["best_run_id"] in {c.info.run_id for c in first_children}
 
 
+@pytest.mark.slow  # a second CLI sweep
 def test_a_failing_job_fails_its_child_and_the_parent_and_the_command(resumed_sweep):
     result, runs = resumed_sweep
     assert result.returncode == EXIT_FAILED, output(result)
@@ -513,6 +518,7 @@ def test_a_single_run_has_no_parent_even_with_a_stale_parent_id_around(tmp_path,
     assert CONFIG_HASH_TAG in run.data.tags
 
 
+@pytest.mark.slow  # four joblib jobs
 def test_joblib_sweep_on_a_fresh_store_loses_no_job(tmp_path):
     store = tmp_path / "brand_new" / "mlflow.db"  # no schema yet: the parent creates it
     store.parent.mkdir()
@@ -544,6 +550,7 @@ def test_joblib_sweep_on_a_fresh_store_loses_no_job(tmp_path):
     assert "Over the seeds (mean, 95% interval):" in parent.data.tags[sweep.NOTE_TAG]
 
 
+@pytest.mark.slow  # a CLI sweep stopped by a signal
 def test_sigterm_mid_sweep_leaves_no_run_running(tmp_path, empty_store):
     store = tmp_path / "mlflow.db"
     shutil.copyfile(empty_store, store)
@@ -619,3 +626,135 @@ def test_the_summary_figure_names_the_metric_and_draws_the_seed_intervals(subplo
     assert "mean over seeds, 95% CI" in labels
     star = ax.collections[1]
     assert not star.get_clip_on()  # the best child's star is never cut at the frame
+
+
+QUEUED_JOB = """
+import sys
+from pathlib import Path
+from mlflow.tracking import MlflowClient
+from common import sweep
+from common.liveness import PID_TAG, STARTED_TAG, process_tags
+
+uri, experiment_id, parent, owner_pid, owner_started = sys.argv[1:]
+run = MlflowClient(uri).create_run(experiment_id, tags={sweep.PARENT_TAG: parent, **process_tags()})
+print(run.info.run_id, flush=True)
+spec = sweep.Sweep("week3", uri, experiment_id, [], [], 1, "joblib", Path("."))
+owner = {**process_tags(), PID_TAG: owner_pid, STARTED_TAG: owner_started}
+sweep.die_with_sweep(spec, parent, owner)  # a job whose sweep's process is gone
+print("the job went on", flush=True)
+"""
+
+
+@pytest.mark.slow  # a real process that imports MLflow
+def test_a_job_whose_sweep_is_gone_marks_its_running_child_killed_and_exits(tracking_uri):
+    experiment_id = ensure_experiment("week3", tracking_uri)
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.2)"])
+    owner_started = start_ticks(owner.pid)  # read while it runs
+    owner.wait()
+    parent = "f" * 32
+    result = subprocess.run(
+        [sys.executable, "-c", QUEUED_JOB, tracking_uri, experiment_id, parent,
+         str(owner.pid), owner_started],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == EXIT_TERMINATED, output(result)
+    [run_id] = result.stdout.split()  # not "the job went on"
+    run = client_of(Path(tracking_uri.removeprefix("sqlite:///"))).get_run(run_id)
+    assert run.info.status == "KILLED"
+    assert run.data.tags["error"] == (
+        f"its sweep's process {owner.pid} is gone (killed?): the job was stopped"
+    )
+
+
+def test_the_sweeps_own_process_and_a_job_not_its_child_are_left_alone(tmp_path):
+    """The basic launcher runs jobs in the sweep's process; a Ray worker is no child of it."""
+    spec = sweep.Sweep("week3", "sqlite:////nowhere.db", "0", [], [], 1, "basic", tmp_path)
+    threads = threading.active_count()
+    sweep.die_with_sweep(spec, "p" * 32, process_tags())
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        sweep.die_with_sweep(spec, "p" * 32, process_tags(other.pid))  # alive, not our parent
+    finally:
+        other.kill()
+        other.wait()
+    assert not sweep.WATCHDOG.is_set()
+    assert threading.active_count() == threads
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every process below ``pid`` (children, theirs, ...), read from /proc: pid -> start
+    ticks (which tell a process from a later one that reuses its pid)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))  # field 4: ppid
+    found, todo = {}, [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if (started := start_ticks(child)) is not None:
+                found[child] = started
+                todo.append(child)
+    return found
+
+
+def still_alive(processes: dict[int, str]) -> dict[int, str]:
+    """Those of ``processes`` that still run (same pid, same start time, not a zombie)."""
+    return {pid: started for pid, started in processes.items() if start_ticks(pid) == started}
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_joblib_sweep_takes_its_workers_down_and_make_runs_says_so(
+    tmp_path, empty_store, capsys
+):
+    """Before: loky's workers outlived a SIGKILL'd sweep, ran the jobs queued for them and
+    left the parent RUNNING as if alive. Now each worker sees its parent gone, marks its
+    running child KILLED and exits; no queued job starts; the parent is listed stale."""
+    root = write_toy_week(tmp_path / "toy")  # a job that waits: RUNNING until it is stopped
+    shutil.copyfile(empty_store, tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    command = toy_command(
+        "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "x=0,1,2,4", "wait_s=600",
+        f"tracking.uri={uri}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    )  # fmt: skip
+    log_path = tmp_path / "out.txt"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            command, cwd=root, env=toy_env(root), stdout=log_file, stderr=subprocess.STDOUT
+        )
+    workers: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + 300
+        while log_path.read_text().count(STARTED) < 2:  # both workers' jobs are RUNNING
+            assert process.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.2)
+        workers = descendants(process.pid)  # the 2 loky workers and the resource trackers
+        assert len(workers) >= 2
+        process.kill()  # SIGKILL: the sweep's process can close nothing
+        process.wait()
+        deadline = time.monotonic() + 60
+        while still_alive(workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert still_alive(workers) == {}, log_path.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid in still_alive(workers):
+            os.kill(pid, signal.SIGKILL)
+    client = client_of(tmp_path / "mlflow.db")
+    parent, children = split_parent(runs.search_all(client, ""))
+    assert len(children) == 2  # the 2 queued jobs never started
+    why = f"its sweep's process {process.pid} is gone (killed?): the job was stopped"
+    assert [(c.info.status, c.data.tags["error"]) for c in children] == [("KILLED", why)] * 2
+    assert parent.info.status == "RUNNING"
+    runs.main(["--week", WEEK, "--tracking-uri", uri])
+    listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
+    assert "RUNNING (stale)" in listed[parent.info.run_id[: runs.SHORT_ID]]
+    assert all(" KILLED " in listed[c.info.run_id[: runs.SHORT_ID]] for c in children)
+    runs.main(["--week", WEEK, "--close-stale", "--tracking-uri", uri])
+    assert capsys.readouterr().out.startswith(f"{WEEK} run {parent.info.run_id} (sweep: ")
+    assert client.get_run(parent.info.run_id).info.status == "KILLED"

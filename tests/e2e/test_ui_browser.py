@@ -22,6 +22,7 @@ from PIL import Image
 from sklearn.datasets import load_sample_image
 
 from common.paths import OUTPUTS_DIR, REPO_ROOT
+from common.tracking import PARENT_TAG
 from tests.servers import free_port, stop_group, wait_until_up
 
 pytestmark = pytest.mark.slow
@@ -51,7 +52,6 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SWEEP = ["tasks=[logistic]", "compare_steps=10", "progress=false", "optimizer.name=lbfgs,newton"]
 SWEEP_EXPERIMENT = "week3"
 SWEEP_SCREENSHOT_COPY = OUTPUTS_DIR / "e2e" / "mlflow_ui_sweep.png"
-PARENT_TAG = "mlflow.parentRunId"
 ROW_OF_RUN = "//div[@role='row'][.//a[contains(@href, '/runs/{run_id}')]]"  # ag-grid rows
 UNFOLD_BUTTON = ".//button[contains(@data-component-id, 'runnamecellrenderer')]"  # the [+]
 

@@ -8,7 +8,7 @@ from sklearn.decomposition import PCA as SklearnPCA
 from sklearn.preprocessing import StandardScaler
 
 from common.grading import grades
-from projects.week1_pca import patch_codec
+from projects.week1_pca.codec import colour
 from projects.week1_pca.linear_maps import (
     apply_map,
     centre,
@@ -41,15 +41,15 @@ def test_composition_is_the_matrix_product():
 
 
 def test_colour_map_composed_with_its_inverse_is_the_identity():
-    M, rgb = patch_codec.COLOUR, CROP.reshape(-1, 3)
+    M, rgb = colour.COLOUR, CROP.reshape(-1, 3)
     np.testing.assert_allclose(np.linalg.inv(M), M.T, atol=1e-12)  # orthonormal: M^-1 = M^T
-    np.testing.assert_allclose(apply_map(M, rgb), patch_codec.rgb_to_opponent(rgb), atol=1e-9)
+    np.testing.assert_allclose(apply_map(M, rgb), colour.rgb_to_opponent(rgb), atol=1e-9)
     assert round_trip_error(M, np.linalg.inv(M), rgb) < 1e-9  # pixels up to 255
     assert composition_error(M.T, M, rgb) < 1e-9
 
 
 def test_round_trip_error_sees_a_wrong_inverse():
-    M = patch_codec.COLOUR
+    M = colour.COLOUR
     assert round_trip_error(M, M, np.eye(3)) > 0.1  # M is not its own inverse
 
 

@@ -16,6 +16,7 @@ from sklearn.datasets import load_sample_image
 from threadpoolctl import threadpool_limits
 
 from projects.week1_pca import patch_codec as pc
+from projects.week1_pca.codec import byte_format, colour, entropy_coding, quantizer
 
 CHINA = load_sample_image("china.jpg")  # 427 x 640 x 3 uint8
 CROP = CHINA[150:278, 200:392]  # 128 x 192 x 3: texture and sky edge
@@ -141,6 +142,22 @@ def test_gram_schmidt_keeps_leading_spans():
         np.testing.assert_allclose(V[:k] @ Q[:k].T @ Q[:k], V[:k], atol=1e-10)
 
 
+@pytest.mark.parametrize("block", [2, 8, 16])
+def test_dct_basis_rows_are_scipys_orthonormal_dct_images_lowest_frequency_first(block):
+    from scipy.fft import dctn
+
+    order = []
+    for row in pc.dct_basis(block):  # scipy's DCT-II of each row: one unit coefficient (u, v)
+        coefficients = dctn(row.reshape(block, block), norm="ortho")
+        u, v = np.unravel_index(np.argmax(np.abs(coefficients)), coefficients.shape)
+        unit = np.zeros((block, block))
+        unit[u, v] = 1.0
+        np.testing.assert_allclose(coefficients, unit, atol=1e-12)
+        order.append((u + v, u))
+    assert order == sorted(set(order))
+    assert len(order) == block * block
+
+
 def test_basis_exponents_follow_sigma():
     sigma = np.array([800.0, 100.0, 10.0, 1.0, 0.0])
     e = pc.basis_exponents(sigma, step=20, alpha=0.05)
@@ -150,8 +167,8 @@ def test_basis_exponents_follow_sigma():
 def test_components_to_keep_drops_silent_tail():
     Z = np.zeros((100, 8))
     Z[:, :3] = np.random.default_rng(2).normal(scale=50, size=(100, 3))
-    Q = pc.quantize(Z, 5.0)
-    assert pc.components_to_keep(Z, Q, 5.0, np.full(8, 4)) == 3
+    Q = quantizer.quantize(Z, 5.0)
+    assert quantizer.components_to_keep(Z, Q, 5.0, np.full(8, 4)) == 3
 
 
 # -- blocks, colour, resampling --------------------------------------------------------------
@@ -183,19 +200,21 @@ def test_split_blocks_pads_by_replication():
 
 
 def test_colour_transform_is_orthonormal():
-    np.testing.assert_allclose(pc.COLOUR @ pc.COLOUR.T, np.eye(3), atol=1e-15)
+    np.testing.assert_allclose(colour.COLOUR @ colour.COLOUR.T, np.eye(3), atol=1e-15)
     pixels = CROP.astype(float)
-    np.testing.assert_allclose(pc.opponent_to_rgb(pc.rgb_to_opponent(pixels)), pixels, atol=1e-12)
+    np.testing.assert_allclose(
+        colour.opponent_to_rgb(colour.rgb_to_opponent(pixels)), pixels, atol=1e-12
+    )
     # squared error is preserved: ||M e|| = ||e||
     error = np.random.default_rng(4).standard_normal((5, 7, 3))
-    np.testing.assert_allclose(np.sum(pc.rgb_to_opponent(error) ** 2), np.sum(error**2))
+    np.testing.assert_allclose(np.sum(colour.rgb_to_opponent(error) ** 2), np.sum(error**2))
 
 
 def test_resampling_keeps_constants_and_shapes():
     plane = np.full((61, 83), 3.5)
-    small = pc.downsample2(plane)
+    small = colour.downsample2(plane)
     assert small.shape == (31, 42)
-    up = pc.upsample2(small, plane.shape)
+    up = colour.upsample2(small, plane.shape)
     np.testing.assert_allclose(up, plane)
 
 
@@ -203,10 +222,10 @@ def test_chroma_step_matches_the_upsampler_energy_gain():
     """g = sum of squared weights of one chroma sample through upsample2 (interior)."""
     impulse = np.zeros((9, 9))
     impulse[4, 4] = 1.0
-    g = np.sum(pc.upsample2(impulse, (18, 18)) ** 2)
+    g = np.sum(colour.upsample2(impulse, (18, 18)) ** 2)
     assert g == pytest.approx(1.5625)
-    assert pc.chroma_step(10.0, subsampled=True) == pytest.approx(10 / np.sqrt(g))
-    assert pc.chroma_step(10.0, subsampled=False) == 10.0
+    assert colour.chroma_step(10.0, subsampled=True) == pytest.approx(10 / np.sqrt(g))
+    assert colour.chroma_step(10.0, subsampled=False) == 10.0
 
 
 # -- quantization and entropy coding ---------------------------------------------------------
@@ -214,7 +233,7 @@ def test_chroma_step_matches_the_upsampler_energy_gain():
 
 def test_quantization_error_is_at_most_half_a_step():
     z = np.random.default_rng(5).normal(scale=40, size=10_000)
-    error = pc.dequantize(pc.quantize(z, 7.0, rounding=0.5), 7.0) - z
+    error = quantizer.dequantize(quantizer.quantize(z, 7.0, rounding=0.5), 7.0) - z
     assert np.max(np.abs(error)) <= 3.5 + 1e-12
 
 
@@ -230,13 +249,15 @@ def test_rate_lambda_is_the_slope_of_the_measured_distortion_rate_curve():
     step = 4.0
     points = []
     for s in (step * 2**-0.125, step * 2**0.125):
-        q = pc.quantize(z, s, rounding=0.5)  # plain rounding: the textbook quantizer
+        q = quantizer.quantize(z, s, rounding=0.5)  # plain rounding: the textbook quantizer
         p = np.unique(q, return_counts=True)[1] / q.size
-        points.append((np.mean((pc.dequantize(q, s) - z) ** 2), -np.sum(p * np.log2(p))))
+        points.append((np.mean((quantizer.dequantize(q, s) - z) ** 2), -np.sum(p * np.log2(p))))
     (d_fine, r_fine), (d_coarse, r_coarse) = points
     slope = -(d_coarse - d_fine) / (r_coarse - r_fine)
-    assert pc.rate_lambda(step) == pytest.approx(slope, rel=0.03)
-    assert pc.rate_lambda(2 * step) == pytest.approx(4 * pc.rate_lambda(step), rel=1e-12)
+    assert quantizer.rate_lambda(step) == pytest.approx(slope, rel=0.03)
+    assert quantizer.rate_lambda(2 * step) == pytest.approx(
+        4 * quantizer.rate_lambda(step), rel=1e-12
+    )
 
 
 def test_default_rounding_gives_the_lowest_lagrangian_cost_of_its_neighbours():
@@ -258,39 +279,41 @@ def test_default_rounding_gives_the_lowest_lagrangian_cost_of_its_neighbours():
 def test_dead_zone_widens_only_the_zero_bin():
     step, r = 10.0, 0.4
     z = np.array([-6.1, -5.9, 0.0, 5.9, 6.1, 15.9, 16.1])  # zero bin |z| < (1 - r) step = 6
-    np.testing.assert_array_equal(pc.quantize(z, step, r), [-1, 0, 0, 0, 1, 1, 2])
+    np.testing.assert_array_equal(quantizer.quantize(z, step, r), [-1, 0, 0, 0, 1, 1, 2])
 
 
 def test_zigzag_maps_signed_to_unsigned_and_back():
     q = np.array([0, -1, 1, -2, 2, -(2**40), 2**40])
-    np.testing.assert_array_equal(pc.zigzag(q)[:5], [0, 1, 2, 3, 4])
-    np.testing.assert_array_equal(pc.unzigzag(pc.zigzag(q)), q)
+    np.testing.assert_array_equal(entropy_coding.zigzag(q)[:5], [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(entropy_coding.unzigzag(entropy_coding.zigzag(q)), q)
 
 
 def test_dc_prediction_is_exactly_invertible():
     first = np.random.default_rng(6).integers(-500, 500, size=7 * 11)
-    residual = pc.dc_residual(first, (7, 11))
-    np.testing.assert_array_equal(pc.dc_restore(residual, (7, 11)), first)
+    residual = entropy_coding.dc_residual(first, (7, 11))
+    np.testing.assert_array_equal(entropy_coding.dc_restore(residual, (7, 11)), first)
 
 
 def test_coefficient_stream_is_exactly_invertible():
     rng = np.random.default_rng(7)
     Q = np.round(rng.laplace(scale=[20, 5, 5, 2, 1, 0.3], size=(6 * 9, 6))).astype(np.int64)
-    stream = pc.coefficient_stream(Q, (6, 9))
-    np.testing.assert_array_equal(pc.coefficients_from_stream(stream, (6, 9), 6), Q)
+    stream = entropy_coding.coefficient_stream(Q, (6, 9))
+    np.testing.assert_array_equal(entropy_coding.coefficients_from_stream(stream, (6, 9), 6), Q)
 
 
 @pytest.mark.parametrize("scale", [1, 300, 2**20, 2**40])
 def test_entropy_coder_is_lossless_on_random_integers(scale):
     q = np.round(np.random.default_rng(8).laplace(scale=scale, size=5000)).astype(np.int64)
-    width = pc.symbol_bytes(q)
-    np.testing.assert_array_equal(pc.unpack_ints(pc.pack_ints(q, width), q.size, width), q)
+    width = entropy_coding.symbol_bytes(q)
+    np.testing.assert_array_equal(
+        entropy_coding.unpack_ints(entropy_coding.pack_ints(q, width), q.size, width), q
+    )
 
 
 def test_entropy_coder_beats_order_zero_entropy_on_sorted_zeros():
     """A long run of zeros then values: LZMA (adaptive) spends less than n H(p) bits."""
     q = np.concatenate([np.zeros(20_000, dtype=np.int64), np.arange(-50, 50).repeat(10)])
-    assert 8 * len(pc.pack_ints(q, 1)) < pc.entropy_bits(q)
+    assert 8 * len(entropy_coding.pack_ints(q, 1)) < quantizer.entropy_bits(q)
 
 
 # -- failures ------------------------------------------------------------------------------
@@ -298,7 +321,7 @@ def test_entropy_coder_beats_order_zero_entropy_on_sorted_zeros():
 
 def with_crc(tail):
     """A byte string with a valid checksum around an arbitrary tail."""
-    return pc.MAGIC + struct.pack("<I", zlib.crc32(tail)) + tail
+    return byte_format.MAGIC + struct.pack("<I", zlib.crc32(tail)) + tail
 
 
 @pytest.fixture(scope="module")
@@ -317,10 +340,19 @@ def encoded():
         lambda d: d[:40] + bytes([d[40] ^ 0xFF]) + d[41:],  # one flipped byte
         lambda d: with_crc(d[8:-50]),  # valid checksum, payload cut short
         lambda d: with_crc(d[8:200] + b"\x00" * (len(d) - 200)),  # valid checksum, junk payload
-        lambda d: with_crc(pc.HEADER.pack(10, 10, 3, 2, 8, 1, 1)),  # two channels
-        lambda d: with_crc(pc.HEADER.pack(10, 10, 3, 3, 8, 1, 1)),  # plane headers missing
-        lambda d: with_crc(pc.HEADER.pack(10, 10, 2, 1, 8, 0, 1) + pc.PLANE.pack(-1.0, 3)),
-        lambda d: with_crc(pc.HEADER.pack(10, 10, 2, 1, 8, 0, 1) + pc.PLANE.pack(1.0, 3) + b"\x30"),
+        lambda d: with_crc(byte_format.HEADER.pack(10, 10, 3, 2, 8, 1, 1)),  # two channels
+        lambda d: with_crc(byte_format.HEADER.pack(10, 10, 3, 3, 8, 1, 1)),  # plane headers missing
+        lambda d: with_crc(
+            byte_format.HEADER.pack(10, 10, 2, 1, 8, 0, 1) + byte_format.PLANE.pack(-1.0, 3, 0)
+        ),
+        lambda d: with_crc(
+            byte_format.HEADER.pack(10, 10, 2, 1, 8, 0, 1)
+            + byte_format.PLANE.pack(1, 3, 0)
+            + b"\x30"
+        ),
+        lambda d: with_crc(
+            byte_format.HEADER.pack(10, 10, 2, 1, 8, 0, 1) + byte_format.PLANE.pack(1.0, 3, 7)
+        ),
     ],
 )
 def test_decode_rejects_corrupted_bytes(encoded, mangle):

@@ -160,6 +160,11 @@ def test_bad_image_files_fail_the_run(filename, tmp_path, tracking_uri, runs_of)
         (["patch_codec.target_bpp=-1"], r"^ValueError: patch_codec.target_bpp: target_bpp must"),
         (["patch_codec.curve_bpp=[1,nan]"], r"^ValueError: patch_codec.curve_bpp: target_bpp"),
         (["patch_codec.block=1"], r"^ValueError: patch_codec.block: block must be an int in"),
+        (
+            ["patch_codec.basis=dct"],
+            r"^ValueError: patch_codec.basis must be one of \['auto', 'learned', 'fixed'\], "
+            r"got 'dct'$",
+        ),
         (["jpeg.qualities=[0,50]"], r"jpeg.qualities must be a non-empty list of Pillow quali"),
         (["images=[]"], r"^ValueError: images is empty: pass images="),
     ],
@@ -191,6 +196,7 @@ def test_config_typos_fail_at_composition_before_any_run(override, message):
     assert message in str(error.value.__cause__ or error.value)
 
 
+@pytest.mark.slow  # a sweep of CLI jobs (the sweep mechanics: tests/common/test_sweep.py)
 def test_cli_sweep_logs_one_finished_run_per_job(crop, tracking_uri, runs_of, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "projects.week1_pca", "-m", f"images=[{crop}]", *SMALL,
@@ -354,6 +360,7 @@ def test_a_tiny_image_runs_to_the_end_figures_included(shape, tmp_path, tracking
     assert {f.path.rsplit("/", 1)[-1] for f in figures} >= {"reconstructions.png"}
 
 
+@pytest.mark.slow  # two CLI runs
 def test_readme_quoting_runs_an_image_whose_path_has_spaces_and_accents(
     tracking_uri, runs_of, tmp_path
 ):
@@ -397,3 +404,16 @@ def test_two_images_off_target_are_both_in_the_tag(tmp_path, tracking_uri, runs_
     wide, tall = run.data.tags[pipeline.RATE_MISSED_TAG].split("; ")
     assert wide.startswith("wide: ")
     assert tall.startswith("tall: ")
+
+
+def test_the_rate_search_shows_named_progress_only_when_it_is_slow(capsys, monkeypatch):
+    with pipeline.search_progress("crop", 4) as bar:  # ends at once: no bar drawn
+        for _ in range(4):
+            bar.update()
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(pipeline, "PROGRESS_DELAY_S", 0.0)  # as if it ran longer
+    with pipeline.search_progress("crop", 4) as bar:
+        bar.update()
+    err = capsys.readouterr().err  # tqdm writes to stderr
+    assert "crop: rate search" in err
+    assert "0/4" in err

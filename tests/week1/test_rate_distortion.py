@@ -139,3 +139,20 @@ def test_codec_beats_jpeg_on_the_crop_at_one_bpp():
     data = patch_codec.encode(CROP, step)
     codec_db = rd.psnr(CROP, patch_codec.decode(data))
     assert codec_db - rd.jpeg_psnr_at_bytes(CROP, len(data)) > 0.0
+
+
+def test_search_bases_reports_each_search_as_it_ends():
+    ended = []
+    found = rd.search_bases(
+        patch_codec.Encoder(CROP), [0.5, 2.0], workers=2, on_done=lambda: ended.append(1)
+    )
+    assert len(ended) == len(patch_codec.BASES) * 2
+    assert len(found) == 2
+
+
+def test_search_bases_over_one_basis_is_that_bases_search():
+    encoder = patch_codec.Encoder(CROP)
+    for basis in patch_codec.BASES:
+        found = rd.search_bases(encoder, [0.5, 2.0], bases=(basis,))
+        expected = rd.search_steps(encoder.with_basis(basis), [0.5, 2.0])
+        assert [(e.basis, step) for e, step in found] == [(basis, s) for s in expected]

@@ -1,15 +1,16 @@
 """Work shared across steps and ranks changes no result: each fast route equals a slow one.
 
 The slow routes here are written out in full, as the codec first was: the block PCA learned
-again inside every call to the encoder, for each chroma choice, the activity of each component
-summed again from scratch, each choice priced by decoding its bytes, LZMA with preset 9's own
-64 MiB dictionary, the rate search bisecting over fresh encodes, a full SVD per rank, every
-JPEG quality written and decoded again for each question. The fast routes learn a transform
-once and reuse it, code the luma once for both chroma choices (in two threads with
-``workers=2``), price a choice from its coded planes, cut LZMA's dictionary to the input, and
-keep each JPEG file. Tolerance: exact (the same bytes, the same step, the same pixels, the
-same floats); the numbers a run logs come from these values. The last tests run the pipeline
-itself: its metrics equal the slow routes' numbers, with figures and without.
+again inside every call to the encoder (or the DCT), for each chroma choice, the activity of
+each component summed again from scratch, each basis searched on its own, each choice priced
+by decoding its bytes, LZMA with preset 9's own 64 MiB dictionary, the rate search bisecting
+over fresh encodes, a full SVD per rank, every JPEG quality written and decoded again for
+each question. The fast routes learn a transform once and reuse it, code the luma once for
+both chroma choices (in two threads with ``workers=2``), price a choice from its coded
+planes, cut LZMA's dictionary to the input, and keep each JPEG file. Tolerance: exact (the
+same bytes, the same step, the same pixels, the same floats); the numbers a run logs come
+from these values. The last tests run the pipeline itself: its metrics equal the slow
+routes' numbers, with figures and without.
 
 Data: a 64 x 96 crop of china.jpg, its gray version, an odd 37 x 53 crop; for the pipeline,
 the 96 x 128 crop of the week-1 pipeline tests.
@@ -32,6 +33,7 @@ from projects.week1_pca import (
 )
 from projects.week1_pca import patch_codec as pc
 from projects.week1_pca import rate_distortion as rd
+from projects.week1_pca.codec import byte_format, colour, entropy_coding, quantizer
 from tests.weeks import compose_config
 
 CHINA = load_sample_image("china.jpg")
@@ -46,7 +48,7 @@ IMAGES = {"rgb": CROP, "gray": GRAY, "odd_rgb": ODD}
 
 def slow_stream(Q, grid):
     """Coefficients in send order, activity a_j = sum_{0<i<k} |q_ji| summed anew for each k."""
-    columns = [pc.dc_residual(Q[:, 0], grid)]
+    columns = [entropy_coding.dc_residual(Q[:, 0], grid)]
     for k in range(1, Q.shape[1]):
         activity = np.abs(Q[:, 1:k]).sum(axis=1)
         columns.append(Q[np.argsort(activity, kind="stable"), k])
@@ -55,59 +57,71 @@ def slow_stream(Q, grid):
 
 def slow_pack_ints(q, width):
     """LZMA of the byte planes with preset 9's filters as they are: a 64 MiB dictionary."""
-    planes = pc.zigzag(q).astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].T
-    return lzma.compress(planes.tobytes(), format=lzma.FORMAT_RAW, filters=pc.LZMA_FILTERS)
+    planes = entropy_coding.zigzag(q).astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].T
+    return lzma.compress(
+        planes.tobytes(), format=lzma.FORMAT_RAW, filters=entropy_coding.LZMA_FILTERS
+    )
 
 
-def slow_plane(plane, step, block):
-    """One plane coded with its PCA learned right here, at this step."""
+def slow_plane(plane, step, block, basis="learned"):
+    """One plane coded with its PCA learned right here, at this step (or in the DCT)."""
     X, grid = pc.split_blocks(plane, block)
     mu, V, sigma = pc.learn_basis(X)
     mean = np.round(mu).astype(np.int64)
+    if basis == "fixed":
+        Z = (X - mean) @ pc.dct_basis(block).T
+        Q = quantizer.quantize(Z, step)
+        n = quantizer.components_to_keep(Z, Q, step)
+        ints = np.concatenate([mean, slow_stream(Q[:, :n], grid)])
+        return byte_format.PLANE.pack(step, n, byte_format.FIXED), b"", ints
     exponents = pc.basis_exponents(sigma, step)
     V_int = pc.quantize_basis(V, exponents)
     Z = (X - mean) @ pc.dequantize_basis(V_int, exponents).T
-    Q = pc.quantize(Z, step)
-    n = pc.components_to_keep(Z, Q, step, exponents)
+    Q = quantizer.quantize(Z, step)
+    n = quantizer.components_to_keep(Z, Q, step, exponents)
     ints = np.concatenate([mean, V_int[:n].ravel(), slow_stream(Q[:, :n], grid)])
-    return pc.PLANE.pack(step, n), exponents[:n].astype(np.uint8).tobytes(), ints
+    return (
+        byte_format.PLANE.pack(step, n, byte_format.LEARNED),
+        exponents[:n].astype(np.uint8).tobytes(),
+        ints,
+    )
 
 
-def slow_encode_image(image, subsampled, step, block):
+def slow_encode_image(image, subsampled, step, block, basis="learned"):
     """Header, plane headers, exponents and the LZMA payload, every plane learned anew."""
     pixels = np.atleast_3d(np.asarray(image, dtype=np.float64))
     height, width, channels = pixels.shape
     subsampled = subsampled and channels == 3
-    planes = pc.image_planes(pixels, subsampled)
-    steps = [step] + [pc.chroma_step(step, subsampled)] * (channels - 1)
+    planes = colour.image_planes(pixels, subsampled)
+    steps = [step] + [colour.chroma_step(step, subsampled)] * (channels - 1)
     heads, exponents, ints = zip(
-        *(slow_plane(p, s, block) for p, s in zip(planes, steps, strict=True)), strict=True
+        *(slow_plane(p, s, block, basis) for p, s in zip(planes, steps, strict=True)), strict=True
     )
     ints = np.concatenate(ints)
-    width_bytes = pc.symbol_bytes(ints)
+    width_bytes = entropy_coding.symbol_bytes(ints)
     fields = (height, width, np.ndim(image), channels, block, subsampled, width_bytes)
-    tail = pc.HEADER.pack(*fields) + b"".join(heads) + b"".join(exponents)
+    tail = byte_format.HEADER.pack(*fields) + b"".join(heads) + b"".join(exponents)
     tail += slow_pack_ints(ints, width_bytes)
-    return pc.MAGIC + pc.CHECKSUM.pack(zlib.crc32(tail)) + tail
+    return byte_format.MAGIC + byte_format.CHECKSUM.pack(zlib.crc32(tail)) + tail
 
 
-def slow_encode(image, step, block=8):
+def slow_encode(image, step, block=8, basis="learned"):
     """Both chroma choices encoded from scratch; the one with the lower D + lambda R."""
     pixels = np.atleast_3d(np.asarray(image, dtype=np.float64))
     if pixels.shape[2] == 1:
-        return slow_encode_image(image, False, step, block)
-    candidates = [slow_encode_image(image, s, step, block) for s in (True, False)]
+        return slow_encode_image(image, False, step, block, basis)
+    candidates = [slow_encode_image(image, s, step, block, basis) for s in (True, False)]
     return min(candidates, key=lambda data: pc.lagrangian_cost(pixels, data, step))
 
 
-def slow_step_for_bpp(image, target_bpp, rtol=0.02, max_iter=40):
+def slow_step_for_bpp(image, target_bpp, rtol=0.02, max_iter=40, basis="learned"):
     """Bisection on log Delta with a fresh ``slow_encode`` at every step."""
     height, width = np.shape(image)[:2]
     low, high = np.log(rd.STEP_BRACKET[0]), np.log(rd.STEP_BRACKET[1])
     best_step, best_error = None, np.inf
     for _ in range(max_iter):
         step = float(np.exp((low + high) / 2))
-        n_bytes = len(slow_encode(image, step))
+        n_bytes = len(slow_encode(image, step, basis=basis))
         error = rd.bits_per_pixel(n_bytes, height, width) / target_bpp - 1
         if abs(error) < best_error:
             best_step, best_error = step, abs(error)
@@ -115,6 +129,20 @@ def slow_step_for_bpp(image, target_bpp, rtol=0.02, max_iter=40):
             break
         low, high = (np.log(step), high) if error > 0 else (low, np.log(step))
     return best_step
+
+
+def slow_best_basis(image, target_bpp, rtol=0.02):
+    """(basis, Delta, bytes): each basis searched anew; of those within rtol of the target,
+    the one of highest PSNR (the learned basis if equal), else the closest in rate."""
+    points = []
+    for basis in pc.BASES:
+        step = slow_step_for_bpp(image, target_bpp, basis=basis)
+        data = slow_encode(image, step, basis=basis)
+        miss = abs(rd.bits_per_pixel(len(data), *np.shape(image)[:2]) / target_bpp - 1)
+        db = rd.psnr(image, pc.decode(data))
+        points.append(((0, -db) if miss <= rtol else (1, miss), basis, step, data))
+    _, basis, step, data = min(points, key=lambda p: p[0])
+    return basis, step, data
 
 
 # -- the codec -----------------------------------------------------------------------------
@@ -140,6 +168,13 @@ def test_two_threads_give_the_bytes_of_the_codec_relearned_from_scratch(name):
         assert encoder.encode(step) == slow_encode(IMAGES[name], step)
 
 
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_the_fixed_basis_gives_the_bytes_of_the_dct_coded_from_scratch(name):
+    encoder = pc.Encoder(IMAGES[name]).with_basis("fixed")  # transforms shared, bytes its own
+    for step in [11.0, 2.0, 60.0]:
+        assert encoder.encode(step) == slow_encode(IMAGES[name], step, basis="fixed")
+
+
 @pytest.mark.parametrize("subsampled", [True, False])
 def test_a_choice_priced_from_its_coded_planes_costs_what_its_decoded_bytes_cost(subsampled):
     encoder = pc.Encoder(CROP)
@@ -161,8 +196,8 @@ def test_lzma_with_its_dictionary_cut_to_the_input_writes_preset_9s_bytes():
         rng.integers(0, 3, 4097),
     ]
     for q in streams:
-        width = pc.symbol_bytes(q)
-        assert pc.pack_ints(q, width) == slow_pack_ints(q, width)
+        width = entropy_coding.symbol_bytes(q)
+        assert entropy_coding.pack_ints(q, width) == slow_pack_ints(q, width)
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.float64])
@@ -171,7 +206,7 @@ def test_symbol_counts_are_the_counts_of_np_unique(dtype):
     for symbols in [rng.integers(-5, 9, 500), np.array([7, 7, 7]), rng.integers(0, 10**9, 50)]:
         symbols = (np.abs(symbols) % 256 if dtype is np.uint8 else symbols).astype(dtype)
         expected = np.unique(symbols, return_counts=True)[1]
-        np.testing.assert_array_equal(pc.symbol_counts(symbols), expected)
+        np.testing.assert_array_equal(quantizer.symbol_counts(symbols), expected)
 
 
 def test_activity_order_is_the_stable_argsort_of_the_activity():
@@ -179,13 +214,15 @@ def test_activity_order_is_the_stable_argsort_of_the_activity():
     for high in (3, 60000, 10**7):  # uint16 (radix sort) up to 65535, int64 beyond
         activity = rng.integers(0, high, 3000)
         expected = np.argsort(activity.astype(np.int64), kind="stable")
-        np.testing.assert_array_equal(pc.activity_order(activity), expected)
+        np.testing.assert_array_equal(entropy_coding.activity_order(activity), expected)
 
 
 def test_coefficient_stream_equals_activity_summed_anew_per_component():
     rng = np.random.default_rng(3)
     Q = np.round(rng.laplace(scale=[30, 9, 9, 4, 2, 1, 0.4], size=(8 * 5, 7))).astype(np.int64)
-    np.testing.assert_array_equal(pc.coefficient_stream(Q, (8, 5)), slow_stream(Q, (8, 5)))
+    np.testing.assert_array_equal(
+        entropy_coding.coefficient_stream(Q, (8, 5)), slow_stream(Q, (8, 5))
+    )
 
 
 # -- the rate search -----------------------------------------------------------------------
@@ -207,6 +244,15 @@ def test_searches_side_by_side_in_threads_find_the_steps_of_searches_over_fresh_
     targets = [1.0, 0.5, 2.0, 3.0]  # they share their first steps: each is encoded once
     expected = [slow_step_for_bpp(CROP, target) for target in targets]
     assert rd.search_steps(encoder, targets, workers=2) == expected
+
+
+def test_a_search_over_both_bases_finds_the_point_of_each_basis_searched_anew():
+    targets = [1.0, 0.5, 3.0]
+    for target, (chosen, step) in zip(
+        targets, rd.search_bases(pc.Encoder(CROP), targets), strict=True
+    ):
+        basis, slow_step, data = slow_best_basis(CROP, target)
+        assert (chosen.basis, step, chosen.encode(step)) == (basis, slow_step, data)
 
 
 # -- the truncated SVD ---------------------------------------------------------------------
@@ -330,8 +376,7 @@ def test_the_pipelines_metrics_are_the_slow_routes_and_equal_without_figures(
     assert "figures/crop" in drawn  # the figures were there to skip
     assert runs_of.client.list_artifacts(bare.info.run_id, "figures") == []
     image = np.asarray(Image.open(crop_file))
-    step = slow_step_for_bpp(image, 1.0)  # patch_codec.target_bpp
-    data = slow_encode(image, step)
+    _, _, data = slow_best_basis(image, 1.0)  # patch_codec.target_bpp
     point = rd.point("patch_pca", "", len(data), image, pc.decode(data))
     rank_8 = np.stack([low_rank.rank_k_approximation(c, 8) for c in image.transpose(2, 0, 1)], -1)
     svd_bytes = low_rank.rank_k_storage_bytes(96, 128, 8, 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from hydra.errors import ConfigCompositionException
 from common.paths import REPO_ROOT
 from common.tracking import EXIT_FAILED, run_tracked
 from projects.week2_spam import cli, config, pipeline  # noqa: F401  (config registers the schema)
+from projects.week2_spam.calibration import Isotonic, Temperature
 from tests.test_curriculum import logged_names
 from tests.weeks import compose_config, run_in_own_store
 
@@ -184,6 +186,41 @@ def test_logging_the_model_says_no_routine_info_and_the_model_predicts(tmp_path,
     np.testing.assert_array_equal(model.predict(texts), spam_filter.predict_proba(texts)[:, 1])
 
 
+@pytest.mark.parametrize(
+    "calibrator",
+    [
+        Temperature(0.05),
+        Isotonic(np.array([-40.0, 0.0, 40.0]), np.array([0.1, 0.3, 0.8])),
+    ],
+)
+def test_a_calibrated_run_logs_a_model_that_serves_the_calibrated_probability(
+    tmp_path, tracking_uri, calibrator, capsys
+):
+    import mlflow
+
+    from projects.week2_spam.spam_filter import build_filter, spam_log_odds
+
+    cfg = compose_config("week2", "features.char_ngrams=null")
+    texts = ["WIN a FREE prize now", "see you at lunch", "Claim your cash prize", "ok, call me"]
+    spam_filter = build_filter(cfg.features, cfg.model).fit(texts, ["spam", "ham", "spam", "ham"])
+    mlflow.set_tracking_uri(tracking_uri)
+    experiment = mlflow.MlflowClient().create_experiment(
+        "week2-model", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    with mlflow.start_run(experiment_id=experiment) as run:
+        pipeline.log_model(spam_filter, calibrator)
+    uri = f"runs:/{run.info.run_id}/{pipeline.MODEL_NAME}"
+    served = mlflow.pyfunc.load_model(uri)
+    expected = calibrator.predict(spam_log_odds(spam_filter, texts))
+    np.testing.assert_array_equal(served.predict(texts), expected)
+    loaded = served.unwrap_python_model().calibrator  # stored as JSON and .npy, no pickle
+    assert type(loaded) is type(calibrator)
+    for name, value in dataclasses.asdict(calibrator).items():
+        np.testing.assert_array_equal(getattr(loaded, name), value)
+    cli.predict(texts[0], uri, tracking_uri)
+    assert capsys.readouterr().out.splitlines()[-1].endswith(f"P(spam | text) = {expected[0]:.4f}")
+
+
 @needs_corpus
 def test_figures_false_logs_the_same_metrics_and_tables_and_no_figure(
     tmp_path, tracking_uri, runs_of
@@ -250,6 +287,7 @@ def test_predict_command_prints_the_verdict_and_the_evidence(finished_run, capsy
     assert "posterior log-odds" in out
 
 
+@pytest.mark.slow  # a CLI run
 @needs_corpus
 def test_alpha_0_the_unsmoothed_mle_finishes_compared_where_scikit_learn_is_defined(
     tmp_path, empty_store
@@ -386,6 +424,7 @@ def test_unknown_labels_fail_the_run_with_the_line(tmp_path, tracking_uri, runs_
     [
         ("data.test_size=1.5", r"data.test_size must be in \(0, 1\), got 1.5"),
         ("model.alpha=-1", r"model.alpha must be >= 0, got -1"),
+        ("calibration.folds=1", r"calibration.folds must be >= 2 \(the log-odds .*\), got 1"),
     ],
 )
 def test_bad_settings_fail_the_run(override, message, tracking_uri, runs_of):
@@ -415,3 +454,43 @@ def test_complement_model_runs_without_explanations(tracking_uri, runs_of):
     [run] = runs_of("week2")
     assert run.info.status == "FINISHED"
     assert run.data.tags["explanations"] == "not available for ComplementNaiveBayes"
+
+
+@pytest.mark.slow  # a whole cross-validated run: 3 x (3 + 1) fits of our filter, 6 of sklearn's
+@needs_corpus
+def test_cv_with_temperature_logs_grouped_and_calibrated_scores_and_the_reliability_table(
+    tmp_path, tracking_uri, runs_of
+):
+    corpus = Path(os.environ["MATH4ML_DATA_MIRROR"]) / "sms_spam" / "SMSSpamCollection"
+    data = tmp_path / "messages.tsv"  # the first 600 messages: a small corpus, both classes
+    data.write_text("\n".join(corpus.read_text(encoding="utf-8").split("\n")[:600]) + "\n")
+    cfg = compose_config(
+        "week2",
+        f"data.path={data}",
+        "eval=cv",
+        "cv_folds=3",
+        "calibration.method=temperature",
+        "calibration.folds=3",
+        *NO_FIGURES,
+        f"tracking.uri={tracking_uri}",
+    )
+    run_tracked(cfg, "week2", pipeline.run)
+    [run] = runs_of("week2")
+    assert run.info.status == "FINISHED"
+    m = run.data.metrics
+    for name in ("mcc", "log_loss", "brier", "saturated_share"):
+        assert f"cv_grouped_{name}_mean" in m
+        assert f"calibrated_cv_{name}_mean" in m
+    assert m["calibration_temperature"] > 1  # naive Bayes is overconfident: T softens it
+    assert m["calibrated_cv_log_loss_pooled"] < m["cv_log_loss_pooled"]
+    assert m["calibrated_cv_mcc_pooled"] == m["cv_mcc_pooled"]  # the sign of z is kept
+    path = runs_of.client.download_artifacts(run.info.run_id, "tables/reliability.json", tmp_path)
+    table = json.loads(Path(path).read_text())
+    rows = [dict(zip(table["columns"], row, strict=True)) for row in table["data"]]
+    for name in ("ours", "scikit-learn", "ours, calibrated"):
+        assert sum(r["messages"] for r in rows if r["filter"] == name) == 600
+    import mlflow  # the logged filter (trained on all 600) serves temperature-scaled P(spam)
+
+    served = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/{pipeline.MODEL_NAME}")
+    assert isinstance(served.unwrap_python_model().calibrator, Temperature)
+    assert run.data.tags["calibration"].startswith("temperature: calibrated_* score")

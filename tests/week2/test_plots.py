@@ -117,6 +117,25 @@ def test_confusion_matrix_shows_counts_and_row_shares(subplots):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["ham", "spam"]
 
 
+def test_reliability_diagram_draws_each_filters_bins_and_their_counts(subplots):
+    table = pd.DataFrame(
+        {
+            "filter": ["ours", "ours", "ours, calibrated", "ours, calibrated"],
+            "predicted": [0.001, 0.999, 0.05, 0.93],
+            "observed": [0.02, 0.9, 0.04, 0.95],
+            "messages": [900, 150, 700, 120],
+        }
+    )
+    ax, counts_ax = subplots(2, 1)
+    plots.reliability_diagram(ax, counts_ax, table)
+    calibrated = line_labelled(ax, "ours, calibrated")
+    np.testing.assert_array_equal(calibrated.get_xdata(), [0.05, 0.93])
+    np.testing.assert_array_equal(calibrated.get_ydata(), [0.04, 0.95])
+    np.testing.assert_array_equal(line_labelled(counts_ax, "ours").get_ydata(), [900, 150])
+    np.testing.assert_array_equal(line_labelled(ax, "calibrated").get_ydata(), [0, 1])
+    assert counts_ax.get_yscale() == "log"
+
+
 def test_roc_and_precision_recall_curves_draw_two_models_on_one_axes(subplots):
     fpr, tpr = np.array([0, 0.1, 1.0]), np.array([0, 0.9, 1.0])
     precision, recall = np.array([0.2, 0.9, 1.0]), np.array([1.0, 0.8, 0.0])

@@ -179,6 +179,7 @@ def test_a_run_close_to_its_optimum_but_not_converged_finishes_tagged_and_warned
     assert models_of(runs_of.client, run) == {"logistic_model"}
 
 
+@pytest.mark.slow  # a sweep of two CLI jobs
 def test_a_sweep_never_ranks_a_child_that_missed_its_optimum(tmp_path, empty_store):
     from mlflow.tracking import MlflowClient
 
