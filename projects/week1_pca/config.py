@@ -14,6 +14,14 @@ class Solver(StrEnum):
     randomized = "randomized"  # a randomized range finder (Halko et al. 2011)
 
 
+class CodecBasis(StrEnum):
+    """The basis the patch codec codes its blocks in."""
+
+    auto = "auto"  # learned or fixed, whichever gives the higher PSNR at each rate
+    learned = "learned"  # the image's KLT (PCA of its blocks), its rows sent
+    fixed = "fixed"  # the 2-D DCT, known to both sides: no rows sent
+
+
 @dataclass
 class PCAConfig:
     solver: Solver = Solver.covariance_eigh  # the group pca/: make week1 ARGS="pca=svd"
@@ -32,7 +40,7 @@ class PatchCodecConfig:
     block: int = 8  # B: the codec works on B x B blocks
     target_bpp: float = 1.0  # the chosen setting: the quantization step is searched to hit it
     curve_bpp: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.5, 2.0, 3.0])
-    basis: str = "auto"  # auto (the better at each rate) | learned (the KLT) | fixed (the DCT)
+    basis: CodecBasis = CodecBasis.auto
 
 
 @dataclass

@@ -145,8 +145,9 @@ def check_fits_in_memory(img: Image.Image, path: Path, max_pixels: int) -> None:
         )
 
 
-def load_image(source: str, max_pixels: int = 4_000_000) -> LoadedImage:
-    """Decode ``source`` into a uint8 tensor, with one clear error for each bad input."""
+def image_file(source: str) -> Path:
+    """The file ``source`` names: one of scikit-learn's samples or a path; a directory or a
+    missing file is one error naming the fix."""
     path = sample_image_path(source) if source in SKLEARN_SAMPLES else Path(source).expanduser()
     if path.is_dir():
         raise IsADirectoryError(
@@ -158,6 +159,12 @@ def load_image(source: str, max_pixels: int = 4_000_000) -> LoadedImage:
             f"image not found: {path}; pass an existing file, "
             f"e.g. images='[\"/path/to/photo.png\"]' or one of {', '.join(SKLEARN_SAMPLES)}"
         )
+    return path
+
+
+def load_image(source: str, max_pixels: int = 4_000_000) -> LoadedImage:
+    """Decode ``source`` into a uint8 tensor, with one clear error for each bad input."""
+    path = image_file(source)
     try:
         with trusted_size(), Image.open(path) as img:
             width, height = img.size

@@ -136,33 +136,33 @@ def _checks(rng):
     yield "matmul(A, B) vs A @ B", "W1.P1", matmul(A, B), A @ B, 1e-12
     yield "(A B)^T vs B^T A^T", "W1.2", matmul(A, B).T, matmul(B.T, A.T), 1e-12
     yield "outer(u, v) vs np.outer", "W1.3", outer(u, v), np.outer(u, v), 1e-12
+    yield from _projection_checks(u, rng.standard_normal((7, 3)))
+    yield from _eigen_checks(C)
+    V = PCA().fit(X).components_.T  # columns are the principal axes, shape (5, 5)
+    yield "PCA components orthonormal: V^T V = I", "W1.X1", V.T @ V, np.eye(5), 1e-12
+    yield from _lu_checks(M, b)
 
-    basis, x = rng.standard_normal((7, 3)), u
+
+def _projection_checks(x, basis):
+    """The projection of x onto the span of ``basis``'s columns, against least squares."""
     coefficients = np.linalg.lstsq(basis, x, rcond=None)[0]  # B (B^T B)^-1 B^T x
     projection = project_onto_subspace(x, basis)
     yield "Q Q^T x vs least-squares projection", "W1.3", projection, basis @ coefficients, 1e-12
     yield "residual orthogonal: B^T (x - P x) = 0", "W1.3", basis.T @ (x - projection), 0.0, 1e-12
 
+
+def _eigen_checks(C):
+    """The general eigensolver against the symmetric one on a covariance matrix C."""
     eigenvalues, eigenvectors = np.linalg.eig(C)  # general solver: unsorted
     order = np.argsort(eigenvalues)
     eigh_values, eigh_vectors = np.linalg.eigh(C)  # symmetric solver: ascending
-    yield (
-        "eig vs eigh eigenvalues (covariance)",
-        "W1.P2",
-        eigenvalues[order],
-        eigh_values,
-        1e-10,
-    )
-    yield (
-        "eig vs eigh eigenvectors up to sign",
-        "W1.P2",
-        _align_signs(eigenvectors[:, order], eigh_vectors),
-        eigh_vectors,
-        1e-10,
-    )
+    yield "eig vs eigh eigenvalues (covariance)", "W1.P2", eigenvalues[order], eigh_values, 1e-10
+    aligned = _align_signs(eigenvectors[:, order], eigh_vectors)
+    yield "eig vs eigh eigenvectors up to sign", "W1.P2", aligned, eigh_vectors, 1e-10
 
-    V = PCA().fit(X).components_.T  # columns are the principal axes, shape (5, 5)
-    yield "PCA components orthonormal: V^T V = I", "W1.X1", V.T @ V, np.eye(5), 1e-12
+
+def _lu_checks(M, b):
+    """Determinant, inverse and solve from our LU of M, against cofactors, NumPy and SciPy."""
     P, L, U = lu.lu_decompose(M)
     cofactor_det = det_cofactor(M)
     yield "det(M) vs cofactor expansion", "W1.X1", np.linalg.det(M), cofactor_det, 1e-8

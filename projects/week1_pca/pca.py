@@ -163,18 +163,11 @@ def randomized_range(apply_A, apply_At, n_columns, size, n_power_iterations, ran
     return linalg.qr(Y, mode="economic", overwrite_a=True, check_finite=False)[0]
 
 
-def randomized(X, mean, n_components, *, n_oversamples, n_power_iterations, random_state):
-    """Approximate top-k right singular vectors of X_c from B = Q^T A = U_B diag(s) V_B^T.
+def implicitly_centred(X, mean):
+    """W -> X_c W and W -> X_c^T W for X_c = X - 1 mu^T, without forming X_c:
+    X_c W = X W - 1 (mu^T W) and X_c^T W = X^T W - mu (1^T W), so X is never copied.
+    Products are formed as (W^T X^T)^T: Fortran-ordered results LAPACK factorises in place."""
 
-    A = X_c (or X_c^T when n < p: the sketch lives in the smaller dimension), Q from
-    ``randomized_range`` with k + n_oversamples columns. Returns (explained_variance,
-    components, total_variance), total_variance = (||X||_F^2 - n ||mu||^2) / (n - 1).
-    """
-    n_samples, n_features = X.shape
-
-    # X_c W = X W - 1 (mu^T W) and X_c^T W = X^T W - mu (1^T W): centring stays implicit,
-    # so X is never copied. Products are formed as (W^T X^T)^T: Fortran-ordered results
-    # that LAPACK then factorises in place.
     def centred(W):
         XW = (W.T @ X.T).T
         XW -= mean @ W
@@ -185,6 +178,18 @@ def randomized(X, mean, n_components, *, n_oversamples, n_power_iterations, rand
         XtW -= np.outer(mean, W.sum(axis=0))
         return XtW
 
+    return centred, centred_t
+
+
+def randomized(X, mean, n_components, *, n_oversamples, n_power_iterations, random_state):
+    """Approximate top-k right singular vectors of X_c from B = Q^T A = U_B diag(s) V_B^T.
+
+    A = X_c (or X_c^T when n < p: the sketch lives in the smaller dimension), Q from
+    ``randomized_range`` with k + n_oversamples columns. Returns (explained_variance,
+    components, total_variance), total_variance = (||X||_F^2 - n ||mu||^2) / (n - 1).
+    """
+    n_samples, n_features = X.shape
+    centred, centred_t = implicitly_centred(X, mean)
     transpose = n_samples < n_features
     apply_A, apply_At = (centred_t, centred) if transpose else (centred, centred_t)
     Q = randomized_range(

@@ -92,10 +92,6 @@ def check_settings(cfg: DictConfig) -> None:
         raise ValueError("images is empty: pass images='[china.jpg]' or paths of your own")
     if cfg.max_pixels < 1:
         raise ValueError(f"max_pixels must be >= 1, got {cfg.max_pixels}")
-    if cfg.patch_codec.basis not in CODEC_BASES:
-        raise ValueError(
-            f"patch_codec.basis must be one of {list(CODEC_BASES)}, got {cfg.patch_codec.basis!r}"
-        )
     checks = {"patch_codec.block": (byte_format.check_block, [cfg.patch_codec.block])}
     checks["patch_codec.target_bpp"] = (rd.check_target, [cfg.patch_codec.target_bpp])
     checks["patch_codec.curve_bpp"] = (rd.check_target, list(cfg.patch_codec.curve_bpp))
@@ -160,15 +156,9 @@ def log_pca_against_sklearn(pca_cfg: DictConfig, seed: int, figures: bool = True
 def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[str, float | str]:
     """Every codec on one image: curves, chosen settings, figures; returns its summary row."""
     pixels, name = image.pixels, image.name
+    threads = thread_budget()
     with step(f"{name}: linear maps and block split"):
-        log_dataset(image)
-        log.info("%s: %s", name, linalg_drills.describe_image(pixels))
-        threads = thread_budget()
-        encoder = patch_codec.Encoder(  # the KLT, learned once
-            pixels, cfg.patch_codec.block, workers=min(2, threads)
-        )
-        log_linear_maps(pixels, name, encoder.transforms(subsampled=False)[0])
-        log_block_split(pixels, name, cfg.patch_codec.block)
+        encoder = learn_codec(image, cfg.patch_codec.block, workers=min(2, threads))
     with step(f"{name}: truncated SVD"):
         curve = low_rank.clip_ranks(cfg.low_rank.ranks, pixels)[0] if figures else []
         ranks = {*curve, cfg.low_rank.rank}
@@ -197,6 +187,23 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
             log_figures(
                 name, encoder, curves, sigma, svd_images, cfg.low_rank.rank, jpeg_files, decoded
             )
+    return log_image_summary(name, chosen, jpeg_psnr, svd)
+
+
+def learn_codec(image: LoadedImage, block: int, workers: int) -> patch_codec.Encoder:
+    """The image as a dataset and as linear maps, its block split, and the codec's encoder
+    (the KLT of its blocks, learned once for every rate)."""
+    log_dataset(image)
+    log.info("%s: %s", image.name, linalg_drills.describe_image(image.pixels))
+    encoder = patch_codec.Encoder(image.pixels, block, workers=workers)
+    log_linear_maps(image.pixels, image.name, encoder.transforms(subsampled=False)[0])
+    log_block_split(image.pixels, image.name, block)
+    return encoder
+
+
+def log_image_summary(name: str, chosen: dict, jpeg_psnr: float, svd) -> dict[str, float | str]:
+    """``<image>.*`` metrics: the codec's chosen point against JPEG at the same bytes and the
+    rank-k SVD; the image's summary row."""
     if np.isnan(jpeg_psnr):
         log.warning(
             "%s: JPEG cannot reach %d bytes: codec_vs_jpeg_db is nan", name, chosen["bytes"]

@@ -171,18 +171,25 @@ def explain(text, vectorizer, model=None, positive=POSITIVE):
     tokens = vectorizer.get_feature_names_out()[columns]
     table = token_table(tokens, counts, log_theta[pos], log_theta[neg], contribution,
                         (positive, negative))  # fmt: skip
+    summary = log_odds_summary(model, x, (pos, neg), sum_of_contributions, absent_log_odds)
+    return Explanation(table.reset_index(drop=True), summary.rename({"p": f"p_{positive}"}))
+
+
+def log_odds_summary(model, x, rows, sum_of_contributions, absent_log_odds) -> pd.Series:
+    """prior log-odds + sum of contributions + absent log-odds beside the model's posterior
+    log-odds of the message x and its P(positive | x) (``p``); ``rows``: (positive, negative)."""
+    pos, neg = rows
     log_posterior = model.predict_log_proba(x)[0]
     prior = model.class_log_prior_
-    summary = pd.Series(
+    return pd.Series(
         {
             "prior_log_odds": prior[pos] - prior[neg],
             "sum_of_contributions": sum_of_contributions,
             "absent_log_odds": absent_log_odds,
             "posterior_log_odds": log_posterior[pos] - log_posterior[neg],
-            f"p_{positive}": np.exp(log_posterior[pos]),
+            "p": np.exp(log_posterior[pos]),
         }
     )
-    return Explanation(table.reset_index(drop=True), summary)
 
 
 def indicative_tokens(vectorizer, model=None, n=15, positive=POSITIVE):

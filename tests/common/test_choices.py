@@ -34,6 +34,7 @@ GROUPS = [
     ("week4", "search", "search.metric", "Metric"),
 ]
 OTHER_CHOICES = [
+    ("week1", "patch_codec.basis", "CodecBasis"),
     ("week2", "eval", "Evaluation"),
     ("week2", "calibration.method", "Calibration"),
     ("week3", "device", "Device"),
@@ -78,6 +79,7 @@ def test_a_choice_without_a_group_is_checked_at_composition_too(week, key, enum)
 
 def test_each_enum_names_exactly_what_its_code_runs():
     from projects.week1_pca.pca import SKLEARN_SOLVER, SOLVERS
+    from projects.week1_pca.pipeline import CODEC_BASES
     from projects.week2_spam.calibration import CALIBRATORS
     from projects.week2_spam.spam_filter import MODELS, REFERENCE_MODELS
     from projects.week3_regression.pipeline import TRAINERS
@@ -88,6 +90,7 @@ def test_each_enum_names_exactly_what_its_code_runs():
         return {member.value for member in enum_of(week, enum)}
 
     assert names("week1", "Solver") == set(SOLVERS) == set(SKLEARN_SOLVER)
+    assert names("week1", "CodecBasis") == set(CODEC_BASES)
     assert names("week2", "Model") == set(MODELS) == set(REFERENCE_MODELS)
     assert names("week2", "Calibration") == {"none", *CALIBRATORS}
     assert names("week3", "Optimizer") == set(TRAINERS)
