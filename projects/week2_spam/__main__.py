@@ -8,7 +8,7 @@ from common.tracking import Headline, run_tracked
 from projects.week2_spam import config  # noqa: F401  (registers the schema)
 
 HEADLINE = Headline(
-    "test_mcc (eval=cv: cv_mcc_mean)", higher_is_better=True
+    "test_mcc, or cv_mcc_mean with eval=cv", higher_is_better=True
 )  # what the pipeline returns
 NAME_KEYS = ("model.name", "model.alpha", "eval")  # a run of the defaults is named after these
 SUMMARY = {  # metrics the run ends with (test_*: eval=holdout, cv_*: eval=cv)

@@ -158,8 +158,8 @@ def positive_int(value: str) -> int:
     return int(value)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m projects.week2_spam.cli predict|serve``: say which run, then do it."""
+def cli_parser() -> argparse.ArgumentParser:
+    """The options of ``predict`` and ``serve``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run-id", help="a week-2 run id (default: the newest FINISHED run)")
     parser.add_argument(
@@ -184,8 +184,12 @@ def main(argv: list[str] | None = None) -> None:
         default=MAX_BODY_BYTES,
         help=f"larger request bodies get 413 (default: {MAX_BODY_BYTES:,}, 1 MiB)",
     )
-    args = parser.parse_args(argv)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m projects.week2_spam.cli predict|serve``: say which run, then do it."""
+    args = cli_parser().parse_args(argv)
     text = None if args.command != "predict" or args.file is None else read_message(args.file)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     tracking_uri = resolve_tracking_uri(args.tracking_uri)

@@ -360,6 +360,7 @@ def first_sweep(store):
     return split_parent(week3_runs(store))
 
 
+@pytest.mark.slow  # a CLI sweep (the module's first sweep)
 def test_a_sweep_is_one_parent_with_a_finished_child_per_job(first_sweep, store, tmp_path):
     parent, children = first_sweep
     assert parent.info.status == "FINISHED"
@@ -380,6 +381,7 @@ def test_a_sweep_is_one_parent_with_a_finished_child_per_job(first_sweep, store,
     assert all(CONFIG_HASH_TAG in c.data.tags for c in children)
 
 
+@pytest.mark.slow  # reads the module's first CLI sweep
 def test_the_parent_summarizes_its_children(first_sweep, store, tmp_path):
     parent, children = first_sweep
     client = client_of(store)
@@ -500,6 +502,7 @@ def test_a_value_outside_its_choices_stops_the_sweep_before_any_run(
     assert experiment is None or week3_runs(store) == []  # no parent, no job ran
 
 
+@pytest.mark.slow  # a CLI run
 def test_a_single_run_has_no_parent_even_with_a_stale_parent_id_around(tmp_path, empty_store):
     store = tmp_path / "mlflow.db"
     shutil.copyfile(empty_store, store)

@@ -1,5 +1,6 @@
-"""`make ui` end to end: a real MLflow server, a real headless Chromium, logged runs and a
-sweep whose child runs unfold under their parent.
+"""`make ui` end to end: a real MLflow server, a real headless Chromium, logged runs, a
+sweep whose child runs unfold under their parent, and the README's walk-through (Model
+training, Columns, Compare) clicked through as a learner would.
 
 Slow (a server start, a browser start): deselected by default, run with
 ``pytest -m slow``. Needs the Debian packages ``chromium`` and ``chromium-driver``;
@@ -293,3 +294,190 @@ def test_a_sweeps_children_unfold_under_their_parent_in_a_browser(
 
     assert browser.save_screenshot(str(screenshot))
     check_screenshot(screenshot, SWEEP_SCREENSHOT_COPY)
+
+
+# The README's "Look at a run, compare runs" walk-through, step by step, with the labels
+# MLflow 3.17 renders. The two runs a learner makes first: the defaults, another event model.
+WEEK2_RUNS = {"defaults": [], "complement": ["model=complement"]}
+WEEK2_EXPERIMENT = "week2"
+METRIC, PARAM = "headline", "model.name"  # the columns the walk-through adds
+LINK = "//a[normalize-space(.)='{text}']"
+BUTTON = "//button[normalize-space(.)='{text}']"
+MODEL_TRAINING = "//div[@role='button'][normalize-space(.)='Model training']"
+GOT_IT = BUTTON.format(text="Got it")  # the "Detect Issues in Your Traces" popover, first visit
+ASSISTANT_CLOSE = "//button[@data-component-id='mlflow.assistant.chat_panel.close']"
+COLUMN_SEARCH = "//input[@placeholder='Search columns']"
+COLUMN_CHECKBOX = (
+    "//div[contains(@class, 'tree-treenode')][normalize-space(.)='{name}']"
+    "//span[contains(@class, 'tree-checkbox')]"
+)
+CELL = "//div[@role='row'][@row-id='{run_id}']//div[@role='gridcell'][@col-id='{column}']"
+ROW_CHECKBOX = (
+    "//div[@role='row'][@row-id='{run_id}']//div[contains(@class, 'ag-selection-checkbox')]"
+)
+COMPARE_TITLE = "//*[normalize-space(text())='Comparing 2 Runs from 1 Experiment']"
+COMPARE_ROW = "//tr[*[1][normalize-space(.)='{label}']]/*[position() > 1]"  # one cell a run
+DIFF_ONLY = "//button[@aria-label='{section} - Show diff only']"
+PARAM_NAMES = (
+    "//button[@aria-label='Parameters - Show diff only']"
+    "/ancestor::div[contains(@class, 'collapse-content-box')][1]//tr/th"
+)
+DISPLAY_ROUNDING = 5e-3  # relative: the Compare page rounds a metric (0.953 for 0.953284)
+
+
+@pytest.fixture
+def week2_runs(tracking_uri, runs_of, tmp_path):
+    """``make week2`` and ``make week2 ARGS="model=complement"`` (the command they run) in a
+    temporary store: the two runs, newest first."""
+    if not os.environ.get("MATH4ML_DATA_MIRROR"):
+        pytest.skip("set MATH4ML_DATA_MIRROR to the offline dataset copies (../shared/data)")
+    for name, overrides in WEEK2_RUNS.items():
+        subprocess.run(
+            [sys.executable, "-m", "projects.week2_spam", *overrides,
+             f"tracking.uri={tracking_uri}", f"hydra.run.dir={tmp_path / name}"],
+            cwd=REPO_ROOT, check=True, capture_output=True, timeout=600,
+        )  # fmt: skip
+    runs = runs_of(WEEK2_EXPERIMENT)
+    assert {run.info.status for run in runs} == {"FINISHED"}
+    assert {run.data.params[PARAM] for run in runs} == {"bernoulli", "complement"}
+    return runs
+
+
+class Learner:
+    """What a learner does on the page: press what is shown, wait for what should appear."""
+
+    def __init__(self, browser, screenshot: Path):
+        self.browser, self.screenshot = browser, screenshot
+
+    def until(self, condition, what: str):
+        """``condition()`` once it is truthy; else fail with a screenshot and the page's text."""
+        from selenium.common.exceptions import TimeoutException
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        try:
+            wait = WebDriverWait(self.browser, PAGE_RENDER_TIMEOUT, poll_frequency=0.5)
+            return wait.until(lambda _: condition())
+        except TimeoutException:
+            self.browser.save_screenshot(str(self.screenshot))
+            text = self.browser.find_element(By.TAG_NAME, "body").text[:2000]
+            pytest.fail(
+                f"{what} after {PAGE_RENDER_TIMEOUT} s (screenshot {self.screenshot}):\n{text}"
+            )
+
+    def shown(self, xpath: str):
+        """The first element at ``xpath`` on screen, or None."""
+        from selenium.common.exceptions import StaleElementReferenceException
+        from selenium.webdriver.common.by import By
+
+        try:
+            return next(e for e in self.browser.find_elements(By.XPATH, xpath) if e.is_displayed())
+        except (StopIteration, StaleElementReferenceException):
+            return None
+
+    def press(self, xpath: str, what: str) -> None:
+        """Click ``what`` once it is shown; a popover in the way is closed with "Got it"."""
+        from selenium.common.exceptions import (
+            ElementClickInterceptedException,
+            StaleElementReferenceException,
+        )
+
+        def pressed() -> bool:
+            try:
+                self.until(lambda: self.shown(xpath), f"{what} not shown").click()
+            except ElementClickInterceptedException:
+                if got_it := self.shown(GOT_IT):
+                    got_it.click()
+                return False
+            except StaleElementReferenceException:  # the page re-rendered it: find it again
+                return False
+            return True
+
+        self.until(pressed, f"{what} never took a click")
+
+    def texts(self, xpath: str) -> list[str]:
+        from selenium.webdriver.common.by import By
+
+        return [e.text for e in self.browser.find_elements(By.XPATH, xpath)]
+
+
+def test_readme_walk_through_adds_metric_and_param_columns_then_compares_the_two_runs(
+    week2_runs, ui_server, browser, tmp_path
+):
+    from selenium.webdriver.common.keys import Keys
+
+    learner = Learner(browser, tmp_path / "walk_through.png")
+    runs = {run.info.run_id: run for run in week2_runs}
+
+    def cell(run_id: str, column: str) -> str | None:
+        return next(iter(learner.texts(CELL.format(run_id=run_id, column=column))), None)
+
+    # 1. http://127.0.0.1:<port>, Home: under "Recent Experiments", the experiment week2.
+    browser.get(f"{ui_server}/")
+    learner.press(LINK.format(text=WEEK2_EXPERIMENT), "the experiment week2")
+    # 2. MLflow 3 opens it on the GenAI overview: "Model training" (top left) shows the runs.
+    learner.press(MODEL_TRAINING, "Model training")
+    learner.until(
+        lambda: all(learner.shown(LINK.format(text=run.info.run_name)) for run in week2_runs),
+        "the two runs not in the runs table",
+    )
+    headers = "//*[@role='columnheader']"
+    assert not {METRIC, PARAM} & set(learner.texts(headers)), "no metric, no param by default"
+    # 3. Close the MLflow Assistant (its X): the columns you add go to the right end.
+    if learner.shown(ASSISTANT_CLOSE):
+        learner.press(ASSISTANT_CLOSE, "the MLflow Assistant's Close")
+    # 4. Columns: type in "Search columns", tick headline (Metrics), model.name (Parameters).
+    learner.press(BUTTON.format(text="Columns"), "Columns")
+    for name in (METRIC, PARAM):
+        search = learner.until(lambda: learner.shown(COLUMN_SEARCH), "no Search columns")
+        search.send_keys(Keys.CONTROL, "a")
+        search.send_keys(name)
+        learner.press(COLUMN_CHECKBOX.format(name=name), f"the checkbox of {name} in Columns")
+    search.send_keys(Keys.ESCAPE)
+    learner.until(lambda: {METRIC, PARAM} <= set(learner.texts(headers)), "no columns added")
+    for run_id, run in runs.items():
+        metric = learner.until(lambda run_id=run_id: cell(run_id, f"metrics.`{METRIC}`"), METRIC)
+        assert float(metric) == run.data.metrics[METRIC], run.info.run_name
+        assert cell(run_id, f"params.`{PARAM}`") == run.data.params[PARAM], run.info.run_name
+
+    # 5. Tick the two runs (the checkbox left of each name), press Compare.
+    for run_id, run in runs.items():
+        learner.press(ROW_CHECKBOX.format(run_id=run_id), f"the checkbox of {run.info.run_name}")
+    learner.press(BUTTON.format(text="Compare"), "Compare")
+    learner.until(lambda: learner.shown(COMPARE_TITLE), "no Compare page")
+    order = learner.texts(COMPARE_ROW.format(label="Run ID:"))  # one column per run
+    assert sorted(order) == sorted(runs), order
+    names = [runs[run_id].info.run_name for run_id in order]
+    assert learner.texts(COMPARE_ROW.format(label="Run Name:")) == names
+    # 6. Parameters, "Show diff only": model.name alone, each run's value under its name.
+    learner.press(DIFF_ONLY.format(section="Parameters"), "Parameters - Show diff only")
+    learner.until(lambda: learner.texts(PARAM_NAMES) == [PARAM], f"{PARAM} not alone")
+    values = [runs[run_id].data.params[PARAM] for run_id in order]
+    assert learner.texts(COMPARE_ROW.format(label=PARAM)) == values
+    assert sorted(values) == ["bernoulli", "complement"]
+    #    Metrics, "Show diff only": the headline of each run, side by side.
+    learner.press(DIFF_ONLY.format(section="Metrics"), "Metrics - Show diff only")
+    shown = learner.until(lambda: metric_row(browser, METRIC), f"no {METRIC} row in Metrics")
+    expected = [runs[run_id].data.metrics[METRIC] for run_id in order]
+    assert [float(value) for value in shown] == pytest.approx(expected, rel=DISPLAY_ROUNDING)
+    assert browser.save_screenshot(str(learner.screenshot))
+
+
+def metric_row(browser, metric: str) -> list[str] | None:
+    """The values the Compare page's Metrics section shows for ``metric``, left to right.
+
+    That section is two virtualized grids (names, values) whose cells sit at absolute
+    offsets: a metric's values are the value cells at the same ``top`` as its name."""
+    return browser.execute_script(
+        """
+        const button = document.querySelector("button[aria-label='Metrics - Show diff only']");
+        const [names, values] = button.closest('.du-bois-light-collapse-content-box')
+            .querySelectorAll('.ReactVirtualized__Grid__innerScrollContainer');
+        const name = [...names.children].find(cell => cell.textContent.trim() === arguments[0]);
+        if (!name) return null;
+        return [...values.children].filter(cell => cell.style.top === name.style.top)
+            .sort((a, b) => parseFloat(a.style.left) - parseFloat(b.style.left))
+            .map(cell => cell.textContent.trim());
+        """,
+        metric,
+    )

@@ -117,6 +117,7 @@ def test_wrong_formulas_fail_alone_naming_the_failing_test(graded_with_mistakes)
     assert "tolerance rtol=" in output  # the tolerance of the failed comparison is shown
 
 
+@pytest.mark.slow  # a CLI run of the capstone (weeks 1 and 2 keep theirs in the fast set)
 def test_impl_mine_fails_the_run_naming_the_function_and_id_that_raised(
     mine, tmp_path, empty_store
 ):
