@@ -281,6 +281,18 @@ class Tree:
         return node
 
 
+def record_splits(level: dict, splitting, found, first_child_id: int) -> None:
+    """Write the splits ``found`` into the nodes ``splitting`` of ``level``: their feature,
+    threshold and gain, and their children's ids, numbered from ``first_child_id`` in parent
+    order, left before right (a left child's right sibling is its id + 1)."""
+    left_id = first_child_id + 2 * np.arange(len(found.feature))
+    level["children_left"][splitting] = left_id
+    level["children_right"][splitting] = left_id + 1
+    level["feature"][splitting] = found.feature
+    level["threshold"][splitting] = found.threshold
+    level["gain"][splitting] = found.gain
+
+
 def sorted_features(X):
     """(order, increases), each (n_features, n_samples): order[j] (int32; int64 from 2^31
     samples on) lists the samples sorted by x_j (stable: equal values in sample order), and
@@ -698,14 +710,7 @@ class DecisionTreeClassifier(ClassifierMixin, BaseEstimator):
             n_split = len(found.feature)
             if not n_split:
                 break
-            splitting = open_nodes[found.splits]
-            left_id = first_id + n_nodes + 2 * np.arange(n_split)
-            level["children_left"][splitting] = left_id
-            level["children_right"][splitting] = left_id + 1
-            level["feature"][splitting] = found.feature
-            level["threshold"][splitting] = found.threshold
-            level["gain"][splitting] = found.gain
-
+            record_splits(level, open_nodes[found.splits], found, first_id + n_nodes)
             # the next level: the children in parent order, left before right
             counts = np.stack([found.counts_left, found.counts_right], axis=2)
             counts = counts.reshape(n_classes, 2 * n_split)
