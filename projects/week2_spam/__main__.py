@@ -16,6 +16,8 @@ SUMMARY = {  # metrics the run ends with (test_*: eval=holdout, cv_*: eval=cv)
     "sklearn_test_mcc": "scikit-learn's naive Bayes: the same",
     "test_f1": "our filter: F1 of the spam class",
     "test_roc_auc": "our filter: ROC AUC",
+    "test_log_loss": "our filter: log loss of P(spam) (see calibration.method)",
+    "test_saturated_share": "our filter: share of P(spam) outside (0.01, 0.99)",
     "cv_mcc_mean": "our filter: Matthews correlation, mean over the folds",
     "mcnemar_p_value": "McNemar's test, ours vs scikit-learn: p-value",
 }
