@@ -325,14 +325,14 @@ def rosenbrock(w):
     return (1 - w[..., 0]) ** 2 + 100 * (w[..., 1] - w[..., 0] ** 2) ** 2
 
 
-LOSSES = {"quadratic": quadratic, "rosenbrock": rosenbrock}
+SURFACES = {"quadratic": quadratic, "rosenbrock": rosenbrock}  # the 2-D test functions drawn
 # drawn name -> torch.optim's rule (torch_updates: its numbers without building an Optimizer)
 DRAWN_OPTIMIZERS = {"SGD": "sgd", "momentum": "momentum", "RMSprop": "rmsprop", "Adam": "adam"}
 
 
 def trajectory(optimizer_name, w0, lr, steps, loss="quadratic"):
     """The iterates w_0..w_steps, shape (steps + 1, 2), of a ``torch.optim`` optimizer on
-    ``LOSSES[loss]`` with full (exact) gradients (W3.5, W3.P4):
+    ``SURFACES[loss]`` with full (exact) gradients (W3.5, W3.P4):
     SGD w <- w - lr g; momentum v <- 0.9 v + g, w <- w - lr v; RMSprop and Adam scale each
     coordinate's step by a running root-mean-square of its gradients.
     """
@@ -340,14 +340,14 @@ def trajectory(optimizer_name, w0, lr, steps, loss="quadratic"):
         raise ValueError(
             f"optimizer_name must be one of {list(DRAWN_OPTIMIZERS)}, got {optimizer_name!r}"
         )
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {list(LOSSES)}, got {loss!r}")
+    if loss not in SURFACES:
+        raise ValueError(f"loss must be one of {list(SURFACES)}, got {loss!r}")
     w = _tensor(w0, requires_grad=True)
     update = torch_update(DRAWN_OPTIMIZERS[optimizer_name], [w], lr)
     iterates = [w.detach().clone()]
     for _ in range(steps):
         w.grad = None
-        LOSSES[loss](w).backward()
+        SURFACES[loss](w).backward()
         update()
         iterates.append(w.detach().clone())
     return torch.stack(iterates).numpy()
@@ -355,4 +355,4 @@ def trajectory(optimizer_name, w0, lr, steps, loss="quadratic"):
 
 def loss_along(path, loss="quadratic"):
     """f(w_k) for each iterate of a path, shape (steps + 1,)."""
-    return LOSSES[loss](torch.as_tensor(path, dtype=DTYPE)).numpy()
+    return SURFACES[loss](torch.as_tensor(path, dtype=DTYPE)).numpy()
