@@ -121,6 +121,18 @@ def read_state(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+# what loading a model from code imports (MLflow's own first): its pip requirements, pinned
+CODE_MODEL_DISTRIBUTIONS = (
+    "mlflow",
+    "cloudpickle",
+    "math-for-ml",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "scipy",
+)
+
+
 def pinned(distributions) -> list[str]:
     """``name==version`` of each distribution, as installed here."""
     return [f"{name}=={metadata.version(name)}" for name in distributions]

@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 from scipy import stats
 from sklearn import metrics as skm
 
-from common.estimator_files import log_code_model
+from common.estimator_files import CODE_MODEL_DISTRIBUTIONS, log_code_model
 from common.plotting import figure, logging_figures
 from common.steps import step
 from projects.week2_spam import (
@@ -57,16 +57,7 @@ EXAMPLE_MESSAGES = ["Are we still on for lunch tomorrow?", "WINNER! Claim your Â
 CLT_SIZES = (1, 2, 10, 30)
 SPAM_RATE_PRIOR = (1.0, 1.0)  # Beta(a, b) prior of the spam rate: uniform
 POSTERIOR_SIZES = (10, 100, 1000)  # the spam rate's posterior after these many messages, then all
-# what the served model imports (MLflow's own first): its pip requirements, pinned as installed
-SERVING_DISTRIBUTIONS = (
-    "mlflow",
-    "cloudpickle",
-    "math-for-ml",
-    "numpy",
-    "pandas",
-    "scikit-learn",
-    "scipy",
-)
+SERVING_DISTRIBUTIONS = CODE_MODEL_DISTRIBUTIONS  # the served model's pip requirements
 
 
 def run(cfg: DictConfig) -> float:

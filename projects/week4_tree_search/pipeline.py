@@ -38,7 +38,7 @@ from sklearn.metrics import mutual_info_score
 from sklearn.tree import DecisionTreeClassifier as SklearnTree
 
 from common.devices import torch_device
-from common.estimator_files import log_code_model
+from common.estimator_files import CODE_MODEL_DISTRIBUTIONS, log_code_model
 from common.plotting import figure
 from common.steps import step
 from projects.week4_tree_search import (
@@ -66,16 +66,7 @@ CDIST_METRIC = {
 }  # search.metric -> scipy
 TREE_MODEL = "tree"  # the MLflow model: the tree fitted on the first dataset
 SERVING_CODE = Path(__file__).with_name("serving.py")  # loads the logged tree (models from code)
-# what loading the tree model imports (MLflow's own first): its pip requirements, pinned
-TREE_MODEL_PACKAGES = (
-    "mlflow",
-    "cloudpickle",
-    "math-for-ml",
-    "numpy",
-    "pandas",
-    "scikit-learn",
-    "scipy",
-)
+TREE_MODEL_PACKAGES = CODE_MODEL_DISTRIBUTIONS  # the served model's pip requirements
 THRESHOLD_TOL = 1e-6  # scikit-learn rounds X to float32: its thresholds differ in the 7th digit
 GAIN_TOL = 1e-9
 SEED_SPREAD = 10  # other scikit-learn random states the agreement is set beside
