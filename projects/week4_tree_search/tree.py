@@ -121,6 +121,40 @@ def cumulative_class_counts(y_sorted, n_classes):
     return np.cumsum(y_sorted == classes, axis=1, dtype=np.int32)
 
 
+def cumulative_class_counts_by_runs(y_sorted, n_classes):
+    """``cumulative_class_counts``, the same integers, written run by run instead of summed:
+    row k is constant between two consecutive samples of class k (at positions p_k1 < p_k2
+    < ...), so it is 0 on [0, p_k1), 1 on [p_k1, p_k2), ..., N_k on [p_kN_k, m): one
+    ``np.repeat`` of 0..N_k over these gaps per class, O(m + K) runs in all, instead of K
+    cumulative sums of m numbers.
+    """
+    m = len(y_sorted)
+    key = y_sorted.astype(np.int16 if n_classes <= np.iinfo(np.int16).max else np.intp)
+    by_class = np.argsort(key, kind="stable")  # the positions of class 0, then of 1, ...
+    runs = np.bincount(y_sorted, minlength=n_classes) + 1  # row k: N_k + 1 runs
+    row_start = np.cumsum(runs) - runs  # the first run of each row
+    starts = np.empty(m + n_classes, dtype=np.intp)  # where each run starts, in (K, m) flat
+    is_row_start = np.zeros(m + n_classes, dtype=bool)
+    is_row_start[row_start] = True
+    starts[row_start] = np.arange(n_classes) * m  # row k starts at 0 with the value 0
+    starts[~is_row_start] = key[by_class] * np.intp(m) + by_class  # and steps up at p_kj
+    value = np.arange(m + n_classes, dtype=np.int32) - np.repeat(row_start, runs).astype(np.int32)
+    lengths = np.diff(starts, append=n_classes * m)
+    return np.repeat(value, lengths).reshape(n_classes, m)
+
+
+RUNS_FROM_CLASSES = 10  # from 10 classes on, K cumulative sums cost more than the runs
+
+
+def class_counts_along(y_sorted, n_classes):
+    """``cumulative_class_counts``: run by run (``cumulative_class_counts_by_runs``) from
+    RUNS_FROM_CLASSES classes on, unless a learner's version of the exercise is chosen (then
+    it is what runs)."""
+    if n_classes < RUNS_FROM_CLASSES or learner_version_chosen(cumulative_class_counts):
+        return cumulative_class_counts(y_sorted, n_classes)
+    return cumulative_class_counts_by_runs(y_sorted, n_classes)
+
+
 @exercise("W4.P4", hint="the right side is counts - counts_left; n_L, n_R: sums over axis 0")
 def split_scores(counts_left, counts, impurity):
     """n_L I(t_L) + n_R I(t_R) of each candidate split, shape (m,): the impurity of the
@@ -413,7 +447,7 @@ def best_splits_grouped(increases, order, y_index, counts, impurity, min_samples
         g = rows.stop - rows.start
         cut, nodes = g * m, g * n_open  # the group's positions and segments
         y_sorted, segment = y_index[order[rows].ravel()], node[:cut]
-        cumulative = cumulative_class_counts(y_sorted, n_classes)
+        cumulative = class_counts_along(y_sorted, n_classes)
         total = np.empty(cut)
         for low in range(0, cut, chunk):
             at = slice(low, min(low + chunk, cut))
@@ -426,6 +460,36 @@ def best_splits_grouped(increases, order, y_index, counts, impurity, min_samples
         position[rows] = last.reshape(g, n_open) - m * np.arange(g)[:, np.newaxis]
         found = np.subtract(cumulative[:, last], before[:, last], dtype=np.float64)
         counts_left[rows] = found.reshape(n_classes, g, n_open).transpose(1, 0, 2)
+    return score, position, counts_left
+
+
+def best_splits_present_classes(increases, order, y_index, counts, impurity, min_samples_leaf):
+    """``best_splits_grouped`` over only the classes present in each node, the same results:
+    in every node the present classes (N_tk > 0) are renumbered 0, 1, ... in their order,
+    and the level searched with K' = max_t #{k : N_tk > 0} classes. A class absent from a
+    node adds N_Lk (log2 n_L - log2 1) = +0.0 to the sums over k of the entropy (and
+    N_Lk^2 = 0 to the Gini's), exactly, so the scores are the same numbers; the class counts
+    found go back to their classes. Unless a learner's version of an exercise is chosen.
+    """
+    n_classes, n_open = counts.shape
+    present = counts > 0
+    n_present = int(present.sum(axis=0).max()) if n_open else n_classes
+    exercises = (entropy_of_counts, split_scores, cumulative_class_counts)
+    if n_present == n_classes or any(map(learner_version_chosen, exercises)):
+        return best_splits_grouped(increases, order, y_index, counts, impurity, min_samples_leaf)
+    local = np.cumsum(present, axis=0) - 1  # class k's number in node t, where present
+    k, t = np.nonzero(present)
+    local_counts = np.zeros((n_present, n_open))
+    local_counts[local[k, t], t] = counts[k, t]
+    samples = order[0]  # the level's samples, node by node
+    node = np.repeat(np.arange(n_open), counts.sum(axis=0).astype(np.intp))
+    y_local = np.zeros_like(y_index)
+    y_local[samples] = local[y_index[samples], node]
+    score, position, found = best_splits_grouped(
+        increases, order, y_local, local_counts, impurity, min_samples_leaf
+    )
+    counts_left = np.zeros((order.shape[0], n_classes, n_open))
+    counts_left[:, k, t] = found[:, local[k, t], t]
     return score, position, counts_left
 
 
@@ -542,9 +606,10 @@ def choose_splits(
 
     ``counts`` (K, n_open) are the open nodes' class counts; ties between features go to the
     lowest feature index. ``min_decrease`` is ``min_impurity_decrease``; ``search`` is
-    ``best_splits`` or ``best_splits_grouped`` (the same results).
+    ``best_splits``, ``best_splits_grouped`` or ``best_splits_present_classes`` (the
+    same results).
     """
-    score, position, counts_left = (search or best_splits_grouped)(
+    score, position, counts_left = (search or best_splits_present_classes)(
         increases, order, y_index, counts, impurity, min_samples_leaf
     )
     nodes = np.arange(counts.shape[1])
@@ -725,8 +790,25 @@ class DecisionTreeClassifier(ClassifierMixin, BaseEstimator):
     def apply(self, X):
         """The leaf id of each row of X."""
         check_is_fitted(self)
-        X, _ = self._check_X(X, reset=False)
-        return self.tree_.apply(X)
+        return self.tree_.apply(self._rows_to_route(X))
+
+    def _rows_to_route(self, X):
+        """``_check_X(X, reset=False)``'s X, without its cost per call where X already is what
+        it returns: a finite float64 ndarray (n >= 1, n_features_in_) and the tree was fitted
+        without feature names (so no name is checked). Anything else takes ``_check_X``: its
+        errors (e.g. a wrong number of features) and conversions are unchanged.
+        """
+        plain = (
+            type(X) is np.ndarray
+            and X.dtype == np.float64
+            and X.ndim == 2
+            and X.shape[0] >= 1
+            and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+        )
+        if plain and np.isfinite(X.sum()):  # a sum: no n x d temporary
+            return X
+        return self._check_X(X, reset=False)[0]
 
     def predict_proba(self, X):
         """p(k | x) = N_tk / n_t of the leaf t that x reaches, shape (n_samples, K)."""

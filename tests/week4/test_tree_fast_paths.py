@@ -4,6 +4,12 @@ References and tolerances:
 - ``best_splits_grouped`` (features laid end to end, scores in chunks) against
   ``best_splits``: the same scores, positions and class counts, bit for bit (the same
   operations on the same numbers), also with groups and chunks of a few positions;
+- ``best_splits_present_classes`` (each node's present classes renumbered) against
+  ``best_splits``: bit for bit, on levels whose nodes hold few of 30 or 7 classes, with ties;
+- ``cumulative_class_counts_by_runs`` against the formula ``cumulative_class_counts``:
+  the same integers (and dtype), with classes absent, at the ends, or of a single sample;
+- whole fits through the default path against fits through ``best_splits`` (the readable
+  search): the same tree arrays, importances and predictions, with 30 classes and ties;
 - ``entropy_split_scores`` (buffers) against ``split_scores(..., entropy_of_counts)``: bit
   for bit, NaN at the same places (n_R = 0, as at a node's end);
 - ``Tree.apply`` (blocks of rows, rows at a leaf dropped) against ``Tree.apply_every_level``:
@@ -26,6 +32,9 @@ from projects.week4_tree_search.tree import (
     DecisionTreeClassifier,
     best_splits,
     best_splits_grouped,
+    best_splits_present_classes,
+    cumulative_class_counts,
+    cumulative_class_counts_by_runs,
     entropy_of_counts,
     entropy_split_scores,
     split_scores,
@@ -68,6 +77,92 @@ def test_grouped_split_search_is_best_splits_bit_for_bit(
         np.testing.assert_array_equal(b, a, err_msg=name)
     assert np.isfinite(expected[0]).any()
     assert np.isinf(expected[0][:, 0]).all()  # node 0, of 1 sample: no split
+
+
+def few_classes_per_node(increases, order, y, counts, n_classes):
+    """The level of ``level`` relabelled so that node t holds only classes t .. t + 2 (mod K)."""
+    node = np.repeat(np.arange(counts.shape[1]), counts.sum(axis=0).astype(np.intp))
+    y = y.copy()
+    y[order[0]] = (node + y[order[0]] % 3) % n_classes
+    new_counts = np.zeros_like(counts)
+    np.add.at(new_counts, (y[order[0]], node), 1)
+    return increases, order, y, new_counts
+
+
+@pytest.mark.parametrize("criterion", ["entropy", "gini"])
+@pytest.mark.parametrize("n_classes", [7, 30])
+@pytest.mark.parametrize("min_samples_leaf", [1, 3])
+def test_split_search_over_present_classes_is_best_splits_bit_for_bit(
+    criterion, n_classes, min_samples_leaf
+):
+    base = level(300, 5, 25, n_classes, seed=n_classes)
+    for increases, order, y, counts in (base, few_classes_per_node(*base, n_classes)):
+        impurity = IMPURITY[criterion]
+        expected = best_splits(increases, order, y, counts, impurity, min_samples_leaf)
+        found = best_splits_present_classes(increases, order, y, counts, impurity, min_samples_leaf)
+        for name, a, b in zip(("score", "position", "counts_left"), expected, found, strict=True):
+            np.testing.assert_array_equal(b, a, err_msg=name)
+        assert np.isfinite(expected[0]).any()
+    assert (few_classes_per_node(*base, n_classes)[3] > 0).sum(axis=0).max() <= 3  # K' <= 3
+
+
+@pytest.mark.parametrize("n_classes", [1, 2, 10, 30])
+def test_cumulative_class_counts_by_runs_are_the_formula_exactly(n_classes):
+    rng = np.random.default_rng(n_classes)
+    labels = [
+        rng.integers(0, n_classes, 500),
+        rng.integers(0, max(1, n_classes // 3), 200),  # the last classes absent
+        np.full(40, n_classes - 1),  # one class only, the last
+        np.array([n_classes - 1, 0]),  # each class present at one end
+        np.array([0]),
+        np.sort(rng.integers(0, n_classes, 100)),  # classes in long runs
+    ]
+    for y_sorted in labels:
+        expected = cumulative_class_counts(y_sorted, n_classes)
+        found = cumulative_class_counts_by_runs(y_sorted, n_classes)
+        assert found.dtype == expected.dtype
+        np.testing.assert_array_equal(found, expected)
+
+
+def fits_to_compare():
+    """(name, X, y, parameters) of fits with 30 classes, few, ties and a leaf minimum."""
+    X_30, y_30 = make_classification(
+        n_samples=1200, n_features=8, n_informative=6, n_classes=30, random_state=1
+    )
+    X_12, y_12 = make_classification(
+        n_samples=1000, n_features=8, n_informative=5, n_classes=12, random_state=2
+    )
+    X_iris, y_iris = load_iris(return_X_y=True)
+    return [
+        ("30_classes", X_30, y_30, {}),
+        ("30_classes_gini_leaf_3", X_30, y_30, {"criterion": "gini", "min_samples_leaf": 3}),
+        ("12_classes_ties", np.round(X_12), y_12, {}),  # integer values: many equal gains
+        ("iris", X_iris, y_iris, {}),
+    ]
+
+
+TREE_ARRAYS = ["children_left", "children_right", "feature", "threshold", "impurity"]
+TREE_ARRAYS += ["class_count", "depth", "gain"]
+
+
+def test_default_fit_is_the_fit_through_the_readable_search(monkeypatch):
+    fitted = [DecisionTreeClassifier(**p).fit(X, y) for _, X, y, p in fits_to_compare()]
+    readable = tree_module.choose_splits
+
+    def through_best_splits(*args, **kwargs):
+        return readable(*args, **kwargs, search=best_splits)
+
+    monkeypatch.setattr(tree_module, "choose_splits", through_best_splits)
+    for (name, X, y, parameters), fast in zip(fits_to_compare(), fitted, strict=True):
+        slow = DecisionTreeClassifier(**parameters).fit(X, y)
+        for array in TREE_ARRAYS:
+            np.testing.assert_array_equal(
+                getattr(fast.tree_, array), getattr(slow.tree_, array), err_msg=f"{name} {array}"
+            )
+        np.testing.assert_array_equal(fast.feature_importances_, slow.feature_importances_)
+        np.testing.assert_array_equal(fast.predict_proba(X), slow.predict_proba(X))
+        np.testing.assert_array_equal(fast.predict(X), slow.predict(X))
+    assert fitted[0].tree_.node_count > 500  # a deep tree: many levels of few classes
 
 
 def test_entropy_split_scores_are_split_scores_bit_for_bit():
@@ -152,3 +247,19 @@ def test_many_classes_and_wide_data_match_sklearn_up_to_ties(shape):
     theirs = sklearn_tree("entropy", {}, X_train, y_train)
     ties = compare_with_sklearn(ours, theirs, X_train, y_train, GAIN["entropy"])
     assert_agreement(ours, theirs, ties, "entropy", {}, X_train, y_train, X_test)
+
+
+def test_predict_skips_the_conversion_only_where_it_changes_nothing():
+    """``_rows_to_route`` returns X itself where ``_check_X`` would return an equal array, and
+    otherwise what ``_check_X`` returns or raises (a wrong width, 0 rows, NaN, a list)."""
+    X, y = load_iris(return_X_y=True)
+    model = DecisionTreeClassifier(max_depth=3).fit(X, y)
+    assert model._rows_to_route(X) is X
+    for rows in (X[:, ::-1], X.astype(np.float32), X.tolist(), X[::2]):  # strided, cast, list
+        np.testing.assert_array_equal(model._rows_to_route(rows), model._check_X(rows, False)[0])
+        np.testing.assert_array_equal(model.predict(rows), model.predict(np.asarray(rows, float)))
+    bad = [(X[:, :3], "X has 3 features, but DecisionTreeClassifier is expecting 4")]
+    bad += [(X[:0], "Found array with 0 sample"), (np.where(X > 7, np.nan, X), "NaN in features")]
+    for rows, match in bad:
+        with pytest.raises(ValueError, match=match):
+            model.predict(rows)
