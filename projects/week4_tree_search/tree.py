@@ -463,6 +463,110 @@ def best_splits_grouped(increases, order, y_index, counts, impurity, min_samples
     return score, position, counts_left
 
 
+def c_log2_c(n):
+    """f(n) = n log2 n, with f(0) = 0 (0 log 0 = 0)."""
+    return n * np.log2(np.maximum(n, 1))
+
+
+def c_log2_c_steps(c):
+    """f(c) - f(c - 1) = log2 c + (c - 1) log2(c / (c - 1)) for counts c >= 1, f(1) - f(0) = 0:
+    written with log1p, so no difference of two large numbers."""
+    previous = np.maximum(c - 1, 1)
+    return np.where(c > 1, np.log2(c) + previous * np.log1p(1 / previous) / np.log(2), 0.0)
+
+
+def approximate_scores(y_sorted, segment, start, n_left, counts):
+    """n_L H(t_L) + n_R H(t_R) at every position of segments of class counts ``counts``
+    (K, n_segments), O(1) per position, and a bound on its rounding error (with the error of
+    ``entropy_split_scores``): n H = f(n) - sum_k f(N_k), f(c) = c log2 c, and moving a sample
+    of class k left changes one N_Lk and one N_Rk, so sum_k f(N_Lk) and sum_k f(N_Rk) are
+    cumulative sums of ``c_log2_c_steps`` along the positions.
+    """
+    n_classes = counts.shape[0]
+    before = np.cumsum(counts, axis=1) - counts  # the class counts of the earlier segments
+    small = n_classes <= np.iinfo(np.int16).max  # int16 keys: a radix sort
+    by_class = np.argsort(y_sorted.astype(np.int16 if small else np.intp), kind="stable")
+    n_k = np.bincount(y_sorted, minlength=n_classes)
+    rank = np.empty(len(y_sorted))
+    rank[by_class] = np.arange(len(y_sorted)) - np.repeat(np.cumsum(n_k) - n_k, n_k)
+    c = rank + 1 - before[y_sorted, segment]  # N_Lk of the sample's class k, itself included
+    r = counts[y_sorted, segment] - c + 1  # N_Rk before it goes left
+    left_sums, right_steps = np.cumsum(c_log2_c_steps(c)), np.cumsum(c_log2_c_steps(r))
+    first = start - 1
+    left_sums -= np.where(first >= 0, left_sums[first], 0.0)[segment]
+    right_steps -= np.where(first >= 0, right_steps[first], 0.0)[segment]
+    sums = c_log2_c(counts).sum(axis=0)  # sum_k f(N_tk)
+    size = counts.sum(axis=0)
+    approx = c_log2_c(n_left) - left_sums + c_log2_c(size[segment] - n_left) - sums[segment]
+    approx += right_steps
+    largest = left_sums.max() + right_steps.max() + sums.max() + c_log2_c(size).max() + 1
+    slack = 16 * EPSILON * (len(y_sorted) + 64 * n_classes + 64) * largest
+    return approx, slack, (by_class, n_k, before)
+
+
+def class_counts_at(y_sorted, positions, by_class, n_k, before, segment):
+    """N_Lk at ``positions`` (K, n_positions): samples of class k up to the position in its
+    segment, by binary search in the positions of each class (sorted: ``by_class``)."""
+    n_classes, m = len(n_k), len(y_sorted)
+    flat = y_sorted[by_class].astype(np.int64) * m + by_class  # sorted by (class, position)
+    queries = np.arange(n_classes, dtype=np.int64)[:, np.newaxis] * m + positions
+    upto = np.searchsorted(flat, queries, side="right") - (np.cumsum(n_k) - n_k)[:, np.newaxis]
+    return upto - before[:, segment[positions]]
+
+
+def scores_of_columns(counts_left, counts):
+    """``entropy_split_scores`` of each column, scored as in ``best_splits_grouped`` (a lone
+    column beside a copy of itself: every sum over k runs column-wise)."""
+    n = counts.shape[1]
+    if n == 1:
+        counts_left, counts = np.repeat(counts_left, 2, axis=1), np.repeat(counts, 2, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):  # n_R = 0 at a node's end
+        return entropy_split_scores(counts_left, counts, np.empty((2, *counts.shape)))[:n]
+
+
+def best_splits_pruned(increases, order, y_index, counts, impurity, min_samples_leaf):
+    """``best_splits`` for the entropy, the same results, at a cost per position and not per
+    class and position: ``approximate_scores`` everywhere, and the exact scores of
+    ``entropy_split_scores`` only where the approximation is within twice its error bound of
+    its segment's least, where every position of the exact least lies.
+    """
+    n_features, m = order.shape
+    n_classes, n_open = counts.shape
+    group = max(1, min(n_features, GROUP_POSITIONS // m))
+    tiled = np.tile(counts, group)
+    start, node, fits, _, _ = laid_end_to_end(counts, group, min_samples_leaf, order.dtype)
+    n_left = np.arange(1, len(node) + 1) - start[node]
+    score = np.empty((n_features, n_open))
+    position = np.empty((n_features, n_open), dtype=np.intp)
+    counts_left = np.empty((n_features, n_classes, n_open))
+    for first in range(0, n_features, group):
+        rows = slice(first, min(first + group, n_features))
+        g = rows.stop - rows.start
+        cut, nodes = g * m, g * n_open
+        y_sorted, segment, seg_start = y_index[order[rows].ravel()], node[:cut], start[:nodes]
+        approx, slack, found = approximate_scores(
+            y_sorted, segment, seg_start, n_left[:cut], tiled[:, :nodes]
+        )
+        valid = fits[:cut] & increases[rows].ravel()
+        approx[~valid] = np.inf
+        least = np.minimum.reduceat(approx, seg_start)
+        keep = valid & (approx <= least[segment] + 2 * slack)
+        keep[seg_start[np.isinf(least)]] = True  # no split: the segment's start, as best_splits
+        at = np.flatnonzero(keep)
+        left = class_counts_at(y_sorted, at, *found, segment)
+        total = scores_of_columns(left, tiled[:, segment[at]])
+        total[~valid[at]] = np.inf
+        at_start = np.searchsorted(segment[at], np.arange(nodes))
+        minima, chosen = first_argmin(total, at_start, segment[at])
+        score[rows] = minima.reshape(g, n_open)
+        position[rows] = at[chosen].reshape(g, n_open) - m * np.arange(g)[:, np.newaxis]
+        counts_left[rows] = left[:, chosen].reshape(n_classes, g, n_open).transpose(1, 0, 2)
+    return score, position, counts_left
+
+
+PRUNE_FROM_CLASSES = 7  # from 7 classes on, the scores per class cost more than the pruning
+
+
 def best_splits_present_classes(increases, order, y_index, counts, impurity, min_samples_leaf):
     """``best_splits_grouped`` over only the classes present in each node, the same results:
     in every node the present classes (N_tk > 0) are renumbered 0, 1, ... in their order,
@@ -475,8 +579,12 @@ def best_splits_present_classes(increases, order, y_index, counts, impurity, min
     present = counts > 0
     n_present = int(present.sum(axis=0).max()) if n_open else n_classes
     exercises = (entropy_of_counts, split_scores, cumulative_class_counts)
-    if n_present == n_classes or any(map(learner_version_chosen, exercises)):
+    if any(map(learner_version_chosen, exercises)):
         return best_splits_grouped(increases, order, y_index, counts, impurity, min_samples_leaf)
+    pruned = impurity is entropy_of_counts and n_present >= PRUNE_FROM_CLASSES
+    search = best_splits_pruned if pruned else best_splits_grouped
+    if n_present == n_classes:
+        return search(increases, order, y_index, counts, impurity, min_samples_leaf)
     local = np.cumsum(present, axis=0) - 1  # class k's number in node t, where present
     k, t = np.nonzero(present)
     local_counts = np.zeros((n_present, n_open))
@@ -485,7 +593,7 @@ def best_splits_present_classes(increases, order, y_index, counts, impurity, min
     node = np.repeat(np.arange(n_open), counts.sum(axis=0).astype(np.intp))
     y_local = np.zeros_like(y_index)
     y_local[samples] = local[y_index[samples], node]
-    score, position, found = best_splits_grouped(
+    score, position, found = search(
         increases, order, y_local, local_counts, impurity, min_samples_leaf
     )
     counts_left = np.zeros((order.shape[0], n_classes, n_open))

@@ -6,6 +6,8 @@ References and tolerances:
   operations on the same numbers), also with groups and chunks of a few positions;
 - ``best_splits_present_classes`` (each node's present classes renumbered) against
   ``best_splits``: bit for bit, on levels whose nodes hold few of 30 or 7 classes, with ties;
+- ``best_splits_pruned`` (entropy: O(1) approximate scores, exact ones near each node's least)
+  against ``best_splits``: bit for bit, with 2 to 30 classes, ties, groups of features;
 - ``cumulative_class_counts_by_runs`` against the formula ``cumulative_class_counts``:
   the same integers (and dtype), with classes absent, at the ends, or of a single sample;
 - whole fits through the default path against fits through ``best_splits`` (the readable
@@ -15,7 +17,8 @@ References and tolerances:
 - ``Tree.apply`` (blocks of rows, rows at a leaf dropped) against ``Tree.apply_every_level``:
   the same leaves, also with blocks of a few rows; ``predict_proba`` is ``tree_.value`` of
   the leaf exactly, ``predict`` its first most probable class;
-- while a learner's version of an exercise of the split search is chosen, the fit calls it;
+- while a learner's version of an exercise of the split search is chosen, the fit calls it
+  (also with 30 classes, where the default path neither sums nor scores class by class);
 - 30 classes and wide data (400 features) against scikit-learn: the node-by-node walk of
   test_tree.py (gains within 1e-9, ties within 1e-12) and its prediction agreement.
 """
@@ -33,6 +36,7 @@ from projects.week4_tree_search.tree import (
     best_splits,
     best_splits_grouped,
     best_splits_present_classes,
+    best_splits_pruned,
     cumulative_class_counts,
     cumulative_class_counts_by_runs,
     entropy_of_counts,
@@ -104,6 +108,26 @@ def test_split_search_over_present_classes_is_best_splits_bit_for_bit(
             np.testing.assert_array_equal(b, a, err_msg=name)
         assert np.isfinite(expected[0]).any()
     assert (few_classes_per_node(*base, n_classes)[3] > 0).sum(axis=0).max() <= 3  # K' <= 3
+
+
+@pytest.mark.parametrize("n_classes", [2, 7, 30])
+@pytest.mark.parametrize("min_samples_leaf", [1, 3])
+@pytest.mark.parametrize("small_groups", [False, True], ids=["defaults", "small_groups"])
+def test_pruned_entropy_split_search_is_best_splits_bit_for_bit(
+    n_classes, min_samples_leaf, small_groups, monkeypatch
+):
+    if small_groups:  # groups of 2 features of 120 positions
+        monkeypatch.setattr(tree_module, "GROUP_POSITIONS", 240)
+    for seed in range(3):
+        base = level(120, 5, 9, n_classes, seed=seed)
+        for increases, order, y, counts in (base, few_classes_per_node(*base, n_classes)):
+            arguments = (increases, order, y, counts, entropy_of_counts, min_samples_leaf)
+            expected, found = best_splits(*arguments), best_splits_pruned(*arguments)
+            names = ("score", "position", "counts_left")
+            for name, a, b in zip(names, expected, found, strict=True):
+                np.testing.assert_array_equal(b, a, err_msg=f"{name}, seed {seed}")
+            assert np.isfinite(expected[0]).any()
+            assert np.isinf(expected[0][:, 0]).all()  # node 0, of 1 sample: no split
 
 
 @pytest.mark.parametrize("n_classes", [1, 2, 10, 30])
@@ -230,6 +254,24 @@ def test_a_learners_split_scores_is_what_the_fit_calls():
         chosen = DecisionTreeClassifier().fit(X, y).tree_
     assert calls, "the fit never called the learner's split_scores"
     for name in ("feature", "threshold", "children_left", "class_count"):
+        np.testing.assert_array_equal(getattr(chosen, name), getattr(reference, name))
+
+
+def test_a_learners_cumulative_class_counts_is_what_a_30_class_fit_calls():
+    calls = []
+
+    def mine(y_sorted, n_classes):
+        calls.append(n_classes)
+        return cumulative_class_counts.exercise.reference(y_sorted, n_classes)
+
+    X, y = make_classification(
+        n_samples=300, n_features=8, n_informative=6, n_classes=30, random_state=0
+    )
+    reference = DecisionTreeClassifier().fit(X, y).tree_
+    with using({cumulative_class_counts.exercise.key: mine}):
+        chosen = DecisionTreeClassifier().fit(X, y).tree_
+    assert calls, "the fit never called the learner's cumulative_class_counts"
+    for name in TREE_ARRAYS:
         np.testing.assert_array_equal(getattr(chosen, name), getattr(reference, name))
 
 
