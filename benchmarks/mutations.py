@@ -107,6 +107,12 @@ MUTATIONS = [
       "np.round(np.log(ratio))", (T1 + "test_patch_codec.py",)),
     M("w1-lu-determinant-no-sign", W1 + "lu.py", "return permutation_sign(P) * float(",
       "return float(", (T1 + "test_lu.py",)),
+    M("w1-regula-falsi-wrong-end", W1 + "rate_distortion.py",
+      "u0 + m0 * (u1 - u0) / (m0 - m1)", "u1 + m0 * (u1 - u0) / (m0 - m1)",
+      (T1 + "test_rate_distortion.py",)),
+    M("w1-illinois-no-halving", W1 + "rate_distortion.py",
+      "weight = 0.5 ** max(run - 1, 0)", "weight = 1.0 ** max(run - 1, 0)",
+      (T1 + "test_rate_distortion.py",)),
     M("w1-jpeg-interp-linear-bytes", W1 + "rate_distortion.py", "x = np.log(n_bytes)",
       "x = n_bytes", (T1 + "test_rate_distortion.py",)),
     # -- week 2: probability, naive Bayes, tests -------------------------------------------
