@@ -41,6 +41,7 @@ from common.devices import torch_device
 from common.estimator_files import CODE_MODEL_DISTRIBUTIONS, log_code_model
 from common.plotting import figure
 from common.steps import step
+from common.validation import under
 from projects.week4_tree_search import (
     clustering,
     feature_selection,
@@ -151,7 +152,8 @@ def check_settings(cfg: DictConfig) -> None:
     for part in ("tree", "search"):
         if not 0 < cfg[part].test_size < 1:
             raise ValueError(f"{part}.test_size must be in (0, 1), got {cfg[part].test_size}")
-    SimilarityIndex(metric=cfg.search.metric, block_size=cfg.search.block_size)._check_params()
+    with under("search"):  # the index's own rules: block_size a multiple of chunk_size, ...
+        SimilarityIndex(metric=cfg.search.metric, block_size=cfg.search.block_size).check_params()
     n_database = len(load_split("digits", cfg.search.test_size, cfg.seed).X_train)
     if not 1 <= cfg.search.k <= n_database:
         raise ValueError(
@@ -243,8 +245,8 @@ def build_tree(tree_cfg: DictConfig, seed: int) -> tuple[DecisionTreeClassifier,
         "min_samples_leaf": tree_cfg.min_samples_leaf,
         "min_impurity_decrease": tree_cfg.min_impurity_decrease,
     }
-    ours = DecisionTreeClassifier(**params)
-    ours._check_params()
+    with under("tree"):  # the tree's own rules, "tree.min_samples_leaf must be ..."
+        ours = DecisionTreeClassifier(**params).check_params()
     return ours, SklearnTree(**params, random_state=seed)
 
 
