@@ -195,10 +195,8 @@ def check_svm_settings(svm_cfg: DictConfig) -> None:
             f"svm.classes must be two different labels of {svm_cfg.dataset} from {labels}, "
             f"got {classes}"
         )
-    if not svm_cfg.C > 0 or svm_cfg.max_iter < 1:
-        raise ValueError(
-            f"svm.C must be > 0 and svm.max_iter >= 1, got {svm_cfg.C} and {svm_cfg.max_iter}"
-        )
+    with under("svm"):  # the fit's own rules: C a finite number > 0, max_iter an int >= 1
+        svm.check_svm_params(svm_cfg.C, svm_cfg.max_iter)
 
 
 def check_digit_settings(emb_cfg, graph_cfg, n_database: int, k_max: int) -> None:

@@ -158,8 +158,8 @@ def test_connectivity_read_from_the_distance_graph_is_the_connectivity_graph(met
         (["svm.features=[2,9]"], r"svm.features must be two different column indices"),
         (["svm.classes=[1,1]"], r"svm.classes must be two different labels of iris"),
         (["svm.classes=[1,5]"], r"svm.classes must be two different labels"),
-        (["svm.C=0"], r"svm.C must be > 0"),
-        (["svm.max_iter=0"], r"svm.max_iter >= 1"),
+        (["svm.C=0"], r"^ValueError: svm.C must be a finite number > 0, got 0.0$"),
+        (["svm.max_iter=0"], r"^ValueError: svm.max_iter must be an int >= 1, got 0$"),
         (
             ["embedding.search_dims=[2,100]"],
             r"embedding.search_dims must be dimensions in \[1, 64\]",
