@@ -41,7 +41,7 @@ from common.devices import torch_device
 from common.estimator_files import CODE_MODEL_DISTRIBUTIONS, log_code_model
 from common.plotting import figure
 from common.steps import step
-from common.validation import under
+from common.validation import check_number, under
 from projects.week4_tree_search import (
     clustering,
     feature_selection,
@@ -150,8 +150,7 @@ def check_settings(cfg: DictConfig) -> None:
             f" of {cfg.tree.boundary_dataset}, got {pair}"
         )
     for part in ("tree", "search"):
-        if not 0 < cfg[part].test_size < 1:
-            raise ValueError(f"{part}.test_size must be in (0, 1), got {cfg[part].test_size}")
+        check_number(cfg[part].test_size, f"{part}.test_size", 0, 1, include_boundaries="neither")
     with under("search"):  # the index's own rules: block_size a multiple of chunk_size, ...
         SimilarityIndex(metric=cfg.search.metric, block_size=cfg.search.block_size).check_params()
     n_database = len(load_split("digits", cfg.search.test_size, cfg.seed).X_train)

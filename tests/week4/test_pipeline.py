@@ -153,7 +153,10 @@ def test_connectivity_read_from_the_distance_graph_is_the_connectivity_graph(met
             r"^ValueError: search.block_size must be a multiple of chunk_size \(32\), got 1000$",
         ),
         (["curse.dims=[]"], r"curse.dims must be"),
-        (["tree.test_size=1.5"], r"test_size must be in \(0, 1\)"),
+        (
+            ["tree.test_size=1.5"],
+            r"^ValueError: tree.test_size must be a finite number in \(0, 1\), got 1.5$",
+        ),
         (["svm.dataset=digits"], r"svm.dataset must be one of"),
         (["svm.features=[2,9]"], r"svm.features must be two different column indices"),
         (["svm.classes=[1,1]"], r"svm.classes must be two different labels of iris"),
