@@ -103,7 +103,7 @@ MUTATIONS = [
       "return X - X.mean(axis=1, keepdims=True)", (T1 + "test_linear_maps.py",)),
     M("w1-lagrangian-bytes-not-bits", W1 + "patch_codec.py", "rate_lambda(step) * 8 * n_bytes",
       "rate_lambda(step) * n_bytes", (T1 + "test_patch_codec.py", T1 + "test_shared_work.py")),
-    M("w1-basis-grid-log-not-log2", W1 + "patch_codec.py", "np.round(np.log2(ratio))",
+    M("w1-basis-grid-log-not-log2", W1 + "codec/basis.py", "np.round(np.log2(ratio))",
       "np.round(np.log(ratio))", (T1 + "test_patch_codec.py",)),
     M("w1-lu-determinant-no-sign", W1 + "lu.py", "return permutation_sign(P) * float(",
       "return float(", (T1 + "test_lu.py",)),

@@ -34,6 +34,14 @@ from projects.week1_pca import (
 from projects.week1_pca import patch_codec as pc
 from projects.week1_pca import rate_distortion as rd
 from projects.week1_pca.codec import byte_format, colour, entropy_coding, quantizer
+from projects.week1_pca.codec.basis import (
+    basis_exponents,
+    dct_basis,
+    dequantize_basis,
+    learn_basis,
+    quantize_basis,
+)
+from projects.week1_pca.codec.blocks import split_blocks
 from tests.weeks import compose_config
 
 CHINA = load_sample_image("china.jpg")
@@ -65,18 +73,18 @@ def slow_pack_ints(q, width):
 
 def slow_plane(plane, step, block, basis="learned"):
     """One plane coded with its PCA learned right here, at this step (or in the DCT)."""
-    X, grid = pc.split_blocks(plane, block)
-    mu, V, sigma = pc.learn_basis(X)
+    X, grid = split_blocks(plane, block)
+    mu, V, sigma = learn_basis(X)
     mean = np.round(mu).astype(np.int64)
     if basis == "fixed":
-        Z = (X - mean) @ pc.dct_basis(block).T
+        Z = (X - mean) @ dct_basis(block).T
         Q = quantizer.quantize(Z, step)
         n = quantizer.components_to_keep(Z, Q, step)
         ints = np.concatenate([mean, slow_stream(Q[:, :n], grid)])
         return byte_format.PLANE.pack(step, n, byte_format.FIXED), b"", ints
-    exponents = pc.basis_exponents(sigma, step)
-    V_int = pc.quantize_basis(V, exponents)
-    Z = (X - mean) @ pc.dequantize_basis(V_int, exponents).T
+    exponents = basis_exponents(sigma, step)
+    V_int = quantize_basis(V, exponents)
+    Z = (X - mean) @ dequantize_basis(V_int, exponents).T
     Q = quantizer.quantize(Z, step)
     n = quantizer.components_to_keep(Z, Q, step, exponents)
     ints = np.concatenate([mean, V_int[:n].ravel(), slow_stream(Q[:, :n], grid)])
@@ -276,7 +284,7 @@ def test_the_encoders_luma_transform_is_the_pca_of_the_luma_blocks():
     for image in IMAGES.values():  # the pipeline's linear maps read it from the encoder
         luma = pc.Encoder(image).transforms(subsampled=False)[0]
         X = pipeline.luma_blocks(image, 8)
-        mean, V, sigma = pc.learn_basis(X)
+        mean, V, sigma = learn_basis(X)
         for fast, slow in [(luma.X, X), (luma.mu, mean), (luma.V, V), (luma.sigma, sigma)]:
             np.testing.assert_array_equal(fast, slow)
         np.testing.assert_array_equal(luma.V.reshape(-1, 8, 8), pc.learned_basis(image))
