@@ -54,10 +54,10 @@ import copy
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from numbers import Integral, Real
 
 import numpy as np
 
+from common.validation import check_int, check_number
 from projects.week1_pca.codec.basis import BASIS_PRECISION, learn_basis
 from projects.week1_pca.codec.blocks import split_blocks, split_grid
 from projects.week1_pca.codec.byte_format import check_block, read_header, to_bytes
@@ -105,8 +105,7 @@ BASES = ("learned", "fixed")  # the image's KLT, its rows sent; the DCT, known t
 
 def check_step(step):
     """ValueError unless the quantizer step is a finite number >= ``MIN_STEP``."""
-    if not isinstance(step, Real) or not (np.isfinite(step) and step >= MIN_STEP):
-        raise ValueError(f"step must be a finite number >= {MIN_STEP}, got {step!r}")
+    check_number(step, "step", MIN_STEP)
 
 
 def check_options(block, subsample_chroma, rounding, basis_precision, basis="learned"):
@@ -116,10 +115,8 @@ def check_options(block, subsample_chroma, rounding, basis_precision, basis="lea
         raise ValueError(f"basis must be one of {BASES}, got {basis!r}")
     if subsample_chroma not in SUBSAMPLE:
         raise ValueError(f"subsample_chroma must be one of {SUBSAMPLE}, got {subsample_chroma!r}")
-    if not (isinstance(rounding, Real) and 0 < rounding <= 0.5):
-        raise ValueError(f"rounding must be in (0, 0.5], got {rounding!r}")
-    if not (isinstance(basis_precision, Real) and basis_precision > 0):
-        raise ValueError(f"basis_precision must be > 0, got {basis_precision!r}")
+    check_number(rounding, "rounding", 0, 0.5, include_boundaries="right")
+    check_number(basis_precision, "basis_precision", 0, include_boundaries="neither")
 
 
 def check_image(image):
@@ -188,8 +185,7 @@ class Encoder:
         workers=1,
     ):
         check_options(block, subsample_chroma, rounding, basis_precision, basis)
-        if not isinstance(workers, Integral) or workers < 1:
-            raise ValueError(f"workers must be an int >= 1, got {workers!r}")
+        check_int(workers, "workers", 1)
         self.pixels = check_image(image)  # (H, W, C) float64
         self.image, self.ndim = image, np.ndim(image)  # as given, for comparisons
         self.block, self.subsample_chroma = block, subsample_chroma

@@ -375,9 +375,9 @@ def test_invalid_block_is_rejected_with_its_value(block):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"rounding": 0.0}, r"^rounding must be in \(0, 0.5\], got 0.0$"),
-        ({"rounding": 0.7}, r"^rounding must be in \(0, 0.5\], got 0.7$"),
-        ({"basis_precision": 0}, r"^basis_precision must be > 0, got 0$"),
+        ({"rounding": 0.0}, r"^rounding must be a finite number in \(0, 0.5\], got 0.0$"),
+        ({"rounding": 0.7}, r"^rounding must be a finite number in \(0, 0.5\], got 0.7$"),
+        ({"basis_precision": 0}, r"^basis_precision must be a finite number > 0, got 0$"),
         (
             {"subsample_chroma": "yes"},
             r"^subsample_chroma must be one of \('auto', True, False\), got 'yes'$",
