@@ -292,32 +292,29 @@ def secant_slope(points):
 
 
 def search_steps(encoder, targets, rtol=0.02, max_iter=40, on_done=None):
-    """``[search_step(encoder, t, rtol, max_iter, known) for t in targets]``, one ``known``.
+    """``[search_step(encoder, t, r, max_iter, known) for t, r in zip(targets, rtols)]``.
 
-    Each search starts from every step the searches before it coded (in the order of
-    ``targets``), so the later ones need an encode or two. ``on_done()``, if given, is
-    called as each search ends (the pipeline counts them in a progress bar).
+    One ``known`` for all: each search starts from every step the searches before it coded
+    (in the order of ``targets``), so the later ones need an encode or two. ``rtol`` is one
+    tolerance or one per target. ``on_done()``, if given, is called as each search ends
+    (the pipeline counts them in a progress bar).
     """
     known, steps = {}, []
-    for target in targets:
-        steps.append(search_step(encoder, target, rtol, max_iter, known))
+    for target, target_rtol in zip(targets, np.broadcast_to(rtol, len(targets)), strict=True):
+        steps.append(search_step(encoder, target, float(target_rtol), max_iter, known))
         if on_done is not None:
             on_done()
     return steps
 
 
-def search_bases(
+def search_each_basis(
     encoder, targets, rtol=0.02, max_iter=40, workers=1, on_done=None, bases=patch_codec.BASES
 ):
-    """For each target, (encoder, Delta) of the higher PSNR among ``bases`` at that rate.
+    """[(encoder in basis b, its steps for ``targets``) for b in ``bases``].
 
-    ``search_steps`` on ``encoder.with_basis(b)`` for each basis b (``encoder`` itself for its
-    own), ``workers`` bases at a time in threads (each basis's searches are its own, so the
-    steps are the same however many run at once); at each target, the point within ``rtol``
-    of it with the highest PSNR (the closest in rate if none is; the first basis if equal).
-    Each basis alone gives a curve whose rate grows smoothly as Delta falls, so each search
-    can hit the target; the learned basis wins where its rows are cheap (large images, low
-    rates), the DCT where they are not. ``on_done()`` is called as each of the
+    ``search_steps`` on ``encoder.with_basis(b)`` (``encoder`` itself for its own basis),
+    ``workers`` bases at a time in threads: each basis's searches are its own, so the steps
+    are the same however many run at once. ``on_done()`` is called as each of the
     len(bases) x len(targets) searches ends.
     """
     encoders = [encoder if b == encoder.basis else encoder.with_basis(b) for b in bases]
@@ -326,11 +323,43 @@ def search_bases(
         return search_steps(basis_encoder, targets, rtol, max_iter, on_done)
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(encoders)))) as pool:
-        found = list(pool.map(search, encoders))
+        return list(zip(encoders, pool.map(search, encoders), strict=True))
+
+
+def search_bases(
+    encoder, targets, rtol=0.02, max_iter=40, workers=1, on_done=None, bases=patch_codec.BASES
+):
+    """For each target, (encoder, Delta) of the higher PSNR among ``bases`` at that rate.
+
+    ``search_each_basis``, then at each target the point within ``rtol`` of it with the
+    highest PSNR (``best_point``). Each basis alone gives a curve whose rate grows smoothly
+    as Delta falls, so each search can hit the target; the learned basis wins where its rows
+    are cheap (large images, low rates), the DCT where they are not.
+    """
+    found = search_each_basis(encoder, targets, rtol, max_iter, workers, on_done, bases)
     return [
-        best_point([(e, steps[i]) for e, steps in zip(encoders, found, strict=True)], target, rtol)
+        best_point([(e, steps[i]) for e, steps in found], target, rtol)
         for i, target in enumerate(targets)
     ]
+
+
+def upper_envelope(points):
+    """The rate-distortion points (dicts with ``bytes`` and ``psnr_db``) that no other beats:
+    none has as few bytes or fewer and a PSNR as high or higher, one of the two strictly.
+
+    Of several codecs' (or bases') points, these are the curve of a codec free to choose
+    among them at each rate: PSNR rises with the bytes along it.
+    """
+
+    def beaten(p):
+        return any(
+            q["bytes"] <= p["bytes"]
+            and q["psnr_db"] >= p["psnr_db"]
+            and (q["bytes"], q["psnr_db"]) != (p["bytes"], p["psnr_db"])
+            for q in points
+        )
+
+    return [p for p in points if not beaten(p)]
 
 
 def best_point(candidates, target_bpp, rtol):

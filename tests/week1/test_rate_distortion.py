@@ -249,3 +249,20 @@ def test_next_log_step_stays_a_safeguard_inside_its_bracket():
     points = [(0.0, 1e-9), (1.0, -5.0)]  # the line's zero is at the left end itself
     assert rd.next_log_step(points) == pytest.approx(rd.SAFEGUARD)
     assert rd.next_log_step(points, weights=(1.0, 1.0)) < 1.0 - rd.SAFEGUARD + 1e-12
+
+
+def test_upper_envelope_keeps_the_points_no_other_beats_and_psnr_rises_along_it():
+    rng = np.random.default_rng(7)
+    points = [
+        {"bytes": int(b), "psnr_db": float(d)}
+        for b, d in zip(rng.integers(100, 200, 60), rng.normal(30, 3, 60), strict=True)
+    ]
+    points += [dict(points[0]), {"bytes": 100, "psnr_db": 10.0}]  # a twin; a tie in bytes
+    kept = rd.upper_envelope(points)
+    line = sorted((p["bytes"], p["psnr_db"]) for p in kept)
+    assert all(np.diff([d for _, d in line]) >= 0)  # PSNR never falls as the bytes grow
+    for p in points:
+        beaten = any(
+            q["bytes"] <= p["bytes"] and q["psnr_db"] >= p["psnr_db"] and q != p for q in points
+        )
+        assert (p in kept) != beaten, p
