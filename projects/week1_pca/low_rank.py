@@ -16,19 +16,17 @@ Sources:
 - G. Strang, "Linear Algebra and Learning from Data" (2019), section I.9.
 """
 
-from numbers import Integral
-
 import numpy as np
 
 from common.exercises import exercise
+from common.validation import check_int
 
 
 def _check_k(k, shape, noun):
     """Raise ValueError unless 1 <= k <= min(H, W), the rank bound of an H x W matrix."""
     height, width = shape
     high = min(height, width)
-    if not isinstance(k, Integral) or isinstance(k, bool) or not 1 <= k <= high:
-        raise ValueError(f"k must be in [1, {high}] for a {height} x {width} {noun}, got {k!r}")
+    check_int(k, "k", 1, high, context=f" for a {height} x {width} {noun}")
 
 
 def check_rank(image, *ks):
@@ -121,6 +119,5 @@ def eckart_young_error(singular_values, k):
     be 0 (A_0 = 0, error ||A||_F) up to min(m, n) (error 0).
     """
     s = np.asarray(singular_values, dtype=np.float64)
-    if not isinstance(k, Integral) or isinstance(k, bool) or not 0 <= k <= s.size:
-        raise ValueError(f"k must be in [0, {s.size}] for {s.size} singular values, got {k!r}")
+    check_int(k, "k", 0, s.size, context=f" for {s.size} singular values")
     return float(np.linalg.norm(s[k:]))

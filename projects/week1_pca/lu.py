@@ -9,7 +9,7 @@ and its product with b has a residual ||A x - b|| that grows with cond(A) where 
 at round-off (backward stability; Higham 2002, 14.1).
 
 QR, the other factorisation week 1 uses, appears in ``pca.svd`` (R-SVD), the randomized
-range finder (``pca.randomized_range``), ``patch_codec.gram_schmidt`` and
+range finder (``pca.randomized_range``), ``codec.basis.gram_schmidt`` and
 ``linalg_drills.project_onto_subspace``.
 
 Sources:

@@ -1,6 +1,6 @@
 """NumPy basics (W1.P4): the codec's block split by slicing in a loop, beside its reshapes.
 
-``patch_codec.split_blocks`` cuts a plane into B x B blocks without a loop: pad, reshape
+``codec.blocks.split_blocks`` cuts a plane into B x B blocks without a loop: pad, reshape
 (H, W) -> (H/B, B, W/B, B), swap the two middle axes, reshape to (n_blocks, B^2). Each
 step only rewrites the strides of a view until the last reshape copies once. The loop below
 does the same by indexing: block (i, j) is rows iB..iB+B-1, columns jB..jB+B-1, with indices

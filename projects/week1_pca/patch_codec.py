@@ -1,39 +1,41 @@
 """Patch-PCA image codec: a block Karhunen-Loeve transform coder that writes real bytes.
 
-Model. Cut an image plane into B x B blocks, the rows x_j of X (n_blocks x B^2), and learn
-their principal axes from the image itself: X ~ 1 mu^T + Z V with V (n x B^2) orthonormal.
-The Karhunen-Loeve transform z = V (x - mu) decorrelates the block pixels and packs their
-energy into few coefficients; a uniform quantizer with step Delta, q = round(z / Delta),
-then costs about H(q) bits per coefficient and adds about Delta^2 / 12 squared error to each
-(Goyal 2001, sections II-III). An orthonormal V keeps the error in pixels equal to the error
-in coefficients, so PSNR can be read off the quantizer.
+The lesson, in ``codec/basis.py``. Cut an image plane into B x B blocks, the rows x_j of X
+(n_blocks x B^2), and learn their principal axes from the image itself: X ~ 1 mu^T + Z V
+with V (n x B^2) orthonormal. The Karhunen-Loeve transform z = V (x - mu) decorrelates the
+block pixels and packs their energy into few coefficients; a uniform quantizer with step
+Delta, q = round(z / Delta), then costs about H(q) bits per coefficient and adds about
+Delta^2 / 12 squared error to each (Goyal 2001, sections II-III). An orthonormal V keeps the
+error in pixels equal to the error in coefficients, so PSNR can be read off the quantizer.
 
-encode(image, step):
-1. colour: y = M x with M orthonormal (luma, two colour differences); the chroma planes are
-   box-averaged 2x in each direction (4:2:0, as in JPEG; Wallace 1991) when that lowers the
-   Lagrangian cost J = D + lambda R, lambda = (ln 2 / 6) Delta^2, over keeping them whole;
-2. blocks: each plane cut into B x B blocks, edges padded by replication;
-3. basis: ``PCA`` of the blocks gives mu, V and the standard deviations sigma_k; it does not
-   depend on Delta, so ``Encoder`` learns it once per image and a rate search that tries
-   many steps repeats only steps 4-6;
-4. the basis is sent too, so it is quantized: row k on the grid 2^-e_k ~ alpha Delta / sigma_k
-   (fine where the component is large), then made orthonormal again by Gram-Schmidt; both
-   sides use this same V_hat. Those rows cost B^2 entries each, shared by the n_blocks blocks:
-   on a small image, with large blocks or at high rates they cost more than they save, so
-   the codec also codes in a fixed basis, the 2-D DCT (``basis="fixed"``, no rows sent), and
-   ``rate_distortion.search_bases`` keeps, at each target rate, whichever basis gives the
-   higher PSNR;
-5. coefficients z = V_hat (x - mu_hat), quantized with a dead zone, q = sign(z) floor(|z|/Delta
-   + r); trailing components whose D_k saved is below lambda R_k are dropped with their rows;
-6. entropy coding, lossless: the first coefficient as a difference to the left block, every
-   other component with its blocks sorted by the activity of the earlier ones, zigzag to
-   unsigned, byte planes, LZMA.
-decode(data) reads the header (struct, with a CRC-32) and runs the steps backwards.
-
-This file holds the lesson, steps 2-5 (blocks, their KLT, its quantized basis or the DCT) and
-the codec that strings the steps together (``encode``, ``Encoder``, ``decode``); the other
-steps are one file each in ``projects/week1_pca/codec/``: ``colour`` (1), ``quantizer`` (the
-quantizer of 5 and the price of a bit), ``entropy_coding`` (6), ``byte_format`` (the header).
+This file is the front page: ``encode``, ``decode``, and the ``Encoder`` that runs the
+stages and makes the one choice they leave open by the Lagrangian cost J = D + lambda R,
+lambda = (ln 2 / 6) Delta^2. Each stage is one file of ``projects/week1_pca/codec/``;
+encode(image, step) meets them in this order:
+1. ``colour.py``: y = M x with M orthonormal (luma, two colour differences); the chroma
+   planes are box-averaged 2x in each direction (4:2:0, as in JPEG; Wallace 1991) when that
+   lowers J over keeping them whole (``Encoder``, here);
+2. ``blocks.py``: each plane cut into B x B blocks, edges padded by replication;
+3. ``basis.py``: ``PCA`` of the blocks gives mu, V and the standard deviations sigma_k; it
+   does not depend on Delta, so ``Encoder`` learns it once per image and a rate search that
+   tries many steps repeats only steps 4-7;
+4. ``basis.py``: the basis is sent too, so it is quantized: row k on the grid
+   2^-e_k ~ alpha Delta / sigma_k (fine where the component is large), then made orthonormal
+   again by Gram-Schmidt; both sides use this same V_hat. Those rows cost B^2 entries each,
+   shared by the n_blocks blocks: on a small image, with large blocks or at high rates they
+   cost more than they save, so the codec also codes in a fixed basis, the 2-D DCT
+   (``basis="fixed"``, no rows sent), and ``rate_distortion.search_bases`` keeps, at each
+   target rate, whichever basis gives the higher PSNR;
+5. ``planes.py`` with ``quantizer.py``: coefficients z = V_hat (x - mu_hat), quantized with a
+   dead zone, q = sign(z) floor(|z|/Delta + r); trailing components whose D_k saved is below
+   lambda R_k are dropped with their rows;
+6. ``entropy_coding.py``, lossless: the first coefficient as a difference to the left block,
+   every other component with its blocks sorted by the activity of the earlier ones, zigzag
+   to unsigned, byte planes, LZMA;
+7. ``byte_format.py``: the header (struct, with a CRC-32), plane headers, basis exponents,
+   the payload.
+decode(data) reads the header and runs the steps backwards (``planes.decode_plane``, then
+``colour.planes_to_image``).
 
 Sources:
 - V. K. Goyal, "Theoretical foundations of transform coding", IEEE Signal Processing
@@ -49,253 +51,61 @@ Sources:
 from __future__ import annotations
 
 import copy
-import functools
-import math
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from numbers import Integral, Real
 
 import numpy as np
 
-from projects.week1_pca.codec.byte_format import (
-    FIXED,
-    LEARNED,
-    MAX_EXPONENT,
-    check_block,
-    read_header,
-    to_bytes,
-)
+from common.validation import check_int, check_number
+from projects.week1_pca.codec.basis import BASIS_PRECISION, learn_basis
+from projects.week1_pca.codec.blocks import split_blocks, split_grid
+from projects.week1_pca.codec.byte_format import check_block, read_header, to_bytes
 from projects.week1_pca.codec.colour import (
     chroma_step,
     image_planes,
     plane_shapes,
     planes_to_image,
 )
-from projects.week1_pca.codec.entropy_coding import (
-    coefficient_stream,
-    coefficients_from_stream,
-    unpack_ints,
+from projects.week1_pca.codec.entropy_coding import unpack_ints
+from projects.week1_pca.codec.planes import (
+    CodedPlane,
+    PlaneTransform,
+    decode_plane,
+    encode_plane,
+    learn_transform,
 )
-from projects.week1_pca.codec.quantizer import (
-    ROUNDING,
-    components_to_keep,
-    dequantize,
-    quantize,
-    rate_lambda,
-)
-from projects.week1_pca.pca import PCA
+from projects.week1_pca.codec.quantizer import ROUNDING, rate_lambda
+
+# The front page, and two names of codec/ the pipeline reads from here: ``split_blocks``
+# (codec/blocks.py) and ``PlaneTransform`` (codec/planes.py).
+__all__ = [
+    "BASES",
+    "MIN_STEP",
+    "SUBSAMPLE",
+    "CodedImage",
+    "Encoder",
+    "PlaneTransform",
+    "check_image",
+    "check_options",
+    "check_step",
+    "decode",
+    "encode",
+    "lagrangian",
+    "lagrangian_cost",
+    "learned_basis",
+    "rebuild",
+    "split_blocks",
+]
 
 MIN_STEP = 1e-6  # smaller steps are lossless on uint8 images long before this
-BASIS_PRECISION = 0.05  # alpha in ``basis_exponents``
 SUBSAMPLE = ("auto", True, False)
 BASES = ("learned", "fixed")  # the image's KLT, its rows sent; the DCT, known to both sides
 
 
-# -- blocks --------------------------------------------------------------------------------
-
-
-def split_grid(shape, block):
-    """Blocks down and across a plane: (ceil(H / B), ceil(W / B))."""
-    return (-(-shape[0] // block), -(-shape[1] // block))
-
-
-def split_blocks(plane, block):
-    """X[j] = the j-th B x B block in raster order, flattened; shape (n_blocks, B^2).
-
-    The plane is padded by edge replication to multiples of B. Returns (X, grid) with grid
-    the number of blocks (rows, columns).
-    """
-    height, width = plane.shape
-    grid = split_grid(plane.shape, block)
-    padded = np.pad(plane, ((0, grid[0] * block - height), (0, grid[1] * block - width)), "edge")
-    X = padded.reshape(grid[0], block, grid[1], block).swapaxes(1, 2)
-    return X.reshape(-1, block * block), grid
-
-
-def merge_blocks(X, grid, block, shape):
-    """The inverse of ``split_blocks``: tile the rows of X back, crop the padding to shape."""
-    plane = X.reshape(grid[0], grid[1], block, block).swapaxes(1, 2)
-    plane = plane.reshape(grid[0] * block, grid[1] * block)
-    return plane[: shape[0], : shape[1]]
-
-
-# -- basis ---------------------------------------------------------------------------------
-
-
-def learn_basis(X):
-    """PCA of the blocks: mu, orthonormal rows V (B^2 x B^2), sigma_k = sqrt(lambda_k)."""
-    # One block has no covariance: C = 0 and every orthonormal basis is a PCA basis. A flat
-    # plane has trace(C) = 0, and PCA's explained_variance_ratio_ (unused here) is 0 / 0.
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pca = PCA(solver="covariance_eigh").fit(X if len(X) > 1 else np.vstack([X, X]))
-    return pca.mean_, pca.components_, np.sqrt(pca.explained_variance_)
-
-
-def basis_exponents(sigma, step, alpha=BASIS_PRECISION):
-    """e_k = round(log2(sigma_k / (alpha Delta))), clipped to [0, 15]: row k's grid is 2^-e_k.
-
-    Rounding row k to a grid g leaves an error delta with ||delta||^2 ~ B^2 g^2 / 12, and
-    moves sigma_k^2 ||delta||^2 of energy per block into the other components. The grid
-    g = alpha Delta / sigma_k caps that leak at (alpha B)^2 Delta^2 / 12: a sixth of one
-    coefficient's quantization noise for alpha = 0.05, B = 8. Large components get fine
-    grids, small ones a few bits per entry (alpha 0.03..0.08 measured within 0.1 dB).
-    """
-    ratio = np.maximum(sigma, 1e-12) / (alpha * step)
-    return np.clip(np.round(np.log2(ratio)), 0, MAX_EXPONENT).astype(np.int64)
-
-
-def quantize_basis(V, exponents):
-    """V_int[k] = round(2^e_k V[k]), the integers sent for the basis."""
-    return np.round(V * 2.0 ** exponents[:, np.newaxis]).astype(np.int64)
-
-
-def dequantize_basis(V_int, exponents):
-    """V_hat = Gram-Schmidt(2^-e_k V_int[k]): orthonormal rows, row k closest to the sent one.
-
-    Gram-Schmidt (not the nearest orthonormal matrix) keeps the order: the coarse rows of
-    small components never disturb the fine rows of large ones.
-    """
-    return gram_schmidt(V_int / 2.0 ** exponents[:, np.newaxis])
-
-
-def gram_schmidt(V):
-    """Q with Q Q^T = I and span(Q[:k]) = span(V[:k]) for every k: V^T = Q^T R, diag(R) > 0."""
-    Q, R = np.linalg.qr(V.T)
-    signs = np.where(np.diag(R) < 0, -1.0, 1.0)  # a zero row of V still gets a unit row
-    return (Q * signs).T
-
-
-@functools.cache
-def dct_basis(block):
-    """The B^2 rows d_uv = c_u c_v cos(pi (2i + 1) u / 2B) cos(pi (2j + 1) v / 2B), orthonormal.
-
-    c_0 = sqrt(1 / B), c_u = sqrt(2 / B): the 2-D DCT-II of JPEG (Wallace 1991), the KLT of a
-    first-order Markov image as its correlation tends to 1 (Goyal 2001). Rows by increasing
-    frequency u + v, then u (JPEG's zigzag diagonals), so the trailing rows are the finest.
-    """
-    i = np.arange(block)
-    C = np.sqrt(2 / block) * np.cos(np.pi * np.outer(i, 2 * i + 1) / (2 * block))  # C[u, i]
-    C[0] /= np.sqrt(2)
-    rows = np.einsum("ui,vj->uvij", C, C).reshape(block * block, block * block)
-    u, v = np.divmod(np.arange(block * block), block)
-    rows = rows[np.lexsort((u, u + v))]
-    rows.setflags(write=False)  # cached: one array for every call
-    return rows
-
-
-# -- planes --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CodedPlane:
-    """What one plane sends: integers only, besides its step and basis kind."""
-
-    step: float  # Delta
-    mean: np.ndarray  # round(mu), shape (B^2,)
-    exponents: np.ndarray  # e_k, shape (n,); empty for the fixed basis
-    basis: np.ndarray  # V_int, shape (n, B^2); (0, B^2) for the fixed basis
-    coefficients: np.ndarray  # q, shape (n_blocks, n)
-
-    @property
-    def kind(self):
-        """``LEARNED`` if the plane sends its basis rows, ``FIXED`` (the DCT) if not."""
-        return LEARNED if len(self.exponents) else FIXED
-
-    def integers(self, grid):
-        """Everything but the step and exponents as one 1-D stream: mean, basis, coefficients."""
-        return np.concatenate(
-            [self.mean, self.basis.ravel(), coefficient_stream(self.coefficients, grid)]
-        )
-
-    @classmethod
-    def from_integers(cls, ints, step, exponents, grid, block, n):
-        """The inverse of ``integers``, given what the header says (n components)."""
-        B2 = block * block
-        mean, basis, stream = np.split(ints, [B2, B2 * (len(exponents) + 1)])
-        Q = coefficients_from_stream(stream, grid, n)
-        return cls(step, mean, exponents, basis.reshape(len(exponents), B2), Q)
-
-    def rows(self, block):
-        """V_hat, the n orthonormal rows the coefficients are in (shape (n, B^2))."""
-        if self.kind == FIXED:
-            return dct_basis(block)[: self.coefficients.shape[1]]
-        return dequantize_basis(self.basis, self.exponents)
-
-
-@dataclass(frozen=True)
-class PlaneTransform:
-    """The KLT of one plane: its blocks and their PCA. It does not depend on the step."""
-
-    X: np.ndarray  # the blocks, shape (n_blocks, B^2)
-    grid: tuple  # blocks down and across
-    mu: np.ndarray  # mean block, shape (B^2,)
-    V: np.ndarray  # principal axes as rows, shape (B^2, B^2)
-    sigma: np.ndarray  # their standard deviations, shape (B^2,)
-
-    @property
-    def block(self):
-        """B, from the B^2 pixels of a block."""
-        return math.isqrt(self.X.shape[1])
-
-
-def learn_transform(plane, block):
-    """Blocks -> PCA of one plane, once for every step it is coded at."""
-    X, grid = split_blocks(plane, block)
-    return PlaneTransform(X, grid, *learn_basis(X))
-
-
-def encode_plane(transform, step, rounding, basis_precision, basis="learned"):
-    """One plane at step Delta in ``basis``: its learned KLT, or the fixed DCT.
-
-    The KLT packs more energy into its first components, but its rows are sent: B^2 entries
-    each, shared by the n_blocks blocks. With few blocks per row (a small image, large B) or
-    at high rate the rows cost more than they save, and the DCT, known to both sides, costs
-    nothing. Returns (CodedPlane, its integers).
-    """
-    if basis == "fixed":
-        return encode_plane_fixed(transform, step, rounding)
-    return encode_plane_learned(transform, step, rounding, basis_precision)
-
-
-def encode_plane_learned(transform, step, rounding, basis_precision):
-    """Learned KLT -> quantized basis -> quantized coefficients: (CodedPlane, integers)."""
-    mean = np.round(transform.mu).astype(np.int64)
-    exponents = basis_exponents(transform.sigma, step, basis_precision)
-    V_int = quantize_basis(transform.V, exponents)
-    V_hat = dequantize_basis(V_int, exponents)
-    Z = (transform.X - mean) @ V_hat.T  # z = V_hat (x - mu_hat), one row per block
-    Q = quantize(Z, step, rounding)
-    n = components_to_keep(Z, Q, step, exponents)
-    # Gram-Schmidt: rows 0..n-1 of V_hat do not depend on the rows dropped after them.
-    coded = CodedPlane(step, mean, exponents[:n], V_int[:n], Q[:, :n])
-    return coded, coded.integers(transform.grid)
-
-
-def encode_plane_fixed(transform, step, rounding):
-    """The DCT (``dct_basis``) -> quantized coefficients, no rows sent: (CodedPlane, ints)."""
-    mean = np.round(transform.mu).astype(np.int64)
-    Z = (transform.X - mean) @ dct_basis(transform.block).T
-    Q = quantize(Z, step, rounding)
-    n = components_to_keep(Z, Q, step)
-    empty = np.zeros((0, Z.shape[1]), dtype=np.int64)
-    coded = CodedPlane(step, mean, empty[:, 0], empty, Q[:, :n])
-    return coded, coded.integers(transform.grid)
-
-
-def decode_plane(coded, grid, block, shape):
-    """x_hat = mu_hat + V_hat^T (Delta q) per block, tiled back to a plane of ``shape``."""
-    X_hat = dequantize(coded.coefficients, coded.step) @ coded.rows(block) + coded.mean
-    return merge_blocks(X_hat, grid, block, shape)
-
-
-# -- the codec -----------------------------------------------------------------------------
-
-
 def check_step(step):
     """ValueError unless the quantizer step is a finite number >= ``MIN_STEP``."""
-    if not isinstance(step, Real) or not (np.isfinite(step) and step >= MIN_STEP):
-        raise ValueError(f"step must be a finite number >= {MIN_STEP}, got {step!r}")
+    check_number(step, "step", MIN_STEP)
 
 
 def check_options(block, subsample_chroma, rounding, basis_precision, basis="learned"):
@@ -305,10 +115,8 @@ def check_options(block, subsample_chroma, rounding, basis_precision, basis="lea
         raise ValueError(f"basis must be one of {BASES}, got {basis!r}")
     if subsample_chroma not in SUBSAMPLE:
         raise ValueError(f"subsample_chroma must be one of {SUBSAMPLE}, got {subsample_chroma!r}")
-    if not (isinstance(rounding, Real) and 0 < rounding <= 0.5):
-        raise ValueError(f"rounding must be in (0, 0.5], got {rounding!r}")
-    if not (isinstance(basis_precision, Real) and basis_precision > 0):
-        raise ValueError(f"basis_precision must be > 0, got {basis_precision!r}")
+    check_number(rounding, "rounding", 0, 0.5, include_boundaries="right")
+    check_number(basis_precision, "basis_precision", 0, include_boundaries="neither")
 
 
 def check_image(image):
@@ -336,7 +144,7 @@ def encode(
     """Compress an image (H x W, H x W x 1 or H x W x 3, 0..255) into self-contained bytes.
 
     ``step`` is the quantizer step Delta on the luma (or gray) coefficients: larger means
-    fewer bytes and lower PSNR; chroma uses ``chroma_step``. The options are those of
+    fewer bytes and lower PSNR; chroma uses ``colour.chroma_step``. The options are those of
     ``Encoder``, which codes one image at many steps and learns its transform once.
     """
     check_step(step)
@@ -350,10 +158,11 @@ class Encoder:
     Each step's bytes are kept: a step asked for twice (rate searches for several targets
     start from the same bracket) is encoded once. ``subsample_chroma``: True (4:2:0),
     False (full-size chroma) or "auto", which encodes both ways and keeps the one with the
-    lower ``lagrangian_cost``. ``rounding`` is the dead-zone offset r of ``quantize``;
-    ``basis_precision`` the alpha of ``basis_exponents``. ``basis``: "learned" (each plane's
-    KLT, its rows sent) or "fixed" (the DCT, ``dct_basis``, known to the decoder);
-    ``rate_distortion.search_bases`` tries both at a target rate and keeps the better.
+    lower ``lagrangian_cost``. ``rounding`` is the dead-zone offset r of
+    ``quantizer.quantize``; ``basis_precision`` the alpha of ``basis.basis_exponents``.
+    ``basis``: "learned" (each plane's KLT, its rows sent) or "fixed" (the DCT,
+    ``basis.dct_basis``, known to the decoder); ``rate_distortion.search_bases`` tries both
+    at a target rate and keeps the better.
 
     Work the two ways share is done once: the luma plane (the same in both) is learned,
     coded and streamed once per step, and each candidate's distortion is measured on the
@@ -376,8 +185,7 @@ class Encoder:
         workers=1,
     ):
         check_options(block, subsample_chroma, rounding, basis_precision, basis)
-        if not isinstance(workers, Integral) or workers < 1:
-            raise ValueError(f"workers must be an int >= 1, got {workers!r}")
+        check_int(workers, "workers", 1)
         self.pixels = check_image(image)  # (H, W, C) float64
         self.image, self.ndim = image, np.ndim(image)  # as given, for comparisons
         self.block, self.subsample_chroma = block, subsample_chroma

@@ -26,8 +26,6 @@ Sources:
 - scikit-learn's ``sklearn.decomposition.PCA`` for the attribute names and sign convention.
 """
 
-from numbers import Integral
-
 import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
@@ -35,6 +33,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from common.exercises import exercise
+from common.validation import check_int
 
 
 @exercise(
@@ -218,12 +217,6 @@ SOLVERS = {"covariance_eigh": covariance_eigh, "svd": svd, "randomized": randomi
 SKLEARN_SOLVER = {"covariance_eigh": "covariance_eigh", "svd": "full", "randomized": "randomized"}
 
 
-def _check_non_negative_int(name, value):
-    """Raise ValueError unless value is an int >= 0 (bools excluded)."""
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-
-
 class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Principal component analysis: z = V_k^T (x - mu), x_hat = mu + V_k z.
 
@@ -279,20 +272,12 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """Return k, validated against the data shape; raise ValueError on bad options."""
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {self.solver!r}")
-        _check_non_negative_int("n_oversamples", self.n_oversamples)
-        _check_non_negative_int("n_power_iterations", self.n_power_iterations)
+        check_int(self.n_oversamples, "n_oversamples", 0)
+        check_int(self.n_power_iterations, "n_power_iterations", 0)
         max_components = min(n_samples, n_features)
         if self.n_components is None:
             return max_components
-        if (
-            not isinstance(self.n_components, Integral)
-            or isinstance(self.n_components, bool)
-            or not 1 <= self.n_components <= max_components
-        ):
-            raise ValueError(
-                f"n_components must be in [1, {max_components}], got {self.n_components!r}"
-            )
-        return int(self.n_components)
+        return check_int(self.n_components, "n_components", 1, max_components)
 
     def fit(self, X, y=None):
         """Fit mu and V_k on X of shape (n_samples, n_features); return self."""

@@ -49,6 +49,7 @@ HILBERT_SIZE = 12  # H_ij = 1 / (i + j + 1), cond ~ 1.6e16: LU keeps the residua
 WELL_CONDITIONED = 1e12  # cond(A) below this: LU factors agree with scipy's to ~cond eps
 TIMING_REPEATS = 3  # block split and solves: the best of this many calls
 RATE_RTOL = 0.02  # rd.search_step's tolerance: a larger miss is a target out of reach
+CURVE_RTOL = 0.1  # ... and for the points of the rate-distortion curve
 RATE_MISSED_TAG = "rate_target.missed"  # the images whose chosen rate is off target
 CODEC_BASES = {"auto": patch_codec.BASES, **{b: (b,) for b in patch_codec.BASES}}
 PROGRESS_DELAY_S = 2.0  # a step shorter than this shows no progress bar (as week 3's loops)
@@ -164,14 +165,11 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
         ranks = {*curve, cfg.low_rank.rank}
         svd_curve, svd_images, sigma = truncated_svd_curve(pixels, ranks)
     with step(f"{name}: rate search"):
-        targets = [cfg.patch_codec.target_bpp, *(cfg.patch_codec.curve_bpp if figures else [])]
-        bases = CODEC_BASES[cfg.patch_codec.basis]
-        with search_progress(name, len(targets) * len(bases)) as bar:
-            found = rd.search_bases(
-                encoder, targets, workers=threads, on_done=bar.update, bases=bases
-            )
+        found = search_rates(encoder, cfg.patch_codec, figures, threads, name)
+        target = [(basis_encoder, steps[0]) for basis_encoder, steps in found]
+        best = rd.best_point(target, cfg.patch_codec.target_bpp, RATE_RTOL)
     with step(f"{name}: write, read back, decode"):
-        chosen, decoded = write_and_read_back(*found[0], name, files=figures)
+        chosen, decoded = write_and_read_back(*best, name, files=figures)
     log_rate_miss(name, chosen, cfg.patch_codec.target_bpp)
     with step(f"{name}: JPEG at the same bytes"):
         jpeg_files = rd.JpegLadder(pixels)  # each quality's file written once, for all below
@@ -179,7 +177,8 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
     svd = svd_curve.set_index("setting").loc[f"k={cfg.low_rank.rank}"]
     if figures:
         with step(f"{name}: rate-distortion curves and figures"):
-            codec_curve = pd.DataFrame([codec_point(*point) for point in found[1:]] + [chosen])
+            points = [codec_point(e, step) for e, steps in found for step in steps[1:]]
+            codec_curve = pd.DataFrame([*rd.upper_envelope(points), chosen])
             jpeg_curve = rd.jpeg_curve(pixels, cfg.jpeg.qualities, jpeg_files)
             curves = pd.concat(
                 [svd_curve, codec_curve, jpeg_curve.assign(codec="jpeg")], ignore_index=True
@@ -188,6 +187,19 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
                 name, encoder, curves, sigma, svd_images, cfg.low_rank.rank, jpeg_files, decoded
             )
     return log_image_summary(name, chosen, jpeg_psnr, svd)
+
+
+def search_rates(encoder, codec_cfg, figures: bool, threads: int, name: str) -> list:
+    """[(encoder in a basis, its steps)] for each basis of ``patch_codec.basis``: the step of
+    ``target_bpp`` first (within ``RATE_RTOL``), then, with figures, of each of ``curve_bpp``
+    (within ``CURVE_RTOL``: a curve's point is drawn at the rate it reached)."""
+    targets = [codec_cfg.target_bpp, *(codec_cfg.curve_bpp if figures else [])]
+    rtols = [RATE_RTOL] + [CURVE_RTOL] * (len(targets) - 1)
+    bases = CODEC_BASES[codec_cfg.basis]
+    with search_progress(name, len(targets) * len(bases)) as bar:
+        return rd.search_each_basis(
+            encoder, targets, rtols, workers=threads, on_done=bar.update, bases=bases
+        )
 
 
 def learn_codec(image: LoadedImage, block: int, workers: int) -> patch_codec.Encoder:
@@ -287,7 +299,7 @@ def log_dataset(image: LoadedImage) -> None:
 
 
 def codec_point(encoder: patch_codec.Encoder, step: float) -> dict:
-    """The patch codec at a step found by ``rd.search_bases``: its rate-distortion point."""
+    """The patch codec at a step the rate search found: its rate-distortion point."""
     data = encoder.encode(step)  # kept from the search
     decoded = patch_codec.decode(data)
     return rd.point("patch_pca", codec_setting(encoder, step), len(data), encoder.image, decoded)

@@ -28,6 +28,9 @@ from projects.week1_pca import patch_codec
 
 DENSE_QUALITIES = tuple(range(1, 101))  # every Pillow quality: the grid of jpeg_psnr_at_bytes
 STEP_BRACKET = (0.05, 5000.0)  # Delta range searched by step_for_bpp
+SAFEGUARD = 0.05  # next_log_step keeps this share of a bracket between a guess and its ends
+MIN_BRACKET = 1e-3  # ... and stops in a bracket this narrow in log Delta (0.1% in Delta)
+MAX_LEAP = 1.0  # ... and extrapolates at most this far in log Delta (a factor e = 2.7)
 
 
 def psnr(reference, test, peak=255.0):
@@ -187,47 +190,140 @@ def check_target(target_bpp):
         raise ValueError(f"target_bpp must be a finite number > 0, got {target_bpp!r}")
 
 
-def search_step(encoder, target_bpp, rtol=0.02, max_iter=40):
-    """Delta with bpp(encoder.encode(Delta)) within rtol of the target, by bisection on log Delta.
+def search_step(encoder, target_bpp, rtol=0.02, max_iter=40, known=None):
+    """Delta with bpp(encoder.encode(Delta)) within rtol of the target: regula falsi on
+    log bpp against log Delta (``next_log_step``), each new step encoded once.
 
-    The size falls (almost) monotonically as Delta grows; the search halves a bracket in
-    log Delta until the size is close enough, and returns the step whose size came closest
-    if it never is (a rate beyond reach, such as far below the fixed overhead). Only the
-    quantizer changes from step to step: the encoder learned the image's transform once.
+    log bpp falls almost linearly in log Delta (about one octave of rate per octave of
+    step), so a line through two coded steps lands close to the target and a few encodes
+    suffice; the Illinois rule (``illinois_weights``) keeps a curved stretch from being
+    approached from one side only. It stops when the bracket is narrower than ``MIN_BRACKET``
+    in log Delta: the rate jumps past the target there (the codec changes its chroma or
+    component choice). If no step is close enough (a rate out of reach, such as far below
+    the fixed overhead), the step whose rate came closest is returned. ``known`` ({Delta:
+    bpp}, filled as steps are coded) carries what earlier searches learned to the next:
+    ``search_steps`` passes one dict along its targets.
     """
     check_target(target_bpp)
-    height, width = encoder.shape
-    low, high = np.log(STEP_BRACKET[0]), np.log(STEP_BRACKET[1])
-    best_step, best_error = None, np.inf
+    known = {} if known is None else known
+    sides = []  # +1 or -1: whether each step this search coded gave too many bits or too few
     for _ in range(max_iter):
-        step = float(np.exp((low + high) / 2))
-        error = bits_per_pixel(len(encoder.encode(step)), height, width) / target_bpp - 1
-        if abs(error) < best_error:
-            best_step, best_error = step, abs(error)
-        if abs(error) <= rtol:
+        points = log_points(known, target_bpp)
+        ends = bracket(points)
+        if reached(known, target_bpp, rtol) or (ends and ends[1][0] - ends[0][0] < MIN_BRACKET):
             break
-        low, high = (np.log(step), high) if error > 0 else (low, np.log(step))
-    return best_step
+        step = float(np.exp(next_log_step(points, illinois_weights(sides))))
+        if step in known:  # the end of STEP_BRACKET, already coded: nothing nearer to try
+            break
+        known[step] = bits_per_pixel(len(encoder.encode(step)), *encoder.shape)
+        sides.append(1 if known[step] > target_bpp else -1)
+    return closest_step(known, target_bpp)
 
 
-def search_steps(encoder, targets, rtol=0.02, max_iter=40, workers=1, on_done=None):
-    """``[search_step(encoder, t, rtol, max_iter) for t in targets]``, ``workers`` at a time.
+def illinois_weights(sides):
+    """(w0, w1), the weights of m at the bracket's left and right ends (the Illinois rule).
 
-    The searches share the encoder, so a step two of them visit is encoded once; in threads
-    (``workers`` > 1) they run side by side, each the same bisection as alone. ``on_done()``,
-    if given, is called as each search ends (the pipeline counts them in a progress bar).
+    After k >= 2 guesses in a row on one side, the m of the end kept on the other side is
+    weighted by 2^-(k-1), so the next line's zero moves towards it and past the target.
+    ``sides`` holds +1 (too many bits: the guess became the left end) or -1 per guess.
     """
+    if not sides:
+        return 1.0, 1.0
+    run = next((i for i, side in enumerate(reversed(sides)) if side != sides[-1]), len(sides))
+    weight = 0.5 ** max(run - 1, 0)
+    return (weight, 1.0) if sides[-1] < 0 else (1.0, weight)
 
-    def search(target):
-        step = search_step(encoder, target, rtol, max_iter)
+
+def reached(known, target_bpp, rtol):
+    """Whether a coded step's rate is within rtol of the target: |bpp / target - 1| <= rtol."""
+    return any(abs(bpp / target_bpp - 1) <= rtol for bpp in known.values())
+
+
+def closest_step(known, target_bpp):
+    """The coded step whose rate misses the target by the least |bpp / target - 1|."""
+    return min(known, key=lambda step: abs(known[step] / target_bpp - 1))
+
+
+def log_points(known, target_bpp):
+    """The coded steps as (u, m) = (log Delta, log(bpp / target)), by u; m > 0: too many bits."""
+    return sorted((float(np.log(s)), float(np.log(b / target_bpp))) for s, b in known.items())
+
+
+def bracket(points):
+    """The nearest pair (u, m > 0), (u', m' < 0) with u < u' around the target, or None.
+
+    The right end is the finest step with too few bits; the left the coarsest step with too
+    many bits left of it (a rate that is not monotone never makes a bracket inside out).
+    """
+    too_few = [p for p in points if p[1] < 0]
+    too_many = [p for p in points if p[1] > 0 and too_few and p[0] < too_few[0][0]]
+    return (too_many[-1], too_few[0]) if too_many else None
+
+
+def next_log_step(points, weights=(1.0, 1.0)):
+    """The next log Delta to code, from the coded (u, m) ``points`` (``log_points``).
+
+    Around a bracket: the zero of the line through its ends (u0, w0 m0) and (u1, w1 m1),
+    kept ``SAFEGUARD`` of its width inside them. Otherwise the zero of the line through the
+    two points nearest the target (slope -1 through one), at most ``MAX_LEAP`` from the
+    nearer and never beyond ``STEP_BRACKET``. With nothing coded, the bracket's middle.
+    """
+    bounds = np.log(STEP_BRACKET)
+    if not points:
+        return float(bounds.mean())
+    ends = bracket(points)
+    if ends:
+        (u0, m0), (u1, m1) = ends
+        m0, m1 = weights[0] * m0, weights[1] * m1
+        gap = SAFEGUARD * (u1 - u0)
+        return float(np.clip(u0 + m0 * (u1 - u0) / (m0 - m1), u0 + gap, u1 - gap))
+    nearest = sorted(points, key=lambda p: abs(p[1]))[:2]
+    (u0, m0), slope = nearest[0], secant_slope(nearest)
+    return float(np.clip(np.clip(u0 - m0 / slope, u0 - MAX_LEAP, u0 + MAX_LEAP), *bounds))
+
+
+def secant_slope(points):
+    """dm/du of the line through two (u, m) points; -1 if there is one, or it does not fall."""
+    if len(points) < 2 or points[0][0] == points[1][0]:
+        return -1.0
+    (u0, m0), (u1, m1) = points
+    slope = (m1 - m0) / (u1 - u0)
+    return slope if slope < 0 else -1.0
+
+
+def search_steps(encoder, targets, rtol=0.02, max_iter=40, on_done=None):
+    """``[search_step(encoder, t, r, max_iter, known) for t, r in zip(targets, rtols)]``.
+
+    One ``known`` for all: each search starts from every step the searches before it coded
+    (in the order of ``targets``), so the later ones need an encode or two. ``rtol`` is one
+    tolerance or one per target. ``on_done()``, if given, is called as each search ends
+    (the pipeline counts them in a progress bar).
+    """
+    known, steps = {}, []
+    for target, target_rtol in zip(targets, np.broadcast_to(rtol, len(targets)), strict=True):
+        steps.append(search_step(encoder, target, float(target_rtol), max_iter, known))
         if on_done is not None:
             on_done()
-        return step
+    return steps
 
-    if workers == 1 or len(targets) == 1:
-        return [search(target) for target in targets]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(search, targets))
+
+def search_each_basis(
+    encoder, targets, rtol=0.02, max_iter=40, workers=1, on_done=None, bases=patch_codec.BASES
+):
+    """[(encoder in basis b, its steps for ``targets``) for b in ``bases``].
+
+    ``search_steps`` on ``encoder.with_basis(b)`` (``encoder`` itself for its own basis),
+    ``workers`` bases at a time in threads: each basis's searches are its own, so the steps
+    are the same however many run at once. ``on_done()`` is called as each of the
+    len(bases) x len(targets) searches ends.
+    """
+    encoders = [encoder if b == encoder.basis else encoder.with_basis(b) for b in bases]
+
+    def search(basis_encoder):
+        return search_steps(basis_encoder, targets, rtol, max_iter, on_done)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(encoders)))) as pool:
+        return list(zip(encoders, pool.map(search, encoders), strict=True))
 
 
 def search_bases(
@@ -235,19 +331,35 @@ def search_bases(
 ):
     """For each target, (encoder, Delta) of the higher PSNR among ``bases`` at that rate.
 
-    ``search_steps`` on ``encoder.with_basis(b)`` for each basis b (``encoder`` itself for its
-    own); at each target, the point within ``rtol`` of it with the highest PSNR (the closest
-    in rate if none is; the first basis if equal). Each basis alone gives a curve whose rate
-    grows smoothly as Delta falls, so each search can hit the target; the learned basis wins
-    where its rows are cheap (large images, low rates), the DCT where they are not.
-    ``on_done()`` is called as each of the len(bases) x len(targets) searches ends.
+    ``search_each_basis``, then at each target the point within ``rtol`` of it with the
+    highest PSNR (``best_point``). Each basis alone gives a curve whose rate grows smoothly
+    as Delta falls, so each search can hit the target; the learned basis wins where its rows
+    are cheap (large images, low rates), the DCT where they are not.
     """
-    encoders = [encoder if b == encoder.basis else encoder.with_basis(b) for b in bases]
-    found = [search_steps(e, targets, rtol, max_iter, workers, on_done) for e in encoders]
+    found = search_each_basis(encoder, targets, rtol, max_iter, workers, on_done, bases)
     return [
-        best_point([(e, steps[i]) for e, steps in zip(encoders, found, strict=True)], target, rtol)
+        best_point([(e, steps[i]) for e, steps in found], target, rtol)
         for i, target in enumerate(targets)
     ]
+
+
+def upper_envelope(points):
+    """The rate-distortion points (dicts with ``bytes`` and ``psnr_db``) that no other beats:
+    none has as few bytes or fewer and a PSNR as high or higher, one of the two strictly.
+
+    Of several codecs' (or bases') points, these are the curve of a codec free to choose
+    among them at each rate: PSNR rises with the bytes along it.
+    """
+
+    def beaten(p):
+        return any(
+            q["bytes"] <= p["bytes"]
+            and q["psnr_db"] >= p["psnr_db"]
+            and (q["bytes"], q["psnr_db"]) != (p["bytes"], p["psnr_db"])
+            for q in points
+        )
+
+    return [p for p in points if not beaten(p)]
 
 
 def best_point(candidates, target_bpp, rtol):

@@ -230,9 +230,7 @@ def with_alpha(model, alpha):
 
     The counts N_yi and N_y are sufficient statistics: no refit on the data is needed.
     """
-    smoothed = copy.deepcopy(model).set_params(alpha=alpha)
-    smoothed._estimate()
-    return smoothed
+    return copy.deepcopy(model).set_params(alpha=alpha).estimate_from_counts()
 
 
 def unseen_token(vectorizer, model, in_class=POSITIVE):

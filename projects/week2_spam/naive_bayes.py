@@ -55,8 +55,6 @@ Sources:
   names (there alpha < 1e-10 is clipped unless ``force_alpha=True``; here it is not).
 """
 
-from numbers import Real
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -66,6 +64,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
 from common.exercises import exercise
+from common.validation import check_number
 
 
 def log_prior(class_count, fit_prior):
@@ -192,17 +191,13 @@ def log_posterior(scores, log_prior):
     return log_normalize(scores)
 
 
-def check_alpha(alpha):
-    """Raise ValueError unless alpha is a finite real >= 0."""
-    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 <= alpha < np.inf:
-        raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
-
-
 class NaiveBayes(ClassifierMixin, BaseEstimator):
     """What the three event models share: labels, counts, the posterior; see the module."""
 
-    def _check_params(self):
-        check_alpha(self.alpha)
+    def check_params(self):
+        """Raise ValueError on a parameter outside its documented values; return self."""
+        check_number(self.alpha, "alpha", 0)
+        return self
 
     def _check_X(self, X, reset, y=None):
         """Validated X (float64, dense or CSR) and y; counts must be non-negative."""
@@ -215,7 +210,7 @@ class NaiveBayes(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Estimate P(y) and the per-class term parameters from X (n_samples, n_features)."""
-        self._check_params()
+        self.check_params()
         X, y = self._check_X(X, reset=True, y=y)
         # Hash the labels once and sort only the distinct ones: np.unique on the whole of
         # an object array compares strings n log n times.
@@ -227,6 +222,15 @@ class NaiveBayes(ClassifierMixin, BaseEstimator):
         Y[np.arange(len(y_index)), y_index] = 1.0
         self.class_count_ = Y.sum(axis=0)  # N_y, documents per class
         self.feature_count_ = np.asarray(X.T @ Y).T  # N_yi, shape (K, n_features)
+        self._estimate()
+        return self
+
+    def estimate_from_counts(self):
+        """Re-estimate P(y) and the term parameters from the fitted counts N_y and N_yi
+        alone (sufficient statistics): after ``set_params(alpha=...)`` no pass over the
+        data is needed. Validates the parameters first; returns self."""
+        check_is_fitted(self)
+        self.check_params()
         self._estimate()
         return self
 
@@ -334,14 +338,11 @@ class BernoulliNaiveBayes(NaiveBayes):
         self.binarize = binarize
         self.fit_prior = fit_prior
 
-    def _check_params(self):
-        super()._check_params()
-        if self.binarize is not None and (
-            isinstance(self.binarize, bool)
-            or not isinstance(self.binarize, Real)
-            or not np.isfinite(self.binarize)
-        ):
-            raise ValueError(f"binarize must be a finite number or None, got {self.binarize!r}")
+    def check_params(self):
+        """As ``NaiveBayes.check_params``, and binarize: a finite number or None."""
+        super().check_params()
+        check_number(self.binarize, "binarize", or_none=True)
+        return self
 
     def _check_X(self, X, reset, y=None):
         X, y = super()._check_X(X, reset, y)
@@ -398,13 +399,15 @@ class ComplementNaiveBayes(NaiveBayes):
         self.alpha = alpha
         self.norm = norm
 
-    def _check_params(self):
-        super()._check_params()
+    def check_params(self):
+        """As ``NaiveBayes.check_params``, and norm=True only with alpha > 0."""
+        super().check_params()
         if self.norm and self.alpha == 0:
             raise ValueError(
                 "norm=True needs alpha > 0: with alpha = 0 a term never seen outside a class "
                 "has log theta~ = -inf and sum_j |w_yj| is infinite, got alpha=0"
             )
+        return self
 
     def _estimate(self):
         self.class_log_prior_ = log_prior(self.class_count_, fit_prior=True)

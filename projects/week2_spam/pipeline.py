@@ -29,6 +29,7 @@ from sklearn import metrics as skm
 from common.estimator_files import CODE_MODEL_DISTRIBUTIONS, log_code_model
 from common.plotting import figure, logging_figures
 from common.steps import step
+from common.validation import under
 from projects.week2_spam import (
     bayesian,
     calibration,
@@ -47,7 +48,6 @@ from projects.week2_spam.spam_filter import (
     build_reference,
     filter_parts,
     save_filter,
-    vectorizer_settings,
 )
 
 log = logging.getLogger(__name__)
@@ -107,14 +107,14 @@ def final_filter(cfg: DictConfig, build, result: evaluation.OutOfSample, texts, 
 
 def check_settings(cfg: DictConfig) -> None:
     """Fail before any work on a setting no step can use."""
-    if cfg.model.alpha < 0:
-        raise ValueError(f"model.alpha must be >= 0, got {cfg.model.alpha}")
+    ours = build_filter(cfg.features, cfg.model)  # features: word_ngrams, char_ngrams or both
+    with under("model"):  # the model's own rules: alpha a finite number >= 0
+        ours.named_steps["model"].check_params()
     if cfg.calibration.folds < 2:
         raise ValueError(
             f"calibration.folds must be >= 2 (the log-odds of each training message come from "
             f"a filter fitted on the other folds), got {cfg.calibration.folds}"
         )
-    vectorizer_settings(cfg.features)
 
 
 def evaluate(cfg: DictConfig, build, texts, labels) -> evaluation.OutOfSample:

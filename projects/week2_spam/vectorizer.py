@@ -43,7 +43,6 @@ Sources:
 import re
 from collections import defaultdict
 from itertools import chain, repeat
-from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
@@ -51,6 +50,8 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
+
+from common.validation import is_int, is_number
 
 WHITE_SPACES = re.compile(r"\s\s+")  # runs that the char analyzer collapses to one space
 INDEX = np.int32  # positions, ids and columns: half the memory of int64 (corpus < 2^31)
@@ -214,7 +215,7 @@ def check_ngram_range(ngram_range):
     valid = (
         isinstance(ngram_range, tuple | list)
         and len(ngram_range) == 2
-        and all(isinstance(n, Integral) and not isinstance(n, bool) for n in ngram_range)
+        and all(map(is_int, ngram_range))
         and 1 <= ngram_range[0] <= ngram_range[1]
     )
     if not valid:
@@ -225,9 +226,9 @@ def check_ngram_range(ngram_range):
 
 def min_doc_count(min_df, n_docs):
     """The document frequency a term needs: min_df (int), or min_df * n_docs (float)."""
-    if isinstance(min_df, Integral) and not isinstance(min_df, bool) and min_df >= 1:
+    if is_int(min_df) and min_df >= 1:
         return min_df
-    if isinstance(min_df, Real) and not isinstance(min_df, Integral) and 0.0 <= min_df <= 1.0:
+    if is_number(min_df) and not is_int(min_df) and 0.0 <= min_df <= 1.0:
         return min_df * n_docs
     raise ValueError(f"min_df must be an int >= 1 or a float in [0.0, 1.0], got {min_df!r}")
 
@@ -318,8 +319,8 @@ class CountVectorizer(TransformerMixin, BaseEstimator):
         self.min_df = min_df
         self.binary = binary
 
-    def _check_params(self):
-        """Raise ValueError on an option that is not one of the documented values."""
+    def check_params(self):
+        """Raise ValueError on an option that is not one of the documented values; return self."""
         if self.analyzer not in ANALYZERS:
             raise ValueError(f"analyzer must be one of {sorted(ANALYZERS)}, got {self.analyzer!r}")
         check_ngram_range(self.ngram_range)
@@ -332,6 +333,7 @@ class CountVectorizer(TransformerMixin, BaseEstimator):
                 f"{self.token_pattern!r}"
             )
         min_doc_count(self.min_df, 1)
+        return self
 
     def _analyze(self, raw_documents):
         """Occurrences of the terms of each (lowercased) document."""
@@ -348,7 +350,7 @@ class CountVectorizer(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, raw_documents, y=None):
         """Learn the vocabulary and return the count matrix X, shape (n_documents, n_terms)."""
-        self._check_params()
+        self.check_params()
         n_docs, occurrences = self._analyze(raw_documents)
         terms = sorted(dict.fromkeys(occurrences.types))  # distinct, in code point order
         if not terms:
@@ -373,7 +375,7 @@ class CountVectorizer(TransformerMixin, BaseEstimator):
     def transform(self, raw_documents):
         """Count the vocabulary's terms in ``raw_documents``; unknown terms are ignored."""
         check_is_fitted(self)
-        self._check_params()
+        self.check_params()
         n_docs, occurrences = self._analyze(raw_documents)
         column_of_type = np.fromiter(
             map(self.vocabulary_.get, occurrences.types, repeat(-1)),

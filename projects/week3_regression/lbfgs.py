@@ -46,6 +46,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from common.validation import check_int
 from projects.week3_regression.optimize import OptimizeResult, check_arguments, run_steps
 
 ARMIJO_C1 = 1e-4  # sufficient decrease: f falls by at least c1 * t * |g^T d|
@@ -156,8 +157,7 @@ def lbfgs(
     ``callback(step, loss, grad_norm)`` is called at every step.
     """
     check_arguments(X.shape[0], max_steps, tol)
-    if not (isinstance(history_size, int) and history_size >= 1):
-        raise ValueError(f"history_size must be an int >= 1, got {history_size!r}")
+    check_int(history_size, "history_size", 1)
     shapes = [p.shape for p in params]
     evaluate = functools.partial(flat_loss_and_gradient, loss_fn, shapes, X, y)
     theta = torch.cat([p.detach().reshape(-1) for p in params]).numpy()  # theta_0, (n_params,)

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from common.exercises import exercise
+from common.validation import check_int, check_number
 from projects.week3_regression.torch_updates import RULES, torch_update
 
 
@@ -47,23 +48,15 @@ class OptimizeResult:
     converged: bool  # ||grad f|| <= tol was reached
 
 
-def check_positive_finite(name, value):
-    """Raise ValueError unless value is a finite number > 0."""
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-
-
 def check_arguments(n_samples, max_steps, tol, lr=1.0, batch_size=None):
-    """Validate the arguments shared by every method, before any work."""
-    check_positive_finite("lr", lr)
-    if not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps must be an int >= 1, got {max_steps!r}")
-    if not (tol >= 0):
-        raise ValueError(f"tol must be >= 0, got {tol!r}")
-    if batch_size is not None and not (
-        isinstance(batch_size, int) and 1 <= batch_size <= n_samples
-    ):
-        raise ValueError(f"batch_size must be an int in [1, {n_samples}], got {batch_size!r}")
+    """Validate the arguments shared by every method, before any work: lr a finite
+    number > 0, max_steps an int >= 1, tol a number >= 0, batch_size None or an int in
+    [1, n_samples] (n_samples is read only then)."""
+    check_number(lr, "lr", 0, include_boundaries="neither")
+    check_int(max_steps, "max_steps", 1)
+    check_number(tol, "tol", 0, finite=False)
+    if batch_size is not None:
+        check_int(batch_size, "batch_size", 1, n_samples)
 
 
 def leaf_copies(params):

@@ -33,6 +33,7 @@ from common.devices import torch_device
 from common.plotting import figure
 from common.steps import step
 from common.threads import torch_threads
+from common.validation import check_number, under
 from projects.week3_regression import (
     calculus,
     limits,
@@ -49,6 +50,7 @@ from projects.week3_regression.optimize import (
     OPTIMIZERS,
     Diverged,
     OptimizeResult,
+    check_arguments,
     gradient_descent,
     newton,
     optim_iterates,
@@ -103,30 +105,25 @@ def check_settings(cfg: DictConfig) -> torch.device:
         raise ValueError(f"tasks must be a non-empty list from {sorted(KIND)}, got {unknown}")
     for task in cfg.tasks:
         for key in ("l1", "l2"):  # inf or NaN would surface as a solver's error naming no key
-            value = cfg[task][key]
-            if not (np.isfinite(value) and value >= 0):
-                raise ValueError(f"{task}.{key} must be a finite number >= 0, got {value}")
+            check_number(cfg[task][key], f"{task}.{key}", 0)
     if "linear" in cfg.tasks and cfg.linear.l1 and cfg.linear.l2:
         raise ValueError("linear: set l1 or l2, not both (no reference optimum for elastic net)")
     if "logistic" in cfg.tasks and cfg.logistic.l1:
         raise ValueError(f"logistic.l1 must be 0 (the reference fit is L2), got {cfg.logistic.l1}")
-    lr = cfg.optimizer.lr
-    if lr is not None and not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"optimizer.lr must be a finite number > 0, got {lr}")
-    batch_size = cfg.optimizer.batch_size
-    if cfg.optimizer.name in OWN_STEP_LENGTH and (lr is not None or batch_size is not None):
+    opt = cfg.optimizer
+    step_size = {} if opt.lr is None else {"lr": opt.lr}  # None: 1/L or the method's default
+    for task in cfg.tasks:
+        n = None  # the training rows, read only to bound a mini-batch
+        if opt.batch_size is not None:
+            split = load_task(task, test_size=cfg.data.test_size, standardize=False, seed=cfg.seed)
+            n = len(split.X_train)
+        with under("optimizer"):  # the optimizers' own rules: lr a finite number > 0, ...
+            check_arguments(n, opt.max_steps, opt.tol, batch_size=opt.batch_size, **step_size)
+    if opt.name in OWN_STEP_LENGTH and (opt.lr is not None or opt.batch_size is not None):
         raise ValueError(
-            f"optimizer.name={cfg.optimizer.name} chooses its own step length on the full batch:"
-            f" leave optimizer.lr and optimizer.batch_size null (got {lr} and {batch_size})"
+            f"optimizer.name={opt.name} chooses its own step length on the full batch:"
+            f" leave optimizer.lr and optimizer.batch_size null (got {opt.lr} and {opt.batch_size})"
         )
-    for task in cfg.tasks if batch_size is not None else ():
-        n = len(
-            load_task(task, test_size=cfg.data.test_size, standardize=False, seed=cfg.seed).X_train
-        )
-        if not 1 <= batch_size <= n:
-            raise ValueError(
-                f"optimizer.batch_size must be in [1, {n}] for {task}, got {batch_size}"
-            )
     return device
 
 

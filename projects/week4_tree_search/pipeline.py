@@ -41,6 +41,7 @@ from common.devices import torch_device
 from common.estimator_files import CODE_MODEL_DISTRIBUTIONS, log_code_model
 from common.plotting import figure
 from common.steps import step
+from common.validation import check_number, under
 from projects.week4_tree_search import (
     clustering,
     feature_selection,
@@ -149,9 +150,9 @@ def check_settings(cfg: DictConfig) -> None:
             f" of {cfg.tree.boundary_dataset}, got {pair}"
         )
     for part in ("tree", "search"):
-        if not 0 < cfg[part].test_size < 1:
-            raise ValueError(f"{part}.test_size must be in (0, 1), got {cfg[part].test_size}")
-    SimilarityIndex(metric=cfg.search.metric, block_size=cfg.search.block_size)._check_params()
+        check_number(cfg[part].test_size, f"{part}.test_size", 0, 1, include_boundaries="neither")
+    with under("search"):  # the index's own rules: block_size a multiple of chunk_size, ...
+        SimilarityIndex(metric=cfg.search.metric, block_size=cfg.search.block_size).check_params()
     n_database = len(load_split("digits", cfg.search.test_size, cfg.seed).X_train)
     if not 1 <= cfg.search.k <= n_database:
         raise ValueError(
@@ -193,10 +194,8 @@ def check_svm_settings(svm_cfg: DictConfig) -> None:
             f"svm.classes must be two different labels of {svm_cfg.dataset} from {labels}, "
             f"got {classes}"
         )
-    if not svm_cfg.C > 0 or svm_cfg.max_iter < 1:
-        raise ValueError(
-            f"svm.C must be > 0 and svm.max_iter >= 1, got {svm_cfg.C} and {svm_cfg.max_iter}"
-        )
+    with under("svm"):  # the fit's own rules: C a finite number > 0, max_iter an int >= 1
+        svm.check_svm_params(svm_cfg.C, svm_cfg.max_iter)
 
 
 def check_digit_settings(emb_cfg, graph_cfg, n_database: int, k_max: int) -> None:
@@ -243,8 +242,8 @@ def build_tree(tree_cfg: DictConfig, seed: int) -> tuple[DecisionTreeClassifier,
         "min_samples_leaf": tree_cfg.min_samples_leaf,
         "min_impurity_decrease": tree_cfg.min_impurity_decrease,
     }
-    ours = DecisionTreeClassifier(**params)
-    ours._check_params()
+    with under("tree"):  # the tree's own rules, "tree.min_samples_leaf must be ..."
+        ours = DecisionTreeClassifier(**params).check_params()
     return ours, SklearnTree(**params, random_state=seed)
 
 

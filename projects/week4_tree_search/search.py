@@ -53,7 +53,6 @@ Sources:
 """
 
 from dataclasses import dataclass
-from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
@@ -62,6 +61,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from common.exercises import exercise
+from common.validation import check_int
 from projects.week4_tree_search.geometry import unit_rows
 
 
@@ -261,12 +261,6 @@ def rescore(Q, X, chunk_ids, metric, k, chunk_size, max_floats):
     return torch.cat(values), torch.cat(ids)
 
 
-def check_positive_int(value, name):
-    """ValueError naming ``name`` unless ``value`` is an int >= 1."""
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-
-
 class SimilarityIndex(BaseEstimator):
     """Exact k-nearest-neighbour index (a flat index: every query meets every vector).
 
@@ -295,11 +289,12 @@ class SimilarityIndex(BaseEstimator):
         self.chunk_size = chunk_size
         self.device = device
 
-    def _check_params(self):
+    def check_params(self):
+        """Raise ValueError on a parameter outside its documented values; return self."""
         if self.metric not in METRICS:
             raise ValueError(f"metric must be one of {sorted(METRICS)}, got {self.metric!r}")
         for name in ("block_size", "query_block_size", "chunk_size"):
-            check_positive_int(getattr(self, name), name)
+            check_int(getattr(self, name), name, 1)
         if self.block_size % self.chunk_size:
             raise ValueError(
                 f"block_size must be a multiple of chunk_size ({self.chunk_size}), "
@@ -311,7 +306,7 @@ class SimilarityIndex(BaseEstimator):
             raise ValueError(
                 f"device must be a torch device such as 'cpu' or 'cuda', got {self.device!r}"
             ) from None
-        return METRICS[self.metric]
+        return self
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -326,7 +321,8 @@ class SimilarityIndex(BaseEstimator):
 
     def fit(self, X, y=None):
         """Store X (n, d), dense or sparse, as the database, ids 0..n-1; returns self."""
-        metric = self._check_params()
+        self.check_params()
+        metric = METRICS[self.metric]
         X = check_vectors(X, "X")
         self.n_features_in_ = X.shape[1]
         self.device_ = torch.device(self.device)
@@ -363,9 +359,10 @@ class SimilarityIndex(BaseEstimator):
         (n_queries, k), positions in the database.
         """
         check_is_fitted(self)
-        metric = self._check_params()
+        self.check_params()
+        metric = METRICS[self.metric]
         n = len(self.vectors_)
-        check_positive_int(k, "k")
+        check_int(k, "k", 1)
         if k > n:
             raise ValueError(f"k must be <= {n} (the database size), got {k}")
         Q = self._prepare(
@@ -406,7 +403,7 @@ def knn_graph(X, k, metric="euclidean", mode="connectivity", **index_params):
         raise ValueError(f"mode must be 'connectivity' or 'distance', got {mode!r}")
     index = SimilarityIndex(metric=metric, **index_params).fit(X)
     n = len(index.vectors_)
-    check_positive_int(k, "k")
+    check_int(k, "k", 1)
     if k > n - 1:
         raise ValueError(f"k must be <= {n - 1} (the other points of X), got {k}")
     values, ids = index.search(X, k + 1)  # each point finds itself, usually first

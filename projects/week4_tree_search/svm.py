@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from common.exercises import exercise
+from common.validation import check_int, check_number
 
 TAUS = (1e-1, 1e-3, 1e-5, 1e-7)  # smoothing widths of the continuation
 SUPPORT_TOL = 1e-4  # y f(x) <= 1 + tol: on the margin up to the solvers' precision
@@ -86,13 +87,18 @@ def smoothed_objective(X, y, w, b, C, tau):
     return C * tau * torch.nn.functional.softplus(z / tau).sum() + 0.5 * w @ w
 
 
+def check_svm_params(C, max_iter):
+    """Raise ValueError unless C is a finite number > 0 and max_iter an int >= 1."""
+    check_number(C, "C", 0, include_boundaries="neither")
+    check_int(max_iter, "max_iter", 1)
+
+
 def fit_linear_svm(X, y, C, max_iter=100, taus=TAUS):
     """(w, b, objectives): the minimizer of P by L-BFGS on P_tau, tau decreasing (see the
     module); ``objectives`` holds the exact P after each stage."""
     from scipy.optimize import minimize
 
-    if not C > 0:
-        raise ValueError(f"C must be > 0, got {C}")
+    check_svm_params(C, max_iter)
     y = check_binary_labels(y)
     X = np.asarray(X, dtype=np.float64)
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)

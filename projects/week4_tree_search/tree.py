@@ -69,7 +69,6 @@ Sources:
 
 from dataclasses import dataclass
 from functools import cached_property
-from numbers import Integral, Real
 from pathlib import Path
 from typing import NamedTuple
 
@@ -80,6 +79,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from common.estimator_files import object_state, read_state, restore_object, write_state
 from common.exercises import exercise, learner_version_chosen
+from common.validation import check_int, check_number
 
 LEAF = -1  # children_left / children_right of a leaf (scikit-learn's TREE_LEAF)
 UNDEFINED = -2  # feature and threshold of a leaf (scikit-learn's TREE_UNDEFINED)
@@ -800,20 +800,15 @@ class DecisionTreeClassifier(ClassifierMixin, BaseEstimator):
         self.min_samples_leaf = min_samples_leaf
         self.min_impurity_decrease = min_impurity_decrease
 
-    def _check_params(self):
+    def check_params(self):
+        """Raise ValueError on a parameter outside its documented values; return self."""
         if self.criterion not in IMPURITY:
             raise ValueError(f"criterion must be one of {sorted(IMPURITY)}, got {self.criterion!r}")
-        least = {"max_depth": 1, "min_samples_split": 2, "min_samples_leaf": 1}
-        for name, minimum in least.items():
-            value = getattr(self, name)
-            if name == "max_depth" and value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-                or_none = " or None" if name == "max_depth" else ""
-                raise ValueError(f"{name} must be an integer >= {minimum}{or_none}, got {value!r}")
-        decrease = self.min_impurity_decrease
-        if isinstance(decrease, bool) or not isinstance(decrease, Real) or not decrease >= 0:
-            raise ValueError(f"min_impurity_decrease must be a number >= 0, got {decrease!r}")
+        check_int(self.max_depth, "max_depth", 1, or_none=True)
+        check_int(self.min_samples_split, "min_samples_split", 2)
+        check_int(self.min_samples_leaf, "min_samples_leaf", 1)
+        check_number(self.min_impurity_decrease, "min_impurity_decrease", 0, finite=False)
+        return self
 
     def _check_X(self, X, reset, y=None):
         """X as float64 (n_samples, n_features); an error names the non-finite features."""
@@ -835,7 +830,7 @@ class DecisionTreeClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Grow the tree on X (n_samples, n_features) and labels y of any sortable type."""
-        self._check_params()
+        self.check_params()
         X, y = self._check_X(X, reset=True, y=y)
         check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)

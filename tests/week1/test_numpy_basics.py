@@ -6,8 +6,8 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 from common.grading import grades
+from projects.week1_pca.codec.blocks import split_blocks
 from projects.week1_pca.numpy_basics import split_blocks_by_slicing
-from projects.week1_pca.patch_codec import split_blocks
 
 RNG = np.random.default_rng(0)
 

@@ -16,7 +16,7 @@ from sklearn.datasets import load_sample_image
 from threadpoolctl import threadpool_limits
 
 from projects.week1_pca import patch_codec as pc
-from projects.week1_pca.codec import byte_format, colour, entropy_coding, quantizer
+from projects.week1_pca.codec import basis, blocks, byte_format, colour, entropy_coding, quantizer
 
 CHINA = load_sample_image("china.jpg")  # 427 x 640 x 3 uint8
 CROP = CHINA[150:278, 200:392]  # 128 x 192 x 3: texture and sky edge
@@ -109,11 +109,11 @@ def test_constant_image_is_exact():
 
 def test_learned_basis_matches_sklearn_pca():
     """First 10 axes (distinct eigenvalues) agree with sklearn's to 1e-8, up to sign."""
-    basis = pc.learned_basis(GRAY)
-    assert basis.shape == (64, 8, 8)
-    X, _ = pc.split_blocks(GRAY.astype(float), 8)
+    axes = pc.learned_basis(GRAY)
+    assert axes.shape == (64, 8, 8)
+    X, _ = blocks.split_blocks(GRAY.astype(float), 8)
     ref = decomposition.PCA(svd_solver="covariance_eigh").fit(X).components_
-    ours = basis.reshape(64, 64)
+    ours = axes.reshape(64, 64)
     signs = np.sign(np.sum(ours * ref, axis=1, keepdims=True))
     np.testing.assert_allclose((ours * signs)[:10], ref[:10], rtol=0, atol=1e-8)
     np.testing.assert_allclose(ours @ ours.T, np.eye(64), atol=1e-12)
@@ -126,9 +126,9 @@ def test_first_component_is_nearly_the_block_mean():
 
 @pytest.mark.parametrize("exponent", [0, 1, 3, 7, 15])
 def test_dequantized_basis_is_orthonormal(exponent):
-    _, V, _ = pc.learn_basis(pc.split_blocks(GRAY.astype(float), 8)[0])
+    _, V, _ = basis.learn_basis(blocks.split_blocks(GRAY.astype(float), 8)[0])
     exponents = np.full(64, exponent)
-    V_hat = pc.dequantize_basis(pc.quantize_basis(V, exponents), exponents)
+    V_hat = basis.dequantize_basis(basis.quantize_basis(V, exponents), exponents)
     np.testing.assert_allclose(V_hat @ V_hat.T, np.eye(64), atol=1e-12)
     if exponent == 15:  # a fine grid changes almost nothing
         np.testing.assert_allclose(V_hat, V, atol=1e-3)
@@ -136,7 +136,7 @@ def test_dequantized_basis_is_orthonormal(exponent):
 
 def test_gram_schmidt_keeps_leading_spans():
     V = np.random.default_rng(1).standard_normal((6, 10))
-    Q = pc.gram_schmidt(V)
+    Q = basis.gram_schmidt(V)
     np.testing.assert_allclose(Q @ Q.T, np.eye(6), atol=1e-12)
     for k in range(1, 7):  # V[:k] lies in span(Q[:k])
         np.testing.assert_allclose(V[:k] @ Q[:k].T @ Q[:k], V[:k], atol=1e-10)
@@ -147,7 +147,7 @@ def test_dct_basis_rows_are_scipys_orthonormal_dct_images_lowest_frequency_first
     from scipy.fft import dctn
 
     order = []
-    for row in pc.dct_basis(block):  # scipy's DCT-II of each row: one unit coefficient (u, v)
+    for row in basis.dct_basis(block):  # scipy's DCT-II of each row: one unit coefficient (u, v)
         coefficients = dctn(row.reshape(block, block), norm="ortho")
         u, v = np.unravel_index(np.argmax(np.abs(coefficients)), coefficients.shape)
         unit = np.zeros((block, block))
@@ -160,7 +160,7 @@ def test_dct_basis_rows_are_scipys_orthonormal_dct_images_lowest_frequency_first
 
 def test_basis_exponents_follow_sigma():
     sigma = np.array([800.0, 100.0, 10.0, 1.0, 0.0])
-    e = pc.basis_exponents(sigma, step=20, alpha=0.05)
+    e = basis.basis_exponents(sigma, step=20, alpha=0.05)
     np.testing.assert_array_equal(e, [10, 7, 3, 0, 0])  # round(log2(sigma / 1)), clipped
 
 
@@ -178,14 +178,14 @@ def test_components_to_keep_drops_silent_tail():
 @pytest.mark.parametrize("shape", [(61, 83), (64, 64), (1, 1)])
 def test_split_merge_is_an_exact_inverse(block, shape):
     plane = np.random.default_rng(3).standard_normal(shape)
-    X, grid = pc.split_blocks(plane, block)
+    X, grid = blocks.split_blocks(plane, block)
     assert X.shape == (grid[0] * grid[1], block * block)
-    np.testing.assert_array_equal(pc.merge_blocks(X, grid, block, shape), plane)
+    np.testing.assert_array_equal(blocks.merge_blocks(X, grid, block, shape), plane)
 
 
 def test_split_blocks_is_raster_order():
     plane = np.arange(16 * 24, dtype=float).reshape(16, 24)
-    X, grid = pc.split_blocks(plane, 8)
+    X, grid = blocks.split_blocks(plane, 8)
     assert grid == (2, 3)
     np.testing.assert_array_equal(X[1], plane[0:8, 8:16].ravel())
     np.testing.assert_array_equal(X[3], plane[8:16, 0:8].ravel())
@@ -193,10 +193,10 @@ def test_split_blocks_is_raster_order():
 
 def test_split_blocks_pads_by_replication():
     plane = np.arange(15, dtype=float).reshape(3, 5)
-    X, _ = pc.split_blocks(plane, 4)
-    blocks = X.reshape(-1, 4, 4)
-    np.testing.assert_array_equal(blocks[0][3], blocks[0][2])  # last row repeated
-    np.testing.assert_array_equal(blocks[1][:, 1:], np.repeat(blocks[1][:, :1], 3, axis=1))
+    X, _ = blocks.split_blocks(plane, 4)
+    tiles = X.reshape(-1, 4, 4)
+    np.testing.assert_array_equal(tiles[0][3], tiles[0][2])  # last row repeated
+    np.testing.assert_array_equal(tiles[1][:, 1:], np.repeat(tiles[1][:, :1], 3, axis=1))
 
 
 def test_colour_transform_is_orthonormal():
@@ -375,9 +375,9 @@ def test_invalid_block_is_rejected_with_its_value(block):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"rounding": 0.0}, r"^rounding must be in \(0, 0.5\], got 0.0$"),
-        ({"rounding": 0.7}, r"^rounding must be in \(0, 0.5\], got 0.7$"),
-        ({"basis_precision": 0}, r"^basis_precision must be > 0, got 0$"),
+        ({"rounding": 0.0}, r"^rounding must be a finite number in \(0, 0.5\], got 0.0$"),
+        ({"rounding": 0.7}, r"^rounding must be a finite number in \(0, 0.5\], got 0.7$"),
+        ({"basis_precision": 0}, r"^basis_precision must be a finite number > 0, got 0$"),
         (
             {"subsample_chroma": "yes"},
             r"^subsample_chroma must be one of \('auto', True, False\), got 'yes'$",

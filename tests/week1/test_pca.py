@@ -201,12 +201,12 @@ def test_fit_transform_equals_fit_then_transform(solver):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"n_components": 100}, r"n_components must be in \[1, 64\], got 100"),
-        ({"n_components": 0}, r"n_components must be in \[1, 64\], got 0"),
-        ({"n_components": 2.5}, r"n_components must be in \[1, 64\], got 2.5"),
+        ({"n_components": 100}, r"^n_components must be an int in \[1, 64\], got 100$"),
+        ({"n_components": 0}, r"^n_components must be an int in \[1, 64\], got 0$"),
+        ({"n_components": 2.5}, r"^n_components must be an int in \[1, 64\], got 2.5$"),
         ({"solver": "eig"}, r"solver must be one of \['covariance_eigh', 'randomized', 'svd'\]"),
-        ({"n_oversamples": -1}, r"n_oversamples must be an int >= 0, got -1"),
-        ({"n_power_iterations": 1.5}, r"n_power_iterations must be an int >= 0, got 1.5"),
+        ({"n_oversamples": -1}, r"^n_oversamples must be an int >= 0, got -1$"),
+        ({"n_power_iterations": 1.5}, r"^n_power_iterations must be an int >= 0, got 1.5$"),
     ],
 )
 def test_invalid_parameters_raise_clear_errors(params, message):

@@ -73,7 +73,7 @@ IMAGES = {
 def curve(image, block=8):
     """(bpp, PSNR, JPEG's PSNR at the same bytes) at each of ``TARGETS``, one encoder.
 
-    20 bisection steps (not 40): the bracket's log-width 11.5 shrinks to 1e-5 by then, and a
+    20 encodes per search (not 40): enough for each reachable target, and a
     target out of reach (the gradient's, past lossless) stops there.
     """
     encoder, ladder = patch_codec.Encoder(image, block), rd.JpegLadder(image)

@@ -3,8 +3,8 @@
 The slow routes here are written out in full, as the codec first was: the block PCA learned
 again inside every call to the encoder (or the DCT), for each chroma choice, the activity of
 each component summed again from scratch, each basis searched on its own, each choice priced
-by decoding its bytes, LZMA with preset 9's own 64 MiB dictionary, the rate search bisecting
-over fresh encodes, a full SVD per rank, every JPEG quality written and decoded again for
+by decoding its bytes, LZMA with preset 9's own 64 MiB dictionary, the rate search over fresh
+encodes, a full SVD per rank, every JPEG quality written and decoded again for
 each question. The fast routes learn a transform once and reuse it, code the luma once for
 both chroma choices (in two threads with ``workers=2``), price a choice from its coded
 planes, cut LZMA's dictionary to the input, and keep each JPEG file. Tolerance: exact (the
@@ -34,6 +34,14 @@ from projects.week1_pca import (
 from projects.week1_pca import patch_codec as pc
 from projects.week1_pca import rate_distortion as rd
 from projects.week1_pca.codec import byte_format, colour, entropy_coding, quantizer
+from projects.week1_pca.codec.basis import (
+    basis_exponents,
+    dct_basis,
+    dequantize_basis,
+    learn_basis,
+    quantize_basis,
+)
+from projects.week1_pca.codec.blocks import split_blocks
 from tests.weeks import compose_config
 
 CHINA = load_sample_image("china.jpg")
@@ -65,18 +73,18 @@ def slow_pack_ints(q, width):
 
 def slow_plane(plane, step, block, basis="learned"):
     """One plane coded with its PCA learned right here, at this step (or in the DCT)."""
-    X, grid = pc.split_blocks(plane, block)
-    mu, V, sigma = pc.learn_basis(X)
+    X, grid = split_blocks(plane, block)
+    mu, V, sigma = learn_basis(X)
     mean = np.round(mu).astype(np.int64)
     if basis == "fixed":
-        Z = (X - mean) @ pc.dct_basis(block).T
+        Z = (X - mean) @ dct_basis(block).T
         Q = quantizer.quantize(Z, step)
         n = quantizer.components_to_keep(Z, Q, step)
         ints = np.concatenate([mean, slow_stream(Q[:, :n], grid)])
         return byte_format.PLANE.pack(step, n, byte_format.FIXED), b"", ints
-    exponents = pc.basis_exponents(sigma, step)
-    V_int = pc.quantize_basis(V, exponents)
-    Z = (X - mean) @ pc.dequantize_basis(V_int, exponents).T
+    exponents = basis_exponents(sigma, step)
+    V_int = quantize_basis(V, exponents)
+    Z = (X - mean) @ dequantize_basis(V_int, exponents).T
     Q = quantizer.quantize(Z, step)
     n = quantizer.components_to_keep(Z, Q, step, exponents)
     ints = np.concatenate([mean, V_int[:n].ravel(), slow_stream(Q[:, :n], grid)])
@@ -114,35 +122,38 @@ def slow_encode(image, step, block=8, basis="learned"):
     return min(candidates, key=lambda data: pc.lagrangian_cost(pixels, data, step))
 
 
-def slow_step_for_bpp(image, target_bpp, rtol=0.02, max_iter=40, basis="learned"):
-    """Bisection on log Delta with a fresh ``slow_encode`` at every step."""
-    height, width = np.shape(image)[:2]
-    low, high = np.log(rd.STEP_BRACKET[0]), np.log(rd.STEP_BRACKET[1])
-    best_step, best_error = None, np.inf
-    for _ in range(max_iter):
-        step = float(np.exp((low + high) / 2))
-        n_bytes = len(slow_encode(image, step, basis=basis))
-        error = rd.bits_per_pixel(n_bytes, height, width) / target_bpp - 1
-        if abs(error) < best_error:
-            best_step, best_error = step, abs(error)
-        if abs(error) <= rtol:
-            break
-        low, high = (np.log(step), high) if error > 0 else (low, np.log(step))
-    return best_step
+class FreshEncodes:
+    """What the rate search asks of an encoder (``shape``, ``encode``), each step coded anew
+    by ``slow_encode``: nothing learned once, nothing kept."""
+
+    def __init__(self, image, basis="learned"):
+        self.image, self.basis, self.shape = image, basis, np.shape(image)[:2]
+
+    def encode(self, step):
+        return slow_encode(self.image, step, basis=self.basis)
 
 
-def slow_best_basis(image, target_bpp, rtol=0.02):
-    """(basis, Delta, bytes): each basis searched anew; of those within rtol of the target,
-    the one of highest PSNR (the learned basis if equal), else the closest in rate."""
-    points = []
-    for basis in pc.BASES:
-        step = slow_step_for_bpp(image, target_bpp, basis=basis)
-        data = slow_encode(image, step, basis=basis)
-        miss = abs(rd.bits_per_pixel(len(data), *np.shape(image)[:2]) / target_bpp - 1)
-        db = rd.psnr(image, pc.decode(data))
-        points.append(((0, -db) if miss <= rtol else (1, miss), basis, step, data))
-    _, basis, step, data = min(points, key=lambda p: p[0])
-    return basis, step, data
+def slow_search_steps(image, targets, basis="learned"):
+    """``rd.search_step`` over fresh encodes for each target, one ``known`` carried along."""
+    known = {}
+    return [rd.search_step(FreshEncodes(image, basis), t, known=known) for t in targets]
+
+
+def slow_best_bases(image, targets, rtol=0.02):
+    """(basis, Delta, bytes) per target: each basis searched over fresh encodes; of those
+    within rtol of the target, the one of highest PSNR (the learned basis if equal), else
+    the closest in rate."""
+    steps = {basis: slow_search_steps(image, targets, basis) for basis in pc.BASES}
+    best = []
+    for i, target_bpp in enumerate(targets):
+        points = []
+        for basis in pc.BASES:
+            data = slow_encode(image, steps[basis][i], basis=basis)
+            miss = abs(rd.bits_per_pixel(len(data), *np.shape(image)[:2]) / target_bpp - 1)
+            db = rd.psnr(image, pc.decode(data))
+            points.append(((0, -db) if miss <= rtol else (1, miss), basis, steps[basis][i], data))
+        best.append(min(points, key=lambda p: p[0])[1:])
+    return best
 
 
 # -- the codec -----------------------------------------------------------------------------
@@ -230,29 +241,19 @@ def test_coefficient_stream_equals_activity_summed_anew_per_component():
 
 @pytest.mark.parametrize("target_bpp", [0.5, 2.0])
 def test_rate_search_finds_the_step_of_a_search_over_fresh_encodes(target_bpp):
-    assert rd.step_for_bpp(CROP, target_bpp) == slow_step_for_bpp(CROP, target_bpp)
+    assert rd.step_for_bpp(CROP, target_bpp) == slow_search_steps(CROP, [target_bpp])[0]
 
 
 def test_one_encoder_shared_by_searches_finds_the_steps_of_searches_over_fresh_encodes():
-    encoder = pc.Encoder(CROP)
-    for target_bpp in [2.0, 0.5, 1.0]:  # the pipeline's order: the chosen rate, then the curve
-        assert rd.search_step(encoder, target_bpp) == slow_step_for_bpp(CROP, target_bpp)
+    targets = [2.0, 0.5, 1.0]  # the pipeline's order: the chosen rate, then the curve
+    assert rd.search_steps(pc.Encoder(CROP), targets) == slow_search_steps(CROP, targets)
 
 
-def test_searches_side_by_side_in_threads_find_the_steps_of_searches_over_fresh_encodes():
-    encoder = pc.Encoder(CROP, workers=2)
-    targets = [1.0, 0.5, 2.0, 3.0]  # they share their first steps: each is encoded once
-    expected = [slow_step_for_bpp(CROP, target) for target in targets]
-    assert rd.search_steps(encoder, targets, workers=2) == expected
-
-
-def test_a_search_over_both_bases_finds_the_point_of_each_basis_searched_anew():
+def test_bases_searched_side_by_side_in_threads_find_the_points_of_fresh_encodes():
     targets = [1.0, 0.5, 3.0]
-    for target, (chosen, step) in zip(
-        targets, rd.search_bases(pc.Encoder(CROP), targets), strict=True
-    ):
-        basis, slow_step, data = slow_best_basis(CROP, target)
-        assert (chosen.basis, step, chosen.encode(step)) == (basis, slow_step, data)
+    found = rd.search_bases(pc.Encoder(CROP, workers=2), targets, workers=2)
+    points = [(chosen.basis, step, chosen.encode(step)) for chosen, step in found]
+    assert points == slow_best_bases(CROP, targets)
 
 
 # -- the truncated SVD ---------------------------------------------------------------------
@@ -276,7 +277,7 @@ def test_the_encoders_luma_transform_is_the_pca_of_the_luma_blocks():
     for image in IMAGES.values():  # the pipeline's linear maps read it from the encoder
         luma = pc.Encoder(image).transforms(subsampled=False)[0]
         X = pipeline.luma_blocks(image, 8)
-        mean, V, sigma = pc.learn_basis(X)
+        mean, V, sigma = learn_basis(X)
         for fast, slow in [(luma.X, X), (luma.mu, mean), (luma.V, V), (luma.sigma, sigma)]:
             np.testing.assert_array_equal(fast, slow)
         np.testing.assert_array_equal(luma.V.reshape(-1, 8, 8), pc.learned_basis(image))
@@ -376,7 +377,7 @@ def test_the_pipelines_metrics_are_the_slow_routes_and_equal_without_figures(
     assert "figures/crop" in drawn  # the figures were there to skip
     assert runs_of.client.list_artifacts(bare.info.run_id, "figures") == []
     image = np.asarray(Image.open(crop_file))
-    _, _, data = slow_best_basis(image, 1.0)  # patch_codec.target_bpp
+    _, _, data = slow_best_bases(image, [1.0])[0]  # patch_codec.target_bpp
     point = rd.point("patch_pca", "", len(data), image, pc.decode(data))
     rank_8 = np.stack([low_rank.rank_k_approximation(c, 8) for c in image.transpose(2, 0, 1)], -1)
     svd_bytes = low_rank.rank_k_storage_bytes(96, 128, 8, 3)

@@ -301,6 +301,21 @@ def test_alpha_must_be_finite_and_non_negative(model, alpha):
         model(alpha=alpha).fit(TOY_X, TOY_Y)
 
 
+@pytest.mark.parametrize(
+    "model", [MultinomialNaiveBayes, BernoulliNaiveBayes, ComplementNaiveBayes]
+)
+def test_estimate_from_counts_with_another_alpha_equals_a_fit_with_it(model):
+    refit = model(alpha=1.0).fit(TOY_X, TOY_Y).set_params(alpha=0.25).estimate_from_counts()
+    fitted = model(alpha=0.25).fit(TOY_X, TOY_Y)
+    np.testing.assert_allclose(refit.feature_log_prob_, fitted.feature_log_prob_, rtol=0, atol=0)
+    np.testing.assert_allclose(refit.class_log_prior_, fitted.class_log_prior_, rtol=0, atol=0)
+    assert model(alpha=0.25).check_params().alpha == 0.25  # public, returns the estimator
+    before = fitted.feature_log_prob_.copy()
+    with pytest.raises(ValueError, match=r"^alpha must be a finite number >= 0, got -1$"):
+        fitted.set_params(alpha=-1).estimate_from_counts()
+    np.testing.assert_array_equal(fitted.feature_log_prob_, before)  # refused before any change
+
+
 def test_other_invalid_input_is_rejected():
     with pytest.raises(ValueError, match="norm=True needs alpha > 0"):
         ComplementNaiveBayes(alpha=0, norm=True).fit(TOY_X, TOY_Y)

@@ -457,7 +457,7 @@ def test_unknown_labels_fail_the_run_with_the_line(tmp_path, tracking_uri, runs_
     ("override", "message"),
     [
         ("data.test_size=1.5", r"data.test_size must be in \(0, 1\), got 1.5"),
-        ("model.alpha=-1", r"model.alpha must be >= 0, got -1"),
+        ("model.alpha=-1", r"^ValueError: model.alpha must be a finite number >= 0, got -1.0$"),
         ("calibration.folds=1", r"calibration.folds must be >= 2 \(the log-odds .*\), got 1"),
     ],
 )

@@ -188,9 +188,10 @@ def test_a_non_finite_loss_raises(cancer):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"max_steps": 0}, r"max_steps must be an int >= 1, got 0"),
-        ({"tol": -1e-3}, r"tol must be >= 0, got -0.001"),
-        ({"history_size": 0}, r"history_size must be an int >= 1, got 0"),
+        ({"max_steps": 0}, r"^max_steps must be an int >= 1, got 0$"),
+        ({"tol": -1e-3}, r"^tol must be a number >= 0, got -0.001$"),
+        ({"history_size": 0}, r"^history_size must be an int >= 1, got 0$"),
+        ({"history_size": True}, r"^history_size must be an int >= 1, got True$"),
     ],
 )
 def test_invalid_arguments(changes, message, cancer):

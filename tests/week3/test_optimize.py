@@ -353,14 +353,18 @@ ARGUMENTS = {"lr": 0.1, "max_steps": 10, "tol": 1e-6}
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"lr": -1.0}, r"lr must be a finite number > 0, got -1.0"),
-        ({"lr": 0}, r"lr must be a finite number > 0, got 0"),
-        ({"lr": float("nan")}, r"lr must be a finite number > 0, got nan"),
-        ({"lr": float("inf")}, r"lr must be a finite number > 0, got inf"),
-        ({"max_steps": 0}, r"max_steps must be an int >= 1, got 0"),
-        ({"tol": -1e-3}, r"tol must be >= 0, got -0.001"),
-        ({"batch_size": 0}, r"batch_size must be an int in \[1, 442\], got 0"),
-        ({"batch_size": 443}, r"batch_size must be an int in \[1, 442\], got 443"),
+        ({"lr": -1.0}, r"^lr must be a finite number > 0, got -1.0$"),
+        ({"lr": 0}, r"^lr must be a finite number > 0, got 0$"),
+        ({"lr": float("nan")}, r"^lr must be a finite number > 0, got nan$"),
+        ({"lr": float("inf")}, r"^lr must be a finite number > 0, got inf$"),
+        ({"lr": True}, r"^lr must be a finite number > 0, got True$"),  # a bool is no step size
+        ({"max_steps": 0}, r"^max_steps must be an int >= 1, got 0$"),
+        ({"max_steps": True}, r"^max_steps must be an int >= 1, got True$"),
+        ({"tol": -1e-3}, r"^tol must be a number >= 0, got -0.001$"),
+        ({"tol": float("nan")}, r"^tol must be a number >= 0, got nan$"),
+        ({"batch_size": 0}, r"^batch_size must be an int in \[1, 442\], got 0$"),
+        ({"batch_size": 443}, r"^batch_size must be an int in \[1, 442\], got 443$"),
+        ({"batch_size": 8.0}, r"^batch_size must be an int in \[1, 442\], got 8.0$"),
     ],
 )
 @pytest.mark.parametrize("method", ["gradient_descent", "adam"])

@@ -273,9 +273,9 @@ def test_knn_graph_with_duplicates_never_links_a_point_to_itself():
 
 BAD_PARAMETERS = [
     ({"metric": "hamming"}, "^metric must be one of .*, got 'hamming'$"),
-    ({"block_size": 0}, "block_size must be an integer >= 1, got 0"),
+    ({"block_size": 0}, "^block_size must be an int >= 1, got 0$"),
     ({"block_size": 100}, r"block_size must be a multiple of chunk_size \(32\), got 100"),
-    ({"query_block_size": 2.5}, "query_block_size must be an integer >= 1, got 2.5"),
+    ({"query_block_size": 2.5}, "^query_block_size must be an int >= 1, got 2.5$"),
     ({"device": "gpu"}, "device must be a torch device such as 'cpu' or 'cuda', got 'gpu'"),
 ]
 
@@ -291,10 +291,10 @@ def test_bad_parameters_raise_one_clear_message(data, params, message):
     ("k", "message"),
     [
         (501, r"k must be <= 500 \(the database size\), got 501"),
-        (0, "k must be an integer >= 1, got 0"),
-        (-3, "k must be an integer >= 1, got -3"),
-        (2.0, "k must be an integer >= 1, got 2.0"),
-        (True, "k must be an integer >= 1, got True"),
+        (0, "^k must be an int >= 1, got 0$"),
+        (-3, "^k must be an int >= 1, got -3$"),
+        (2.0, "^k must be an int >= 1, got 2.0$"),
+        (True, "^k must be an int >= 1, got True$"),
     ],
 )
 def test_bad_k_raises(data, k, message):

@@ -97,7 +97,8 @@ def test_repeated_points_are_dropped():
     [
         ([1, 1], 1.0, r"^y must be a 1-D array of -1 and \+1 \(both\), got \[1.\]$"),
         ([0, 1], 1.0, r"^y must be a 1-D array of -1 and \+1 \(both\), got \[0. 1.\]$"),
-        ([-1, 1], 0.0, r"^C must be > 0, got 0.0$"),
+        ([-1, 1], 0.0, r"^C must be a finite number > 0, got 0.0$"),
+        ([-1, 1], np.inf, r"^C must be a finite number > 0, got inf$"),
     ],
 )
 def test_bad_input_is_rejected(y, C, match):

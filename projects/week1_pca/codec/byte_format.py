@@ -9,10 +9,10 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
-from numbers import Integral
 
 import numpy as np
 
+from common.validation import check_int
 from projects.week1_pca.codec.entropy_coding import pack_ints, symbol_bytes
 
 MAGIC = b"KLT2"  # KLT1: every plane in a learned basis
@@ -27,8 +27,7 @@ MAX_EXPONENT = 15  # the finest basis grid, 2^-15
 def check_block(block):
     """ValueError unless ``block`` is an int in ``BLOCK_RANGE``."""
     low, high = BLOCK_RANGE
-    if not isinstance(block, Integral) or isinstance(block, bool) or not low <= block <= high:
-        raise ValueError(f"block must be an int in [{low}, {high}], got {block!r}")
+    check_int(block, "block", low, high)
 
 
 def to_bytes(coded, grids, fields, streams=None):
