@@ -51,7 +51,12 @@ on a level of few samples (wide data, deep levels) a group of features is search
 their positions laid end to end as one level of G n_open nodes, so a level costs its
 positions, not d rounds of calls; and the class counts are scored CHUNK_ENTRIES / K
 positions at a time, in buffers made once (``entropy_split_scores``), so that with many
-classes they stay in the cache. ``predict`` routes the rows level by level in blocks of X
+classes they stay in the cache. With 7 classes or more the entropy is searched at a cost per
+position, not per class and position (``best_splits_pruned``): sum_k N_k log2 N_k of each side
+is a cumulative sum along the positions (one N_Lk and one N_Rk change per step), and the exact
+scores are computed only within the approximation's error bound of each node's least; and
+only the classes present in a node are scored (``best_splits_present_classes``).
+``predict`` routes the rows level by level in blocks of X
 that stay in the cache and drops the rows that reached a leaf every few levels: a row costs
 its own depth (``Tree.apply``; ``Tree.apply_every_level`` is the definition).
 Memory: ``order`` (int32) and ``increases`` (bool), (n_features, n) each, are all that is
