@@ -24,6 +24,7 @@ from sklearn.decomposition import PCA as SklearnPCA
 
 from common.plotting import figure
 from common.steps import step
+from common.threads import limited_threads
 from common.tracking import hydra_context
 from projects.week1_pca import (
     linalg_drills,
@@ -160,11 +161,11 @@ def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[
     threads = thread_budget()
     with step(f"{name}: linear maps and block split"):
         encoder = learn_codec(image, cfg.patch_codec.block, workers=min(2, threads))
-    with step(f"{name}: truncated SVD"):
+    with step(f"{name}: truncated SVD"), limited_threads(1):  # small: one BLAS thread
         curve = low_rank.clip_ranks(cfg.low_rank.ranks, pixels)[0] if figures else []
         ranks = {*curve, cfg.low_rank.rank}
         svd_curve, svd_images, sigma = truncated_svd_curve(pixels, ranks)
-    with step(f"{name}: rate search"):
+    with step(f"{name}: rate search"), limited_threads(1):  # the threads are the searches
         found = search_rates(encoder, cfg.patch_codec, figures, threads, name)
         target = [(basis_encoder, steps[0]) for basis_encoder, steps in found]
         best = rd.best_point(target, cfg.patch_codec.target_bpp, RATE_RTOL)
