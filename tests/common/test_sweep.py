@@ -474,6 +474,7 @@ def test_one_probe_per_swept_value_with_the_other_keys_at_their_first_value():
     }
 
 
+@pytest.mark.slow  # a CLI sweep per case; composition of each value: test_choices.py
 @pytest.mark.parametrize(
     ("override", "reason"),
     [

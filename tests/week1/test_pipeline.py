@@ -99,6 +99,7 @@ def test_cli_run_finishes_and_logs_what_the_readme_promises(crop, tracking_uri, 
     )
 
 
+@pytest.mark.slow  # a CLI run per bad input; the messages are checked in process below
 def test_cli_bad_input_is_one_line_a_non_zero_exit_and_a_failed_run(
     tracking_uri, runs_of, tmp_path
 ):

@@ -255,6 +255,7 @@ def test_a_calibrated_run_logs_a_model_that_serves_the_calibrated_probability(
     assert capsys.readouterr().out.splitlines()[-1].endswith(f"P(spam | text) = {expected[0]:.4f}")
 
 
+@pytest.mark.slow  # two whole runs
 @needs_corpus
 def test_figures_false_logs_the_same_metrics_and_tables_and_no_figure(
     tmp_path, tracking_uri, runs_of

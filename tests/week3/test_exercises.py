@@ -96,6 +96,7 @@ def graded_with_mistakes(tmp_path_factory):
     return grade_everything_with_mistakes(PACKAGE, TESTS, mine, MISTAKES)
 
 
+@pytest.mark.slow  # one `make check` subprocess per week; week 1's stays in the fast set
 def test_the_reference_copied_into_mine_passes_every_exercise_without_a_mistake(
     graded_with_mistakes,
 ):
@@ -103,6 +104,7 @@ def test_the_reference_copied_into_mine_passes_every_exercise_without_a_mistake(
     assert_every_other_exercise_passes(PACKAGE, MISTAKES, statuses, output)
 
 
+@pytest.mark.slow  # one `make check` subprocess per week; week 1's stays in the fast set
 def test_wrong_formulas_fail_alone_naming_the_failing_test(graded_with_mistakes):
     status, statuses, output = graded_with_mistakes
     assert status == 1, output
