@@ -21,6 +21,8 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import logging
+import tempfile
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -75,7 +77,8 @@ OUTLIERS = {"count": 10, "shift_in_std": 10.0}  # injected into the diabetes tar
 TORCH_THREADS = 1  # intra-op threads: tiny tensors, so synchronization would dominate
 CONDITIONING = {"max_steps": 20_000, "tol": 1e-6}  # gradient descent in the conditioning study
 NUMPY_CONDITIONING = True  # the raw conditioning run in NumPy (False: on autograd, as the rest)
-MODEL_REQUIREMENTS = ("torch", "cloudpickle", "numpy", "pandas")  # what loading the model needs
+MODEL_REQUIREMENTS = ("mlflow", "torch", "cloudpickle", "numpy", "pandas")  # what loading needs
+SERVING_CODE = Path(__file__).with_name("serving.py")  # loads a logged model (models from code)
 REUSE_RUNS = True  # cut a run from a longer identical one (False: run each one afresh)
 # loss_gap_rel above this (a loss more than twice f*): no result, the run FAILS. Runs that
 # stop short legitimately stay well below: mini-batch SGD's noise floor (batch 32, 20,000
@@ -809,18 +812,21 @@ def log_drill_figures(starts) -> None:
 
 
 def log_model(task: str, w: np.ndarray, b: np.ndarray, split: Split) -> None:
-    """The trained model as an MLflow model: a torch linear layer (logits for the logistic task),
-    on the CPU so that it loads anywhere, with its pip requirements given."""
-    layer = torch.nn.Linear(len(w), 1, dtype=DTYPE)
-    with torch.no_grad():
-        layer.weight.copy_(torch.as_tensor(w).reshape(1, -1))
-        layer.bias.copy_(torch.as_tensor(b).reshape(1))
-    mlflow.pytorch.log_model(
-        layer,
-        name=f"{task}_model",
-        input_example=to_numpy(split.X_test[:3]),
-        pip_requirements=model_requirements(),
-    )
+    """The trained model as an MLflow model from code (``serving.py``): a float64 torch linear
+    layer rebuilt from ``w.npy`` and ``b.npy`` (logits for the logistic task), on the CPU so
+    that it loads anywhere, with its pip requirements given and a signature from the example."""
+    with tempfile.TemporaryDirectory() as folder:
+        weights = Path(folder) / "weights"
+        weights.mkdir()
+        for name, value in {"w": w, "b": b}.items():  # the files serving.WEIGHTS names
+            np.save(weights / f"{name}.npy", np.asarray(value, dtype=np.float64), allow_pickle=False)
+        mlflow.pyfunc.log_model(
+            name=f"{task}_model",
+            python_model=str(SERVING_CODE),
+            artifacts={"weights": str(weights)},
+            input_example=to_numpy(split.X_test[:3]),
+            pip_requirements=model_requirements(),
+        )
 
 
 def model_requirements() -> list[str]:

@@ -148,7 +148,7 @@ def test_the_logged_model_pins_torch_without_a_local_label_and_warns_nothing(
         assert any("local version label" in m for m in mlflow_records)
         mlflow_records.clear()
     split = load_task("logistic", test_size=0.2, standardize=True, seed=0)
-    w, b = np.zeros(split.X_train.shape[1]), np.float64(0.0)
+    w, b = np.linspace(-1.0, 2.0, split.X_train.shape[1]), np.float64(0.25)
     mlflow.set_tracking_uri(tracking_uri)
     with mlflow.start_run(experiment_id=ensure_experiment("week3", tracking_uri)):
         pipeline.log_model("logistic", w, b, split)
@@ -160,6 +160,12 @@ def test_the_logged_model_pins_torch_without_a_local_label_and_warns_nothing(
     with open(requirements) as lines:
         pinned = lines.read().split()
     assert f"torch=={torch.__version__.split('+')[0]}" in pinned
-    model = mlflow.pytorch.load_model(uri)
-    logits = model(split.X_test[:2])
-    np.testing.assert_array_equal(logits.detach().numpy(), np.zeros((2, 1)))
+    model = mlflow.pyfunc.load_model(uri)
+    X = split.X_test[:5].numpy()
+    logits = model.predict(X)
+    assert logits.shape == (5, 1)
+    np.testing.assert_allclose(logits[:, 0], X @ w + b, rtol=1e-12)  # float64 throughout
+    layer = model.unwrap_python_model().layer  # the torch layer, rebuilt without unpickling
+    assert isinstance(layer, torch.nn.Linear) and layer.weight.dtype == torch.float64
+    np.testing.assert_array_equal(layer.weight.detach().numpy(), w.reshape(1, -1))
+    assert layer.bias.item() == b
