@@ -819,7 +819,8 @@ def log_model(task: str, w: np.ndarray, b: np.ndarray, split: Split) -> None:
         weights = Path(folder) / "weights"
         weights.mkdir()
         for name, value in {"w": w, "b": b}.items():  # the files serving.WEIGHTS names
-            np.save(weights / f"{name}.npy", np.asarray(value, dtype=np.float64), allow_pickle=False)
+            value = np.asarray(value, dtype=np.float64)
+            np.save(weights / f"{name}.npy", value, allow_pickle=False)
         mlflow.pyfunc.log_model(
             name=f"{task}_model",
             python_model=str(SERVING_CODE),

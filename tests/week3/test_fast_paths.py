@@ -166,6 +166,7 @@ def test_the_logged_model_pins_torch_without_a_local_label_and_warns_nothing(
     assert logits.shape == (5, 1)
     np.testing.assert_allclose(logits[:, 0], X @ w + b, rtol=1e-12)  # float64 throughout
     layer = model.unwrap_python_model().layer  # the torch layer, rebuilt without unpickling
-    assert isinstance(layer, torch.nn.Linear) and layer.weight.dtype == torch.float64
+    assert isinstance(layer, torch.nn.Linear)
+    assert layer.weight.dtype == torch.float64
     np.testing.assert_array_equal(layer.weight.detach().numpy(), w.reshape(1, -1))
     assert layer.bias.item() == b
