@@ -12,8 +12,11 @@ derivative as a limit. Both check momentum, RMSProp and Adam by hand against tor
 Speed. The problems are tiny (at most 455 x 30), so a step costs what torch's dispatch costs,
 not arithmetic: the run keeps torch on one thread (a second one costs more to synchronize than
 it saves, and one thread gives the same numbers on every machine), and a run whose first
-steps another run already took is cut from it (``capped``), never run twice. ``figures=false``
-skips what only the figures need; every metric stays the same.
+steps another run already took is cut from it (``capped``), never run twice. The conditioning
+study's run on raw features, 20,000 steps of which only the count is logged, is gradient
+descent in NumPy (``least_squares_descent``); the models are logged as code and weights,
+without importing ``torch.export``. ``figures=false`` skips what only the figures need; every
+metric stays the same.
 """
 
 from __future__ import annotations
