@@ -1,6 +1,7 @@
 """What a learner waits for: each week's default run, whole, and a sweep's cost per job.
 
-Run: ``.venv/bin/python -m benchmarks.bench_pipelines [--repeats 3]`` (also in ``make bench``).
+Run: ``.venv/bin/python -m benchmarks.bench_pipelines [--repeats 3] [--weeks week3]`` (also in
+``make bench``; ``--weeks`` times only these weeks, and the sweep only with week1).
 Each week runs as a learner runs it, ``python -m projects.<week>`` with its defaults, in a
 subprocess timed from start to exit (``time.perf_counter``: imports, the math, the MLflow
 logging and the summary), on a copy of an empty store (its schema made beforehand: a first
@@ -74,13 +75,15 @@ def top_steps(steps: list[dict]) -> str:
     return "; ".join(f"{s['name']} {s['seconds']:.1f} s" for s in top[:TOP_STEPS])
 
 
-def time_weeks(folder: Path, template: Path, repeats: int) -> list[dict]:
-    """One row per week: wall time statistics, peak memory, the median run's slowest steps."""
+def time_weeks(folder: Path, template: Path, repeats: int, weeks=tuple(WEEKS)) -> list[dict]:
+    """One row per week of ``weeks``: wall time statistics, peak memory, the median run's
+    slowest steps."""
     store = folder / "mlflow.db"
     shutil.copyfile(template, store)
-    times: dict[str, list[tuple[float, float, str]]] = {week: [] for week in WEEKS}
+    times: dict[str, list[tuple[float, float, str]]] = {week: [] for week in weeks}
     for round_ in range(repeats):
-        for week, module in WEEKS.items():
+        for week in weeks:
+            module = WEEKS[week]
             seconds, peak_mb = run_week(module, store, folder / f"{week}-{round_}")
             times[week].append((seconds, peak_mb, top_steps(newest_steps(store, week))))
     rows = []
@@ -106,14 +109,14 @@ def time_sweeps(folder: Path, template: Path) -> list[dict]:
     return rows
 
 
-def main(repeats: int = 3) -> None:
+def main(repeats: int = 3, weeks=tuple(WEEKS)) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # steps.json reads
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         template = bench_sweep.empty_store(folder / "template.db")
-        week_rows = time_weeks(folder, template, repeats)
+        week_rows = time_weeks(folder, template, repeats, weeks)
         load_weeks = os.getloadavg()[0]
-        sweep_rows = time_sweeps(folder, template)
+        sweep_rows = time_sweeps(folder, template) if "week1" in weeks else []
         load_sweeps = os.getloadavg()[0]
     steps = {row["week"]: row.pop("steps") for row in week_rows}
     print_table(
@@ -124,6 +127,8 @@ def main(repeats: int = 3) -> None:
     )
     print(f"\nthe {TOP_STEPS} slowest named steps of each week's median run:")
     print("\n".join(f"  {week}: {line}" for week, line in steps.items()))
+    if not sweep_rows:
+        return
     print_table(
         f"\nweek-1 sweep of {bench_sweep.JOBS} jobs, basic launcher, 96 x 128 crop, "
         f"one BLAS thread, load average {load_sweeps:.1f} at the end",
@@ -135,4 +140,7 @@ def main(repeats: int = 3) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="rounds of the four weeks")
-    main(parser.parse_args().repeats)
+    parser.add_argument("--weeks", nargs="+", choices=list(WEEKS), default=list(WEEKS),
+                        help="time only these weeks (the sweep only with week1)")  # fmt: skip
+    arguments = parser.parse_args()
+    main(arguments.repeats, tuple(arguments.weeks))

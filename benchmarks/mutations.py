@@ -171,6 +171,9 @@ MUTATIONS = [
       "return theta + torch.linalg.solve(H, g)", (T3 + "test_optimize.py",)),
     M("w3-logistic-gradient-sign", W3 + "losses.py", "return X.T @ (p - y) / X.shape[0]",
       "return X.T @ (y - p) / X.shape[0]", (T3 + "test_losses.py",)),
+    M("w3-numpy-descent-intercept-no-1/n", W3 + "optimize.py",
+      "grad[:] = X.T @ r / n, r.sum() / n", "grad[:] = X.T @ r / n, r.sum()",
+      (T3 + "test_fast_paths.py",)),
     # -- week 4: information, geometry, tree -----------------------------------------------
     M("w4-entropy-times-log-base", W4 + "information.py",
       "return -np.sum(xlogy(p, p)) / log_of_base(base)",
