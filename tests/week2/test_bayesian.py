@@ -94,6 +94,9 @@ def test_dirichlet_posterior_mean_matches_scipy():
         np.testing.assert_allclose(
             bayesian.dirichlet_posterior_mean(counts, alpha), expected, rtol=1e-12
         )
+    table = np.array([[5.0, 0.0, 2.0, 13.0], [1.0, 1.0, 0.0, 0.0], [0.0, 9.0, 4.0, 2.0]])
+    expected = [stats.dirichlet(row + 0.5).mean() for row in table]  # one Dirichlet per row
+    np.testing.assert_allclose(bayesian.dirichlet_posterior_mean(table, 0.5), expected, rtol=1e-12)
 
 
 @pytest.fixture(scope="module")
