@@ -33,7 +33,7 @@ from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from benchmarks.timing import best_times, print_table
+from benchmarks.timing import best_times, calls_per_round, print_table
 from projects.week3_regression.lbfgs import lbfgs
 from projects.week3_regression.losses import logistic_hessian, objective
 from projects.week3_regression.optimize import gradient_descent, newton, train_torch_optim
@@ -154,12 +154,7 @@ def cpu_times(run_ours, run_theirs, repeats, min_round_s=0.05):
     that stays put when wall times swing with the load.
     """
     calls = (run_ours, run_theirs)
-    slowest = 0.0
-    for run in calls:
-        start = time.process_time()
-        run()
-        slowest = max(slowest, time.process_time() - start)
-    number = max(1, round(min_round_s / max(slowest, 1e-9)))
+    number = calls_per_round(calls, min_round_s, clock=time.process_time)
     best = [np.inf, np.inf]
     for _ in range(repeats):
         for i, run in enumerate(calls):

@@ -20,12 +20,7 @@ def best_times(
     alternating the two spreads any drift of the machine over both.
     """
     calls = (run_ours, run_theirs)
-    slowest = 0.0
-    for run in calls:  # warm-up call, also measures the call length
-        start = time.perf_counter()
-        run()
-        slowest = max(slowest, time.perf_counter() - start)
-    number = max(1, round(min_round_s / slowest))
+    number = calls_per_round(calls, min_round_s)  # after a warm-up call of each
     best = [np.inf, np.inf]
     for _ in range(repeats):
         for i, run in enumerate(calls):
@@ -35,6 +30,17 @@ def best_times(
                 run()
             best[i] = min(best[i], (time.perf_counter() - start) / number)
     return best[0], best[1]
+
+
+def calls_per_round(calls, min_round_s, clock=time.perf_counter) -> int:
+    """Calls of each in a round of about ``min_round_s``: one warm-up call of each, timed
+    by ``clock``, the slowest setting the count (at least 1)."""
+    slowest = 0.0
+    for run in calls:
+        start = clock()
+        run()
+        slowest = max(slowest, clock() - start)
+    return max(1, round(min_round_s / max(slowest, 1e-9)))
 
 
 def print_table(title: str, rows: list[dict], formats: dict[str, str]) -> None:
@@ -53,12 +59,7 @@ def median_times(
     the median of the rounds is robust to a round slowed by another process, either way.
     """
     calls = (run_ours, run_theirs)
-    slowest = 0.0
-    for run in calls:
-        start = time.perf_counter()
-        run()
-        slowest = max(slowest, time.perf_counter() - start)
-    number = max(1, round(min_round_s / slowest))
+    number = calls_per_round(calls, min_round_s)
     rounds: list[list[float]] = [[], []]
     for _ in range(repeats):
         for i, run in enumerate(calls):
