@@ -57,8 +57,9 @@ is a cumulative sum along the positions (one N_Lk and one N_Rk change per step),
 scores are computed only within the approximation's error bound of each node's least; and
 only the classes present in a node are scored (``best_splits_present_classes``).
 ``predict`` routes the rows level by level in blocks of X
-that stay in the cache and drops the rows that reached a leaf every few levels: a row costs
-its own depth (``Tree.apply``; ``Tree.apply_every_level`` is the definition).
+that stay in the cache, with three gathers a level (each node's left child and feature packed
+in one integer, ``Tree.steps``), and drops the rows that reached a leaf every few levels: a
+row costs its own depth (``Tree.apply``; ``Tree.apply_every_level`` is the definition).
 Memory: ``order`` (int32) and ``increases`` (bool), (n_features, n) each, are all that is
 stored per sample and feature, 5 bytes (X is only read: for the thresholds and the routing);
 everything else is built and freed one feature at a time, O(K n) numbers.
@@ -72,6 +73,7 @@ Sources:
   names and the stopping rules.
 """
 
+import itertools
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -234,11 +236,6 @@ class Tree:
         """argmax_k N_tk of each node, the lowest k of a tie (computed once, for predict)."""
         return np.argmax(self.class_count, axis=1)
 
-    @cached_property
-    def is_leaf_table(self):
-        """``is_leaf``, computed once (``apply`` reads it at every few levels)."""
-        return self.is_leaf
-
     @property
     def n_leaves(self):
         """The number of leaves."""
@@ -266,45 +263,69 @@ class Tree:
 
     @cached_property
     def steps(self):
-        """(feature, threshold, left) per node, every leaf a step to itself (feature 0,
-        threshold inf, left = the leaf): one step from t is left[t] + (x[feature] > threshold),
-        the right child of a split being its left child + 1."""
+        """(code, threshold, shift) per node, what ``apply`` reads: one step from node t is
+        (code[t] >> shift) + (x[code[t] & (2^shift - 1)] > threshold[t]), code = left * 2^shift
+        + feature packing the left child and the feature into one integer (one gather for
+        both; 2^shift > the largest feature), the right child of a split being its left child
+        + 1. Every leaf is a step to itself (left = the leaf, feature 0, threshold inf)."""
         leaf = self.is_leaf
         feature = np.where(leaf, 0, self.feature)
-        threshold = np.where(leaf, np.inf, self.threshold)
-        return feature, threshold, np.where(leaf, np.arange(self.node_count), self.children_left)
+        left = np.where(leaf, np.arange(self.node_count), self.children_left)
+        shift = int(feature.max()).bit_length()
+        return (left << shift) | feature, np.where(leaf, np.inf, self.threshold), shift
 
     def apply(self, X):
         """The leaf reached by each row of X (n_samples, n_features), as ``apply_every_level``:
-        rows step down level by level in blocks of APPLY_BYTES of X (kept in the cache while
-        they go down); every COMPACT_EVERY levels the rows that reached a leaf leave the
-        block's arrays (or, in a block of few rows, the block stops once all have), so a row
-        costs about its own depth, not the tree's.
+        the rows step down level by level in blocks of APPLY_BYTES of X (kept in the cache
+        while they go down, ``descend``) until fewer than COMPACT_ROWS of a block are still
+        going; those of all blocks then go down together (a level costs its calls, too).
         """
         X = np.ascontiguousarray(X)
         n_samples, n_features = X.shape
-        feature, threshold, left = self.steps
-        leaf = np.empty(n_samples, dtype=np.intp)
+        values, leaf = X.ravel(), np.empty(n_samples, dtype=np.intp)
         block = max(1, APPLY_BYTES // (X.itemsize * n_features))
+        code, threshold, shift = self.steps
+        root_left, root_feature = code[0] >> shift, code[0] & ((1 << shift) - 1)
+        going_on = []
         for first in range(0, n_samples, block):
-            values = X[first : first + block].ravel()
-            rows = np.arange(len(values) // n_features)  # in the block
-            base, node = rows * n_features, np.zeros(len(rows), dtype=np.intp)
-            for step in range(1, self.max_depth + 1):
-                node = left.take(node) + (
-                    values.take(base + feature.take(node)) > threshold.take(node)
-                )
-                if step % COMPACT_EVERY:
-                    continue
-                at_leaf = self.is_leaf_table.take(node)
-                if len(node) >= COMPACT_ROWS:  # drop the rows at a leaf
-                    leaf[first + rows] = node
-                    going_on = np.flatnonzero(~at_leaf)
-                    rows, base, node = rows[going_on], base[going_on], node[going_on]
-                elif at_leaf.all():
-                    break
-            leaf[first + rows] = node
+            offset = np.arange(first, min(first + block, n_samples)) * n_features
+            # level 1: every row at the root, so its feature and threshold need no gather
+            node = root_left + (values.take(offset + root_feature) > threshold[0])
+            going_on.append(self.descend(values, offset, node, leaf, COMPACT_ROWS))
+        if going_on:
+            offset, node = (np.concatenate(parts) for parts in zip(*going_on, strict=True))
+            self.descend(values, offset, node, leaf)
         return leaf
+
+    def descend(self, values, offset, node, leaf, until=0):
+        """Step rows at ``node`` down the tree, a row being X.ravel() = ``values`` from
+        ``offset`` (row * n_features) on, and write the leaf each reaches into leaf[row].
+
+        Every COMPACT_EVERY levels the rows that reached a leaf (a leaf steps to itself, any
+        other node to a child) leave the arrays (or, while fewer than COMPACT_ROWS are left,
+        the rows stop once all have), so a row costs about its own depth, not the tree's.
+        Returns (offset, node) of the rows still going once fewer than ``until`` are.
+        """
+        code, threshold, shift = self.steps
+        mask, n_features = (1 << shift) - 1, len(values) // len(leaf)
+        for level in itertools.count(1):
+            if len(node) < until or not len(node):
+                return offset, node
+            # mode="clip": every index is in range, so only the check differs (and costs less)
+            packed = code.take(node, mode="clip")
+            x = values.take(offset + (packed & mask), mode="clip")
+            child = (packed >> shift) + (x > threshold.take(node, mode="clip"))
+            if level % COMPACT_EVERY:
+                node = child
+                continue
+            at_leaf, node = child == node, child
+            if len(node) < COMPACT_ROWS and not at_leaf.all():
+                continue
+            done = np.flatnonzero(at_leaf)
+            if len(done):
+                leaf[offset[done] // n_features] = node[done]
+                going_on = np.flatnonzero(~at_leaf)
+                offset, node = offset.take(going_on), node.take(going_on)
 
     def apply_every_level(self, X):
         """``apply`` as the definition reads: every row takes max_depth steps, a row at a leaf

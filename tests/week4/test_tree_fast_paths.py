@@ -14,9 +14,11 @@ References and tolerances:
   search): the same tree arrays, importances and predictions, with 30 classes and ties;
 - ``entropy_split_scores`` (buffers) against ``split_scores(..., entropy_of_counts)``: bit
   for bit, NaN at the same places (n_R = 0, as at a node's end);
-- ``Tree.apply`` (blocks of rows, rows at a leaf dropped) against ``Tree.apply_every_level``:
-  the same leaves, also with blocks of a few rows; ``predict_proba`` is ``tree_.value`` of
-  the leaf exactly, ``predict`` its first most probable class;
+- ``Tree.apply`` (blocks of rows, rows at a leaf dropped, the last rows of every block routed
+  together, left child and feature packed in one integer) against ``Tree.apply_every_level``:
+  the same leaves, also with blocks of a few rows, one feature, a largest feature of 2^k;
+  ``predict_proba`` is ``tree_.value`` of the leaf exactly, ``predict`` its first most
+  probable class;
 - while a learner's version of an exercise of the split search is chosen, the fit calls it
   (also with 30 classes, where the default path neither sums nor scores class by class);
 - 30 classes and wide data (400 features) against scikit-learn: the node-by-node walk of
@@ -204,25 +206,36 @@ def test_entropy_split_scores_are_split_scores_bit_for_bit():
 
 
 def trees_and_data():
-    """Fitted trees (with ties, 30 classes, a single leaf) and rows to route through them."""
+    """Fitted trees (with ties, 30 classes, a single leaf, a single feature, a largest feature
+    of 4 = 2^2: one more bit in ``Tree.steps``' code) and rows to route through them."""
     X_iris, y_iris = load_iris(return_X_y=True)
     X_30, y_30 = make_classification(
         n_samples=600, n_features=8, n_informative=6, n_classes=30, random_state=0
     )
+    X_5 = np.c_[X_30[:, :4] * 0, X_30[:, :1]]  # only feature 4 separates
     return [
         (DecisionTreeClassifier().fit(X_iris, y_iris), X_iris),
         (DecisionTreeClassifier(criterion="gini", max_depth=5).fit(X_30, y_30), X_30),
         (DecisionTreeClassifier().fit(X_30, y_30), X_30[::-1]),
         (DecisionTreeClassifier().fit(X_iris, np.zeros(150)), X_iris),  # one leaf
+        (DecisionTreeClassifier().fit(X_30[:, 3:4], y_30), X_30[:, 3:4]),  # one feature
+        (DecisionTreeClassifier().fit(X_5, y_30 % 2), X_5),
     ]
 
 
-@pytest.mark.parametrize("small_blocks", [False, True], ids=["defaults", "small_blocks"])
-def test_apply_is_apply_every_level_and_predictions_read_the_leaf(small_blocks, monkeypatch):
-    if small_blocks:  # blocks of 7 rows, rows at a leaf dropped at every level
-        monkeypatch.setattr(tree_module, "APPLY_BYTES", 7 * 8 * 8)
-        monkeypatch.setattr(tree_module, "COMPACT_EVERY", 1)
-        monkeypatch.setattr(tree_module, "COMPACT_ROWS", 2)
+BLOCKS = {  # (APPLY_BYTES, COMPACT_EVERY, COMPACT_ROWS) of Tree.apply
+    "defaults": None,  # the test sets are smaller than a block and COMPACT_ROWS: one descend
+    "blocks_compacted_then_together": (64 * 8 * 8, 2, 16),  # 64 rows of 8 features a block
+    "small_blocks": (7 * 8 * 8, 1, 2),  # 7 rows a block, rows at a leaf dropped at every level
+}
+
+
+@pytest.mark.parametrize("blocks", BLOCKS)
+def test_apply_is_apply_every_level_and_predictions_read_the_leaf(blocks, monkeypatch):
+    if BLOCKS[blocks]:
+        names = ("APPLY_BYTES", "COMPACT_EVERY", "COMPACT_ROWS")
+        for name, value in zip(names, BLOCKS[blocks], strict=True):
+            monkeypatch.setattr(tree_module, name, value)
     for model, X in trees_and_data():
         tree = model.tree_
         leaf = tree.apply(X)
@@ -231,6 +244,7 @@ def test_apply_is_apply_every_level_and_predictions_read_the_leaf(small_blocks, 
         np.testing.assert_array_equal(model.predict_proba(X), tree.value[leaf])
         expected = model.classes_[np.argmax(tree.value[leaf], axis=1)]
         np.testing.assert_array_equal(model.predict(X), expected)
+    assert tree_module.Tree.apply(tree, X[:0]).shape == (0,)
 
 
 def test_siblings_are_numbered_together():
