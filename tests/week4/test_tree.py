@@ -29,22 +29,23 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from common.grading import grades
 from projects.week4_tree_search.information import entropy, information_gain, mutual_information
+from projects.week4_tree_search.split_search import (
+    SCORE_CHUNK,
+    chunked_split_scores,
+    first_argmin,
+    resort,
+    sorted_features,
+)
 from projects.week4_tree_search.tree import (
     IMPURITY,
-    LEAF,
-    SCORE_CHUNK,
-    UNDEFINED,
     DecisionTreeClassifier,
-    chunked_split_scores,
     cumulative_class_counts,
     entropy_of_counts,
-    first_argmin,
     load_tree,
-    resort,
     save_tree,
-    sorted_features,
     split_scores,
 )
+from projects.week4_tree_search.tree_structure import LEAF, UNDEFINED
 from tests.pickles import unpickled_classes
 
 SPLIT_SEARCH = (entropy_of_counts, cumulative_class_counts, split_scores)  # what a fit calls

@@ -31,18 +31,21 @@ from sklearn.datasets import load_iris, make_classification
 from sklearn.model_selection import train_test_split
 
 from common.exercises import using
+from projects.week4_tree_search import split_search, tree_structure
 from projects.week4_tree_search import tree as tree_module
-from projects.week4_tree_search.tree import (
-    IMPURITY,
-    DecisionTreeClassifier,
+from projects.week4_tree_search.split_search import (
     best_splits,
     best_splits_grouped,
     best_splits_present_classes,
     best_splits_pruned,
-    cumulative_class_counts,
     cumulative_class_counts_by_runs,
-    entropy_of_counts,
     entropy_split_scores,
+)
+from projects.week4_tree_search.tree import (
+    IMPURITY,
+    DecisionTreeClassifier,
+    cumulative_class_counts,
+    entropy_of_counts,
     split_scores,
 )
 from tests.week4.test_tree import GAIN, assert_agreement, compare_with_sklearn, sklearn_tree
@@ -73,8 +76,8 @@ def test_grouped_split_search_is_best_splits_bit_for_bit(
     criterion, n_classes, min_samples_leaf, small_chunks, monkeypatch
 ):
     if small_chunks:  # groups of 3 features of 40 positions, chunks of a few positions
-        monkeypatch.setattr(tree_module, "GROUP_POSITIONS", 120)
-        monkeypatch.setattr(tree_module, "CHUNK_ENTRIES", 5 * n_classes)
+        monkeypatch.setattr(split_search, "GROUP_POSITIONS", 120)
+        monkeypatch.setattr(split_search, "CHUNK_ENTRIES", 5 * n_classes)
     increases, order, y, counts = level(40, 7, 6, n_classes, seed=n_classes)
     impurity = IMPURITY[criterion]
     expected = best_splits(increases, order, y, counts, impurity, min_samples_leaf)
@@ -119,7 +122,7 @@ def test_pruned_entropy_split_search_is_best_splits_bit_for_bit(
     n_classes, min_samples_leaf, small_groups, monkeypatch
 ):
     if small_groups:  # groups of 2 features of 120 positions
-        monkeypatch.setattr(tree_module, "GROUP_POSITIONS", 240)
+        monkeypatch.setattr(split_search, "GROUP_POSITIONS", 240)
     for seed in range(3):
         base = level(120, 5, 9, n_classes, seed=seed)
         for increases, order, y, counts in (base, few_classes_per_node(*base, n_classes)):
@@ -235,7 +238,7 @@ def test_apply_is_apply_every_level_and_predictions_read_the_leaf(blocks, monkey
     if BLOCKS[blocks]:
         names = ("APPLY_BYTES", "COMPACT_EVERY", "COMPACT_ROWS")
         for name, value in zip(names, BLOCKS[blocks], strict=True):
-            monkeypatch.setattr(tree_module, name, value)
+            monkeypatch.setattr(tree_structure, name, value)
     for model, X in trees_and_data():
         tree = model.tree_
         leaf = tree.apply(X)
@@ -244,7 +247,7 @@ def test_apply_is_apply_every_level_and_predictions_read_the_leaf(blocks, monkey
         np.testing.assert_array_equal(model.predict_proba(X), tree.value[leaf])
         expected = model.classes_[np.argmax(tree.value[leaf], axis=1)]
         np.testing.assert_array_equal(model.predict(X), expected)
-    assert tree_module.Tree.apply(tree, X[:0]).shape == (0,)
+    assert tree_structure.Tree.apply(tree, X[:0]).shape == (0,)
 
 
 def test_siblings_are_numbered_together():
