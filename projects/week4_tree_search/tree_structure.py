@@ -94,16 +94,18 @@ class Tree:
 
     @cached_property
     def steps(self):
-        """(code, threshold, shift) per node, what ``apply`` reads: one step from node t is
-        (code[t] >> shift) + (x[code[t] & (2^shift - 1)] > threshold[t]), code = left * 2^shift
-        + feature packing the left child and the feature into one integer (one gather for
-        both; 2^shift > the largest feature), the right child of a split being its left child
-        + 1. Every leaf is a step to itself (left = the leaf, feature 0, threshold inf)."""
+        """(feature, left, threshold, code, mask, shift) per node, what ``apply`` reads: one step
+        from node t is left[t] + (x[feature[t]] > threshold[t]), the right child of a split
+        being its left child + 1, and every leaf a step to itself (left = the leaf, feature 0,
+        threshold inf). code = left * 2^shift + feature packs the two into one integer (one
+        gather for both: left = code >> shift, feature = code & mask, 2^shift > every feature).
+        """
         leaf = self.is_leaf
         feature = np.where(leaf, 0, self.feature)
         left = np.where(leaf, np.arange(self.node_count), self.children_left)
-        shift = int(feature.max()).bit_length()
-        return (left << shift) | feature, np.where(leaf, np.inf, self.threshold), shift
+        shift = np.intp(int(feature.max()).bit_length())  # NumPy scalars: cheaper per call
+        threshold = np.where(leaf, np.inf, self.threshold)
+        return feature, left, threshold, (left << shift) | feature, (np.intp(1) << shift) - 1, shift
 
     def apply(self, X):
         """The leaf reached by each row of X (n_samples, n_features), as ``apply_every_level``:
@@ -115,13 +117,12 @@ class Tree:
         n_samples, n_features = X.shape
         values, leaf = X.ravel(), np.empty(n_samples, dtype=np.intp)
         block = max(1, APPLY_BYTES // (X.itemsize * n_features))
-        code, threshold, shift = self.steps
-        root_left, root_feature = code[0] >> shift, code[0] & ((1 << shift) - 1)
+        feature, left, threshold = self.steps[:3]
         going_on = []
         for first in range(0, n_samples, block):
             offset = np.arange(first, min(first + block, n_samples)) * n_features
             # level 1: every row at the root, so its feature and threshold need no gather
-            node = root_left + (values.take(offset + root_feature) > threshold[0])
+            node = left[0] + (values.take(offset + feature[0]) > threshold[0])
             going_on.append(self.descend(values, offset, node, leaf, COMPACT_ROWS))
         if going_on:
             offset, node = (np.concatenate(parts) for parts in zip(*going_on, strict=True))
@@ -137,15 +138,18 @@ class Tree:
         the rows stop once all have), so a row costs about its own depth, not the tree's.
         Returns (offset, node) of the rows still going once fewer than ``until`` are.
         """
-        code, threshold, shift = self.steps
-        mask, n_features = (1 << shift) - 1, len(values) // len(leaf)
+        feature, left, threshold, code, mask, shift = self.steps
+        n_features = len(values) // len(leaf)
         for level in itertools.count(1):
             if len(node) < until or not len(node):
                 return offset, node
-            # mode="clip": every index is in range, so only the check differs (and costs less)
-            packed = code.take(node, mode="clip")
-            x = values.take(offset + (packed & mask), mode="clip")
-            child = (packed >> shift) + (x > threshold.take(node, mode="clip"))
+            if len(node) < COMPACT_ROWS:  # few rows: a level costs its calls, one fewer here
+                x = values.take(offset + feature.take(node))
+                child = left.take(node) + (x > threshold.take(node))
+            else:  # one gather fewer; mode="clip": every index is in range, a cheaper check
+                packed = code.take(node, mode="clip")
+                x = values.take(offset + (packed & mask), mode="clip")
+                child = (packed >> shift) + (x > threshold.take(node, mode="clip"))
             if level % COMPACT_EVERY:
                 node = child
                 continue
