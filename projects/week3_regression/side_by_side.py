@@ -99,6 +99,7 @@ class Lane:
             else torch_update(run.rule, self.params, run.lr, momentum)
         )
         self.batches = run.batches(n_samples)
+        self.leaves = leaf_copies(self.params) if self.batches is not None else None
         self.losses, self.grad_norms = [], []
 
     def record(self, step: int, loss: float, grad_norm: float, max_steps: int, tol: float):
@@ -119,9 +120,11 @@ class Lane:
         """One update from ``grads``, the row's full-batch gradient, or from the gradient on
         the run's next mini-batch."""
         if self.batches is not None:
-            theta = leaf_copies(self.params)  # leaves holding the row's values
-            batch_gradient(loss_fn, theta, X, y, next(self.batches))
-            grads = [p.grad for p in theta]
+            with torch.no_grad():  # leaves of their own holding the row's values
+                for leaf, p in zip(self.leaves, self.params, strict=True):
+                    leaf.copy_(p)
+            batch_gradient(loss_fn, self.leaves, X, y, next(self.batches))
+            grads = [leaf.grad for leaf in self.leaves]
         for p, grad in zip(self.params, grads, strict=True):
             p.grad = grad
         self.update()
