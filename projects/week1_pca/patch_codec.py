@@ -31,9 +31,9 @@ encode(image, step) meets them in this order:
    lambda R_k are dropped with their rows;
 6. ``entropy_coding.py``, lossless: the first coefficient as a difference to the left block,
    every other component with its blocks sorted by the activity of the earlier ones, zigzag
-   to unsigned, byte planes, LZMA: one stream for the luma, one for both chroma planes;
+   to unsigned, byte planes, LZMA;
 7. ``byte_format.py``: the header (struct, with a CRC-32), plane headers, basis exponents,
-   stream headers, the two streams.
+   the payload.
 decode(data) reads the header and runs the steps backwards (``planes.decode_plane``, then
 ``colour.planes_to_image``).
 
@@ -53,20 +53,14 @@ from __future__ import annotations
 import copy
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from common.validation import check_int, check_number
 from projects.week1_pca.codec.basis import BASIS_PRECISION, learn_basis
 from projects.week1_pca.codec.blocks import split_blocks, split_grid
-from projects.week1_pca.codec.byte_format import (
-    check_block,
-    pack_stream,
-    read_header,
-    stream_planes,
-    to_bytes,
-)
+from projects.week1_pca.codec.byte_format import check_block, read_header, to_bytes
 from projects.week1_pca.codec.colour import (
     chroma_step,
     image_planes,
@@ -107,7 +101,6 @@ __all__ = [
 MIN_STEP = 1e-6  # smaller steps are lossless on uint8 images long before this
 SUBSAMPLE = ("auto", True, False)
 BASES = ("learned", "fixed")  # the image's KLT, its rows sent; the DCT, known to both sides
-LUMA = (0, False)  # the key (plane index, at half size) of the luma, or gray, plane
 
 
 def check_step(step):
@@ -172,14 +165,12 @@ class Encoder:
     at a target rate and keeps the better.
 
     Work the two ways share is done once: the luma plane (the same in both) is learned,
-    coded and compressed once per step, into an LZMA stream of its own (most of the bytes,
-    and of LZMA's time: ``byte_format``), and each candidate's distortion is measured on the
+    coded and streamed once per step, and each candidate's distortion is measured on the
     image rebuilt from its coded planes, the pixels ``decode`` would return from its bytes.
-    ``workers=2`` compresses the luma in a second thread while the first codes the two ways'
-    chroma (LZMA and NumPy's large array operations release the GIL): the same bytes,
-    sooner on two free cores. ``encode`` may be called from several threads
-    (``rate_distortion.search_steps``): each step is still encoded once, by the first
-    thread that asks for it.
+    ``workers=2`` codes the two ways at once, in two threads (LZMA and NumPy's large array
+    operations release the GIL): the same bytes, sooner on two free cores. ``encode`` may be
+    called from several threads (``rate_distortion.search_steps``): each step is still
+    encoded once, by the first thread that asks for it.
     """
 
     def __init__(
@@ -254,79 +245,48 @@ class Encoder:
     def _encode(self, step):
         if self.subsample_chroma != "auto" or self.pixels.shape[2] == 1:
             return self.encode_image(bool(self.subsample_chroma), step)
-        work = StepWork()
+        shared = {}  # plane key -> (CodedPlane, its integers) at this step
         self.transforms(subsampled=True), self.transforms(subsampled=False)  # learned here
-        self.code_planes([LUMA], step, work)  # the luma: the same in both ways
+        self.code_planes([(0, False)], step, shared)  # the luma: the same in both
 
-        def chroma(subsampled):  # each way's own planes and stream
-            keys = self.plane_keys(subsampled)
-            self.code_planes(keys, step, work)
-            self.pack_streams(self.stream_keys(keys)[1:], work)
+        def candidate(subsampled):
+            coded = self.code_image(subsampled, step, shared)
+            return coded, coded.cost(self.pixels, step)
 
         if self.workers > 1:
             with ThreadPoolExecutor(max_workers=1) as pool:
-                luma = pool.submit(self.pack_streams, [(LUMA,)], work)  # most of the LZMA
-                chroma(True), chroma(False)
-                luma.result()
+                full = pool.submit(candidate, False)  # chroma planes of its own
+                candidates = [candidate(True), full.result()]
         else:
-            self.pack_streams([(LUMA,)], work)
-            chroma(True), chroma(False)
-        candidates = [self.code_image(subsampled, step, work) for subsampled in (True, False)]
-        costs = [coded.cost(self.pixels, step) for coded in candidates]
-        return candidates[int(costs[1] < costs[0])].data  # the first if equal, as min does
+            candidates = [candidate(subsampled) for subsampled in (True, False)]
+        return min(candidates, key=lambda c: c[1])[0].data  # the first if equal, as min does
 
     def encode_image(self, subsampled, step):
-        """Header, plane headers, LZMA streams at step Delta, chroma subsampled or not."""
-        return self.code_image(subsampled, step).data
+        """Header, plane headers, LZMA payload at step Delta, chroma subsampled or not."""
+        return self.code_image(subsampled, step, {}).data
 
-    def code_image(self, subsampled, step, work=None):
+    def code_image(self, subsampled, step, shared):
         """The image coded at step Delta: its bytes and the coded planes they hold.
 
-        ``work`` (a ``StepWork``) keeps each plane's coding and each stream's bytes at this
-        step for the next call (same step); what it holds already is not done again.
+        ``shared`` keeps each plane's coding at this step for the next call (same step).
         """
-        work = StepWork() if work is None else work
         height, width, channels = self.pixels.shape
         keys = self.plane_keys(subsampled)
         subsampled = any(half for _, half in keys)
-        self.code_planes(keys, step, work)
-        streams = self.stream_keys(keys)
-        self.pack_streams(streams, work)
-        coded = [work.planes[key][0] for key in keys]
+        self.code_planes(keys, step, shared)
+        coded, streams = zip(*(shared[key] for key in keys), strict=True)
         fields = (height, width, self.ndim, channels, self.block, subsampled)
         grids = [t.grid for t in self.transforms(subsampled)]
-        data = to_bytes(coded, grids, fields, [work.streams[s] for s in streams])
-        return CodedImage(data, tuple(coded), grids, fields)
+        return CodedImage(to_bytes(coded, grids, fields, streams), coded, grids, fields)
 
-    def code_planes(self, keys, step, work):
-        """Code each plane of ``keys`` not yet in ``work`` at step Delta, into ``work``."""
+    def code_planes(self, keys, step, shared):
+        """Code each plane of ``keys`` not yet in ``shared`` at step Delta, into ``shared``."""
         for key in keys:
-            if key not in work.planes:
+            if key not in shared:
                 transform = self.transforms(key[1])[key[0]]  # learned once
                 plane_step = chroma_step(step, key[1]) if key[0] else step
                 options = (self.rounding, self.basis_precision, self.basis)
-                work.planes[key] = encode_plane(transform, plane_step, *options)
-
-    @staticmethod
-    def stream_keys(keys):
-        """The plane keys of each LZMA stream (``byte_format.stream_planes``): luma, chroma."""
-        return [tuple(keys[i] for i in planes) for planes in stream_planes(len(keys))]
-
-    @staticmethod
-    def pack_streams(streams, work):
-        """LZMA each stream of ``streams`` (plane keys, coded in ``work``) not yet packed."""
-        for stream in streams:
-            if stream not in work.streams:
-                ints = np.concatenate([work.planes[key][1] for key in stream])
-                work.streams[stream] = pack_stream(ints)
-
-
-@dataclass
-class StepWork:
-    """What the chroma choices of one step share: each plane's coding, each stream's bytes."""
-
-    planes: dict = field(default_factory=dict)  # plane key -> (CodedPlane, its integers)
-    streams: dict = field(default_factory=dict)  # its plane keys -> (bytes/symbol, LZMA)
+                shared[key] = encode_plane(transform, plane_step, *options)
 
 
 @dataclass(frozen=True)
@@ -372,14 +332,7 @@ def decode(data):
         B2 + len(e) * B2 + gh * gw * n
         for n, e, (gh, gw) in zip(header.counts, header.exponents, grids, strict=True)
     ]
-    ints = np.concatenate(  # the streams hold the planes in order: luma, then chroma
-        [
-            unpack_ints(data[start : start + length], sum(sizes[i] for i in planes), width)
-            for planes, (width, start, length) in zip(
-                stream_planes(header.channels), header.streams, strict=True
-            )
-        ]
-    )
+    ints = unpack_ints(data[header.payload_offset :], sum(sizes), header.width_bytes)
     coded = [
         CodedPlane.from_integers(chunk, step, exponents, grid, header.block, n)
         for chunk, step, exponents, grid, n in zip(

@@ -316,73 +316,12 @@ def test_entropy_coder_beats_order_zero_entropy_on_sorted_zeros():
     assert 8 * len(entropy_coding.pack_ints(q, 1)) < quantizer.entropy_bits(q)
 
 
-# -- the byte format -----------------------------------------------------------------------
-
-
-def stream_slices(data):
-    """The LZMA streams of encoded bytes, as the header places them."""
-    header = byte_format.read_header(data)
-    return [data[start : start + length] for _, start, length in header.streams]
-
-
-@pytest.mark.parametrize("name", IMAGES)
-@pytest.mark.parametrize("subsample_chroma", [True, False])
-def test_the_bytes_are_headers_then_streams_whose_lengths_add_up(name, subsample_chroma):
-    image = IMAGES[name]
-    data = pc.encode(image, 20, subsample_chroma=subsample_chroma)
-    header = byte_format.read_header(data)
-    channels = np.atleast_3d(image).shape[2]
-    n_exponents = sum(len(e) for e in header.exponents)
-    headers = (
-        len(byte_format.MAGIC)
-        + byte_format.CHECKSUM.size
-        + byte_format.HEADER.size
-        + channels * byte_format.PLANE.size
-        + n_exponents
-        + len(header.streams) * byte_format.STREAM.size
-    )
-    assert len(header.streams) == (2 if channels == 3 else 1)  # luma (or gray); chroma
-    assert header.streams[0][1] == headers
-    assert len(data) == headers + sum(length for _, _, length in header.streams)
-    np.testing.assert_array_equal(pc.decode(data), pc.decode(bytes(data)))
-
-
-def test_the_luma_stream_is_the_same_bytes_in_both_chroma_choices():
-    sub, full = (pc.encode(CROP, 20, subsample_chroma=s) for s in (True, False))
-    assert stream_slices(sub)[0] == stream_slices(full)[0]
-    assert stream_slices(sub)[1] != stream_slices(full)[1]
-    assert pc.encode(CROP, 20) in (sub, full)  # "auto" keeps one of the two, whole
-
-
-@pytest.mark.parametrize("name", ["rgb", "gray"])
-def test_each_stream_decodes_to_its_planes_integers(name):
-    encoder = pc.Encoder(IMAGES[name], subsample_chroma=True)
-    coded = encoder.code_image(True, 20.0)
-    grids = coded.grids
-    ints = [plane.integers(grid) for plane, grid in zip(coded.planes, grids, strict=True)]
-    header = byte_format.read_header(coded.data)
-    for planes, stream, (width, _, _) in zip(
-        byte_format.stream_planes(len(ints)), stream_slices(coded.data), header.streams, strict=True
-    ):
-        expected = np.concatenate([ints[i] for i in planes])
-        assert width == entropy_coding.symbol_bytes(expected)
-        decoded = entropy_coding.unpack_ints(stream, expected.size, width)
-        np.testing.assert_array_equal(decoded, expected)
-
-
 # -- failures ------------------------------------------------------------------------------
 
 
 def with_crc(tail):
     """A byte string with a valid checksum around an arbitrary tail."""
     return byte_format.MAGIC + struct.pack("<I", zlib.crc32(tail)) + tail
-
-
-def with_stream_width(data, width):
-    """``data`` with its first stream header saying ``width`` bytes per symbol, and a valid
-    checksum."""
-    at = byte_format.read_header(data).streams[0][1] - 2 * byte_format.STREAM.size
-    return with_crc(data[8:at] + bytes([width]) + data[at + 1 :])
 
 
 @pytest.fixture(scope="module")
@@ -401,21 +340,18 @@ def encoded():
         lambda d: d[:40] + bytes([d[40] ^ 0xFF]) + d[41:],  # one flipped byte
         lambda d: with_crc(d[8:-50]),  # valid checksum, payload cut short
         lambda d: with_crc(d[8:200] + b"\x00" * (len(d) - 200)),  # valid checksum, junk payload
-        lambda d: with_crc(d[8:] + b"\x00"),  # valid checksum, a byte past the streams
-        lambda d: with_crc(d[8:-1]),  # valid checksum, a byte short of the streams
-        lambda d: b"KLT2" + d[4:],  # the format before this one
-        lambda d: with_stream_width(d, 0),  # valid checksum, 0 bytes per symbol
-        lambda d: with_stream_width(d, 9),  # valid checksum, 9 bytes per symbol
-        lambda d: with_crc(byte_format.HEADER.pack(10, 10, 3, 2, 8, 1)),  # two channels
-        lambda d: with_crc(byte_format.HEADER.pack(10, 10, 3, 3, 8, 1)),  # plane headers missing
+        lambda d: with_crc(byte_format.HEADER.pack(10, 10, 3, 2, 8, 1, 1)),  # two channels
+        lambda d: with_crc(byte_format.HEADER.pack(10, 10, 3, 3, 8, 1, 1)),  # plane headers missing
         lambda d: with_crc(
-            byte_format.HEADER.pack(10, 10, 2, 1, 8, 0) + byte_format.PLANE.pack(-1.0, 3, 0)
+            byte_format.HEADER.pack(10, 10, 2, 1, 8, 0, 1) + byte_format.PLANE.pack(-1.0, 3, 0)
         ),
         lambda d: with_crc(
-            byte_format.HEADER.pack(10, 10, 2, 1, 8, 0) + byte_format.PLANE.pack(1, 3, 0) + b"\x30"
+            byte_format.HEADER.pack(10, 10, 2, 1, 8, 0, 1)
+            + byte_format.PLANE.pack(1, 3, 0)
+            + b"\x30"
         ),
         lambda d: with_crc(
-            byte_format.HEADER.pack(10, 10, 2, 1, 8, 0) + byte_format.PLANE.pack(1.0, 3, 7)
+            byte_format.HEADER.pack(10, 10, 2, 1, 8, 0, 1) + byte_format.PLANE.pack(1.0, 3, 7)
         ),
     ],
 )

@@ -5,10 +5,9 @@ again inside every call to the encoder (or the DCT), for each chroma choice, the
 each component summed again from scratch, each basis searched on its own, each choice priced
 by decoding its bytes, LZMA with preset 9's own 64 MiB dictionary, the rate search over fresh
 encodes, a full SVD per rank, every JPEG quality written and decoded again for
-each question. The fast routes learn a transform once and reuse it, code the luma and
-compress its LZMA stream once for both chroma choices (beside their chroma, in a second
-thread, with ``workers=2``), price a choice from its coded planes, cut LZMA's dictionary to
-the input, and keep each JPEG file. Tolerance: exact (the
+each question. The fast routes learn a transform once and reuse it, code the luma once for
+both chroma choices (in two threads with ``workers=2``), price a choice from its coded
+planes, cut LZMA's dictionary to the input, and keep each JPEG file. Tolerance: exact (the
 same bytes, the same step, the same pixels, the same floats); the numbers a run logs come
 from these values. The last tests run the pipeline itself: its metrics equal the slow
 routes' numbers, with figures and without.
@@ -96,9 +95,8 @@ def slow_plane(plane, step, block, basis="learned"):
     )
 
 
-def slow_encode_image(image, subsampled, step, block=8, basis="learned"):
-    """Header, plane headers, exponents, the stream headers and the two LZMA streams (luma;
-    chroma), every plane learned anew."""
+def slow_encode_image(image, subsampled, step, block, basis="learned"):
+    """Header, plane headers, exponents and the LZMA payload, every plane learned anew."""
     pixels = np.atleast_3d(np.asarray(image, dtype=np.float64))
     height, width, channels = pixels.shape
     subsampled = subsampled and channels == 3
@@ -107,16 +105,11 @@ def slow_encode_image(image, subsampled, step, block=8, basis="learned"):
     heads, exponents, ints = zip(
         *(slow_plane(p, s, block, basis) for p, s in zip(planes, steps, strict=True)), strict=True
     )
-    groups = [ints[:1], ints[1:]] if channels == 3 else [ints]  # luma alone, then chroma
-    streams = []
-    for group in groups:
-        group_ints = np.concatenate(group)
-        width_bytes = entropy_coding.symbol_bytes(group_ints)
-        streams.append((width_bytes, slow_pack_ints(group_ints, width_bytes)))
-    fields = (height, width, np.ndim(image), channels, block, subsampled)
+    ints = np.concatenate(ints)
+    width_bytes = entropy_coding.symbol_bytes(ints)
+    fields = (height, width, np.ndim(image), channels, block, subsampled, width_bytes)
     tail = byte_format.HEADER.pack(*fields) + b"".join(heads) + b"".join(exponents)
-    tail += b"".join(byte_format.STREAM.pack(w, len(data)) for w, data in streams)
-    tail += b"".join(data for _, data in streams)
+    tail += slow_pack_ints(ints, width_bytes)
     return byte_format.MAGIC + byte_format.CHECKSUM.pack(zlib.crc32(tail)) + tail
 
 
@@ -197,7 +190,7 @@ def test_the_fixed_basis_gives_the_bytes_of_the_dct_coded_from_scratch(name):
 def test_a_choice_priced_from_its_coded_planes_costs_what_its_decoded_bytes_cost(subsampled):
     encoder = pc.Encoder(CROP)
     for step in [2.0, 11.0, 60.0]:
-        coded = encoder.code_image(subsampled, step)
+        coded = encoder.code_image(subsampled, step, {})
         np.testing.assert_array_equal(coded.decoded(), pc.decode(coded.data))
         assert coded.cost(encoder.pixels, step) == pc.lagrangian_cost(
             encoder.pixels, coded.data, step
