@@ -155,11 +155,12 @@ def encode(
 class Encoder:
     """The codec for one image: each plane's KLT learned once, then coded at any step Delta.
 
-    Each step's bytes are kept: a step asked for twice (rate searches for several targets
-    start from the same bracket) is encoded once. ``subsample_chroma``: True (4:2:0),
-    False (full-size chroma) or "auto", which encodes both ways and keeps the one with the
-    lower ``lagrangian_cost``. ``rounding`` is the dead-zone offset r of
-    ``quantizer.quantize``; ``basis_precision`` the alpha of ``basis.basis_exponents``.
+    Each step's bytes are kept, and the image they decode to (``decoded``): a step asked for
+    twice (rate searches for several targets start from the same bracket) is encoded once.
+    ``subsample_chroma``: True (4:2:0), False (full-size chroma) or "auto", which encodes
+    both ways and keeps the one with the lower ``lagrangian_cost``. ``rounding`` is the
+    dead-zone offset r of ``quantizer.quantize``; ``basis_precision`` the alpha of
+    ``basis.basis_exponents``.
     ``basis``: "learned" (each plane's KLT, its rows sent) or "fixed" (the DCT,
     ``basis.dct_basis``, known to the decoder); ``rate_distortion.search_bases`` tries both
     at a target rate and keeps the better.
@@ -192,7 +193,7 @@ class Encoder:
         self.rounding, self.basis_precision, self.basis = rounding, basis_precision, basis
         self.workers = workers
         self._transforms = {}  # (plane, at half size) -> its PlaneTransform
-        self._bytes = {}  # step -> a Future of the bytes of encode(step)
+        self._bytes = {}  # step -> a Future of (the bytes of encode(step), their image or None)
         self._lock = threading.RLock()  # guards both dicts
 
     def with_basis(self, basis):
@@ -226,6 +227,21 @@ class Encoder:
 
     def encode(self, step):
         """The bytes of the image at step Delta; the same as ``encode(image, step, ...)``."""
+        return self._coded(step)[0]
+
+    def decoded(self, step):
+        """``decode(self.encode(step))``, read-only: kept from pricing the chroma choices
+        ("auto"), where the image was rebuilt from the coded planes, or decoded now."""
+        data, image = self._coded(step)
+        if image is None:
+            image = decode(data)
+            image.setflags(write=False)
+            with self._lock:
+                self._bytes[float(step)] = done(data, image)
+        return image
+
+    def _coded(self, step):
+        """(bytes, image or None) of step Delta, encoded once."""
         check_step(step)
         step = float(step)
         with self._lock:
@@ -244,14 +260,15 @@ class Encoder:
 
     def _encode(self, step):
         if self.subsample_chroma != "auto" or self.pixels.shape[2] == 1:
-            return self.encode_image(bool(self.subsample_chroma), step)
+            return self.encode_image(bool(self.subsample_chroma), step), None
         shared = {}  # plane key -> (CodedPlane, its integers) at this step
         self.transforms(subsampled=True), self.transforms(subsampled=False)  # learned here
         self.code_planes([(0, False)], step, shared)  # the luma: the same in both
 
         def candidate(subsampled):
             coded = self.code_image(subsampled, step, shared)
-            return coded, coded.cost(self.pixels, step)
+            decoded = coded.decoded()  # = decode(coded.data)
+            return coded.data, decoded, lagrangian(self.pixels, decoded, len(coded.data), step)
 
         if self.workers > 1:
             with ThreadPoolExecutor(max_workers=1) as pool:
@@ -259,7 +276,9 @@ class Encoder:
                 candidates = [candidate(True), full.result()]
         else:
             candidates = [candidate(subsampled) for subsampled in (True, False)]
-        return min(candidates, key=lambda c: c[1])[0].data  # the first if equal, as min does
+        data, decoded, _ = min(candidates, key=lambda c: c[2])  # the first if equal, as min does
+        decoded.setflags(write=False)
+        return data, decoded
 
     def encode_image(self, subsampled, step):
         """Header, plane headers, LZMA payload at step Delta, chroma subsampled or not."""
@@ -287,6 +306,13 @@ class Encoder:
                 plane_step = chroma_step(step, key[1]) if key[0] else step
                 options = (self.rounding, self.basis_precision, self.basis)
                 shared[key] = encode_plane(transform, plane_step, *options)
+
+
+def done(*result):
+    """A Future already holding ``result``."""
+    future = Future()
+    future.set_result(result)
+    return future
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import logging
 import tempfile
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import mlflow
@@ -74,7 +75,7 @@ def run(cfg: DictConfig) -> float:
         log_pca_against_sklearn(cfg.pca, cfg.seed, cfg.figures)
     with step("LU solves: Hilbert matrix and block covariances"):
         log_lu_solves(images, cfg.patch_codec.block, cfg.figures)
-    summary = pd.DataFrame([compress(image, cfg, cfg.figures) for image in images])
+    summary = pd.DataFrame(compress_images(images, cfg))
     if cfg.figures:
         mlflow.log_table(summary, "tables/summary.json")
     headline = summary.drop(columns="image").mean()
@@ -155,18 +156,62 @@ def log_pca_against_sklearn(pca_cfg: DictConfig, seed: int, figures: bool = True
         plots.cumulative_explained_variance(ax, {"digits, 8 x 8": full.explained_variance_ratio_})
 
 
-def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[str, float | str]:
-    """Every codec on one image: curves, chosen settings, figures; returns its summary row."""
-    pixels, name = image.pixels, image.name
-    threads = thread_budget()
-    with step(f"{name}: linear maps and block split"):
+def compress_images(images: list[LoadedImage], cfg: DictConfig) -> list[dict[str, float | str]]:
+    """Every image through every codec (``compress``); returns their summary rows, in order.
+
+    Each image's rate search runs in a background thread from the moment its encoder is
+    learned (``prepare``, one image ahead), queued behind the image before it: it runs
+    beside the main thread's steps (the next image's linear maps and SVD, the previous one's
+    JPEG and figures; LZMA and NumPy release the GIL), so both cores stay busy. One BLAS
+    thread per pool meanwhile: the threads are the searches. The same steps and numbers as
+    one image after the other.
+    """
+    threads = thread_budget()  # before the limit below
+    with ThreadPoolExecutor(max_workers=1) as background, limited_threads(1):
+        try:
+            prepared = one_ahead(prepare(image, cfg, threads, background) for image in images)
+            return [
+                compress(image, cfg, *work) for image, work in zip(images, prepared, strict=True)
+            ]
+        finally:
+            background.shutdown(cancel_futures=True)  # on an error: no search left to wait for
+
+
+def one_ahead(items):
+    """The items of an iterable, each yielded once the next one is made (the last at the end):
+    the work making an item starts (a background search) runs beside the use of the one before."""
+    items, end = iter(items), object()
+    current = next(items, end)
+    while current is not end:
+        following = next(items, end)
+        yield current
+        current = following
+
+
+def prepare(image: LoadedImage, cfg: DictConfig, threads: int, background) -> tuple:
+    """One image's encoder and truncated SVD, its rate search submitted to ``background``:
+    (encoder, the SVD's curve, images and singular values, the search's Future)."""
+    with step(f"{image.name}: linear maps and block split"):
         encoder = learn_codec(image, cfg.patch_codec.block, workers=min(2, threads))
-    with step(f"{name}: truncated SVD"), limited_threads(1):  # small: one BLAS thread
-        curve = low_rank.clip_ranks(cfg.low_rank.ranks, pixels)[0] if figures else []
-        ranks = {*curve, cfg.low_rank.rank}
-        svd_curve, svd_images, sigma = truncated_svd_curve(pixels, ranks)
-    with step(f"{name}: rate search"), limited_threads(1):  # the threads are the searches
-        found = search_rates(encoder, cfg.patch_codec, figures, threads, name)
+    with step(f"{image.name}: truncated SVD"):  # small: one BLAS thread
+        curve = low_rank.clip_ranks(cfg.low_rank.ranks, image.pixels)[0] if cfg.figures else []
+        svd = truncated_svd_curve(image.pixels, {*curve, cfg.low_rank.rank})
+    search = background.submit(
+        search_rates, encoder, cfg.patch_codec, cfg.figures, threads, image.name
+    )
+    return encoder, svd, search
+
+
+def compress(image: LoadedImage, cfg: DictConfig, encoder, svd, search) -> dict[str, float | str]:
+    """Every codec on one image: curves, chosen settings, figures; returns its summary row.
+
+    ``encoder``, ``svd`` and the rate ``search`` (a Future) come from ``prepare``; the step
+    "rate search" is the wait for what the search has left to do.
+    """
+    pixels, name, figures = image.pixels, image.name, cfg.figures
+    svd_curve, svd_images, sigma = svd
+    with step(f"{name}: rate search"):
+        found = search.result()
         target = [(basis_encoder, steps[0]) for basis_encoder, steps in found]
         best = rd.best_point(target, cfg.patch_codec.target_bpp, RATE_RTOL)
     with step(f"{name}: write, read back, decode"):
@@ -301,8 +346,7 @@ def log_dataset(image: LoadedImage) -> None:
 
 def codec_point(encoder: patch_codec.Encoder, step: float) -> dict:
     """The patch codec at a step the rate search found: its rate-distortion point."""
-    data = encoder.encode(step)  # kept from the search
-    decoded = patch_codec.decode(data)
+    data, decoded = encoder.encode(step), encoder.decoded(step)  # kept from the search
     return rd.point("patch_pca", codec_setting(encoder, step), len(data), encoder.image, decoded)
 
 
@@ -314,12 +358,11 @@ def codec_setting(encoder: patch_codec.Encoder, step: float) -> str:
 def write_and_read_back(encoder: patch_codec.Encoder, step: float, name: str, files: bool = True):
     """The chosen setting as real files: encode, write, read back, decode, log both.
 
-    Returns its rate-distortion point and the decoded image. ``files=False`` decodes the
-    bytes in memory and logs no files (the same bytes, the same point).
+    Returns its rate-distortion point and the decoded image. ``files=False`` takes the image
+    the encoder kept (``Encoder.decoded``) and logs no files (the same bytes, the same point).
     """
     if not files:
-        data = encoder.encode(step)
-        decoded = patch_codec.decode(data)
+        data, decoded = encoder.encode(step), encoder.decoded(step)  # = decode(data)
         setting = codec_setting(encoder, step)
         return rd.point("patch_pca", setting, len(data), encoder.image, decoded), decoded
     with tempfile.TemporaryDirectory(prefix="week1-") as scratch:  # used only without Hydra

@@ -369,7 +369,7 @@ def best_point(candidates, target_bpp, rtol):
         encoder, step = candidate
         data = encoder.encode(step)
         miss = abs(bits_per_pixel(len(data), *encoder.shape) / target_bpp - 1)
-        db = psnr(encoder.image, patch_codec.decode(data))
+        db = psnr(encoder.image, encoder.decoded(step))  # = decode(data), kept
         return (0, -db) if miss <= rtol else (1, miss)
 
     return min(candidates, key=rank)  # the first (the learned basis) if equal
