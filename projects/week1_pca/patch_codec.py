@@ -101,6 +101,7 @@ __all__ = [
 MIN_STEP = 1e-6  # smaller steps are lossless on uint8 images long before this
 SUBSAMPLE = ("auto", True, False)
 BASES = ("learned", "fixed")  # the image's KLT, its rows sent; the DCT, known to both sides
+KEPT_IMAGES_BYTES = 64 << 20  # an Encoder keeps decoded images up to this size in all
 
 
 def check_step(step):
@@ -194,6 +195,7 @@ class Encoder:
         self.workers = workers
         self._transforms = {}  # (plane, at half size) -> its PlaneTransform
         self._bytes = {}  # step -> a Future of (the bytes of encode(step), their image or None)
+        self._kept = 0  # bytes of the images kept in self._bytes
         self._lock = threading.RLock()  # guards both dicts
 
     def with_basis(self, basis):
@@ -201,7 +203,7 @@ class Encoder:
         its own."""
         check_options(self.block, self.subsample_chroma, self.rounding, self.basis_precision, basis)
         other = copy.copy(self)
-        other.basis, other._bytes = basis, {}
+        other.basis, other._bytes, other._kept = basis, {}, 0
         return other
 
     @property
@@ -231,14 +233,24 @@ class Encoder:
 
     def decoded(self, step):
         """``decode(self.encode(step))``, read-only: kept from pricing the chroma choices
-        ("auto"), where the image was rebuilt from the coded planes, or decoded now."""
+        ("auto"), where the image was rebuilt from the coded planes, or decoded now (and
+        kept while the kept images stay under ``KEPT_IMAGES_BYTES``)."""
         data, image = self._coded(step)
         if image is None:
             image = decode(data)
-            image.setflags(write=False)
-            with self._lock:
-                self._bytes[float(step)] = done(data, image)
+            if self._keep(image) is not None:
+                with self._lock:
+                    self._bytes[float(step)] = done(data, image)
+        image.setflags(write=False)
         return image
+
+    def _keep(self, image):
+        """``image`` if it fits in what is left of ``KEPT_IMAGES_BYTES`` (counted), else None."""
+        with self._lock:
+            if self._kept + image.nbytes > KEPT_IMAGES_BYTES:
+                return None
+            self._kept += image.nbytes
+            return image
 
     def _coded(self, step):
         """(bytes, image or None) of step Delta, encoded once."""
@@ -278,7 +290,7 @@ class Encoder:
             candidates = [candidate(subsampled) for subsampled in (True, False)]
         data, decoded, _ = min(candidates, key=lambda c: c[2])  # the first if equal, as min does
         decoded.setflags(write=False)
-        return data, decoded
+        return data, self._keep(decoded)
 
     def encode_image(self, subsampled, step):
         """Header, plane headers, LZMA payload at step Delta, chroma subsampled or not."""

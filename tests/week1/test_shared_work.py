@@ -212,6 +212,17 @@ def test_the_image_an_encoder_keeps_for_a_step_is_the_decoding_of_its_bytes(name
     assert encoder.decoded(11.0) is encoder.decoded(11.0)
 
 
+def test_images_past_the_encoders_budget_are_decoded_again_and_equal(monkeypatch):
+    monkeypatch.setattr(pc, "KEPT_IMAGES_BYTES", CROP.nbytes)  # room for one image
+    encoder = pc.Encoder(CROP)
+    kept = encoder.decoded(11.0)
+    assert encoder.decoded(11.0) is kept  # the first step's image is kept...
+    for step in [60.0, 60.0, 2.0]:  # ... the others are decoded on each call
+        decoded = encoder.decoded(step)
+        np.testing.assert_array_equal(decoded, pc.decode(encoder.encode(step)))
+        assert encoder.decoded(step) is not decoded
+
+
 def test_lzma_with_its_dictionary_cut_to_the_input_writes_preset_9s_bytes():
     rng = np.random.default_rng(5)
     streams = [  # sparse coefficients, runs, wide values, tiny inputs, one past a power of 2
