@@ -59,7 +59,8 @@ DEFAULT_RANKS = LowRankConfig().ranks  # clipped to each image; ranks a user set
 
 
 def run(cfg: DictConfig) -> float:
-    """Drills, the PCA check, then every image through every codec; returns the mean PSNR.
+    """The drills and the PCA and LU checks (beside the first image's rate search), every
+    image through every codec; returns the mean PSNR.
 
     ``figures=false`` (a sweep's jobs) skips the figures, the rate-distortion curves drawn
     in them, the tables and the compressed files; every metric stays the same.
@@ -69,13 +70,7 @@ def run(cfg: DictConfig) -> float:
         images = [load_image(source, cfg.max_pixels) for source in cfg.images]
         for image in images:
             check_ranks(image, cfg.low_rank.rank, cfg.low_rank.ranks)
-    with step("drills: linear algebra by hand vs NumPy"):
-        log_drills(linalg_drills.drill_table(np.random.default_rng(cfg.seed)), cfg.figures)
-    with step("PCA on the digits vs scikit-learn"):
-        log_pca_against_sklearn(cfg.pca, cfg.seed, cfg.figures)
-    with step("LU solves: Hilbert matrix and block covariances"):
-        log_lu_solves(images, cfg.patch_codec.block, cfg.figures)
-    summary = pd.DataFrame(compress_images(images, cfg))
+    summary = pd.DataFrame(compress_images(images, cfg, meanwhile=lambda: log_checks(images, cfg)))
     if cfg.figures:
         mlflow.log_table(summary, "tables/summary.json")
     headline = summary.drop(columns="image").mean()
@@ -156,36 +151,39 @@ def log_pca_against_sklearn(pca_cfg: DictConfig, seed: int, figures: bool = True
         plots.cumulative_explained_variance(ax, {"digits, 8 x 8": full.explained_variance_ratio_})
 
 
-def compress_images(images: list[LoadedImage], cfg: DictConfig) -> list[dict[str, float | str]]:
+def log_checks(images: list[LoadedImage], cfg: DictConfig) -> None:
+    """The drills, the PCA check and the LU solves (W1.P1-P3, W1.X1-X2)."""
+    with step("drills: linear algebra by hand vs NumPy"):
+        log_drills(linalg_drills.drill_table(np.random.default_rng(cfg.seed)), cfg.figures)
+    with step("PCA on the digits vs scikit-learn"):
+        log_pca_against_sklearn(cfg.pca, cfg.seed, cfg.figures)
+    with step("LU solves: Hilbert matrix and block covariances"):
+        log_lu_solves(images, cfg.patch_codec.block, cfg.figures)
+
+
+def compress_images(images: list[LoadedImage], cfg: DictConfig, meanwhile=lambda: None) -> list:
     """Every image through every codec (``compress``); returns their summary rows, in order.
 
     Each image's rate search runs in a background thread from the moment its encoder is
     learned (``prepare``, one image ahead), queued behind the image before it: it runs
-    beside the main thread's steps (the next image's linear maps and SVD, the previous one's
-    JPEG and figures; LZMA and NumPy release the GIL), so both cores stay busy. One BLAS
-    thread per pool meanwhile: the threads are the searches. The same steps and numbers as
-    one image after the other.
+    beside the main thread's steps (``meanwhile()``, once the first image's search has
+    started; the next image's linear maps and SVD; the previous one's JPEG and figures;
+    LZMA and NumPy release the GIL), so both cores stay busy. One BLAS thread per pool
+    meanwhile: the threads are the searches. The same numbers as one step after the other.
     """
     threads = thread_budget()  # before the limit below
     with ThreadPoolExecutor(max_workers=1) as background, limited_threads(1):
         try:
-            prepared = one_ahead(prepare(image, cfg, threads, background) for image in images)
-            return [
-                compress(image, cfg, *work) for image, work in zip(images, prepared, strict=True)
-            ]
+            following, rows = prepare(images[0], cfg, threads, background), []
+            meanwhile()
+            for i, image in enumerate(images):
+                work = following
+                if i + 1 < len(images):
+                    following = prepare(images[i + 1], cfg, threads, background)
+                rows.append(compress(image, cfg, *work))
+            return rows
         finally:
             background.shutdown(cancel_futures=True)  # on an error: no search left to wait for
-
-
-def one_ahead(items):
-    """The items of an iterable, each yielded once the next one is made (the last at the end):
-    the work making an item starts (a background search) runs beside the use of the one before."""
-    items, end = iter(items), object()
-    current = next(items, end)
-    while current is not end:
-        following = next(items, end)
-        yield current
-        current = following
 
 
 def prepare(image: LoadedImage, cfg: DictConfig, threads: int, background) -> tuple:

@@ -413,16 +413,3 @@ def test_the_rate_search_shows_named_progress_only_when_it_is_slow(capsys, monke
     err = capsys.readouterr().err  # tqdm writes to stderr
     assert "crop: rate search" in err
     assert "0/4" in err
-
-
-def test_one_ahead_makes_each_item_before_the_one_before_it_is_used():
-    made = []
-
-    def items():
-        for i in range(3):
-            made.append(i)
-            yield i
-
-    used = [(i, list(made)) for i in pipeline.one_ahead(items())]
-    assert used == [(0, [0, 1]), (1, [0, 1, 2]), (2, [0, 1, 2])]
-    assert list(pipeline.one_ahead(iter([]))) == []
