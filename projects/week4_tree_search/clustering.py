@@ -25,6 +25,7 @@ Sources:
 import numpy as np
 
 from common.exercises import exercise
+from common.validation import check_int
 from projects.week4_tree_search.search import SimilarityIndex
 
 
@@ -35,8 +36,7 @@ def pca_fit(X, n_components):
     Signs: each component's largest entry in absolute value is made positive.
     """
     X = np.asarray(X, dtype=np.float64)
-    if not 1 <= n_components <= min(X.shape):
-        raise ValueError(f"n_components must be in [1, {min(X.shape)}], got {n_components}")
+    n_components = check_int(n_components, "n_components", 1, min(X.shape))
     mu = X.mean(axis=0)
     centred = X - mu
     _, V = np.linalg.eigh(centred.T @ centred)  # eigenvalues ascending; p x p: cheap, p = 64

@@ -2,7 +2,8 @@
 
 Hydra refuses ``pca.solvr=svd`` itself; its hint, ``+pca.solvr=svd``, adds the key past the
 schema. ``undeclared_key`` finds it in every week's composed config, and the CLI exits 1
-with one line before any run exists (a real subprocess on a fresh store).
+with one line before any run exists: in this process for every week, and in a real
+subprocess on a fresh store for week 1 (``make test-slow``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,26 @@ def test_a_config_of_no_schema_has_no_undeclared_key():
     assert undeclared_key(OmegaConf.create({"seed": 0, "anything": {"goes": 1}})) is None
 
 
+@pytest.mark.parametrize("week", sorted(TYPOS))
+def test_a_run_with_a_plus_typo_exits_1_in_one_line_before_any_run(week, tracking_uri, capsys):
+    from common.tracking import run_tracked
+
+    package, typo = TYPOS[week]
+    __import__(f"projects.{package}.config")
+    cfg = compose_config(week, typo, f"tracking.uri={tracking_uri}")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        run_tracked(cfg, week, lambda cfg: pytest.fail("the pipeline ran"))
+    assert exited.value.code == 1
+    key = typo.removeprefix("+").split("=")[0]
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {key} is not a setting of {week} (added with +?): check its spelling;"
+        f" `make {week} ARGS=--help` lists every key"
+    ]
+    assert MlflowClient(tracking_uri).get_experiment_by_name(week) is None  # nothing opened
+
+
+@pytest.mark.slow  # the same, through the CLI: its twin above runs in this process
 def test_the_cli_refuses_a_plus_typo_in_one_line_before_any_run(tmp_path, empty_store):
     shutil.copyfile(empty_store, tmp_path / "mlflow.db")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

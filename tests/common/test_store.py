@@ -73,13 +73,21 @@ def test_a_half_migrated_store_is_refused_in_one_line_naming_the_table_and_the_f
     )
 
 
-def test_a_run_on_a_half_migrated_store_exits_1_before_any_run_exists(tmp_path):
+def test_a_run_on_a_half_migrated_store_exits_1_before_any_run_exists(tmp_path, capsys):
+    from omegaconf import OmegaConf
+
+    from common.config import BaseConfig, TrackingConfig
+    from common.tracking import run_tracked
+
     database = half_migrated(tmp_path / "mlflow.db")
-    result = subprocess.run([sys.executable, "-c", FIRST_RUN, f"sqlite:///{database}"],
-                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("error: run store ")
-    assert "Traceback" not in result.stdout + result.stderr
+    cfg = OmegaConf.structured(BaseConfig(tracking=TrackingConfig(uri=f"sqlite:///{database}")))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        run_tracked(cfg, "demo", lambda cfg: pytest.fail("the pipeline ran"))
+    assert exited.value.code == 1
+    output = capsys.readouterr()
+    assert output.err.strip().splitlines()[-1].startswith("error: run store ")
+    assert "Traceback" not in output.out + output.err
     with sqlite3.connect(database) as connection:
         assert connection.execute("SELECT COUNT(*) FROM runs").fetchone() == (0,)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -120,8 +121,15 @@ SLEEPER = textwrap.dedent(
 )
 
 
+SLOW_TWIN = "another process, as the fast set's twin in this process does"
+
+
 @pytest.mark.parametrize(
-    ("signum", "exit_code"), [(signal.SIGTERM, EXIT_TERMINATED), (signal.SIGINT, EXIT_INTERRUPTED)]
+    ("signum", "exit_code"),
+    [
+        (signal.SIGTERM, EXIT_TERMINATED),
+        pytest.param(signal.SIGINT, EXIT_INTERRUPTED, marks=pytest.mark.slow(reason=SLOW_TWIN)),
+    ],
 )
 def test_a_signal_marks_the_run_killed_not_running(signum, exit_code, tracking_uri, runs_of):
     """A real process, a real SIGTERM (kill) or SIGINT (Ctrl-C): no run stays RUNNING."""
@@ -168,6 +176,7 @@ SIGNAL_AS_THE_RUN_OPENS = textwrap.dedent(
 )
 
 
+@pytest.mark.slow(reason=SLOW_TWIN)
 @pytest.mark.parametrize(
     ("signame", "exit_code"), [("SIGTERM", EXIT_TERMINATED), ("SIGINT", EXIT_INTERRUPTED)]
 )
@@ -185,6 +194,56 @@ def test_a_signal_the_instant_the_run_opens_marks_it_killed(
     assert "headline" not in run.data.metrics  # the pipeline never ran
 
 
+@pytest.mark.parametrize(
+    ("signum", "exit_code"), [(signal.SIGTERM, EXIT_TERMINATED), (signal.SIGINT, EXIT_INTERRUPTED)]
+)
+def test_a_real_signal_to_this_process_the_instant_the_run_opens_marks_it_killed(
+    signum, exit_code, tracking_uri, runs_of, monkeypatch
+):
+    """The twin, in this process, of the test above: the same real signal, no interpreter to
+    start."""
+    import mlflow
+
+    open_run = mlflow.start_run
+
+    def start_run_then_signal(*args, **kwargs):
+        run = open_run(*args, **kwargs)
+        os.kill(os.getpid(), signum)
+        return run
+
+    monkeypatch.setattr(mlflow, "start_run", start_run_then_signal)
+    with pytest.raises(SystemExit) as exited:
+        run_tracked(make_cfg(tracking_uri), "demo", lambda cfg: 1.0)
+    assert exited.value.code == exit_code
+    [run] = runs_of("demo")
+    assert run.info.status == "KILLED"
+    assert "headline" not in run.data.metrics  # the pipeline never ran
+
+
+class SignalOnRunLogged(logging.Handler):
+    """Sends this process a SIGTERM when the line naming the run is logged."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("MLflow run "):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_sigterm_to_this_process_when_the_run_id_is_logged_marks_it_killed(tracking_uri, runs_of):
+    tracking_log = logging.getLogger("common.tracking")
+    handler, level = SignalOnRunLogged(), tracking_log.level
+    tracking_log.addHandler(handler)
+    tracking_log.setLevel(logging.INFO)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            run_tracked(make_cfg(tracking_uri), "demo", lambda cfg: 1.0)
+    finally:
+        tracking_log.removeHandler(handler)
+        tracking_log.setLevel(level)
+    assert exited.value.code == EXIT_TERMINATED
+    assert runs_of("demo")[0].info.status == "KILLED"
+
+
+@pytest.mark.slow(reason=SLOW_TWIN)
 def test_a_sigterm_sent_when_the_run_id_is_logged_marks_it_killed(tracking_uri, runs_of):
     logging_sleeper = "import logging; logging.basicConfig(level=logging.INFO)\n" + SLEEPER
     process = subprocess.Popen(
@@ -254,6 +313,29 @@ SWALLOWS_THE_FIRST_STOP = textwrap.dedent(
 )
 
 
+def test_a_sigterm_to_this_process_swallowed_where_it_landed_is_raised_again(tracking_uri, runs_of):
+    """The twin, in this process, of the test below: the pipeline swallows the first stop."""
+
+    def pipeline(cfg):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the signal lands here
+        except BaseException:
+            pass  # swallowed, as a weakref callback or __del__ would
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # raised again here, after RERAISE_S
+            time.sleep(0.05)
+        return 0.0
+
+    started = time.monotonic()
+    with pytest.raises(SystemExit) as exited:
+        run_tracked(make_cfg(tracking_uri), "demo", pipeline)
+    assert exited.value.code == EXIT_TERMINATED
+    assert time.monotonic() - started < 20  # not the 30 s the pipeline would run
+    assert runs_of("demo")[0].info.status == "KILLED"
+
+
+@pytest.mark.slow(reason=SLOW_TWIN)
 def test_a_sigterm_swallowed_where_it_landed_is_raised_again_and_the_run_ends_killed(
     tracking_uri, runs_of
 ):

@@ -48,6 +48,7 @@ def test_every_week2_id_has_an_exercise():
     assert ids == taught | {"W2.X1", "W2.X2", "W2.X3", "W2.X4", "W2.X5"}
 
 
+@pytest.mark.slow  # one `make check` subprocess per week; week 1's stays in the fast set
 def test_fresh_stubs_grade_as_all_todo_and_exit_zero(mine):
     assert_every_exercise_grades(WEEK2, WEEK2_TESTS, mine, "todo")
 

@@ -80,6 +80,7 @@ def test_every_week3_curriculum_id_has_an_exercise():
     assert ids >= {"W3.X1", "W3.X2", "W3.X3", "W3.6", "W3.X4", "W3.X5", "W3.X6"}
 
 
+@pytest.mark.slow  # one `make check` subprocess per week; week 1's stays in the fast set
 def test_fresh_stubs_grade_as_all_todo_and_exit_zero(mine):
     assert_every_exercise_grades(PACKAGE, TESTS, mine, "todo")
 

@@ -111,7 +111,9 @@ def assert_same_neighbours(ids, reference_ids, D, metric):
 
 
 def test_bad_dimensions_are_rejected(digits):
-    with pytest.raises(ValueError, match=r"^n_components must be in \[1, 64\], got 65$"):
+    with pytest.raises(ValueError, match=r"^n_components must be an int in \[1, 64\], got 65$"):
         clustering.pca_fit(digits[0], 65)
+    with pytest.raises(ValueError, match=r"^n_components must be an int in \[1, 64\], got 2.5$"):
+        clustering.pca_fit(digits[0], 2.5)
     with pytest.raises(ValueError, match=r"^init must be \(n_clusters, 2\), got \(2, 3\)$"):
         clustering.kmeans(np.zeros((4, 2)), init=np.zeros((2, 3)))

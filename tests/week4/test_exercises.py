@@ -77,6 +77,7 @@ def test_every_week4_curriculum_id_has_an_exercise():
     assert ids >= {"W4.X1", "W4.X2", "W4.5", "W4.6", "W4.P5", "W4.X3", "W4.X4"}
 
 
+@pytest.mark.slow  # one `make check` subprocess per week; week 1's stays in the fast set
 def test_fresh_stubs_grade_as_all_todo_and_exit_zero(mine):
     assert_every_exercise_grades(PACKAGE, TESTS, mine, "todo")
 
