@@ -12,7 +12,7 @@ import logging
 import tempfile
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import mlflow
@@ -169,10 +169,12 @@ def compress_images(images: list[LoadedImage], cfg: DictConfig, meanwhile=lambda
     beside the main thread's steps (``meanwhile()``, once the first image's search has
     started; the next image's linear maps and SVD; the previous one's JPEG and figures;
     LZMA and NumPy release the GIL), so both cores stay busy. One BLAS thread per pool
-    meanwhile: the threads are the searches. The same numbers as one step after the other.
+    meanwhile: the threads are the searches. With one thread (``MATH4ML_THREADS=1``) each
+    search runs where it is submitted. The same numbers either way.
     """
     threads = thread_budget()  # before the limit below
-    with ThreadPoolExecutor(max_workers=1) as background, limited_threads(1):
+    background = ThreadPoolExecutor(max_workers=1) if threads > 1 else InCaller()
+    with background, limited_threads(1):
         try:
             following, rows = prepare(images[0], cfg, threads, background), []
             meanwhile()
@@ -184,6 +186,19 @@ def compress_images(images: list[LoadedImage], cfg: DictConfig, meanwhile=lambda
             return rows
         finally:
             background.shutdown(cancel_futures=True)  # on an error: no search left to wait for
+
+
+class InCaller(ThreadPoolExecutor):
+    """An executor without threads: ``submit`` runs the call at once and returns it done."""
+
+    def __init__(self):
+        super().__init__(max_workers=1)  # never started: no call reaches its queue
+
+    def submit(self, fn, /, *args, **kwargs):
+        """``fn(*args, **kwargs)`` now, in the caller's thread, as a finished Future."""
+        future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
 
 
 def prepare(image: LoadedImage, cfg: DictConfig, threads: int, background) -> tuple:

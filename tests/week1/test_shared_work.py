@@ -19,6 +19,7 @@ the 96 x 128 crop of the week-1 pipeline tests.
 
 import lzma
 import math
+import threading
 import zlib
 
 import numpy as np
@@ -434,9 +435,13 @@ def test_the_pipelines_metrics_are_the_slow_routes_and_equal_without_figures(
 
 
 def test_images_searched_beside_each_other_log_what_each_logs_alone(
-    crop_file, petals_file, tracking_uri, runs_of
+    crop_file, petals_file, tracking_uri, runs_of, monkeypatch
 ):
     both, _ = logged_metrics([crop_file, petals_file], tracking_uri, runs_of, "figures=false")
+    monkeypatch.setenv("MATH4ML_THREADS", "1")  # no background thread: one step after another
+    one, run = logged_metrics([crop_file, petals_file], tracking_uri, runs_of, "figures=false")
+    assert run.data.tags["threads"] == "1"
+    assert one == both
     alone = {}
     for name, path in [("crop", crop_file), ("petals", petals_file)]:
         metrics, _ = logged_metrics(path, tracking_uri, runs_of, "figures=false")
@@ -444,3 +449,12 @@ def test_images_searched_beside_each_other_log_what_each_logs_alone(
     assert {k: v for k, v in both.items() if k.startswith(("crop.", "petals."))} == alone
     for key in ("psnr_db", "bpp", "codec_vs_jpeg_db"):  # the headline: the mean of the two
         assert both[key] == pytest.approx((alone[f"crop.{key}"] + alone[f"petals.{key}"]) / 2)
+
+
+def test_the_executor_without_threads_runs_each_call_at_once_in_the_callers_thread():
+    calls = []
+    with pipeline.InCaller() as background:
+        future = background.submit(lambda x: calls.append(threading.get_ident()) or x + 1, 41)
+        assert calls == [threading.get_ident()]  # already run, here
+        assert future.done()
+        assert future.result() == 42
