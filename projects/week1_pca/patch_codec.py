@@ -52,11 +52,12 @@ from __future__ import annotations
 
 import copy
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 
+from common.threads import ContextThreadPool
 from common.validation import check_int, check_number
 from projects.week1_pca.codec.basis import BASIS_PRECISION, learn_basis
 from projects.week1_pca.codec.blocks import split_blocks, split_grid
@@ -283,7 +284,7 @@ class Encoder:
             return coded.data, decoded, lagrangian(self.pixels, decoded, len(coded.data), step)
 
         if self.workers > 1:
-            with ThreadPoolExecutor(max_workers=1) as pool:
+            with ContextThreadPool(max_workers=1) as pool:
                 full = pool.submit(candidate, False)  # chroma planes of its own
                 candidates = [candidate(True), full.result()]
         else:

@@ -12,7 +12,7 @@ import logging
 import tempfile
 import time
 import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 import mlflow
@@ -25,7 +25,7 @@ from sklearn.decomposition import PCA as SklearnPCA
 
 from common.plotting import figure
 from common.steps import step
-from common.threads import limited_threads
+from common.threads import ContextThreadPool, limited_threads
 from common.tracking import hydra_context
 from projects.week1_pca import (
     linalg_drills,
@@ -173,7 +173,7 @@ def compress_images(images: list[LoadedImage], cfg: DictConfig, meanwhile=lambda
     search runs where it is submitted. The same numbers either way.
     """
     threads = thread_budget()  # before the limit below
-    background = ThreadPoolExecutor(max_workers=1) if threads > 1 else InCaller()
+    background = ContextThreadPool(max_workers=1) if threads > 1 else InCaller()
     with background, limited_threads(1):
         try:
             following, rows = prepare(images[0], cfg, threads, background), []
@@ -188,7 +188,7 @@ def compress_images(images: list[LoadedImage], cfg: DictConfig, meanwhile=lambda
             background.shutdown(cancel_futures=True)  # on an error: no search left to wait for
 
 
-class InCaller(ThreadPoolExecutor):
+class InCaller(ContextThreadPool):
     """An executor without threads: ``submit`` runs the call at once and returns it done."""
 
     def __init__(self):

@@ -17,13 +17,13 @@ Sources:
 from __future__ import annotations
 
 import io
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
+from common.threads import ContextThreadPool
 from projects.week1_pca import patch_codec
 
 DENSE_QUALITIES = tuple(range(1, 101))  # every Pillow quality: the grid of jpeg_psnr_at_bytes
@@ -322,7 +322,7 @@ def search_each_basis(
     def search(basis_encoder):
         return search_steps(basis_encoder, targets, rtol, max_iter, on_done)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(encoders)))) as pool:
+    with ContextThreadPool(max_workers=max(1, min(workers, len(encoders)))) as pool:
         return list(zip(encoders, pool.map(search, encoders), strict=True))
 
 
