@@ -12,13 +12,19 @@ The limit only lowers (a pool already held lower stays so) and covers the pools
 threadpoolctl finds when the run starts (BLAS: OpenBLAS, MKL; OpenMP) and, when the run has
 imported torch, torch's intra-op pool (``torch.set_num_threads``); a library loaded later
 keeps its settings.
+
+Threads a pipeline starts itself come from :class:`ContextThreadPool`, which runs each call
+in the context of the code that submitted it: the context variables of a run (the learner's
+functions under ``impl=mine``, the ``figures`` switch) hold in its threads as in the caller.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
 import sys
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 THREADS_ENV = "MATH4ML_THREADS"
@@ -76,3 +82,13 @@ def torch_threads(limit: int) -> Iterator[list[int]]:
         yield [torch.get_num_threads()]
     finally:
         torch.set_num_threads(before)
+
+
+class ContextThreadPool(ThreadPoolExecutor):
+    """A ``ThreadPoolExecutor`` whose calls (``submit``, and ``map`` through it) run in a copy
+    of the submitting code's context: a plain pool runs them in an empty one, so a
+    ``ContextVar`` set around the pipeline would read its default there."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        """``fn(*args, **kwargs)`` in a worker, in a copy of this thread's current context."""
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)

@@ -52,11 +52,12 @@ from __future__ import annotations
 
 import copy
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 
+from common.threads import ContextThreadPool
 from common.validation import check_int, check_number
 from projects.week1_pca.codec.basis import BASIS_PRECISION, learn_basis
 from projects.week1_pca.codec.blocks import split_blocks, split_grid
@@ -101,6 +102,7 @@ __all__ = [
 MIN_STEP = 1e-6  # smaller steps are lossless on uint8 images long before this
 SUBSAMPLE = ("auto", True, False)
 BASES = ("learned", "fixed")  # the image's KLT, its rows sent; the DCT, known to both sides
+KEPT_IMAGES_BYTES = 64 << 20  # an Encoder keeps decoded images up to this size in all
 
 
 def check_step(step):
@@ -155,11 +157,12 @@ def encode(
 class Encoder:
     """The codec for one image: each plane's KLT learned once, then coded at any step Delta.
 
-    Each step's bytes are kept: a step asked for twice (rate searches for several targets
-    start from the same bracket) is encoded once. ``subsample_chroma``: True (4:2:0),
-    False (full-size chroma) or "auto", which encodes both ways and keeps the one with the
-    lower ``lagrangian_cost``. ``rounding`` is the dead-zone offset r of
-    ``quantizer.quantize``; ``basis_precision`` the alpha of ``basis.basis_exponents``.
+    Each step's bytes are kept, and the image they decode to (``decoded``): a step asked for
+    twice (rate searches for several targets start from the same bracket) is encoded once.
+    ``subsample_chroma``: True (4:2:0), False (full-size chroma) or "auto", which encodes
+    both ways and keeps the one with the lower ``lagrangian_cost``. ``rounding`` is the
+    dead-zone offset r of ``quantizer.quantize``; ``basis_precision`` the alpha of
+    ``basis.basis_exponents``.
     ``basis``: "learned" (each plane's KLT, its rows sent) or "fixed" (the DCT,
     ``basis.dct_basis``, known to the decoder); ``rate_distortion.search_bases`` tries both
     at a target rate and keeps the better.
@@ -192,7 +195,8 @@ class Encoder:
         self.rounding, self.basis_precision, self.basis = rounding, basis_precision, basis
         self.workers = workers
         self._transforms = {}  # (plane, at half size) -> its PlaneTransform
-        self._bytes = {}  # step -> a Future of the bytes of encode(step)
+        self._bytes = {}  # step -> a Future of (the bytes of encode(step), their image or None)
+        self._kept = 0  # bytes of the images kept in self._bytes
         self._lock = threading.RLock()  # guards both dicts
 
     def with_basis(self, basis):
@@ -200,7 +204,7 @@ class Encoder:
         its own."""
         check_options(self.block, self.subsample_chroma, self.rounding, self.basis_precision, basis)
         other = copy.copy(self)
-        other.basis, other._bytes = basis, {}
+        other.basis, other._bytes, other._kept = basis, {}, 0
         return other
 
     @property
@@ -226,6 +230,31 @@ class Encoder:
 
     def encode(self, step):
         """The bytes of the image at step Delta; the same as ``encode(image, step, ...)``."""
+        return self._coded(step)[0]
+
+    def decoded(self, step):
+        """``decode(self.encode(step))``, read-only: kept from pricing the chroma choices
+        ("auto"), where the image was rebuilt from the coded planes, or decoded now (and
+        kept while the kept images stay under ``KEPT_IMAGES_BYTES``)."""
+        data, image = self._coded(step)
+        if image is None:
+            image = decode(data)
+            if self._keep(image) is not None:
+                with self._lock:
+                    self._bytes[float(step)] = done(data, image)
+        image.setflags(write=False)
+        return image
+
+    def _keep(self, image):
+        """``image`` if it fits in what is left of ``KEPT_IMAGES_BYTES`` (counted), else None."""
+        with self._lock:
+            if self._kept + image.nbytes > KEPT_IMAGES_BYTES:
+                return None
+            self._kept += image.nbytes
+            return image
+
+    def _coded(self, step):
+        """(bytes, image or None) of step Delta, encoded once."""
         check_step(step)
         step = float(step)
         with self._lock:
@@ -244,22 +273,25 @@ class Encoder:
 
     def _encode(self, step):
         if self.subsample_chroma != "auto" or self.pixels.shape[2] == 1:
-            return self.encode_image(bool(self.subsample_chroma), step)
+            return self.encode_image(bool(self.subsample_chroma), step), None
         shared = {}  # plane key -> (CodedPlane, its integers) at this step
         self.transforms(subsampled=True), self.transforms(subsampled=False)  # learned here
         self.code_planes([(0, False)], step, shared)  # the luma: the same in both
 
         def candidate(subsampled):
             coded = self.code_image(subsampled, step, shared)
-            return coded, coded.cost(self.pixels, step)
+            decoded = coded.decoded()  # = decode(coded.data)
+            return coded.data, decoded, lagrangian(self.pixels, decoded, len(coded.data), step)
 
         if self.workers > 1:
-            with ThreadPoolExecutor(max_workers=1) as pool:
+            with ContextThreadPool(max_workers=1) as pool:
                 full = pool.submit(candidate, False)  # chroma planes of its own
                 candidates = [candidate(True), full.result()]
         else:
             candidates = [candidate(subsampled) for subsampled in (True, False)]
-        return min(candidates, key=lambda c: c[1])[0].data  # the first if equal, as min does
+        data, decoded, _ = min(candidates, key=lambda c: c[2])  # the first if equal, as min does
+        decoded.setflags(write=False)
+        return data, self._keep(decoded)
 
     def encode_image(self, subsampled, step):
         """Header, plane headers, LZMA payload at step Delta, chroma subsampled or not."""
@@ -287,6 +319,13 @@ class Encoder:
                 plane_step = chroma_step(step, key[1]) if key[0] else step
                 options = (self.rounding, self.basis_precision, self.basis)
                 shared[key] = encode_plane(transform, plane_step, *options)
+
+
+def done(*result):
+    """A Future already holding ``result``."""
+    future = Future()
+    future.set_result(result)
+    return future
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import logging
 import tempfile
 import time
 import warnings
+from concurrent.futures import Future
 from pathlib import Path
 
 import mlflow
@@ -24,7 +25,7 @@ from sklearn.decomposition import PCA as SklearnPCA
 
 from common.plotting import figure
 from common.steps import step
-from common.threads import limited_threads
+from common.threads import ContextThreadPool, limited_threads
 from common.tracking import hydra_context
 from projects.week1_pca import (
     linalg_drills,
@@ -58,7 +59,8 @@ DEFAULT_RANKS = LowRankConfig().ranks  # clipped to each image; ranks a user set
 
 
 def run(cfg: DictConfig) -> float:
-    """Drills, the PCA check, then every image through every codec; returns the mean PSNR.
+    """The drills and the PCA and LU checks (beside the first image's rate search), every
+    image through every codec; returns the mean PSNR.
 
     ``figures=false`` (a sweep's jobs) skips the figures, the rate-distortion curves drawn
     in them, the tables and the compressed files; every metric stays the same.
@@ -68,13 +70,7 @@ def run(cfg: DictConfig) -> float:
         images = [load_image(source, cfg.max_pixels) for source in cfg.images]
         for image in images:
             check_ranks(image, cfg.low_rank.rank, cfg.low_rank.ranks)
-    with step("drills: linear algebra by hand vs NumPy"):
-        log_drills(linalg_drills.drill_table(np.random.default_rng(cfg.seed)), cfg.figures)
-    with step("PCA on the digits vs scikit-learn"):
-        log_pca_against_sklearn(cfg.pca, cfg.seed, cfg.figures)
-    with step("LU solves: Hilbert matrix and block covariances"):
-        log_lu_solves(images, cfg.patch_codec.block, cfg.figures)
-    summary = pd.DataFrame([compress(image, cfg, cfg.figures) for image in images])
+    summary = pd.DataFrame(compress_images(images, cfg, meanwhile=lambda: log_checks(images, cfg)))
     if cfg.figures:
         mlflow.log_table(summary, "tables/summary.json")
     headline = summary.drop(columns="image").mean()
@@ -155,18 +151,80 @@ def log_pca_against_sklearn(pca_cfg: DictConfig, seed: int, figures: bool = True
         plots.cumulative_explained_variance(ax, {"digits, 8 x 8": full.explained_variance_ratio_})
 
 
-def compress(image: LoadedImage, cfg: DictConfig, figures: bool = True) -> dict[str, float | str]:
-    """Every codec on one image: curves, chosen settings, figures; returns its summary row."""
-    pixels, name = image.pixels, image.name
-    threads = thread_budget()
-    with step(f"{name}: linear maps and block split"):
+def log_checks(images: list[LoadedImage], cfg: DictConfig) -> None:
+    """The drills, the PCA check and the LU solves (W1.P1-P3, W1.X1-X2)."""
+    with step("drills: linear algebra by hand vs NumPy"):
+        log_drills(linalg_drills.drill_table(np.random.default_rng(cfg.seed)), cfg.figures)
+    with step("PCA on the digits vs scikit-learn"):
+        log_pca_against_sklearn(cfg.pca, cfg.seed, cfg.figures)
+    with step("LU solves: Hilbert matrix and block covariances"):
+        log_lu_solves(images, cfg.patch_codec.block, cfg.figures)
+
+
+def compress_images(images: list[LoadedImage], cfg: DictConfig, meanwhile=lambda: None) -> list:
+    """Every image through every codec (``compress``); returns their summary rows, in order.
+
+    Each image's rate search runs in a background thread from the moment its encoder is
+    learned (``prepare``, one image ahead), queued behind the image before it: it runs
+    beside the main thread's steps (``meanwhile()``, once the first image's search has
+    started; the next image's linear maps and SVD; the previous one's JPEG and figures;
+    LZMA and NumPy release the GIL), so both cores stay busy. One BLAS thread per pool
+    meanwhile: the threads are the searches. With one thread (``MATH4ML_THREADS=1``) each
+    search runs where it is submitted. The same numbers either way.
+    """
+    threads = thread_budget()  # before the limit below
+    background = ContextThreadPool(max_workers=1) if threads > 1 else InCaller()
+    with background, limited_threads(1):
+        try:
+            following, rows = prepare(images[0], cfg, threads, background), []
+            meanwhile()
+            for i, image in enumerate(images):
+                work = following
+                if i + 1 < len(images):
+                    following = prepare(images[i + 1], cfg, threads, background)
+                rows.append(compress(image, cfg, *work))
+            return rows
+        finally:
+            background.shutdown(cancel_futures=True)  # on an error: no search left to wait for
+
+
+class InCaller(ContextThreadPool):
+    """An executor without threads: ``submit`` runs the call at once and returns it done."""
+
+    def __init__(self):
+        super().__init__(max_workers=1)  # never started: no call reaches its queue
+
+    def submit(self, fn, /, *args, **kwargs):
+        """``fn(*args, **kwargs)`` now, in the caller's thread, as a finished Future."""
+        future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def prepare(image: LoadedImage, cfg: DictConfig, threads: int, background) -> tuple:
+    """One image's encoder and truncated SVD, its rate search submitted to ``background``:
+    (encoder, the SVD's curve, images and singular values, the search's Future)."""
+    with step(f"{image.name}: linear maps and block split"):
         encoder = learn_codec(image, cfg.patch_codec.block, workers=min(2, threads))
-    with step(f"{name}: truncated SVD"), limited_threads(1):  # small: one BLAS thread
-        curve = low_rank.clip_ranks(cfg.low_rank.ranks, pixels)[0] if figures else []
-        ranks = {*curve, cfg.low_rank.rank}
-        svd_curve, svd_images, sigma = truncated_svd_curve(pixels, ranks)
-    with step(f"{name}: rate search"), limited_threads(1):  # the threads are the searches
-        found = search_rates(encoder, cfg.patch_codec, figures, threads, name)
+    with step(f"{image.name}: truncated SVD"):  # small: one BLAS thread
+        curve = low_rank.clip_ranks(cfg.low_rank.ranks, image.pixels)[0] if cfg.figures else []
+        svd = truncated_svd_curve(image.pixels, {*curve, cfg.low_rank.rank})
+    search = background.submit(
+        search_rates, encoder, cfg.patch_codec, cfg.figures, threads, image.name
+    )
+    return encoder, svd, search
+
+
+def compress(image: LoadedImage, cfg: DictConfig, encoder, svd, search) -> dict[str, float | str]:
+    """Every codec on one image: curves, chosen settings, figures; returns its summary row.
+
+    ``encoder``, ``svd`` and the rate ``search`` (a Future) come from ``prepare``; the step
+    "rate search" is the wait for what the search has left to do.
+    """
+    pixels, name, figures = image.pixels, image.name, cfg.figures
+    svd_curve, svd_images, sigma = svd
+    with step(f"{name}: rate search"):
+        found = search.result()
         target = [(basis_encoder, steps[0]) for basis_encoder, steps in found]
         best = rd.best_point(target, cfg.patch_codec.target_bpp, RATE_RTOL)
     with step(f"{name}: write, read back, decode"):
@@ -301,8 +359,7 @@ def log_dataset(image: LoadedImage) -> None:
 
 def codec_point(encoder: patch_codec.Encoder, step: float) -> dict:
     """The patch codec at a step the rate search found: its rate-distortion point."""
-    data = encoder.encode(step)  # kept from the search
-    decoded = patch_codec.decode(data)
+    data, decoded = encoder.encode(step), encoder.decoded(step)  # kept from the search
     return rd.point("patch_pca", codec_setting(encoder, step), len(data), encoder.image, decoded)
 
 
@@ -314,12 +371,11 @@ def codec_setting(encoder: patch_codec.Encoder, step: float) -> str:
 def write_and_read_back(encoder: patch_codec.Encoder, step: float, name: str, files: bool = True):
     """The chosen setting as real files: encode, write, read back, decode, log both.
 
-    Returns its rate-distortion point and the decoded image. ``files=False`` decodes the
-    bytes in memory and logs no files (the same bytes, the same point).
+    Returns its rate-distortion point and the decoded image. ``files=False`` takes the image
+    the encoder kept (``Encoder.decoded``) and logs no files (the same bytes, the same point).
     """
     if not files:
-        data = encoder.encode(step)
-        decoded = patch_codec.decode(data)
+        data, decoded = encoder.encode(step), encoder.decoded(step)  # = decode(data)
         setting = codec_setting(encoder, step)
         return rd.point("patch_pca", setting, len(data), encoder.image, decoded), decoded
     with tempfile.TemporaryDirectory(prefix="week1-") as scratch:  # used only without Hydra

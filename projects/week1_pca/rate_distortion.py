@@ -17,13 +17,13 @@ Sources:
 from __future__ import annotations
 
 import io
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
+from common.threads import ContextThreadPool
 from projects.week1_pca import patch_codec
 
 DENSE_QUALITIES = tuple(range(1, 101))  # every Pillow quality: the grid of jpeg_psnr_at_bytes
@@ -322,7 +322,7 @@ def search_each_basis(
     def search(basis_encoder):
         return search_steps(basis_encoder, targets, rtol, max_iter, on_done)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(encoders)))) as pool:
+    with ContextThreadPool(max_workers=max(1, min(workers, len(encoders)))) as pool:
         return list(zip(encoders, pool.map(search, encoders), strict=True))
 
 
@@ -369,7 +369,7 @@ def best_point(candidates, target_bpp, rtol):
         encoder, step = candidate
         data = encoder.encode(step)
         miss = abs(bits_per_pixel(len(data), *encoder.shape) / target_bpp - 1)
-        db = psnr(encoder.image, patch_codec.decode(data))
+        db = psnr(encoder.image, encoder.decoded(step))  # = decode(data), kept
         return (0, -db) if miss <= rtol else (1, miss)
 
     return min(candidates, key=rank)  # the first (the learned basis) if equal

@@ -74,6 +74,29 @@ def objective(kind, w, b, X, y, l1=0.0, l2=0.0):
     return loss
 
 
+def objective_rows(kind, W, B, X, y, l1=0.0, l2=0.0):
+    """objective(kind, W[j], B[j], X, y, l1, l2) for every row j at once, shape (k,).
+
+    ``W`` (k, p) and ``B`` (k,): k parameter vectors, one forward pass for all of them (what
+    ``side_by_side`` runs several optimizers on). Row j's loss depends on row j alone. The
+    values equal the row-by-row ones up to rounding: the product W X^T sums each score in
+    another order than X w does (about 1e-16 relative).
+    """
+    if kind not in LOSSES:
+        raise ValueError(f"kind must be one of {sorted(LOSSES)}, got {kind!r}")
+    Z = W @ X.T + B[:, None]  # row j: the scores X w_j + b_j, shape (k, n)
+    if kind == "mse":
+        R = Z - y  # residuals
+        loss = 0.5 * (R * R).sum(1) / X.shape[0]
+    else:
+        loss = F.binary_cross_entropy_with_logits(Z, y.expand_as(Z), reduction="none").mean(1)
+    if l1:
+        loss = loss + l1 * W.abs().sum(1)
+    if l2:
+        loss = loss + 0.5 * l2 * (W * W).sum(1)
+    return loss
+
+
 @exercise("W3.X2", hint="d|w_j|/dw_j = sign(w_j), and 0 is a valid subgradient at w_j = 0")
 def penalty_gradient(w, l1=0.0, l2=0.0):
     """d/dw [l1 ||w||_1 + (l2/2) ||w||^2] = l1 sign(w) + l2 w (a subgradient at w_j = 0).

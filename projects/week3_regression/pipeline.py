@@ -12,8 +12,12 @@ derivative as a limit. Both check momentum, RMSProp and Adam by hand against tor
 Speed. The problems are tiny (at most 455 x 30), so a step costs what torch's dispatch costs,
 not arithmetic: the run keeps torch on one thread (a second one costs more to synchronize than
 it saves, and one thread gives the same numbers on every machine), and a run whose first
-steps another run already took is cut from it (``capped``), never run twice. The conditioning
-study's run on raw features, 20,000 steps of which only the count is logged, is gradient
+steps another run already took is cut from it (``capped``), never run twice. The comparison's
+gd, sgd, momentum, Adam and mini-batch SGD run side by side (``side_by_side``: their weights
+are the rows of one matrix, one forward and one backward pass a step give every run its
+loss and gradient, then each makes its own update, torch.optim's for the torch.optim ones);
+their curves equal the runs alone to rounding (5e-16 relative), RMSProp runs alone. The
+conditioning study's two runs, of which only the step counts are logged, are gradient
 descent in NumPy (``least_squares_descent``); the models are logged as code and weights,
 without importing ``torch.export``. ``figures=false`` skips what only the figures need; every
 metric stays the same.
@@ -47,11 +51,18 @@ from projects.week3_regression import (
     plots,
     reference,
     roots,
+    side_by_side,
     update_rules,
 )
 from projects.week3_regression.data import Split, load_task
 from projects.week3_regression.lbfgs import lbfgs
-from projects.week3_regression.losses import GRADIENTS, logistic_hessian, objective
+from projects.week3_regression.losses import (
+    GRADIENTS,
+    l2_penalty,
+    logistic_hessian,
+    objective,
+    objective_rows,
+)
 from projects.week3_regression.optimize import (
     OPTIMIZERS,
     Diverged,
@@ -81,10 +92,15 @@ UPDATE_RULE_STEPS = 50  # steps of each by-hand update rule against torch.optim 
 OUTLIERS = {"count": 10, "shift_in_std": 10.0}  # injected into the diabetes targets (W3.X6)
 TORCH_THREADS = 1  # intra-op threads: tiny tensors, so synchronization would dominate
 CONDITIONING = {"max_steps": 20_000, "tol": 1e-6}  # gradient descent in the conditioning study
-NUMPY_CONDITIONING = True  # the raw conditioning run in NumPy (False: on autograd, as the rest)
+NUMPY_CONDITIONING = True  # the conditioning runs in NumPy (False: on autograd, as the rest)
 MODEL_REQUIREMENTS = ("mlflow", "torch", "cloudpickle", "numpy", "pandas")  # what loading needs
 SERVING_CODE = Path(__file__).with_name("serving.py")  # loads a logged model (models from code)
 REUSE_RUNS = True  # cut a run from a longer identical one (False: run each one afresh)
+SIDE_BY_SIDE = True  # the comparison's first-order runs stacked (False: one at a time)
+# Stacked in the comparison: rmsprop runs alone. Its step g / sqrt(s) turns the rounding noise of
+# a gradient near 0 into a step of size lr, so a difference of one rounding grows to 1e-2 in its
+# weights within 3,000 steps; the others' records stay within 1e-15 of the one-run ones.
+STACKED = ("gd", "sgd", "momentum", "adam")
 # loss_gap_rel above this (a loss more than twice f*): no result, the run FAILS. Runs that
 # stop short legitimately stay well below: mini-batch SGD's noise floor (batch 32, 20,000
 # steps, linear) 0.12, 200 steps of it (logistic) 0.11, gd on raw features 2.5e-3, Adam at
@@ -157,7 +173,7 @@ def fit_task(task: str, cfg: DictConfig, device: torch.device) -> float:
     if task == "linear":
         with step("linear: conditioning, raw vs standardized"):
             standardized = log_conditioning(cfg.seed, cfg.data.test_size, device, cfg.figures)
-        if same_as_conditioning(cfg):
+        if standardized is not None and same_as_conditioning(cfg):  # on autograd: its record
             known.setdefault("gd", (standardized, CONDITIONING["max_steps"]))
     with step(f"{task}: every optimizer compared"):
         log_optimizer_comparison(task, loss_fn, split, optimal, cfg, known, cfg.figures)
@@ -446,26 +462,75 @@ def test_score(task: str, w: np.ndarray, b: np.ndarray, split: Split) -> dict[st
 # -- what the run shows -------------------------------------------------------------------------
 
 
-def compared_runs(task: str, loss_fn, split: Split, cfg, known=None) -> dict[str, OptimizeResult]:
+def compared_runs(
+    task: str, loss_fn, split: Split, cfg, known=None, extra=None
+) -> dict[str, OptimizeResult]:
     """Each optimizer of ``TRAINERS`` run for ``cfg.compare_steps`` steps with the settings of
-    ``cfg.optimizer`` (a default step size too large for the task: left out, with a warning).
-    ``known`` maps a name to (a run of it with these settings, its step cap): a run cut from
-    it (``capped``) instead of a run afresh."""
-    runs, opt = {}, cfg.optimizer
+    ``cfg.optimizer`` (a default step size too large for the task: left out, with a warning),
+    then the runs of ``extra`` (label -> ``side_by_side.Run``, same steps and tol; their
+    record, or the Diverged they raised). ``known`` maps a name to (a run of it with these
+    settings, its step cap): a run cut from it (``capped``) instead of a run afresh. The
+    first-order runs of ``STACKED`` and ``extra`` go side by side (``stacked_runs``)."""
+    runs, opt, fresh = {}, cfg.optimizer, {}
     for name in TRAINERS:
         if task == "linear" and name == "newton":
             continue  # least squares: one Newton step is the closed form
-        if name in (known or {}):
-            cut = capped(*known[name], step_cap(name, cfg.compare_steps))
-            if cut is not None:
-                runs[name] = cut
-                continue
-        try:
-            runs[name] = train(name, loss_fn, split, opt, cfg.seed, cfg.compare_steps)
-        except Diverged as error:  # a default step size too large for this task
-            why = divergence(error, task, name, cfg[task], split)
+        cut = (
+            capped(*known[name], step_cap(name, cfg.compare_steps))
+            if name in (known or {})
+            else None
+        )
+        if cut is not None:
+            runs[name] = cut
+        elif name in side_by_side.RULES:
+            lr = opt.lr or default_lr(name, split)
+            generator = torch.Generator().manual_seed(cfg.seed)
+            fresh[name] = side_by_side.Run(name, lr, opt.batch_size, generator)
+        else:
+            runs[name] = run_or_error(train, name, loss_fn, split, opt, cfg.seed, cfg.compare_steps)
+    runs.update(stacked_runs(task, loss_fn, split, cfg, {**fresh, **(extra or {})}))
+    ordered = {name: runs[name] for name in (*TRAINERS, *(extra or {})) if name in runs}
+    for name, result in list(ordered.items()):
+        if name not in (extra or {}) and isinstance(result, Diverged):
+            why = divergence(result, task, name, cfg[task], split)  # a default lr too large
             log.warning("%s (left out of the comparison)", why)
-    return runs
+            del ordered[name]
+    return ordered
+
+
+def run_or_error(function, *args):
+    """``function(*args)``, or the Diverged it raised."""
+    try:
+        return function(*args)
+    except Diverged as error:
+        return error
+
+
+def stacked_runs(task: str, loss_fn, split: Split, cfg, runs: dict) -> dict:
+    """The first-order ``runs`` (label -> ``side_by_side.Run``) from w = 0, b = 0 for
+    ``cfg.compare_steps`` steps: those of ``STACKED`` side by side, one autograd pass a step
+    for all (the same records up to rounding), the others one at a time; all one at a time
+    when ``SIDE_BY_SIDE`` is off or a learner's version of a function only the one-run loop
+    calls is chosen (``loss_and_gradient``, ``l2_penalty``). label -> record or Diverged."""
+    mine = any(map(learner_version_chosen, (loss_and_gradient, l2_penalty)))
+    together = {k: r for k, r in runs.items() if SIDE_BY_SIDE and not mine and r.rule in STACKED}
+    alone = {k: r for k, r in runs.items() if k not in together}
+    penalty, kind = cfg[task], KIND[task]
+    data, steps = (
+        (split.X_train, split.y_train),
+        {"max_steps": cfg.compare_steps, "tol": cfg.optimizer.tol},
+    )
+
+    def rows_loss_fn(W, B, X, y):
+        return objective_rows(kind, W, B, X, y, l1=penalty.l1, l2=penalty.l2)
+
+    results = side_by_side.one_at_a_time(alone, loss_fn, zeros(split), *data, **steps)
+    if together:
+        stacked = side_by_side.side_by_side(
+            together, loss_fn, rows_loss_fn, zeros(split), *data, **steps
+        )
+        results.update(stacked)
+    return results
 
 
 def log_optimizer_comparison(
@@ -473,7 +538,17 @@ def log_optimizer_comparison(
 ) -> None:
     """W3.5, W3.P4: every optimizer's f(theta_k) - f* per step, full batch and mini-batch SGD."""
     curves, rows = {}, []
-    for name, result in compared_runs(task, loss_fn, split, cfg, known).items():
+    batch = max(1, len(split.X_train) // 10)
+    minibatch = f"sgd (batch {batch})"  # mini-batch SGD: gd's loop on a tenth of the rows
+    generator = torch.Generator().manual_seed(cfg.seed)
+    extra = {minibatch: side_by_side.Run("gd", 0.5 / lipschitz(split), batch, generator)}
+    runs = compared_runs(task, loss_fn, split, cfg, known, extra)
+    sgd = runs.pop(minibatch)
+    if isinstance(sgd, Diverged):
+        label = f"the comparison's sgd (batch {batch})"
+        why = divergence(sgd, task, "sgd", cfg[task], split, label)
+        raise FloatingPointError(why) from sgd
+    for name, result in runs.items():
         curves[name] = result.losses
         log_curve(f"{task}.compare.{name}.loss", result.losses)
         rows.append(
@@ -484,24 +559,7 @@ def log_optimizer_comparison(
                 "final_gap_rel": (result.losses[-1] - optimal) / abs(optimal),
             }
         )
-    batch = max(1, len(split.X_train) // 10)
-    try:
-        sgd = gradient_descent(
-            loss_fn,
-            zeros(split),
-            split.X_train,
-            split.y_train,
-            lr=0.5 / lipschitz(split),
-            max_steps=cfg.compare_steps,
-            tol=cfg.optimizer.tol,
-            batch_size=batch,
-            generator=torch.Generator().manual_seed(cfg.seed),
-        )
-    except Diverged as error:
-        label = f"the comparison's sgd (batch {batch})"
-        why = divergence(error, task, "sgd", cfg[task], split, label)
-        raise FloatingPointError(why) from error
-    curves[f"sgd (batch {batch})"] = sgd.losses
+    curves[minibatch] = sgd.losses
     log_curve(f"{task}.compare.sgd_batch_{batch}.loss", sgd.losses)
     mlflow.log_table(pd.DataFrame(rows), f"tables/{task}/optimizers.json")
     if figures:
@@ -526,9 +584,9 @@ def comparison_notes(opt: DictConfig, split: Split) -> dict[str, str]:
 
 def log_conditioning(
     seed: int, test_size: float, device: torch.device, figures: bool = True
-) -> OptimizeResult:
+) -> OptimizeResult | None:
     """Condition number of the design raw vs standardized, and the steps gradient descent needs;
-    returns the run on standardized features."""
+    returns the run on standardized features when it ran on autograd (else None)."""
     rows = []
     for standardize in (False, True):
         split = to_device(
@@ -536,7 +594,7 @@ def log_conditioning(
         )
         eigenvalues = hessian_eigenvalues(split)
         kappa = float(eigenvalues[-1] / eigenvalues[0])
-        result = conditioning_run(split) if standardize else conditioning_steps(split)
+        result = conditioning_steps(split)
         rows.append(
             {
                 "setting": "standardized" if standardize else "raw",
@@ -552,7 +610,7 @@ def log_conditioning(
     if figures:
         with figure("linear/conditioning", figsize=(6, 4)) as (_, ax):
             plots.condition_steps(ax, table)
-    return result
+    return None if conditioning_in_numpy() else result
 
 
 def conditioning_run(split: Split) -> OptimizeResult:
@@ -566,16 +624,22 @@ def conditioning_run(split: Split) -> OptimizeResult:
     return gradient_descent(loss_fn, zeros(split), *data, lr=1 / lipschitz(split), **CONDITIONING)
 
 
-def conditioning_steps(split: Split) -> OptimizeResult:
-    """``conditioning_run`` on the raw features, where only its step count and whether it
-    converged are logged: in NumPy (``least_squares_descent``) unless ``NUMPY_CONDITIONING``
-    is off or a learner's version of an exercise the autograd loop runs is chosen.
-
-    Its 20,000 steps stop far from the test (||grad f|| = 0.012 at the cap against 1e-6), so
-    rounding in another order cannot move the count; the standardized run stays on autograd:
-    its record is the comparison's gd curve."""
+def conditioning_in_numpy() -> bool:
+    """Whether the conditioning runs are gradient descent in NumPy: ``NUMPY_CONDITIONING`` on
+    and no learner's version of an exercise the autograd loop runs chosen."""
     exercises = (loss_and_gradient, descent_step)
-    if not NUMPY_CONDITIONING or any(map(learner_version_chosen, exercises)):
+    return NUMPY_CONDITIONING and not any(map(learner_version_chosen, exercises))
+
+
+def conditioning_steps(split: Split) -> OptimizeResult:
+    """``conditioning_run`` where only its step count and whether it converged are logged: in
+    NumPy (``least_squares_descent``) when ``conditioning_in_numpy()``, else on autograd.
+
+    Rounding in another order cannot move the counts: the raw run stops at its cap far from
+    the test (||grad f|| = 0.012 against 1e-6), and the standardized one converges at a
+    steady rate, ||grad f|| falling by 0.2% a step, far more than rounding moves it. The
+    comparison's gd curve, on autograd, is then a run of its own (``compared_runs``)."""
+    if not conditioning_in_numpy():
         return conditioning_run(split)
     X, y = to_numpy(split.X_train), to_numpy(split.y_train)
     return least_squares_descent(X, y, lr=1 / lipschitz(split), **CONDITIONING)

@@ -93,3 +93,23 @@ def test_torch_intra_op_threads_are_lowered_in_the_block_and_restored():
         assert torch.get_num_threads() == 1
         assert threads == 1
     assert torch.get_num_threads() == 2
+
+
+def test_a_context_thread_pool_runs_each_call_in_the_submitters_context():
+    import contextvars
+
+    from common.threads import ContextThreadPool
+
+    setting = contextvars.ContextVar("setting", default="default")
+    token = setting.set("the run's")
+    try:
+        with ContextThreadPool(max_workers=2) as pool:
+            seen = [pool.submit(setting.get).result(), *pool.map(lambda _: setting.get(), [0, 1])]
+    finally:
+        setting.reset(token)
+    assert seen == ["the run's"] * 3
+    with ContextThreadPool(max_workers=1) as pool:  # set after the worker started: still seen
+        pool.submit(setting.get).result()
+        token = setting.set("later")
+        assert pool.submit(setting.get).result() == "later"
+        setting.reset(token)

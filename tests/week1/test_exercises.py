@@ -6,6 +6,9 @@ never touched. The grader runs as a learner runs it, in a subprocess.
 
 from __future__ import annotations
 
+import sys
+import threading
+
 import pytest
 
 from common import exercises
@@ -116,6 +119,45 @@ def test_impl_mine_with_the_reference_copied_logs_the_reference_run_exactly(
     assert {k: v for k, v in ours.data.metrics.items() if k not in timings} == {
         k: v for k, v in reference.data.metrics.items() if k not in timings
     }
+
+
+def test_impl_mine_runs_the_learners_functions_in_the_runs_own_threads_too(
+    mine,
+    tracking_uri,
+    crop,  # noqa: F811
+    monkeypatch,
+):
+    """The rate search and the codec's candidates run in threads of their own (two threads
+    allowed): every exercise they call is the learner's copy there too, never ours (ours runs
+    only inside the guard, once, for the shape its result must have)."""
+    copy_reference(WEEK1, mine)
+    monkeypatch.setenv("MATH4ML_THREADS", "2")
+    ours = {e.reference.__code__: e.name for e in exercises.discover(WEEK1)}
+    ours_called, learners_called_off_main = set(), set()
+
+    def watch(frame, event, arg):
+        if event != "call":
+            return
+        code = frame.f_code
+        if code in ours and frame.f_back.f_code is not guard:
+            ours_called.add(ours[code])  # (the guard calls ours once, for the shape)
+        elif code.co_filename.startswith(str(mine)) and threading.current_thread() is not main:
+            learners_called_off_main.add(code.co_name)
+
+    main = threading.main_thread()
+    guard = exercises.guarded(next(iter(exercises.EXERCISES.values())), print).__code__
+    cfg = compose_config(
+        "week1", f"images=[{crop}]", *SMALL, "impl=mine", f"tracking.uri={tracking_uri}"
+    )
+    threading.setprofile(watch)
+    sys.setprofile(watch)
+    try:
+        run_tracked(cfg, "week1", pipeline.run)
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
+    assert ours_called == set()
+    assert "covariance_matrix" in learners_called_off_main  # the bases, learned in threads
 
 
 def test_impl_mine_with_a_function_that_raises_fails_the_run_naming_it(

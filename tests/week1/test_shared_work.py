@@ -7,7 +7,8 @@ by decoding its bytes, LZMA with preset 9's own 64 MiB dictionary, the rate sear
 encodes, a full SVD per rank, every JPEG quality written and decoded again for
 each question. The fast routes learn a transform once and reuse it, code the luma once for
 both chroma choices (in two threads with ``workers=2``), price a choice from its coded
-planes, cut LZMA's dictionary to the input, and keep each JPEG file. Tolerance: exact (the
+planes and keep the image it rebuilt for the curve's points, cut LZMA's dictionary to the
+input, and keep each JPEG file. Tolerance: exact (the
 same bytes, the same step, the same pixels, the same floats); the numbers a run logs come
 from these values. The last tests run the pipeline itself: its metrics equal the slow
 routes' numbers, with figures and without.
@@ -18,6 +19,7 @@ the 96 x 128 crop of the week-1 pipeline tests.
 
 import lzma
 import math
+import threading
 import zlib
 
 import numpy as np
@@ -197,6 +199,31 @@ def test_a_choice_priced_from_its_coded_planes_costs_what_its_decoded_bytes_cost
         )
 
 
+@pytest.mark.parametrize("name", sorted(IMAGES))
+@pytest.mark.parametrize(
+    "options", [{}, {"subsample_chroma": True}, {"basis": "fixed"}, {"workers": 2}]
+)
+def test_the_image_an_encoder_keeps_for_a_step_is_the_decoding_of_its_bytes(name, options):
+    encoder = pc.Encoder(IMAGES[name], **options)
+    for step in [11.0, 60.0, 11.0]:  # one step twice: kept, not made again
+        decoded = encoder.decoded(step)
+        np.testing.assert_array_equal(decoded, pc.decode(encoder.encode(step)))
+        assert decoded.dtype == np.uint8
+        assert not decoded.flags.writeable
+    assert encoder.decoded(11.0) is encoder.decoded(11.0)
+
+
+def test_images_past_the_encoders_budget_are_decoded_again_and_equal(monkeypatch):
+    monkeypatch.setattr(pc, "KEPT_IMAGES_BYTES", CROP.nbytes)  # room for one image
+    encoder = pc.Encoder(CROP)
+    kept = encoder.decoded(11.0)
+    assert encoder.decoded(11.0) is kept  # the first step's image is kept...
+    for step in [60.0, 60.0, 2.0]:  # ... the others are decoded on each call
+        decoded = encoder.decoded(step)
+        np.testing.assert_array_equal(decoded, pc.decode(encoder.encode(step)))
+        assert encoder.decoded(step) is not decoded
+
+
 def test_lzma_with_its_dictionary_cut_to_the_input_writes_preset_9s_bytes():
     rng = np.random.default_rng(5)
     streams = [  # sparse coefficients, runs, wide values, tiny inputs, one past a power of 2
@@ -357,9 +384,18 @@ def crop_file(tmp_path_factory):
     return path
 
 
-def logged_metrics(crop_file, tracking_uri, runs_of, *overrides):
+@pytest.fixture(scope="module")
+def petals_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("images") / "petals.png"
+    Image.fromarray(load_sample_image("flower.jpg")[100:164, 200:296]).save(path)
+    return path
+
+
+def logged_metrics(image_files, tracking_uri, runs_of, *overrides):
+    """The metrics (timings aside) and the run of the pipeline on the files, in a list or one."""
+    files = ",".join(map(str, np.atleast_1d(image_files)))
     cfg = compose_config(
-        "week1", f"images=[{crop_file}]", *SMALL, *overrides, f"tracking.uri={tracking_uri}"
+        "week1", f"images=[{files}]", *SMALL, *overrides, f"tracking.uri={tracking_uri}"
     )
     run_tracked(cfg, "week1", pipeline.run)
     run = runs_of("week1")[0]
@@ -396,3 +432,29 @@ def test_the_pipelines_metrics_are_the_slow_routes_and_equal_without_figures(
     for key, value in expected.items():
         assert with_figures[f"crop.{key}"] == value, key
         assert with_figures[key] == value, key  # the mean over one image
+
+
+def test_images_searched_beside_each_other_log_what_each_logs_alone(
+    crop_file, petals_file, tracking_uri, runs_of, monkeypatch
+):
+    both, _ = logged_metrics([crop_file, petals_file], tracking_uri, runs_of, "figures=false")
+    monkeypatch.setenv("MATH4ML_THREADS", "1")  # no background thread: one step after another
+    one, run = logged_metrics([crop_file, petals_file], tracking_uri, runs_of, "figures=false")
+    assert run.data.tags["threads"] == "1"
+    assert one == both
+    alone = {}
+    for name, path in [("crop", crop_file), ("petals", petals_file)]:
+        metrics, _ = logged_metrics(path, tracking_uri, runs_of, "figures=false")
+        alone |= {k: v for k, v in metrics.items() if k.startswith(f"{name}.")}
+    assert {k: v for k, v in both.items() if k.startswith(("crop.", "petals."))} == alone
+    for key in ("psnr_db", "bpp", "codec_vs_jpeg_db"):  # the headline: the mean of the two
+        assert both[key] == pytest.approx((alone[f"crop.{key}"] + alone[f"petals.{key}"]) / 2)
+
+
+def test_the_executor_without_threads_runs_each_call_at_once_in_the_callers_thread():
+    calls = []
+    with pipeline.InCaller() as background:
+        future = background.submit(lambda x: calls.append(threading.get_ident()) or x + 1, 41)
+        assert calls == [threading.get_ident()]  # already run, here
+        assert future.done()
+        assert future.result() == 42

@@ -1,11 +1,16 @@
 """Week 3's shortcuts change no number: a run cut from a longer one equals the run afresh,
 ``figures=false`` logs the same metrics, and the logged model's requirements need no
 guessing (no local-version warning). Every comparison of what a run logs is exact (same
-thread count, same operations in the same order). One record is compared within a
-tolerance: gradient descent on least squares in NumPy (the raw conditioning run) against
-the autograd loop, whose sums run in another order (losses to 1e-13 relative, gradient
-norms to 1e-11, to 1e-8 near convergence where they are small differences); what the run
-logs of it, its step count and whether it converged, is exact."""
+thread count, same operations in the same order) except two, compared within a tolerance
+because their sums run in another order:
+- gradient descent on least squares in NumPy (the conditioning runs) against the autograd
+  loop: losses to 1e-13 relative, gradient norms to 1e-11, to 1e-8 near convergence where
+  they are small differences; what the run logs of it, its step counts and whether each
+  converged, is exact;
+- the comparison's gd, sgd, momentum, Adam and mini-batch SGD side by side (one stacked
+  autograd pass a step, ``side_by_side``) against each alone: their loss curves to 1e-13
+  relative (measured: 5.4e-16 on the default run), their step counts, convergence and
+  table rows exactly; RMSProp, which runs alone, and every other metric exactly."""
 
 from __future__ import annotations
 
@@ -18,9 +23,14 @@ import torch
 
 from common.exercises import using
 from common.tracking import ensure_experiment, run_tracked
-from projects.week3_regression import config, optimize, pipeline  # noqa: F401  (config: schema)
+from projects.week3_regression import (  # noqa: F401  (config: the schema)
+    config,
+    optimize,
+    pipeline,
+    side_by_side,
+)
 from projects.week3_regression.data import load_task
-from projects.week3_regression.losses import objective
+from projects.week3_regression.losses import l2_penalty, objective
 from tests.weeks import compose_config
 
 QUICK = ["progress=false", "compare_steps=300"]
@@ -64,7 +74,8 @@ def test_a_cap_above_a_run_that_did_not_converge_cannot_be_cut():
     assert pipeline.capped(converged, 200, 10_000) is converged  # it would stop there again
 
 
-def test_the_comparison_cut_from_known_runs_equals_every_run_afresh():
+def test_the_comparison_cut_from_known_runs_equals_every_run_afresh(monkeypatch):
+    monkeypatch.setattr(pipeline, "SIDE_BY_SIDE", False)  # exact: each run alone
     cfg, split, loss_fn = split_and_loss("linear")
     cfg.compare_steps = 300
     assert pipeline.same_as_conditioning(cfg)  # the defaults: gd is the conditioning run
@@ -100,6 +111,62 @@ def test_least_squares_descent_in_numpy_follows_the_autograd_loop_to_rounding():
             np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-11)
 
 
+def comparison(task, compare_steps):
+    """``compared_runs`` of ``task`` with the default settings and the mini-batch run of the
+    comparison: name -> record."""
+    cfg, split, loss_fn = split_and_loss(task)
+    cfg.compare_steps = compare_steps
+    batch = len(split.X_train) // 10
+    extra = {"minibatch": side_by_side.Run(
+        "gd", 0.5 / pipeline.lipschitz(split), batch, torch.Generator().manual_seed(cfg.seed)
+    )}  # fmt: skip
+    return pipeline.compared_runs(task, loss_fn, split, cfg, None, extra)
+
+
+def test_the_comparison_side_by_side_gives_every_record_of_the_runs_alone(monkeypatch):
+    stacked = comparison("logistic", 150)  # a run stopping early: tests/week3/test_side_by_side
+    monkeypatch.setattr(pipeline, "SIDE_BY_SIDE", False)
+    alone = comparison("logistic", 150)
+    assert list(stacked) == list(alone) == [*pipeline.TRAINERS, "minibatch"]
+    for name, theirs in alone.items():
+        ours = stacked[name]
+        assert (ours.steps, ours.converged) == (theirs.steps, theirs.converged), name
+        if name in (*pipeline.STACKED, "minibatch"):
+            np.testing.assert_allclose(ours.losses, theirs.losses, rtol=1e-13, err_msg=name)
+        else:  # rmsprop alone, lbfgs, newton: the same runs
+            assert_same_record(ours, theirs)
+
+
+@pytest.mark.parametrize("exercise", ["loss_and_gradient", "l2_penalty"])
+def test_the_comparison_runs_one_at_a_time_with_a_learners_function(monkeypatch, exercise):
+    function = {"loss_and_gradient": optimize.loss_and_gradient, "l2_penalty": l2_penalty}
+    calls = []
+
+    def mine(*args):
+        calls.append(1)
+        return function[exercise].__wrapped__(*args)
+
+    with using({function[exercise].exercise.key: mine}):
+        chosen = comparison("logistic", 5)
+    assert calls
+    monkeypatch.setattr(pipeline, "SIDE_BY_SIDE", False)
+    alone = comparison("logistic", 5)
+    for name in alone:
+        assert_same_record(chosen[name], alone[name])  # exact: the one-run loop ran
+
+
+def test_the_standardized_conditioning_run_in_numpy_stops_where_rounding_cannot_move_it():
+    split = load_task("linear", test_size=0.2, standardize=True, seed=0)
+    run = pipeline.conditioning_steps(split)
+    assert run.converged
+    assert run.steps == 5678
+    tol = pipeline.CONDITIONING["tol"]
+    # the autograd loop's norms are within 1e-8 of these (test above): the crossing of tol
+    # lies between the last two steps by margins far wider than that
+    assert run.grad_norms[-2] > tol * (1 + 1e-4)
+    assert run.grad_norms[-1] < tol * (1 - 1e-4)
+
+
 def test_the_raw_conditioning_run_takes_the_autograd_loop_with_a_learners_function(monkeypatch):
     monkeypatch.setitem(pipeline.CONDITIONING, "max_steps", 5)
     split = load_task("linear", test_size=0.2, standardize=False, seed=0)
@@ -125,10 +192,15 @@ def logged(client, run):
     return history
 
 
-def assert_same_metrics(first, second):
+def assert_same_metrics(first, second, to_rounding=()):
+    """Every metric's history equal, those named in ``to_rounding`` to 1e-13 relative."""
     assert first.keys() == second.keys()
     for name in first:
         a, b = first[name], second[name]
+        if name in to_rounding:
+            assert [p[0] for p in a] == [q[0] for q in b], f"{name}: other steps"
+            np.testing.assert_allclose([p[1] for p in a], [q[1] for q in b], rtol=1e-13)
+            continue
         same = len(a) == len(b) and all(
             p == q or (math.isnan(p[1]) and math.isnan(q[1])) for p, q in zip(a, b, strict=True)
         )
@@ -142,10 +214,12 @@ def test_runs_cut_from_longer_ones_and_numpy_conditioning_log_the_metrics_of_the
     monkeypatch.setitem(pipeline.CONDITIONING, "max_steps", 3000)  # the autograd raw run: 3,000
     run_tracked(compose_config("week3", *overrides), "week3", pipeline.run)
     monkeypatch.setattr(pipeline, "REUSE_RUNS", False)  # the straightforward path:
-    monkeypatch.setattr(pipeline, "NUMPY_CONDITIONING", False)  # every run afresh, on autograd
+    monkeypatch.setattr(pipeline, "NUMPY_CONDITIONING", False)  # every run afresh, on autograd,
+    monkeypatch.setattr(pipeline, "SIDE_BY_SIDE", False)  # alone
     run_tracked(compose_config("week3", *overrides), "week3", pipeline.run)
     afresh, cut = runs_of("week3")  # newest first
-    assert_same_metrics(logged(runs_of.client, cut), logged(runs_of.client, afresh))
+    stacked = [f"linear.compare.{name}.loss" for name in (*pipeline.STACKED, "sgd_batch_35")]
+    assert_same_metrics(logged(runs_of.client, cut), logged(runs_of.client, afresh), stacked)
     assert len(cut.data.metrics) > 30
 
 
