@@ -146,7 +146,7 @@ def test_impl_mine_fails_the_run_naming_the_function_and_id_that_raised(
 
 
 @pytest.mark.slow
-def test_impl_mine_with_the_reference_copied_logs_the_reference_run_exactly(
+def test_impl_mine_with_the_reference_copied_logs_the_reference_run_to_rounding(
     mine, tmp_path, empty_store
 ):
     copy_reference(PACKAGE, mine)
@@ -161,4 +161,11 @@ def test_impl_mine_with_the_reference_copied_logs_the_reference_run_exactly(
     assert set(runs["mine"].data.tags["mine.functions"].split(", ")) == EXERCISES
     reference, learner = runs["reference"].data.metrics, runs["mine"].data.metrics
     assert learner["loss_gap_rel"] == reference["loss_gap_rel"]  # the headline, exactly
-    assert learner == reference
+    assert learner.keys() == reference.keys()
+    # Our run stacks the optimizer comparison's runs (side_by_side); a learner's run makes
+    # them one at a time, whose sums run in another order: those agree to rounding, the rest
+    # exactly.
+    differing = {key for key in reference if learner[key] != reference[key]}
+    assert all(".compare." in key for key in differing), sorted(differing)
+    for key in differing:
+        assert learner[key] == pytest.approx(reference[key], rel=1e-13, abs=0), key
