@@ -92,3 +92,21 @@ class ContextThreadPool(ThreadPoolExecutor):
     def submit(self, fn, /, *args, **kwargs) -> Future:
         """``fn(*args, **kwargs)`` in a worker, in a copy of this thread's current context."""
         return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
+
+
+def finished(result) -> Future:
+    """A Future already holding ``result``."""
+    future = Future()
+    future.set_result(result)
+    return future
+
+
+class InCaller(ContextThreadPool):
+    """An executor without threads: ``submit`` runs the call at once and returns it done."""
+
+    def __init__(self):
+        super().__init__(max_workers=1)  # never started: no call reaches its queue
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        """``fn(*args, **kwargs)`` now, in the caller's thread, as a finished Future."""
+        return finished(fn(*args, **kwargs))

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.threads import ContextThreadPool
+from common.threads import ContextThreadPool, finished
 from common.validation import check_int, check_number
 from projects.week1_pca.codec.basis import BASIS_PRECISION, learn_basis
 from projects.week1_pca.codec.blocks import split_blocks, split_grid
@@ -241,7 +241,7 @@ class Encoder:
             image = decode(data)
             if self._keep(image) is not None:
                 with self._lock:
-                    self._bytes[float(step)] = done(data, image)
+                    self._bytes[float(step)] = finished((data, image))
         image.setflags(write=False)
         return image
 
@@ -319,13 +319,6 @@ class Encoder:
                 plane_step = chroma_step(step, key[1]) if key[0] else step
                 options = (self.rounding, self.basis_precision, self.basis)
                 shared[key] = encode_plane(transform, plane_step, *options)
-
-
-def done(*result):
-    """A Future already holding ``result``."""
-    future = Future()
-    future.set_result(result)
-    return future
 
 
 @dataclass(frozen=True)

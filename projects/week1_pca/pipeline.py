@@ -12,7 +12,6 @@ import logging
 import tempfile
 import time
 import warnings
-from concurrent.futures import Future
 from pathlib import Path
 
 import mlflow
@@ -25,7 +24,7 @@ from sklearn.decomposition import PCA as SklearnPCA
 
 from common.plotting import figure
 from common.steps import step
-from common.threads import ContextThreadPool, limited_threads
+from common.threads import ContextThreadPool, InCaller, limited_threads
 from common.tracking import hydra_context
 from projects.week1_pca import (
     linalg_drills,
@@ -186,19 +185,6 @@ def compress_images(images: list[LoadedImage], cfg: DictConfig, meanwhile=lambda
             return rows
         finally:
             background.shutdown(cancel_futures=True)  # on an error: no search left to wait for
-
-
-class InCaller(ContextThreadPool):
-    """An executor without threads: ``submit`` runs the call at once and returns it done."""
-
-    def __init__(self):
-        super().__init__(max_workers=1)  # never started: no call reaches its queue
-
-    def submit(self, fn, /, *args, **kwargs):
-        """``fn(*args, **kwargs)`` now, in the caller's thread, as a finished Future."""
-        future = Future()
-        future.set_result(fn(*args, **kwargs))
-        return future
 
 
 def prepare(image: LoadedImage, cfg: DictConfig, threads: int, background) -> tuple:

@@ -27,6 +27,7 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_sample_image
 
+from common.threads import InCaller
 from common.tracking import run_tracked
 from projects.week1_pca import (
     config,  # noqa: F401  (registers the schema)
@@ -453,7 +454,7 @@ def test_images_searched_beside_each_other_log_what_each_logs_alone(
 
 def test_the_executor_without_threads_runs_each_call_at_once_in_the_callers_thread():
     calls = []
-    with pipeline.InCaller() as background:
+    with InCaller() as background:
         future = background.submit(lambda x: calls.append(threading.get_ident()) or x + 1, 41)
         assert calls == [threading.get_ident()]  # already run, here
         assert future.done()
