@@ -54,7 +54,7 @@ from common.estimator_files import object_state, read_state, restore_object, wri
 from common.exercises import exercise
 from common.validation import check_int, check_number
 from projects.week4_tree_search import split_search
-from projects.week4_tree_search.tree_structure import LEAF, UNDEFINED, Tree
+from projects.week4_tree_search.tree_structure import LEAF, UNDEFINED, NotFinite, Tree
 
 EPSILON = np.finfo(np.float64).eps  # a node this impure or less counts as pure
 
@@ -331,13 +331,20 @@ class DecisionTreeClassifier(ClassifierMixin, BaseEstimator):
     def apply(self, X):
         """The leaf id of each row of X."""
         check_is_fitted(self)
-        return self.tree_.apply(self._rows_to_route(X))
+        X, checked = self._rows_to_route(X)
+        try:
+            return self.tree_.apply(X, check_finite=not checked)
+        except NotFinite:
+            pass
+        return self.tree_.apply(self._check_X(X, reset=False)[0])  # raises, naming features
 
     def _rows_to_route(self, X):
-        """``_check_X(X, reset=False)``'s X, without its cost per call where X already is what
-        it returns: a finite float64 ndarray (n >= 1, n_features_in_) and the tree was fitted
-        without feature names (so no name is checked). Anything else takes ``_check_X``: its
-        errors (e.g. a wrong number of features) and conversions are unchanged.
+        """(X, checked): ``_check_X(X, reset=False)``'s X and True, or X itself and False where
+        it already is what that returns but for the finiteness ``Tree.apply`` then checks
+        block by block (X is read from memory once): a float64 ndarray (n >= 1,
+        n_features_in_) and the tree was fitted without feature names (so no name is
+        checked). Anything else takes ``_check_X``: its errors (e.g. a wrong number of
+        features) and conversions are unchanged.
         """
         plain = (
             type(X) is np.ndarray
@@ -347,9 +354,7 @@ class DecisionTreeClassifier(ClassifierMixin, BaseEstimator):
             and X.shape[1] == self.n_features_in_
             and not hasattr(self, "feature_names_in_")
         )
-        if plain and np.isfinite(X.sum()):  # a sum: no n x d temporary
-            return X
-        return self._check_X(X, reset=False)[0]
+        return (X, False) if plain else (self._check_X(X, reset=False)[0], True)
 
     def predict_proba(self, X):
         """p(k | x) = N_tk / n_t of the leaf t that x reaches, shape (n_samples, K)."""

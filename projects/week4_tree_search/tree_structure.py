@@ -1,10 +1,11 @@
 """A fitted decision tree as flat arrays indexed by node id (scikit-learn's ``tree_`` layout),
 and the routing of rows to their leaves that ``predict`` runs.
 
-``predict`` routes the rows level by level in blocks of X
-that stay in the cache, with three gathers a level (each node's left child and feature packed
-in one integer, ``Tree.steps``), and drops the rows that reached a leaf every few levels: a
-row costs its own depth (``Tree.apply``; ``Tree.apply_every_level`` is the definition).
+``predict`` routes the rows level by level in blocks of X that stay in the cache (each
+block checked for NaN and infinity as it comes in), with three gathers a level (each node's
+left child and feature packed in one integer, ``Tree.steps``), and drops the rows that
+reached a leaf every few levels: a row costs its own depth (``Tree.apply``;
+``Tree.apply_every_level`` is the definition).
 """
 
 import itertools
@@ -16,7 +17,17 @@ import numpy as np
 LEAF = -1  # children_left / children_right of a leaf (scikit-learn's TREE_LEAF)
 UNDEFINED = -2  # feature and threshold of a leaf (scikit-learn's TREE_UNDEFINED)
 APPLY_BYTES = 1 << 22  # rows of X routed together by Tree.apply: they stay in the cache
-COMPACT_EVERY, COMPACT_ROWS = 4, 1024  # apply drops the rows at a leaf every 4 levels
+COMPACT_EVERY, COMPACT_ROWS = 4, 256  # apply drops the rows at a leaf every 4 levels
+
+
+class NotFinite(ValueError):
+    """Raised by ``Tree.apply(X, check_finite=True)`` where X holds NaN or infinity."""
+
+
+def all_finite(values):
+    """True where no value is NaN or infinite; a sum first (finite: every value is), which
+    needs no temporary the size of ``values``."""
+    return bool(np.isfinite(values.sum()) or np.isfinite(values).all())
 
 
 @dataclass(frozen=True)
@@ -107,11 +118,14 @@ class Tree:
         threshold = np.where(leaf, np.inf, self.threshold)
         return feature, left, threshold, (left << shift) | feature, (np.intp(1) << shift) - 1, shift
 
-    def apply(self, X):
+    def apply(self, X, check_finite=False):
         """The leaf reached by each row of X (n_samples, n_features), as ``apply_every_level``:
         the rows step down level by level in blocks of APPLY_BYTES of X (kept in the cache
         while they go down, ``descend``) until fewer than COMPACT_ROWS of a block are still
         going; those of all blocks then go down together (a level costs its calls, too).
+
+        ``check_finite``: raise ``NotFinite`` where X holds NaN or infinity, each block checked
+        as it comes into the cache (a check of all X first reads it from memory once more).
         """
         X = np.ascontiguousarray(X)
         n_samples, n_features = X.shape
@@ -120,9 +134,12 @@ class Tree:
         feature, left, threshold = self.steps[:3]
         going_on = []
         for first in range(0, n_samples, block):
-            offset = np.arange(first, min(first + block, n_samples)) * n_features
+            stop = min(first + block, n_samples)
+            if check_finite and not all_finite(values[first * n_features : stop * n_features]):
+                raise NotFinite(f"rows {first} to {stop - 1} of X")
+            offset = np.arange(first * n_features, stop * n_features, n_features)
             # level 1: every row at the root, so its feature and threshold need no gather
-            node = left[0] + (values.take(offset + feature[0]) > threshold[0])
+            node = left[0] + (X[first:stop, feature[0]] > threshold[0])
             going_on.append(self.descend(values, offset, node, leaf, COMPACT_ROWS))
         if going_on:
             offset, node = (np.concatenate(parts) for parts in zip(*going_on, strict=True))

@@ -227,7 +227,7 @@ def trees_and_data():
 
 
 BLOCKS = {  # (APPLY_BYTES, COMPACT_EVERY, COMPACT_ROWS) of Tree.apply
-    "defaults": None,  # the test sets are smaller than a block and COMPACT_ROWS: one descend
+    "defaults": None,  # the test sets are smaller than a block: one block
     "blocks_compacted_then_together": (64 * 8 * 8, 2, 16),  # 64 rows of 8 features a block
     "small_blocks": (7 * 8 * 8, 1, 2),  # 7 rows a block, rows at a leaf dropped at every level
 }
@@ -309,16 +309,74 @@ def test_many_classes_and_wide_data_match_sklearn_up_to_ties(shape):
 
 
 def test_predict_skips_the_conversion_only_where_it_changes_nothing():
-    """``_rows_to_route`` returns X itself where ``_check_X`` would return an equal array, and
-    otherwise what ``_check_X`` returns or raises (a wrong width, 0 rows, NaN, a list)."""
+    """``_rows_to_route`` returns X itself (unchecked: ``Tree.apply`` checks it block by block)
+    where ``_check_X`` would return an equal array, and otherwise what ``_check_X`` returns or
+    raises (a wrong width, 0 rows, NaN, a list)."""
     X, y = load_iris(return_X_y=True)
     model = DecisionTreeClassifier(max_depth=3).fit(X, y)
-    assert model._rows_to_route(X) is X
+    routed, checked = model._rows_to_route(X)
+    assert routed is X
+    assert not checked
     for rows in (X[:, ::-1], X.astype(np.float32), X.tolist(), X[::2]):  # strided, cast, list
-        np.testing.assert_array_equal(model._rows_to_route(rows), model._check_X(rows, False)[0])
+        routed, checked = model._rows_to_route(rows)
+        np.testing.assert_array_equal(routed, model._check_X(rows, False)[0])
+        assert checked == (not isinstance(rows, np.ndarray) or rows.dtype != np.float64)
         np.testing.assert_array_equal(model.predict(rows), model.predict(np.asarray(rows, float)))
     bad = [(X[:, :3], "X has 3 features, but DecisionTreeClassifier is expecting 4")]
     bad += [(X[:0], "Found array with 0 sample"), (np.where(X > 7, np.nan, X), "NaN in features")]
     for rows, match in bad:
         with pytest.raises(ValueError, match=match):
             model.predict(rows)
+
+
+def check_x_message(model, X):
+    """The message ``_check_X`` raises for X (the one predict must raise, word for word)."""
+    with pytest.raises(ValueError, match=r"^X contains ") as error:
+        model._check_X(X, reset=False)
+    return str(error.value)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_value_in_the_last_block_and_an_unused_feature_raises_check_xs_error(
+    value, monkeypatch
+):
+    """``Tree.apply`` checks X block by block; a NaN or infinity anywhere, also in the last row
+    and in a feature no split reads, raises ``_check_X``'s error (the same text, no chained
+    error) from predict, predict_proba and apply, with blocks of 16 rows and the default."""
+    X, y = load_iris(return_X_y=True)
+    X = np.c_[X, np.zeros(len(X))]  # feature 4 is constant: no split reads it
+    model = DecisionTreeClassifier().fit(X, y)
+    assert 4 not in model.tree_.feature
+    bad = X.copy()
+    bad[-1, 4] = value
+    expected = check_x_message(model, bad)
+    name = "NaN" if np.isnan(value) else "infinity"
+    assert expected.startswith(f"X contains {name} in features [4]; the tree needs finite")
+    for block_bytes in (None, 16 * 5 * 8):  # the default: one block; else 10 blocks
+        if block_bytes:
+            monkeypatch.setattr(tree_structure, "APPLY_BYTES", block_bytes)
+        for method in (model.predict, model.predict_proba, model.apply):
+            with pytest.raises(ValueError, match=r"^X contains ") as error:
+                method(bad)
+            assert str(error.value) == expected
+            assert error.value.__context__ is None  # not raised while handling another
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in reduce:RuntimeWarning")
+def test_finite_rows_whose_sum_overflows_are_routed_and_the_tree_checks_only_when_asked(
+    monkeypatch,
+):
+    """A block's sum of finite values can overflow to infinity: its values are then checked
+    one by one, and the rows routed. ``Tree.apply`` checks nothing unless asked."""
+    monkeypatch.setattr(tree_structure, "APPLY_BYTES", 16 * 4 * 8)  # 16 rows a block
+    X, y = load_iris(return_X_y=True)
+    model = DecisionTreeClassifier().fit(X, y)
+    huge = X.copy()
+    huge[-20:, 0] = 1e308  # the last blocks sum to infinity
+    assert not np.isfinite(huge.sum())
+    expected = model.tree_.apply_every_level(huge)
+    np.testing.assert_array_equal(model.apply(huge), expected)
+    nan = np.where(huge > 1e300, np.nan, huge)
+    assert model.tree_.apply(nan).shape == (150,)  # routed, unchecked
+    with pytest.raises(tree_structure.NotFinite, match=r"^rows 128 to 143 of X$"):
+        model.tree_.apply(nan, check_finite=True)
