@@ -9,7 +9,10 @@ renders it and writes the PNG. The run logs the files when its figures are done
 
 The worker is started once per process, on first use, and kept for the next run (a sweep's
 jobs, a test session); it ends with that process, however it ends. It ignores Ctrl-C: the
-run decides what a stop means.
+run decides what a stop means. It is spawned, a fresh interpreter, which imports the
+script that started the run unless that script is a ``-m`` module: a script of yours that
+runs a week in its process needs the ``if __name__ == "__main__":`` guard that any
+multiprocessing program needs, or ``MATH4ML_THREADS=1`` (figures rendered in the run).
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ _worker: ProcessPoolExecutor | None = None
 
 
 def prepare_worker() -> None:
-    """In the worker: the run's backend and theme, no KeyboardInterrupt of its own, and an
-    exit as soon as the process that started it is gone (killed, or gone without shutdown)."""
+    """In the worker: no KeyboardInterrupt of its own, an exit as soon as the process that
+    started it is gone (killed, or gone without shutdown), and the run's theme. (The theme
+    is more than Matplotlib's settings: seaborn also maps the colour codes, "k" is its
+    dark grey, so the worker applies it rather than copying ``rcParams``.)"""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=exit_with_parent, daemon=True).start()
     from common.plotting import apply_theme

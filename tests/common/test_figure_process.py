@@ -23,9 +23,10 @@ from common.plotting import DPI, apply_theme, figure, figures_rendered_aside
 
 def draw_busy_figure():
     """A figure with what the weeks' figures have: log axis (mathtext ticks), legend, title,
-    an image with a colour bar, annotations, a seaborn theme."""
+    an image with a colour bar, annotations, points edged in "k" (seaborn's dark grey under
+    its theme, not black), a seaborn theme."""
     apply_theme()
-    fig, (curves, picture) = plt.subplots(ncols=2, figsize=(8, 3.5))
+    fig, (curves, picture, points) = plt.subplots(ncols=3, figsize=(11, 3.5))
     steps = np.arange(1, 2_001)
     curves.plot(steps, 1 / steps, label="gd")
     curves.plot(steps, 1 / np.sqrt(steps), "--", label="adam")
@@ -34,6 +35,8 @@ def draw_busy_figure():
     curves.annotate("capped", (2_000, 0.02))
     image = picture.imshow(np.random.default_rng(0).random((40, 60)), cmap="viridis")
     fig.colorbar(image, ax=picture, label="value")
+    xy = np.random.default_rng(1).random((40, 2))
+    points.scatter(xy[:, 0], xy[:, 1], s=22, edgecolor="k", lw=0.3)
     return fig
 
 
