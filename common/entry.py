@@ -4,8 +4,9 @@ At exit Python waits for the process's threads, runs the ``atexit`` handlers (ML
 its run, logging closes its files) and then frees every module and object one by one:
 1 to 2 s after a run that loaded torch, MLflow and scikit-learn, for memory the operating
 system takes back at once. A week's entry point calls :func:`run_then_exit`, which does
-the first two and skips the third. Python's own shutdown steps are private functions, so
-where they are missing the command exits the usual way.
+the first two and skips the third. Under a profiler or a debugger (``python -m cProfile``,
+``pdb``, coverage), which do their work when the program returns, and where Python's own
+shutdown steps (private functions) are missing, the command exits the usual way.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def run_then_exit(main: Callable[[], object]) -> NoReturn:
         status = exit_status(stop.code)
     shutdown_threads = getattr(threading, "_shutdown", None)
     run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
-    if shutdown_threads is None or run_exit_handlers is None:
+    watched = sys.getprofile() is not None or sys.gettrace() is not None
+    if watched or shutdown_threads is None or run_exit_handlers is None:
         sys.exit(status)
     shutdown_threads()  # joins the threads and stops the executors, as exit does first
     run_exit_handlers()

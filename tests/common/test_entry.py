@@ -3,6 +3,8 @@ output, as a plain exit does: real processes, each a few lines of Python."""
 
 from __future__ import annotations
 
+import os
+import pstats
 import subprocess
 import sys
 import textwrap
@@ -64,3 +66,19 @@ def test_exit_status_maps_codes_as_sys_exit_does(capsys):
     assert [exit_status(None), exit_status(0), exit_status(2)] == [0, 0, 2]
     assert exit_status("usage: ...") == 1
     assert capsys.readouterr().err == "usage: ...\n"
+
+
+def test_under_a_profiler_the_command_exits_the_usual_way_and_the_profile_is_written(tmp_path):
+    script = tmp_path / "week.py"
+    script.write_text(textwrap.dedent(MAIN).format(end="return 0.5"))
+    profile = tmp_path / "run.prof"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(profile), str(script), str(tmp_path / "log")],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0
+    assert done.stdout == "no newline, still buffered"
+    assert "main" in {name for _, _, name in pstats.Stats(str(profile)).stats}
