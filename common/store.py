@@ -19,6 +19,7 @@ before it touches the store:
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import sqlite3
@@ -105,6 +106,23 @@ def use_write_ahead_log(database: Path) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
     if not event.contains(Engine, "connect", sync_at_checkpoints):
         event.listen(Engine, "connect", sync_at_checkpoints)
+    if not _logged_to:
+        atexit.register(checkpoint_at_exit)
+    _logged_to.add(database.resolve())
+
+
+_logged_to: set[Path] = set()  # the stores use_write_ahead_log opened in this process
+
+
+def checkpoint_at_exit() -> None:
+    """Move every commit of the write-ahead log into the store file and empty the log, so
+    that ``mlflow.db`` alone holds every run once the process is gone. (The last
+    connection to close does this too; a command that exits without freeing its objects,
+    :mod:`common.entry`, closes none.)"""
+    for database in _logged_to:
+        uri = f"{database.as_uri()}?mode=rw"  # a store deleted since is not made again
+        with suppress(sqlite3.Error), closing(sqlite3.connect(uri, uri=True, timeout=1)) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def sync_at_checkpoints(dbapi_connection, _record) -> None:

@@ -597,11 +597,12 @@ def reuse(earlier) -> float:
 
 
 def run_pipeline(cfg: DictConfig, pipeline: Callable, outcome: Outcome) -> float:
-    """The pipeline under the run's thread limit, seed, implementation and figure switch;
+    """The pipeline under the run's thread limit, seed, implementation and figure switch
+    (with more than one thread, figures render in a second process);
     its named steps go to ``outcome.steps``; its result is logged as the headline."""
     import mlflow
 
-    from common.plotting import figures_logged
+    from common.plotting import figures_logged, figures_rendered_aside
     from common.seeding import seed_everything
     from common.threads import limited_threads, thread_limit
 
@@ -610,6 +611,7 @@ def run_pipeline(cfg: DictConfig, pipeline: Callable, outcome: Outcome) -> float
         recording(outcome.steps),
         figures_logged(OmegaConf.select(cfg, "figures", default=True)),
         limited_threads(limit) as threads,
+        figures_rendered_aside(limit > 1),  # a second process lays out and renders them
         chosen_implementation(implementation(cfg), pipeline),
     ):
         mlflow.set_tag(THREADS_TAG, str(threads))

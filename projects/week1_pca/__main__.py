@@ -3,6 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
+from common.entry import run_then_exit
 from common.paths import config_dir
 from common.tracking import Headline, run_tracked
 from projects.week1_pca import config  # noqa: F401  (registers the schema)
@@ -39,4 +40,4 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    run_then_exit(main)

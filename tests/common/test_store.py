@@ -125,3 +125,41 @@ def test_a_read_only_store_is_refused_in_one_line_with_the_fix(immutable, capsys
 
 def test_a_read_only_store_can_still_be_read(immutable):
     check_usable(f"sqlite:///{immutable}", write=False)  # make runs on a read-only store
+
+
+A_RUN_THEN_EXIT = textwrap.dedent(
+    """
+    import sys
+    from omegaconf import OmegaConf
+    from common.config import BaseConfig, TrackingConfig
+    from common.entry import run_then_exit
+    from common.tracking import run_tracked
+
+    cfg = OmegaConf.structured(BaseConfig(tracking=TrackingConfig(uri=sys.argv[1])))
+    run_then_exit(lambda: run_tracked(cfg, "demo", lambda cfg: 2.5))
+    """
+)
+
+
+def test_a_week_command_leaves_its_runs_in_the_store_file_alone_in_wal_mode(tmp_path, empty_store):
+    """A run writes through SQLite's write-ahead log; once the command has exited (without
+    freeing its objects, common.entry), the store file alone holds the run."""
+    database = tmp_path / "mlflow.db"
+    database.write_bytes(empty_store.read_bytes())
+    done = subprocess.run(
+        [sys.executable, "-c", A_RUN_THEN_EXIT, f"sqlite:///{database}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    log = database.with_name("mlflow.db-wal")
+    assert not log.exists() or log.stat().st_size == 0
+    alone = tmp_path / "copy" / "mlflow.db"  # the file copied without its log
+    alone.parent.mkdir()
+    alone.write_bytes(database.read_bytes())
+    client = MlflowClient(f"sqlite:///{alone}")
+    (run,) = client.search_runs([client.get_experiment_by_name("demo").experiment_id])
+    assert (run.info.status, run.data.metrics["headline"]) == ("FINISHED", 2.5)
