@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
@@ -134,8 +136,24 @@ CODE_MODEL_DISTRIBUTIONS = (
 
 
 def pinned(distributions) -> list[str]:
-    """``name==version`` of each distribution, as installed here."""
-    return [f"{name}=={metadata.version(name)}" for name in distributions]
+    """``name==version`` of each distribution, as installed here, without a local version
+    label: ``torch==2.13.0``, not ``2.13.0+cpu`` (PyPI has no such release; given the label,
+    MLflow drops it with a warning)."""
+    return [f"{name}=={metadata.version(name).split('+')[0]}" for name in distributions]
+
+
+@contextmanager
+def quiet(*loggers: str) -> Iterator[None]:
+    """Only warnings and errors from ``loggers`` inside the block (their INFO is routine)."""
+    found = [logging.getLogger(name) for name in loggers]
+    levels = [logger.level for logger in found]
+    for logger in found:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(found, levels, strict=True):
+            logger.setLevel(level)
 
 
 def log_code_model(
@@ -151,11 +169,12 @@ def log_code_model(
 
     ``code`` loads the folder back in ``load_context`` (``context.artifacts[artifact]``).
     Pinning saves MLflow inferring the requirements by loading the model again in a fresh
-    process (seconds per run).
+    process (seconds per run). MLflow's notes that it infers the signature from the example
+    are not printed.
     """
     import mlflow
 
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, quiet("mlflow.pyfunc", "mlflow.models.signature"):
         files = Path(folder) / artifact
         files.mkdir()
         write(files)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import logging
 import textwrap
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
@@ -506,24 +504,11 @@ def log_model(spam_filter, calibrator=None) -> None:
     signature comes from the type hints of ``serving.SpamFilterModel.predict`` (MLflow
     checks them on the input example); logging checks the example is served as well.
     """
-    with quiet("mlflow.models.signature"):
-        log_code_model(
-            MODEL_NAME,
-            SERVING_CODE,
-            "filter",
-            lambda folder: save_filter(spam_filter, folder, calibrator),
-            EXAMPLE_MESSAGES,
-            SERVING_DISTRIBUTIONS,
-        )
-
-
-@contextmanager
-def quiet(logger: str) -> Iterator[None]:
-    """Only warnings and errors from ``logger`` inside the block (its INFO lines are routine)."""
-    logger = logging.getLogger(logger)
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    log_code_model(
+        MODEL_NAME,
+        SERVING_CODE,
+        "filter",
+        lambda folder: save_filter(spam_filter, folder, calibrator),
+        EXAMPLE_MESSAGES,
+        SERVING_DISTRIBUTIONS,
+    )

@@ -26,9 +26,7 @@ metric stays the same.
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
 import logging
-import tempfile
 from pathlib import Path
 
 import mlflow
@@ -39,6 +37,7 @@ from omegaconf import DictConfig
 
 from common.curves import log_curve
 from common.devices import torch_device
+from common.estimator_files import log_code_model
 from common.exercises import learner_version_chosen
 from common.plotting import figure
 from common.steps import step
@@ -878,26 +877,17 @@ def log_drill_figures(starts) -> None:
 def log_model(task: str, w: np.ndarray, b: np.ndarray, split: Split) -> None:
     """The trained model as an MLflow model from code (``serving.py``): a float64 torch linear
     layer rebuilt from ``w.npy`` and ``b.npy`` (logits for the logistic task), on the CPU so
-    that it loads anywhere, with its pip requirements given and a signature from the example."""
-    with tempfile.TemporaryDirectory() as folder:
-        weights = Path(folder) / "weights"
-        weights.mkdir()
-        for name, value in {"w": w, "b": b}.items():  # the files serving.WEIGHTS names
-            value = np.asarray(value, dtype=np.float64)
-            np.save(weights / f"{name}.npy", value, allow_pickle=False)
-        mlflow.pyfunc.log_model(
-            name=f"{task}_model",
-            python_model=str(SERVING_CODE),
-            artifacts={"weights": str(weights)},
-            input_example=to_numpy(split.X_test[:3]),
-            pip_requirements=model_requirements(),
-        )
+    that it loads anywhere, with its pip requirements pinned and a signature from the example."""
 
+    def save_weights(folder: Path) -> None:  # the files serving.WEIGHTS names
+        for name, value in {"w": w, "b": b}.items():
+            np.save(folder / f"{name}.npy", np.asarray(value, dtype=np.float64), allow_pickle=False)
 
-def model_requirements() -> list[str]:
-    """``package==version`` for what loading the model needs, as installed here, without a
-    local version label: ``torch==2.13.0``, not ``2.13.0+cpu`` (PyPI has no such release).
-    Given explicitly, MLflow neither infers them (a subprocess that imports torch and mlflow
-    again) nor warns that it dropped the label."""
-    versions = {name: importlib.metadata.version(name) for name in MODEL_REQUIREMENTS}
-    return [f"{name}=={version.split('+')[0]}" for name, version in versions.items()]
+    log_code_model(
+        f"{task}_model",
+        SERVING_CODE,
+        "weights",
+        save_weights,
+        to_numpy(split.X_test[:3]),
+        MODEL_REQUIREMENTS,
+    )

@@ -172,7 +172,8 @@ def test_logging_the_model_says_no_routine_info_and_the_model_predicts(tmp_path,
     records = []
     handler = logging.Handler(logging.DEBUG)
     handler.emit = records.append
-    signature_logger.addHandler(handler)
+    mlflow_logger = logging.getLogger("mlflow")  # every MLflow logger's records reach it
+    mlflow_logger.addHandler(handler)
     mlflow.set_tracking_uri(tracking_uri)
     experiment = mlflow.MlflowClient().create_experiment(
         "week2-model", artifact_location=(tmp_path / "artifacts").as_uri()
@@ -181,7 +182,7 @@ def test_logging_the_model_says_no_routine_info_and_the_model_predicts(tmp_path,
         with mlflow.start_run(experiment_id=experiment) as run:
             pipeline.log_model(spam_filter)
     finally:
-        signature_logger.removeHandler(handler)
+        mlflow_logger.removeHandler(handler)
     assert [r.getMessage() for r in records if r.levelno < logging.WARNING] == []
     assert signature_logger.level == logging.NOTSET  # the level is restored
     uri = f"runs:/{run.info.run_id}/{pipeline.MODEL_NAME}"

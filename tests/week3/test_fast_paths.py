@@ -253,7 +253,7 @@ def mlflow_records():
     logger.removeHandler(handler)
 
 
-def test_the_logged_model_pins_torch_without_a_local_label_and_warns_nothing(
+def test_the_logged_model_pins_torch_without_a_local_label_and_says_nothing_routine(
     tracking_uri, mlflow_records, recwarn
 ):
     import mlflow
@@ -272,6 +272,7 @@ def test_the_logged_model_pins_torch_without_a_local_label_and_warns_nothing(
     label = [m for m in mlflow_records if "local version label" in m]
     label += [str(w.message) for w in recwarn if "local version label" in str(w.message)]
     assert label == []
+    assert [m for m in mlflow_records if "signature" in m] == []  # "Inferring model signature"
     requirements = mlflow.pyfunc.get_model_dependencies(uri)
     with open(requirements) as lines:
         pinned = lines.read().split()
