@@ -120,6 +120,7 @@ def test_a_stop_cancels_the_figures_not_rendered_and_logs_none(experiment):
     assert mlflow.MlflowClient().list_artifacts(run.info.run_id) == []
 
 
+@pytest.mark.slow  # a real process killed with its worker spawned
 def test_the_worker_ends_when_the_process_that_started_it_is_killed():
     starter = subprocess.Popen(
         [sys.executable, "-c", STARTER],

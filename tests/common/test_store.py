@@ -141,6 +141,7 @@ A_RUN_THEN_EXIT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a real process that imports MLflow and exits as a week's command does
 def test_a_week_command_leaves_its_runs_in_the_store_file_alone_in_wal_mode(tmp_path, empty_store):
     """A run writes through SQLite's write-ahead log; once the command has exited (without
     freeing its objects, common.entry), the store file alone holds the run."""
