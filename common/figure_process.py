@@ -61,19 +61,25 @@ def render_png(figure_bytes: bytes, path: str, dpi: int) -> str:
     return path
 
 
-def worker() -> ProcessPoolExecutor:
-    """The process's one figure worker, started (spawned: a clean interpreter) if needed."""
+def submit(fn, *args) -> Future:
+    """``fn(*args)`` in the process's one figure worker, started (spawned: a clean
+    interpreter) if there is none yet or the last one died."""
     global _worker
-    if _worker is None or getattr(_worker, "_broken", False):
-        _worker = ProcessPoolExecutor(
-            1, mp_context=get_context("spawn"), initializer=prepare_worker
-        )
-    return _worker
+    for _ in range(2):
+        if _worker is None:
+            _worker = ProcessPoolExecutor(
+                1, mp_context=get_context("spawn"), initializer=prepare_worker
+            )
+        try:
+            return _worker.submit(fn, *args)
+        except BrokenProcessPool:  # the worker died since the last run: start another
+            _worker = None
+    raise BrokenProcessPool("the figure worker could not be started")
 
 
 def start_worker() -> None:
     """Start the worker now, so that its imports overlap the run's first steps."""
-    worker().submit(int)
+    submit(int)
 
 
 def render_aside(fig, path: Path, dpi: int) -> Future | None:
@@ -82,7 +88,4 @@ def render_aside(fig, path: Path, dpi: int) -> Future | None:
         figure_bytes = pickle.dumps(fig, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError):
         return None  # e.g. a formatter that is a lambda: the caller renders it here
-    try:
-        return worker().submit(render_png, figure_bytes, str(path), dpi)
-    except BrokenProcessPool:  # the worker died since the last run: start another
-        return worker().submit(render_png, figure_bytes, str(path), dpi)
+    return submit(render_png, figure_bytes, str(path), dpi)

@@ -124,15 +124,14 @@ def figures_rendered_aside(enabled: bool = True) -> Iterator[None]:
         try:
             yield
         except Exception:
-            _rendering_aside.reset(token)
             with suppress(Exception):
                 aside.log_rendered()
             raise
         except BaseException:
-            _rendering_aside.reset(token)
             aside.cancel()
             raise
-        _rendering_aside.reset(token)
+        finally:
+            _rendering_aside.reset(token)
         aside.log_rendered()
 
 

@@ -91,6 +91,9 @@ def initialize(tracking_uri: str, database: Path) -> None:
             raise StoreUnusable(f"run store {database} cannot be opened: {first}") from None
 
 
+_logged_to: set[Path] = set()  # the stores use_write_ahead_log opened in this process
+
+
 def use_write_ahead_log(database: Path) -> None:
     """Put the store in SQLite's WAL journal mode (a setting kept in the file) and sync
     this process's connections to it at checkpoints only (``synchronous=NORMAL``).
@@ -109,9 +112,6 @@ def use_write_ahead_log(database: Path) -> None:
     if not _logged_to:
         atexit.register(checkpoint_at_exit)
     _logged_to.add(database.resolve())
-
-
-_logged_to: set[Path] = set()  # the stores use_write_ahead_log opened in this process
 
 
 def checkpoint_at_exit() -> None:

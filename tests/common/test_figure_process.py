@@ -140,8 +140,8 @@ def test_the_worker_ends_when_the_process_that_started_it_is_killed():
 
 STARTER = """
 import os, time
-from common.figure_process import worker
-print(worker().submit(os.getpid).result(), flush=True)
+from common.figure_process import submit
+print(submit(os.getpid).result(), flush=True)
 time.sleep(600)
 """
 
