@@ -228,6 +228,21 @@ def test_without_figures_every_metric_and_table_is_the_same(finished_run, tracki
         assert Path(ours).read_text() == Path(theirs).read_text(), table.path
 
 
+def test_the_kmeans_reference_is_the_same_to_the_last_bit_on_one_thread_or_two():
+    """The run's limit decides the OpenMP pool; the logged rounding gap must not depend on it."""
+    from sklearn.datasets import load_digits
+    from threadpoolctl import threadpool_limits
+
+    Z = load_digits().data[:, 20:36]
+    init = Z[np.random.default_rng(0).choice(len(Z), 10, replace=False)]
+    fits = []
+    for threads in (1, 2):
+        with threadpool_limits(threads, user_api="openmp"):
+            fits.append(pipeline.sklearn_kmeans(Z, init))
+    assert fits[0].inertia_ == fits[1].inertia_
+    np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
+
+
 def test_config_typos_fail_at_composition():
     with pytest.raises(ConfigCompositionException):
         compose_config("week4", "tree.max_dept=3")
