@@ -30,14 +30,39 @@ def compose_config(week: str, *overrides: str):
 
 def run_in_own_store(package: str, week: str, overrides: list[str], folder: Path, empty_store):
     """One CLI run of a week in a fresh store in ``folder``: (client, the run, tracking URI)."""
-    import shutil
-
-    from mlflow.tracking import MlflowClient
-
-    shutil.copyfile(empty_store, folder / "mlflow.db")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    uri = own_store(folder, empty_store)
     result = run_cli(package, *overrides, f"tracking.uri={uri}", output_dir=folder / "run")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return the_only_run(uri, week)
+
+
+def run_in_process_own_store(
+    package: str, week: str, overrides: list[str], folder: Path, empty_store
+):
+    """``run_in_own_store`` in this process: the week's ``__main__.main`` on the composed config
+    (``@hydra.main`` hands a given config straight to the function), so no interpreter start
+    and no imports again. The run logs what the CLI's logs but for Hydra's own files
+    (``hydra/``), the ``overrides`` tag and a run name taken from the overrides."""
+    import importlib
+
+    uri = own_store(folder, empty_store)
+    main = importlib.import_module(f"projects.{package}.__main__").main
+    main(compose_config(week, *overrides, f"tracking.uri={uri}"))
+    return the_only_run(uri, week)
+
+
+def own_store(folder: Path, empty_store) -> str:
+    """A fresh store in ``folder`` (a copy of the empty one): its tracking URI."""
+    import shutil
+
+    shutil.copyfile(empty_store, folder / "mlflow.db")
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def the_only_run(uri: str, week: str):
+    """(client, the one run of experiment ``week`` in the store at ``uri``, ``uri``)."""
+    from mlflow.tracking import MlflowClient
+
     client = MlflowClient(uri)
     [run] = client.search_runs([client.get_experiment_by_name(week).experiment_id])
     return client, run, uri

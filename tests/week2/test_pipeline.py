@@ -21,7 +21,7 @@ from projects.week2_spam import cli, config, pipeline  # noqa: F401  (config reg
 from projects.week2_spam.calibration import Isotonic, Temperature
 from tests.pickles import pickle_files, unpickled_classes
 from tests.test_curriculum import logged_names
-from tests.weeks import compose_config, run_in_own_store
+from tests.weeks import compose_config, run_in_own_store, run_in_process_own_store
 
 needs_corpus = pytest.mark.skipif(
     not os.environ.get("MATH4ML_DATA_MIRROR"),
@@ -33,9 +33,9 @@ NO_FIGURES = [*QUICK, "figures=false"]  # for the runs whose figures no test rea
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, empty_store):
-    """One default week-2 run through the CLI, in a store of this module's own."""
+    """One default week-2 run as the CLI runs it, in this process, in a store of its own."""
     folder = tmp_path_factory.mktemp("week2")
-    client, run, uri = run_in_own_store("week2_spam", "week2", QUICK, folder, empty_store)
+    client, run, uri = run_in_process_own_store("week2_spam", "week2", QUICK, folder, empty_store)
     return client, run, uri, folder
 
 

@@ -21,7 +21,7 @@ from common.tracking import EXIT_FAILED, run_tracked
 from projects.week3_regression import config, pipeline  # noqa: F401  (config registers the schema)
 from projects.week3_regression.data import load_task
 from tests.test_curriculum import logged_names
-from tests.weeks import compose_config, run_in_own_store
+from tests.weeks import compose_config, run_in_process_own_store
 
 QUICK = ["progress=false", "compare_steps=300"]
 NO_FIGURES = [*QUICK, "figures=false"]  # for the runs whose figures no test reads
@@ -29,9 +29,11 @@ NO_FIGURES = [*QUICK, "figures=false"]  # for the runs whose figures no test rea
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, empty_store):
-    """One default week-3 run through the CLI, in a store of this module's own."""
+    """One default week-3 run as the CLI runs it, in this process, in a store of its own."""
     folder = tmp_path_factory.mktemp("week3")
-    client, run, _ = run_in_own_store("week3_regression", "week3", QUICK, folder, empty_store)
+    client, run, _ = run_in_process_own_store(
+        "week3_regression", "week3", QUICK, folder, empty_store
+    )
     return client, run, folder
 
 

@@ -16,7 +16,7 @@ from projects.week4_tree_search.data import load_split
 from projects.week4_tree_search.search import knn_graph
 from tests.pickles import pickle_files, unpickled_classes
 from tests.test_curriculum import logged_names
-from tests.weeks import compose_config, run_in_own_store
+from tests.weeks import compose_config, run_in_process_own_store
 
 
 def torch_cuda_available() -> bool:
@@ -30,9 +30,11 @@ QUICK = ["curse.dims=[2,20,200]", "curse.n_points=200"]
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, empty_store):
-    """One week-4 run through the CLI, in a store of this module's own."""
+    """One week-4 run as the CLI runs it, in this process, in a store of its own."""
     folder = tmp_path_factory.mktemp("week4")
-    client, run, uri = run_in_own_store("week4_tree_search", "week4", QUICK, folder, empty_store)
+    client, run, uri = run_in_process_own_store(
+        "week4_tree_search", "week4", QUICK, folder, empty_store
+    )
     return client, run, folder, uri
 
 
