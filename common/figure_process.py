@@ -7,6 +7,10 @@ styles) and hands it to one worker process, which applies the same theme, lays i
 renders it and writes the PNG. The run logs the files when its figures are done
 (:func:`common.plotting.figures_rendered_aside`); a PNG is the same bytes either way (tested).
 
+A run may hand it other work too (``submit``: a module-level function and picklable
+arguments), a computation it needs later: the worker imports what that function's module
+imports, once.
+
 The worker is started once per process, on first use, and kept for the next run (a sweep's
 jobs, a test session); it ends with that process, however it ends. It ignores Ctrl-C: the
 run decides what a stop means. It is spawned, a fresh interpreter, which imports the
@@ -17,6 +21,7 @@ multiprocessing program needs, or ``MATH4ML_THREADS=1`` (figures rendered in the
 
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
 import signal
@@ -80,6 +85,20 @@ def submit(fn, *args) -> Future:
 def start_worker() -> None:
     """Start the worker now, so that its imports overlap the run's first steps."""
     submit(int)
+
+
+def preload(module: str) -> None:
+    """Start the worker (with more than one thread) and have it import ``module`` now, beside
+    this process's own imports, for the work it will be handed from that module."""
+    from common.threads import thread_limit
+
+    if thread_limit() > 1:
+        submit(import_module_only, module)
+
+
+def import_module_only(module: str) -> None:
+    """In the worker: import ``module`` (a module object does not pickle back)."""
+    importlib.import_module(module)
 
 
 def render_aside(fig, path: Path, dpi: int) -> Future | None:

@@ -22,6 +22,9 @@ SUMMARY = {  # metrics the run ends with
 @hydra.main(version_base="1.3", config_path=str(config_dir("week3")), config_name="week3")
 def main(cfg: DictConfig) -> float:
     """One week-3 run (or a sweep's job) of the composed config."""
+    from common.figure_process import preload
+
+    preload("projects.week3_regression.pipeline")  # the second process imports it beside us
     from projects.week3_regression import pipeline  # heavy imports after the config is valid
 
     return run_tracked(

@@ -98,6 +98,9 @@ class Diverged(FloatingPointError):
             advice = f"lower the learning rate (lr={lr})"
         super().__init__(f"diverged at step {step}; {advice}")
 
+    def __reduce__(self):  # pickled by its arguments (it crosses to and from a second process)
+        return Diverged, (self.step, self.lr, self.loss)
+
 
 def check_finite(loss, step, lr):
     """Diverged (a FloatingPointError) at the first step whose loss is inf or NaN."""

@@ -16,7 +16,9 @@ steps another run already took is cut from it (``capped``), never run twice. The
 gd, sgd, momentum, Adam and mini-batch SGD run side by side (``side_by_side``: their weights
 are the rows of one matrix, one forward and one backward pass a step give every run its
 loss and gradient, then each makes its own update, torch.optim's for the torch.optim ones);
-their curves equal the runs alone to rounding (5e-16 relative), RMSProp runs alone. The
+their curves equal the runs alone to rounding (5e-16 relative), RMSProp runs alone. With a
+second core, the comparisons of the tasks after the first run in the run's second process
+(``comparisons_aside``) while the first task runs here: the same records, to the last bit. The
 conditioning study's two runs, of which only the step counts are logged, are gradient
 descent in NumPy (``least_squares_descent``); the models are logged as code and weights,
 without importing ``torch.export``. ``figures=false`` skips what only the figures need; every
@@ -26,7 +28,10 @@ metric stays the same.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import mlflow
@@ -39,9 +44,11 @@ from common.curves import log_curve
 from common.devices import torch_device
 from common.estimator_files import log_code_model
 from common.exercises import learner_version_chosen
+from common.figure_process import submit
 from common.plotting import figure
 from common.steps import step
-from common.threads import torch_threads
+from common.threads import limited_threads, thread_limit, torch_threads
+from common.tracking import implementation
 from common.validation import check_number, under
 from projects.week3_regression import (
     calculus,
@@ -96,6 +103,7 @@ MODEL_REQUIREMENTS = ("mlflow", "torch", "cloudpickle", "numpy", "pandas")  # wh
 SERVING_CODE = Path(__file__).with_name("serving.py")  # loads a logged model (models from code)
 REUSE_RUNS = True  # cut a run from a longer identical one (False: run each one afresh)
 SIDE_BY_SIDE = True  # the comparison's first-order runs stacked (False: one at a time)
+COMPARE_ASIDE = True  # the later tasks' comparisons run in the second process (False: here)
 # Stacked in the comparison: rmsprop runs alone. Its step g / sqrt(s) turns the rounding noise of
 # a gradient near 0 into a step of size lr, so a difference of one rounding grows to 1e-2 in its
 # weights within 3,000 steps; the others' records stay within 1e-15 of the one-run ones.
@@ -116,9 +124,10 @@ def run(cfg: DictConfig) -> float:
     device = check_settings(cfg)
     mlflow.set_tags({"device": str(device), "torch.threads": str(TORCH_THREADS)})
     with torch_threads(TORCH_THREADS):
+        asides = comparisons_aside(cfg, device)  # started first: they overlap what follows
         with step("calculus drills"):
             log_calculus_drills(cfg.figures)
-        gaps = [fit_task(task, cfg, device) for task in cfg.tasks]
+        gaps = [fit_task(task, cfg, device, asides.get(task)) for task in cfg.tasks]
     mlflow.log_metric("loss_gap_rel", max(gaps))
     return max(gaps)
 
@@ -153,14 +162,11 @@ def check_settings(cfg: DictConfig) -> torch.device:
     return device
 
 
-def fit_task(task: str, cfg: DictConfig, device: torch.device) -> float:
-    """One task end to end; logs ``<task>.*`` metrics and returns its relative loss gap."""
+def fit_task(task: str, cfg: DictConfig, device: torch.device, aside=None) -> float:
+    """One task end to end; logs ``<task>.*`` metrics and returns its relative loss gap.
+    ``aside``: its comparison's records on the way from the second process (``ComparisonAside``)."""
     penalty, kind, opt = cfg[task], KIND[task], cfg.optimizer
-    l1, l2 = penalty.l1, penalty.l2  # read once: a DictConfig lookup costs more than a step
-
-    def loss_fn(w, b, X, y):
-        return objective(kind, w, b, X, y, l1=l1, l2=l2)
-
+    loss_fn = task_loss(task, cfg)
     with step(f"{task}: optimum, gradient check, {opt.name} to the optimum"):
         split = load_task(
             task, test_size=cfg.data.test_size, standardize=cfg.data.standardize, seed=cfg.seed
@@ -175,13 +181,70 @@ def fit_task(task: str, cfg: DictConfig, device: torch.device) -> float:
         if standardized is not None and same_as_conditioning(cfg):  # on autograd: its record
             known.setdefault("gd", (standardized, CONDITIONING["max_steps"]))
     with step(f"{task}: every optimizer compared"):
-        log_optimizer_comparison(task, loss_fn, split, optimal, cfg, known, cfg.figures)
+        log_optimizer_comparison(task, loss_fn, split, optimal, cfg, known, cfg.figures, aside)
     with step(f"{task}: momentum, RMSProp, Adam by hand"):
         log_update_rules(task, loss_fn, by_hand_gradient(kind, penalty, split), split)
     log_task_lessons(task, loss_fn, split, optimal, cfg)
     with step(f"{task}: log the model"):
         log_model(task, *(to_numpy(p) for p in result.params), split)
     return gap
+
+
+@dataclasses.dataclass
+class ComparisonAside:
+    """A task's ``comparison_records`` on the way from the run's second process, which left
+    out ``cut``: the optimizers the run cuts from its own runs."""
+
+    future: Future
+    cut: frozenset[str]
+
+    def records(self, cut: set[str]) -> dict | None:
+        """The records, once there; None (the run computes them) where the run's cuts are not
+        those left out or the process died."""
+        if set(cut) != self.cut:
+            self.future.cancel()
+            return None
+        try:
+            return self.future.result()
+        except BrokenProcessPool:
+            return None
+
+
+def comparisons_aside(cfg: DictConfig, device: torch.device) -> dict[str, ComparisonAside]:
+    """task -> its comparison, started now in the run's second process for each task after
+    the first (the steps before it overlap it); none on one thread (no second process), off
+    the CPU, under ``impl=mine`` (the learner's functions run in this process) or with
+    ``COMPARE_ASIDE`` off. Its records are those of the run here, to the last bit (tested)."""
+    limit = thread_limit()
+    if not COMPARE_ASIDE or limit < 2 or device.type != "cpu" or implementation(cfg) != "reference":
+        return {}
+    asides = {}
+    for task in cfg.tasks[1:]:
+        opt = cfg.optimizer  # cut for sure: a run of the run's optimizer that is long enough
+        long_enough = step_cap(opt.name, cfg.compare_steps) <= step_cap(opt.name, opt.max_steps)
+        cut = frozenset(
+            {opt.name} if REUSE_RUNS and long_enough and opt.name in compared(task) else ()
+        )
+        split = load_task(
+            task, test_size=cfg.data.test_size, standardize=cfg.data.standardize, seed=cfg.seed
+        )
+        future = submit(comparison_in_worker, task, cfg, split, cut, limit)
+        asides[task] = ComparisonAside(future, cut)
+    return asides
+
+
+def comparison_in_worker(task: str, cfg: DictConfig, split: Split, cut, limit: int) -> dict:
+    """In the second process: ``comparison_records`` under the run's thread limits."""
+    with limited_threads(limit), torch_threads(TORCH_THREADS):
+        extra = minibatch_sgd(split, cfg.seed)
+        return comparison_records(task, task_loss(task, cfg), split, cfg, cut, extra)
+
+
+def task_loss(task: str, cfg: DictConfig):
+    """``loss_fn(w, b, X, y)``: the objective of ``task`` with its penalties, a picklable
+    callable (the second process runs it too); the penalties are read once (a DictConfig
+    lookup costs more than a step)."""
+    return functools.partial(objective, KIND[task], l1=cfg[task].l1, l2=cfg[task].l2)
 
 
 def fit_to_optimum(task: str, loss_fn, split: Split, optimal: float, cfg: DictConfig):
@@ -462,32 +525,22 @@ def test_score(task: str, w: np.ndarray, b: np.ndarray, split: Split) -> dict[st
 
 
 def compared_runs(
-    task: str, loss_fn, split: Split, cfg, known=None, extra=None
+    task: str, loss_fn, split: Split, cfg, known=None, extra=None, aside=None
 ) -> dict[str, OptimizeResult]:
     """Each optimizer of ``TRAINERS`` run for ``cfg.compare_steps`` steps with the settings of
     ``cfg.optimizer`` (a default step size too large for the task: left out, with a warning),
     then the runs of ``extra`` (label -> ``side_by_side.Run``, same steps and tol; their
     record, or the Diverged they raised). ``known`` maps a name to (a run of it with these
     settings, its step cap): a run cut from it (``capped``) instead of a run afresh. The
-    first-order runs of ``STACKED`` and ``extra`` go side by side (``stacked_runs``)."""
-    runs, opt, fresh = {}, cfg.optimizer, {}
-    for name in TRAINERS:
-        if task == "linear" and name == "newton":
-            continue  # least squares: one Newton step is the closed form
-        cut = (
-            capped(*known[name], step_cap(name, cfg.compare_steps))
-            if name in (known or {})
-            else None
-        )
-        if cut is not None:
-            runs[name] = cut
-        elif name in side_by_side.RULES:
-            lr = opt.lr or default_lr(name, split)
-            generator = torch.Generator().manual_seed(cfg.seed)
-            fresh[name] = side_by_side.Run(name, lr, opt.batch_size, generator)
-        else:
-            runs[name] = run_or_error(train, name, loss_fn, split, opt, cfg.seed, cfg.compare_steps)
-    runs.update(stacked_runs(task, loss_fn, split, cfg, {**fresh, **(extra or {})}))
+    other runs are ``comparison_records``, computed here or, given ``aside`` for the same
+    cuts, taken from the second process."""
+    known = {name: run for name, run in (known or {}).items() if name in compared(task)}
+    cuts = {name: capped(*run, step_cap(name, cfg.compare_steps)) for name, run in known.items()}
+    cuts = {name: run for name, run in cuts.items() if run is not None}
+    records = aside.records(set(cuts)) if aside is not None else None
+    if records is None:
+        records = comparison_records(task, loss_fn, split, cfg, set(cuts), extra)
+    runs = {**records, **cuts}
     ordered = {name: runs[name] for name in (*TRAINERS, *(extra or {})) if name in runs}
     for name, result in list(ordered.items()):
         if name not in (extra or {}) and isinstance(result, Diverged):
@@ -495,6 +548,30 @@ def compared_runs(
             log.warning("%s (left out of the comparison)", why)
             del ordered[name]
     return ordered
+
+
+def compared(task: str) -> tuple[str, ...]:
+    """The optimizers the comparison of ``task`` shows: ``TRAINERS``, but Newton on least
+    squares (one Newton step is the closed form)."""
+    return tuple(name for name in TRAINERS if not (task == "linear" and name == "newton"))
+
+
+def comparison_records(task: str, loss_fn, split: Split, cfg, cut=frozenset(), extra=None) -> dict:
+    """The comparison's runs afresh: each optimizer ``compared`` but those in ``cut``, then
+    those of ``extra``; the first-order runs of ``STACKED`` and ``extra`` side by side
+    (``stacked_runs``). label -> record or Diverged."""
+    runs, opt, fresh = {}, cfg.optimizer, {}
+    for name in compared(task):
+        if name in cut:
+            continue
+        if name in side_by_side.RULES:
+            lr = opt.lr or default_lr(name, split)
+            generator = torch.Generator().manual_seed(cfg.seed)
+            fresh[name] = side_by_side.Run(name, lr, opt.batch_size, generator)
+        else:
+            runs[name] = run_or_error(train, name, loss_fn, split, opt, cfg.seed, cfg.compare_steps)
+    runs.update(stacked_runs(task, loss_fn, split, cfg, {**fresh, **(extra or {})}))
+    return runs
 
 
 def run_or_error(function, *args):
@@ -533,15 +610,14 @@ def stacked_runs(task: str, loss_fn, split: Split, cfg, runs: dict) -> dict:
 
 
 def log_optimizer_comparison(
-    task: str, loss_fn, split: Split, optimal: float, cfg, known=None, figures: bool = True
+    task: str, loss_fn, split: Split, optimal: float, cfg, known=None, figures=True, aside=None
 ) -> None:
     """W3.5, W3.P4: every optimizer's f(theta_k) - f* per step, full batch and mini-batch SGD."""
     curves, rows = {}, []
-    batch = max(1, len(split.X_train) // 10)
-    minibatch = f"sgd (batch {batch})"  # mini-batch SGD: gd's loop on a tenth of the rows
-    generator = torch.Generator().manual_seed(cfg.seed)
-    extra = {minibatch: side_by_side.Run("gd", 0.5 / lipschitz(split), batch, generator)}
-    runs = compared_runs(task, loss_fn, split, cfg, known, extra)
+    extra = minibatch_sgd(split, cfg.seed)
+    [minibatch] = extra
+    batch = extra[minibatch].batch_size
+    runs = compared_runs(task, loss_fn, split, cfg, known, extra, aside)
     sgd = runs.pop(minibatch)
     if isinstance(sgd, Diverged):
         label = f"the comparison's sgd (batch {batch})"
@@ -565,6 +641,15 @@ def log_optimizer_comparison(
         with figure(f"{task}/optimizer_comparison", figsize=(8, 5)) as (_, ax):
             plots.loss_curves(ax, curves, optimal, notes=comparison_notes(cfg.optimizer, split))
             ax.set_title(f"{task}: f(θ_k) − f* per step")
+
+
+def minibatch_sgd(split: Split, seed: int) -> dict[str, side_by_side.Run]:
+    """The comparison's mini-batch SGD: gd's loop on a tenth of the rows, step 0.5 / L."""
+    batch = max(1, len(split.X_train) // 10)
+    generator = torch.Generator().manual_seed(seed)
+    return {
+        f"sgd (batch {batch})": side_by_side.Run("gd", 0.5 / lipschitz(split), batch, generator)
+    }
 
 
 def comparison_notes(opt: DictConfig, split: Split) -> dict[str, str]:

@@ -10,18 +10,22 @@ because their sums run in another order:
 - the comparison's gd, sgd, momentum, Adam and mini-batch SGD side by side (one stacked
   autograd pass a step, ``side_by_side``) against each alone: their loss curves to 1e-13
   relative (measured: 5.4e-16 on the default run), their step counts, convergence and
-  table rows exactly; RMSProp, which runs alone, and every other metric exactly."""
+  table rows exactly; RMSProp, which runs alone, and every other metric exactly.
+A comparison computed in the run's second process logs exactly what it logs computed in the
+run."""
 
 from __future__ import annotations
 
 import logging
 import math
+import pickle
 
 import numpy as np
 import pytest
 import torch
 
 from common.exercises import using
+from common.threads import THREADS_ENV
 from common.tracking import ensure_experiment, run_tracked
 from projects.week3_regression import (  # noqa: F401  (config: the schema)
     config,
@@ -221,6 +225,34 @@ def test_runs_cut_from_longer_ones_and_numpy_conditioning_log_the_metrics_of_the
     stacked = [f"linear.compare.{name}.loss" for name in (*pipeline.STACKED, "sgd_batch_35")]
     assert_same_metrics(logged(runs_of.client, cut), logged(runs_of.client, afresh), stacked)
     assert len(cut.data.metrics) > 30
+
+
+def test_the_comparison_run_in_the_second_process_logs_the_metrics_of_the_run_itself(
+    tracking_uri, runs_of, monkeypatch
+):
+    monkeypatch.setenv(THREADS_ENV, "2")  # a second process (one thread: none)
+    overrides = [*QUICK, "figures=false", f"tracking.uri={tracking_uri}"]
+    in_this_process, records = [], pipeline.comparison_records
+
+    def comparison_records(task, *args):
+        in_this_process.append(task)
+        return records(task, *args)
+
+    monkeypatch.setattr(pipeline, "comparison_records", comparison_records)
+    run_tracked(compose_config("week3", *overrides), "week3", pipeline.run)
+    assert in_this_process == ["linear"]  # the logistic task's came from the second process
+    monkeypatch.setattr(pipeline, "COMPARE_ASIDE", False)
+    run_tracked(compose_config("week3", *overrides), "week3", pipeline.run)
+    assert in_this_process == ["linear", "linear", "logistic"]
+    here, aside = runs_of("week3")  # newest first
+    assert_same_metrics(logged(runs_of.client, aside), logged(runs_of.client, here))
+    assert len(aside.data.metrics) > 50
+
+
+def test_a_divergence_crosses_to_another_process_whole():
+    error = pickle.loads(pickle.dumps(optimize.Diverged(7, 0.5, math.inf)))
+    assert (error.step, error.lr, error.loss) == (7, 0.5, math.inf)
+    assert str(error) == "diverged at step 7; lower the learning rate (lr=0.5)"
 
 
 def test_figures_false_logs_no_figure_and_the_same_metrics(tracking_uri, runs_of):
