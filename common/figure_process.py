@@ -87,13 +87,12 @@ def start_worker() -> None:
     submit(int)
 
 
-def preload(module: str) -> None:
-    """Start the worker (with more than one thread) and have it import ``module`` now, beside
-    this process's own imports, for the work it will be handed from that module."""
+def preload(module: str) -> Future | None:
+    """Start the worker (with more than one thread; else None) and have it import ``module``
+    now, beside this process's own imports, for the work it will be handed from that module."""
     from common.threads import thread_limit
 
-    if thread_limit() > 1:
-        submit(import_module_only, module)
+    return submit(import_module_only, module) if thread_limit() > 1 else None
 
 
 def import_module_only(module: str) -> None:

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 from matplotlib.ticker import FuncFormatter
 
-from common.figure_process import render_aside
+from common.figure_process import preload, render_aside, submit
 from common.paths import REPO_ROOT
 from common.plotting import DPI, apply_theme, figure, figures_rendered_aside
+from common.threads import THREADS_ENV
 
 
 def draw_busy_figure():
@@ -153,3 +154,17 @@ def pid_alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def imported(module: str) -> bool:
+    """In the worker: whether ``module`` is imported there."""
+    return module in sys.modules
+
+
+def test_preload_has_the_worker_import_a_module_and_does_nothing_on_one_thread(monkeypatch):
+    monkeypatch.setenv(THREADS_ENV, "2")  # stdlib modules that nothing the worker runs imports
+    preload("tabnanny").result(timeout=120)
+    assert submit(imported, "tabnanny").result(timeout=60)
+    monkeypatch.setenv(THREADS_ENV, "1")
+    assert preload("wave") is None
+    assert not submit(imported, "wave").result(timeout=60)
