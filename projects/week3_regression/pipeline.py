@@ -218,13 +218,10 @@ def comparisons_aside(cfg: DictConfig, device: torch.device) -> dict[str, Compar
     limit = thread_limit()
     if not COMPARE_ASIDE or limit < 2 or device.type != "cpu" or implementation(cfg) != "reference":
         return {}
-    asides = {}
-    for task in cfg.tasks[1:]:
-        opt = cfg.optimizer  # cut for sure: a run of the run's optimizer that is long enough
-        long_enough = step_cap(opt.name, cfg.compare_steps) <= step_cap(opt.name, opt.max_steps)
-        cut = frozenset(
-            {opt.name} if REUSE_RUNS and long_enough and opt.name in compared(task) else ()
-        )
+    opt, asides = cfg.optimizer, {}
+    main_cut = always_cut(step_cap(opt.name, opt.max_steps), step_cap(opt.name, cfg.compare_steps))
+    for task in cfg.tasks[1:]:  # the run's own optimizer: cut from its run (fit_task's known)
+        cut = frozenset({opt.name} if main_cut and opt.name in compared(task) else ())
         split = load_task(
             task, test_size=cfg.data.test_size, standardize=cfg.data.standardize, seed=cfg.seed
         )
@@ -474,12 +471,18 @@ def capped(result: OptimizeResult, cap: int, max_steps: int) -> OptimizeResult |
     the run capped at N is the first N + 1 points of the run capped at M >= N. A cut record
     has no final parameters (``params`` is None) and has not converged (it went on).
     """
-    if not REUSE_RUNS or (max_steps > cap and not result.converged):
+    if not (always_cut(cap, max_steps) or (REUSE_RUNS and result.converged)):
         return None
     if result.steps <= max_steps:
         return result
     points = slice(0, max_steps + 1)
     return OptimizeResult(None, result.losses[points], result.grad_norms[points], max_steps, False)
+
+
+def always_cut(cap: int, max_steps: int) -> bool:
+    """Whether ``capped`` cuts any run with the step cap ``cap`` to ``max_steps``, whatever
+    the run did (a run that converged is cut to any cap)."""
+    return REUSE_RUNS and max_steps <= cap
 
 
 def train(name: str, loss_fn, split: Split, opt: DictConfig, seed: int, max_steps=None, tick=None):
