@@ -168,10 +168,7 @@ def fit_task(task: str, cfg: DictConfig, device: torch.device, aside=None) -> fl
     penalty, kind, opt = cfg[task], KIND[task], cfg.optimizer
     loss_fn = task_loss(task, cfg)
     with step(f"{task}: optimum, gradient check, {opt.name} to the optimum"):
-        split = load_task(
-            task, test_size=cfg.data.test_size, standardize=cfg.data.standardize, seed=cfg.seed
-        )
-        split = to_device(split, device)
+        split = to_device(task_split(task, cfg), device)
         optimal = optimal_loss(task, split, penalty, loss_fn)
         result, gap = fit_to_optimum(task, loss_fn, split, optimal, cfg)
     known = {opt.name: (result, step_cap(opt.name, opt.max_steps))}  # the comparison cuts these
@@ -222,12 +219,16 @@ def comparisons_aside(cfg: DictConfig, device: torch.device) -> dict[str, Compar
     main_cut = always_cut(step_cap(opt.name, opt.max_steps), step_cap(opt.name, cfg.compare_steps))
     for task in cfg.tasks[1:]:  # the run's own optimizer: cut from its run (fit_task's known)
         cut = frozenset({opt.name} if main_cut and opt.name in compared(task) else ())
-        split = load_task(
-            task, test_size=cfg.data.test_size, standardize=cfg.data.standardize, seed=cfg.seed
-        )
-        future = submit(comparison_in_worker, task, cfg, split, cut, limit)
+        future = submit(comparison_in_worker, task, cfg, task_split(task, cfg), cut, limit)
         asides[task] = ComparisonAside(future, cut)
     return asides
+
+
+def task_split(task: str, cfg: DictConfig) -> Split:
+    """The seeded train/test split of ``task`` with the run's data settings, on the CPU."""
+    return load_task(
+        task, test_size=cfg.data.test_size, standardize=cfg.data.standardize, seed=cfg.seed
+    )
 
 
 def comparison_in_worker(task: str, cfg: DictConfig, split: Split, cut, limit: int) -> dict:
