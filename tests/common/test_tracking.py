@@ -124,12 +124,9 @@ SLEEPER = textwrap.dedent(
 SLOW_TWIN = "another process, as the fast set's twin in this process does"
 
 
+@pytest.mark.slow(reason=SLOW_TWIN)
 @pytest.mark.parametrize(
-    ("signum", "exit_code"),
-    [
-        (signal.SIGTERM, EXIT_TERMINATED),
-        pytest.param(signal.SIGINT, EXIT_INTERRUPTED, marks=pytest.mark.slow(reason=SLOW_TWIN)),
-    ],
+    ("signum", "exit_code"), [(signal.SIGTERM, EXIT_TERMINATED), (signal.SIGINT, EXIT_INTERRUPTED)]
 )
 def test_a_signal_marks_the_run_killed_not_running(signum, exit_code, tracking_uri, runs_of):
     """A real process, a real SIGTERM (kill) or SIGINT (Ctrl-C): no run stays RUNNING."""

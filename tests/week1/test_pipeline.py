@@ -1,8 +1,8 @@
 """Week 1 end to end on a small image: through the real CLI, and every bad input.
 
-The CLI tests run ``python -m projects.week1_pca`` as a user would (Hydra, a
-real SQLite store in a temporary folder). The bad-input tests compose the
-same config with Hydra's compose API and run it in-process, which is faster.
+The CLI tests (slow set) run ``python -m projects.week1_pca`` as a user would (Hydra, a
+real SQLite store in a temporary folder). The fast set composes the same config with
+Hydra's compose API and runs it in this process, which is faster.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from projects.week1_pca import (
 from projects.week1_pca.images import LoadedImage
 from projects.week1_pca.patch_codec import decode
 from tests.test_curriculum import logged_names
-from tests.weeks import compose_config, run_cli
+from tests.weeks import compose_config, run_cli, run_in_process_own_store
 
 SMALL = [  # a quick run: one small crop, few settings
     "low_rank.ranks=[2,8]",
@@ -49,7 +49,8 @@ def crop(tmp_path_factory) -> Path:
     return path
 
 
-def test_cli_run_finishes_and_logs_what_the_readme_promises(crop, tracking_uri, runs_of, tmp_path):
+@pytest.mark.slow  # the CLI run; the fast set runs the same in this process (below)
+def test_cli_run_logs_its_overrides_and_hydras_files(crop, tracking_uri, runs_of, tmp_path):
     result = run_cli(
         "week1_pca",
         f"images=[{crop}]",
@@ -61,16 +62,29 @@ def test_cli_run_finishes_and_logs_what_the_readme_promises(crop, tracking_uri, 
     [run] = runs_of("week1")
     assert run.info.status == "FINISHED"
     assert run.data.tags["overrides"].startswith(f"images=[{crop}]")
+    assert run.data.tags["hydra.output_dir"] == str(tmp_path / "run")
+    artifact_dir = Path(runs_of.client.download_artifacts(run.info.run_id, "", str(tmp_path)))
+    assert (artifact_dir / "hydra" / "overrides.yaml").is_file()
+    assert (artifact_dir / "week1.log").is_file()  # the README's artifact list names it
+    assert (artifact_dir / "compressed" / "crop.klt").is_file()
+
+
+def test_a_run_finishes_and_logs_what_the_readme_promises(crop, tmp_path, empty_store):
+    client, run, _ = run_in_process_own_store(
+        "week1_pca", "week1", [f"images=[{crop}]", *SMALL], tmp_path, empty_store
+    )
+    assert run.info.status == "FINISHED"
     assert run.data.params["images.0"] == str(crop)
     assert run.data.params["low_rank.ranks.1"] == "8"
-    artifact_dir = Path(runs_of.client.download_artifacts(run.info.run_id, "", str(tmp_path)))
+    artifact_dir = Path(client.download_artifacts(run.info.run_id, "", str(tmp_path)))
     for name in logged_names(week=1):
         name = name.replace("<image>", "crop")
-        if "/" in name or name.endswith((".json", ".log")):
+        if name == "week1.log":
+            continue  # Hydra's log of a CLI run (the CLI test above)
+        if "/" in name or name.endswith(".json"):
             assert (artifact_dir / name).is_file(), f"README promises artifact {name}"
         else:
             assert name in run.data.metrics, f"README promises metric {name}"
-    assert (artifact_dir / "hydra" / "overrides.yaml").is_file()
     # The compressed file decodes to the logged PNG, byte for byte.
     decoded = decode((artifact_dir / "compressed" / "crop.klt").read_bytes())
     logged = Image.open(artifact_dir / "compressed" / "crop_decoded.png")

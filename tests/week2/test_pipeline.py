@@ -286,6 +286,7 @@ def test_figures_false_logs_the_same_metrics_and_tables_and_no_figure(
     assert without.data.tags["mcnemar"] == with_figures.data.tags["mcnemar"]
 
 
+@pytest.mark.slow  # two further whole runs; reading the CSV: tests/week2/test_data.py
 @needs_corpus
 def test_the_same_messages_as_a_csv_with_other_column_names_give_the_same_metrics(
     tmp_path, tracking_uri, runs_of

@@ -211,6 +211,8 @@ def assert_same_metrics(first, second, to_rounding=()):
         assert same, f"{name} differs"
 
 
+# a further whole run, twice; the fast set checks each path alone (the tests above)
+@pytest.mark.slow
 def test_runs_cut_from_longer_ones_and_numpy_conditioning_log_the_metrics_of_the_plain_path(
     tracking_uri, runs_of, monkeypatch
 ):
@@ -227,6 +229,7 @@ def test_runs_cut_from_longer_ones_and_numpy_conditioning_log_the_metrics_of_the
     assert len(cut.data.metrics) > 30
 
 
+@pytest.mark.slow  # two further whole runs; the fast set sends an error across (below)
 def test_the_comparison_run_in_the_second_process_logs_the_metrics_of_the_run_itself(
     tracking_uri, runs_of, monkeypatch
 ):
@@ -255,6 +258,7 @@ def test_a_divergence_crosses_to_another_process_whole():
     assert str(error) == "diverged at step 7; lower the learning rate (lr=0.5)"
 
 
+@pytest.mark.slow  # two further whole runs; the toy week's twin is in the fast set
 def test_figures_false_logs_no_figure_and_the_same_metrics(tracking_uri, runs_of):
     base = [*QUICK, "tasks=[logistic]", f"tracking.uri={tracking_uri}"]
     for figures in ("true", "false"):

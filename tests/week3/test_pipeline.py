@@ -84,6 +84,7 @@ def test_default_run_reaches_the_optimum_and_logs_what_the_readme_promises(finis
     assert artifacts
 
 
+@pytest.mark.slow  # two further whole runs; seeding alone: tests/common/test_seeding.py
 def test_same_seed_same_curve(tracking_uri, runs_of):
     overrides = [
         *NO_FIGURES,

@@ -211,6 +211,7 @@ def test_device_auto_runs_the_search_where_torch_finds_a_device():
     assert compose_config("week4").device == "cpu"  # the default: the same numbers anywhere
 
 
+@pytest.mark.slow  # a further whole run; week 1's twin stays in the fast set
 def test_without_figures_every_metric_and_table_is_the_same(finished_run, tracking_uri, runs_of):
     """figures=false (a sweep's jobs) skips drawing and what only a figure needs."""
     from mlflow.tracking import MlflowClient
