@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from common import runs
 from common.config import TrackingConfig
+from common.liveness import process_tags
 from common.paths import REPO_ROOT
 from common.tracking import Headline, run_tracked
 
@@ -180,6 +181,7 @@ run_tracked(cfg, "week3", pipeline)
 """
 
 
+@pytest.mark.slow  # a real process that imports MLflow; the fast set's twin is below
 def test_a_run_whose_process_was_sigkilled_is_listed_stale_and_closed_as_killed(
     tracking_uri, runs_of, capsys
 ):
@@ -191,6 +193,30 @@ def test_a_run_whose_process_was_sigkilled_is_listed_stale_and_closed_as_killed(
         process.kill()  # SIGKILL: the run cannot mark itself
         process.wait()
     [run] = runs_of("week3")
+    assert_listed_stale_then_closed(run, process.pid, tracking_uri, runs_of, capsys)
+
+
+def test_a_running_run_whose_owner_is_gone_is_listed_stale_and_closed_as_killed(
+    tracking_uri, runs_of, capsys
+):
+    """The run a SIGKILL leaves: RUNNING, owned by a process that no longer exists."""
+    from mlflow.tracking import MlflowClient
+
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        tags = {"week": "week3", **process_tags(owner.pid)}  # while it lives
+    finally:
+        owner.kill()
+        owner.wait()
+    client = MlflowClient(tracking_uri)
+    experiment = client.create_experiment("week3")
+    client.create_run(experiment, tags=tags, run_name="killed")
+    [run] = runs_of("week3")
+    assert_listed_stale_then_closed(run, owner.pid, tracking_uri, runs_of, capsys)
+
+
+def assert_listed_stale_then_closed(run, pid: int, tracking_uri, runs_of, capsys) -> None:
+    """``make runs`` lists the RUNNING run as stale; ``--close-stale`` closes it, once."""
     assert run.info.status == "RUNNING"
     log_run(tracking_uri, "week3", 0.5, "gd")  # a live, finished run beside it
     capsys.readouterr()
@@ -200,7 +226,7 @@ def test_a_run_whose_process_was_sigkilled_is_listed_stale_and_closed_as_killed(
         run.info.run_id[:8]
     ]
     runs.main(["--week", "3", "--close-stale", "--tracking-uri", tracking_uri])
-    why = f"stale: its process {process.pid} on {run.data.tags['process.host']} is gone"
+    why = f"stale: its process {pid} on {run.data.tags['process.host']} is gone"
     assert capsys.readouterr().out.splitlines() == [
         f"week3 run {run.info.run_id} ({run.info.run_name}): KILLED, {why}"
     ]
