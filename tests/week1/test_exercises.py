@@ -121,7 +121,7 @@ def test_impl_mine_with_the_reference_copied_logs_the_reference_run_exactly(
     }
 
 
-@pytest.mark.slow  # a further whole run under a profile hook (about 3x slower)
+@pytest.mark.slow  # a further whole run, every call in it seen by a profile hook
 def test_impl_mine_runs_the_learners_functions_in_the_runs_own_threads_too(
     mine,
     tracking_uri,
