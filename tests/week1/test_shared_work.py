@@ -435,6 +435,8 @@ def test_the_pipelines_metrics_are_the_slow_routes_and_equal_without_figures(
         assert with_figures[key] == value, key  # the mean over one image
 
 
+# four further whole runs; the searches in threads alone: the test of the bases above
+@pytest.mark.slow
 def test_images_searched_beside_each_other_log_what_each_logs_alone(
     crop_file, petals_file, tracking_uri, runs_of, monkeypatch
 ):
